@@ -1,1 +1,20 @@
-//! placeholder
+#![doc = include_str!("../GUIDE.md")]
+
+mod error;
+mod handler;
+mod multistatus;
+mod registry;
+mod resource;
+
+pub use axum_core::body::Body;
+pub use bytes::Bytes;
+pub use dirdav_xml as xml;
+pub use error::{DavError, ERROR};
+pub use handler::{BoxFuture, DavRequest, Depth, Handler, HandlerResult, SharedHandler, Store};
+pub use http;
+pub use multistatus::{Multistatus, PropStat, status_line};
+pub use registry::{
+    LiveProperty, MethodCheck, Owned, Plugin, PropContext, PropGetter, Registrar, Registry,
+    RegistryError, Report, WriteCheck, WriteEvent,
+};
+pub use resource::{CollectionConfig, Principal, Resource};

@@ -1,0 +1,435 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use dirdav_xml::{Element, Name};
+use http::Method;
+
+use crate::{DavError, Principal, Resource, SharedHandler, Store, handler::Handler};
+
+/// A dirdav plugin: a value that registers what it contributes on a [`Registrar`].
+///
+/// Registration happens once, when the server is built; the registered closures and
+/// handlers then run on every request that concerns them.
+pub trait Plugin: Send + Sync + 'static {
+    /// The name used in errors about conflicting registrations.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
+    /// Registers the plugin's contributions.
+    fn register(&self, registrar: &mut Registrar<'_>);
+}
+
+/// Everything a property getter may look at: in-memory data only.
+#[derive(Debug)]
+pub struct PropContext<'a> {
+    /// The resource whose property is asked for.
+    pub resource: &'a Resource,
+    /// The user asking.
+    pub principal: Option<&'a Principal>,
+    /// What every plugin registered (for `supported-report-set` and the like).
+    pub registry: &'a Registry,
+    /// The core's read API (hrefs, resolution).
+    pub store: &'a dyn Store,
+}
+
+/// Computes a live property's value; `None` means the resource has no such property
+/// (a 404 in the propstat).
+pub type PropGetter = Arc<dyn Fn(&PropContext<'_>) -> Option<Element> + Send + Sync>;
+
+/// A live property: computed by a getter, or stored as a string in the collection's
+/// `.dav.toml` at a key path (then PROPPATCH can set it).
+#[derive(Clone)]
+pub struct LiveProperty {
+    /// The property name.
+    pub name: Name,
+    /// Computes the value; for stored properties without a getter, the core reads the key.
+    pub getter: Option<PropGetter>,
+    /// Where a writable property is kept in `.dav.toml`, e.g. `["caldav", "timezone"]`.
+    pub stored_at: Option<&'static [&'static str]>,
+    /// Whether `allprop` includes it (RFC 4918 §9.1: some live properties need not be).
+    pub in_allprop: bool,
+}
+
+impl LiveProperty {
+    /// A protected, computed property included in `allprop`.
+    pub fn computed(
+        name: Name,
+        getter: impl Fn(&PropContext<'_>) -> Option<Element> + Send + Sync + 'static,
+    ) -> Self {
+        LiveProperty {
+            name,
+            getter: Some(Arc::new(getter)),
+            stored_at: None,
+            in_allprop: true,
+        }
+    }
+
+    /// A writable property kept as a string at `key` in a collection's `.dav.toml`.
+    /// On files it behaves as a dead property.
+    pub fn stored(name: Name, key: &'static [&'static str]) -> Self {
+        LiveProperty {
+            name,
+            getter: None,
+            stored_at: Some(key),
+            in_allprop: true,
+        }
+    }
+
+    /// Leaves the property out of `allprop`; clients get it by naming it.
+    #[must_use]
+    pub fn not_in_allprop(mut self) -> Self {
+        self.in_allprop = false;
+        self
+    }
+}
+
+impl fmt::Debug for LiveProperty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveProperty")
+            .field("name", &self.name)
+            .field("stored_at", &self.stored_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A file about to be written into a collection of the kind the check was registered for.
+#[derive(Debug)]
+pub struct WriteCheck<'a> {
+    /// The decoded path of the target file.
+    pub path: &'a str,
+    /// The collection it goes into.
+    pub parent: &'a Resource,
+    /// The file it replaces, if any.
+    pub existing: Option<&'a Resource>,
+    /// The request's `Content-Type`.
+    pub content_type: Option<&'a str>,
+    /// The bytes that will be stored, exactly as sent.
+    pub body: &'a [u8],
+    /// The core's read API.
+    pub store: &'a dyn Store,
+}
+
+/// A change that has landed on disk, for observers.
+#[derive(Debug, Clone)]
+pub struct WriteEvent {
+    /// The method that made it.
+    pub method: Method,
+    /// The decoded paths it created, changed or removed.
+    pub paths: Vec<String>,
+    /// Who made it.
+    pub principal: Option<Principal>,
+}
+
+/// A request about to run, for before-method hooks (authorization).
+#[derive(Debug)]
+pub struct MethodCheck<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The decoded target path.
+    pub path: &'a str,
+    /// The target, if it exists.
+    pub resource: Option<&'a Resource>,
+    /// The decoded `Destination` of COPY and MOVE.
+    pub destination: Option<&'a str>,
+    /// Who asks.
+    pub principal: Option<&'a Principal>,
+}
+
+type Check = Arc<dyn Fn(&WriteCheck<'_>) -> Result<(), DavError> + Send + Sync>;
+type Observer = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
+type BeforeMethod = Arc<dyn Fn(&MethodCheck<'_>) -> Result<(), DavError> + Send + Sync>;
+type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>) -> bool + Send + Sync>;
+type Applies = Arc<dyn Fn(&Resource) -> bool + Send + Sync>;
+
+/// A REPORT a plugin answers.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)] // closures and handlers have no useful Debug
+pub struct Report {
+    /// The handler.
+    pub handler: SharedHandler,
+    /// Which resources support it (listed in their `supported-report-set`).
+    pub applies: Applies,
+}
+
+/// Owned by its plugin: one entry of the registry.
+#[derive(Clone, Debug)]
+pub struct Owned<T> {
+    /// The plugin that registered it.
+    pub plugin: &'static str,
+    /// What it registered.
+    pub item: T,
+}
+
+/// Everything the plugins registered. The core computes the `DAV:` header, `Allow`,
+/// `supported-report-set`, `allprop` and namespace prefixes from it.
+#[derive(Default)]
+pub struct Registry {
+    /// Compliance tokens for the `DAV:` header, in registration order.
+    pub compliance: Vec<&'static str>,
+    /// Namespace → prefix.
+    pub prefixes: Vec<(&'static str, &'static str)>,
+    /// Collection kind → the extra resourcetype elements of its collections.
+    pub kinds: BTreeMap<String, Owned<Vec<Name>>>,
+    /// Live properties in registration order.
+    pub properties: Vec<Owned<LiveProperty>>,
+    /// REPORT handlers by the report's root element.
+    pub reports: BTreeMap<Name, Owned<Report>>,
+    /// Extra methods (MKCALENDAR).
+    pub methods: BTreeMap<String, Owned<SharedHandler>>,
+    /// Checks before a write, by collection kind.
+    pub write_checks: Vec<Owned<(String, Check)>>,
+    /// Observers after a write.
+    pub observers: Vec<Owned<Observer>>,
+    /// Hooks before a method runs.
+    pub before_method: Vec<Owned<BeforeMethod>>,
+    /// Filters deciding which members a principal sees.
+    pub member_filters: Vec<Owned<MemberFilter>>,
+    /// Extra routes by path prefix (`/.well-known/caldav`).
+    pub routes: Vec<Owned<(String, SharedHandler)>>,
+    conflicts: Vec<String>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("compliance", &self.compliance)
+            .field("prefixes", &self.prefixes)
+            .field("kinds", &self.kinds.keys().collect::<Vec<_>>())
+            .field(
+                "properties",
+                &self.properties.iter().map(|p| &p.item.name).collect::<Vec<_>>(),
+            )
+            .field("reports", &self.reports.keys().collect::<Vec<_>>())
+            .field("methods", &self.methods.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Runs a plugin's registration, recording conflicts with earlier registrations.
+    pub fn register(&mut self, plugin: &dyn Plugin) {
+        let mut registrar = Registrar {
+            plugin: plugin.name(),
+            registry: self,
+        };
+        plugin.register(&mut registrar);
+    }
+
+    /// Fails if two plugins registered the same name, naming both.
+    pub fn check(&self) -> Result<(), RegistryError> {
+        if self.conflicts.is_empty() {
+            Ok(())
+        } else {
+            Err(RegistryError(self.conflicts.clone()))
+        }
+    }
+
+    /// The live property with this name.
+    pub fn property(&self, name: &Name) -> Option<&LiveProperty> {
+        self.properties
+            .iter()
+            .map(|p| &p.item)
+            .find(|p| p.name == *name)
+    }
+
+    /// The names of the reports a resource supports.
+    pub fn reports_for(&self, resource: &Resource) -> Vec<&Name> {
+        self.reports
+            .iter()
+            .filter(|(_, r)| (r.item.applies)(resource))
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// The prefix declared for a namespace.
+    pub fn prefix(&self, ns: &str) -> Option<&'static str> {
+        self.prefixes.iter().find(|(n, _)| *n == ns).map(|(_, p)| *p)
+    }
+
+    /// True when this principal may see this resource in listings.
+    pub fn visible(&self, resource: &Resource, principal: Option<&Principal>) -> bool {
+        self.member_filters
+            .iter()
+            .all(|f| (f.item)(resource, principal))
+    }
+}
+
+/// Two plugins registered the same name.
+#[derive(Debug, thiserror::Error)]
+#[error("conflicting plugin registrations: {}", .0.join("; "))]
+pub struct RegistryError(pub Vec<String>);
+
+/// Handed to [`Plugin::register`]; each method records one contribution and returns
+/// the registrar, so registrations chain.
+#[derive(Debug)]
+pub struct Registrar<'r> {
+    plugin: &'static str,
+    registry: &'r mut Registry,
+}
+
+impl Registrar<'_> {
+    fn owned<T>(&self, item: T) -> Owned<T> {
+        Owned {
+            plugin: self.plugin,
+            item,
+        }
+    }
+
+    fn conflict(&mut self, what: impl fmt::Display, other: &'static str) {
+        let msg = format!("{what} is registered by both {other} and {}", self.plugin);
+        self.registry.conflicts.push(msg);
+    }
+
+    /// Adds a token to the `DAV:` header (RFC 4918 §10.1), e.g. `calendar-access`.
+    pub fn compliance(&mut self, token: &'static str) -> &mut Self {
+        if !self.registry.compliance.contains(&token) {
+            self.registry.compliance.push(token);
+        }
+        self
+    }
+
+    /// Declares the stable prefix for a namespace in every multistatus.
+    pub fn namespace(&mut self, ns: &'static str, prefix: &'static str) -> &mut Self {
+        let clash = self
+            .registry
+            .prefixes
+            .iter()
+            .find(|(n, p)| (*n == ns) != (*p == prefix));
+        if let Some((n, p)) = clash {
+            let msg = format!(
+                "namespace prefix {prefix}={ns} clashes with {p}={n} (registered by {})",
+                self.plugin
+            );
+            self.registry.conflicts.push(msg);
+        } else if !self.registry.prefixes.contains(&(ns, prefix)) {
+            self.registry.prefixes.push((ns, prefix));
+        }
+        self
+    }
+
+    /// Declares a collection kind (the `kind` of `.dav.toml`) and the resourcetype
+    /// elements its collections carry besides `DAV:collection`.
+    pub fn collection_kind(&mut self, kind: &str, resourcetype: Vec<Name>) -> &mut Self {
+        if let Some(other) = self.registry.kinds.get(kind) {
+            let other = other.plugin;
+            self.conflict(format_args!("collection kind {kind:?}"), other);
+        } else {
+            let owned = self.owned(resourcetype);
+            self.registry.kinds.insert(kind.to_owned(), owned);
+        }
+        self
+    }
+
+    /// Adds a live property.
+    pub fn property(&mut self, property: LiveProperty) -> &mut Self {
+        let existing = self
+            .registry
+            .properties
+            .iter()
+            .find(|p| p.item.name == property.name)
+            .map(|p| p.plugin);
+        match existing {
+            Some(other) => self.conflict(format_args!("property {}", property.name), other),
+            None => {
+                let owned = self.owned(property);
+                self.registry.properties.push(owned);
+            }
+        }
+        self
+    }
+
+    /// Answers a REPORT whose body's root element is `name`, on the resources for
+    /// which `applies` is true.
+    pub fn report(
+        &mut self,
+        name: Name,
+        applies: impl Fn(&Resource) -> bool + Send + Sync + 'static,
+        handler: impl Handler,
+    ) -> &mut Self {
+        if let Some(other) = self.registry.reports.get(&name) {
+            let other = other.plugin;
+            self.conflict(format_args!("report {name}"), other);
+        } else {
+            let report = Report {
+                handler: Arc::new(handler),
+                applies: Arc::new(applies),
+            };
+            let owned = self.owned(report);
+            self.registry.reports.insert(name, owned);
+        }
+        self
+    }
+
+    /// Answers an extra method, such as `MKCALENDAR`.
+    pub fn method(&mut self, method: &str, handler: impl Handler) -> &mut Self {
+        let method = method.to_ascii_uppercase();
+        if let Some(other) = self.registry.methods.get(&method) {
+            let other = other.plugin;
+            self.conflict(format_args!("method {method}"), other);
+        } else {
+            let owned = self.owned(Arc::new(handler) as SharedHandler);
+            self.registry.methods.insert(method, owned);
+        }
+        self
+    }
+
+    /// Checks every write into a collection of `kind` before a byte reaches disk.
+    pub fn write_check(
+        &mut self,
+        kind: &str,
+        check: impl Fn(&WriteCheck<'_>) -> Result<(), DavError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned((kind.to_owned(), Arc::new(check) as Check));
+        self.registry.write_checks.push(owned);
+        self
+    }
+
+    /// Observes every change after it has landed.
+    pub fn after_write(&mut self, observer: impl Fn(&WriteEvent) + Send + Sync + 'static) -> &mut Self {
+        let owned = self.owned(Arc::new(observer) as Observer);
+        self.registry.observers.push(owned);
+        self
+    }
+
+    /// Runs before every method; an error answers the request instead.
+    pub fn before_method(
+        &mut self,
+        hook: impl Fn(&MethodCheck<'_>) -> Result<(), DavError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned(Arc::new(hook) as BeforeMethod);
+        self.registry.before_method.push(owned);
+        self
+    }
+
+    /// Hides resources from listings (PROPFIND, REPORT) when the filter returns false.
+    pub fn member_filter(
+        &mut self,
+        filter: impl Fn(&Resource, Option<&Principal>) -> bool + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned(Arc::new(filter) as MemberFilter);
+        self.registry.member_filters.push(owned);
+        self
+    }
+
+    /// Answers every request whose path is `path` or lies below it, before the tree is
+    /// consulted (`/.well-known/caldav`).
+    pub fn route(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        let path = path.trim_end_matches('/').to_owned();
+        let existing = self
+            .registry
+            .routes
+            .iter()
+            .find(|r| r.item.0 == path)
+            .map(|r| r.plugin);
+        match existing {
+            Some(other) => self.conflict(format_args!("route {path}"), other),
+            None => {
+                let owned = self.owned((path, Arc::new(handler) as SharedHandler));
+                self.registry.routes.push(owned);
+            }
+        }
+        self
+    }
+}

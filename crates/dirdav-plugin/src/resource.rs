@@ -1,0 +1,109 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use dirdav_xml::{Element, Name};
+
+/// The authenticated user a request runs as, put into the request's extensions by the
+/// authentication layer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Principal {
+    /// The user name, as in the htpasswd file.
+    pub name: Arc<str>,
+}
+
+impl Principal {
+    /// A principal for this user name.
+    pub fn new(name: &str) -> Self {
+        Principal { name: name.into() }
+    }
+}
+
+/// A collection's settings: its `.dav.toml`, parsed once and kept by the index.
+///
+/// The core owns `kind`, `displayname`, `description`, `color`, `[props]` and `[files]`;
+/// every other top-level table belongs to the plugin of that name and is handed over
+/// as parsed TOML ([`CollectionConfig::table`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CollectionConfig {
+    /// `kind`: which plugin's collection this is (`"calendar"`, `"addressbook"`).
+    pub kind: Option<String>,
+    /// The whole document, for plugins' tables and stored live properties.
+    pub document: toml::Table,
+    /// Dead properties of the collection (`[props]`), by name.
+    pub props: BTreeMap<Name, Element>,
+    /// Dead properties of the collection's files (`[files."name"]`), by file name.
+    pub files: BTreeMap<String, BTreeMap<Name, Element>>,
+}
+
+impl CollectionConfig {
+    /// A plugin's own table, e.g. `[caldav]`.
+    pub fn table(&self, name: &str) -> Option<&toml::Table> {
+        self.document.get(name)?.as_table()
+    }
+
+    /// A string value at a key path, e.g. `["caldav", "timezone"]` or `["displayname"]`.
+    pub fn string_at(&self, path: &[&str]) -> Option<&str> {
+        let (last, tables) = path.split_last()?;
+        let mut table = &self.document;
+        for key in tables {
+            table = table.get(*key)?.as_table()?;
+        }
+        table.get(*last)?.as_str()
+    }
+}
+
+/// What a plugin sees of one resource: data the core already holds in memory, so
+/// reading it costs no I/O.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// The decoded path below the root, without leading or trailing `/` (`""` is the root).
+    pub path: String,
+    /// The URL path clients use, percent-encoded, with the base path, ending in `/`
+    /// for collections.
+    pub href: String,
+    /// True for a collection (a folder).
+    pub is_collection: bool,
+    /// The strong entity tag of a file, quoted (`"…"`), from the blake3 hash of its bytes.
+    pub etag: Option<String>,
+    /// Size in bytes of a file.
+    pub size: u64,
+    /// Last modification time.
+    pub modified: SystemTime,
+    /// Creation time where the file system keeps one, else the modification time.
+    pub created: SystemTime,
+    /// The settings of the collection this resource is (for a collection) or sits in
+    /// (for a file).
+    pub collection: Arc<CollectionConfig>,
+}
+
+impl Resource {
+    /// The kind of the collection this resource is or sits in.
+    pub fn kind(&self) -> Option<&str> {
+        self.collection.kind.as_deref()
+    }
+
+    /// True for a collection of this kind.
+    pub fn is_collection_of(&self, kind: &str) -> bool {
+        self.is_collection && self.kind() == Some(kind)
+    }
+
+    /// True for a file inside a collection of this kind.
+    pub fn is_item_of(&self, kind: &str) -> bool {
+        !self.is_collection && self.kind() == Some(kind)
+    }
+
+    /// The last path segment (`""` for the root).
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or("")
+    }
+
+    /// Dead properties of this resource.
+    pub fn dead_props(&self) -> Option<&BTreeMap<Name, Element>> {
+        if self.is_collection {
+            Some(&self.collection.props)
+        } else {
+            self.collection.files.get(self.name())
+        }
+    }
+}
