@@ -1,1 +1,31 @@
-//! placeholder
+//! dirdav's engine: a WebDAV class 1 server (RFC 4918) over a directory tree.
+//!
+//! The core resolves request paths against an in-memory [index](crate) of the tree,
+//! runs the class 1 methods, answers the live properties of RFC 4918 §15 and keeps
+//! dead properties in each folder's `.dav.toml`. Everything else (CalDAV, CardDAV,
+//! discovery, access control) comes from [plugins](dirdav_plugin::Plugin) registered
+//! on the [`ServerBuilder`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use dirdav_core::{Config, Server};
+//!
+//! let server = Server::builder(Config::new("example-data").base_path("/dav"))
+//!     .plugin(dirdav_hello::Hello)
+//!     .build()
+//!     .await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8008").await?;
+//! axum::serve(listener, server.router()).await?;
+//! # Ok(()) }
+//! ```
+
+mod conditions;
+mod dotfile;
+mod index;
+mod methods;
+mod path;
+mod props;
+mod server;
+mod storage;
+
+pub use server::{BuildError, Config, Server, ServerBuilder};

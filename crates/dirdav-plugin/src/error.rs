@@ -127,7 +127,10 @@ impl fmt::Debug for DavError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DavError")
             .field("status", &self.status)
-            .field("condition", &self.condition.as_ref().map(|c| c.name.to_string()))
+            .field(
+                "condition",
+                &self.condition.as_ref().map(|c| c.name.to_string()),
+            )
             .field("message", &self.message)
             .field("source", &self.source.as_ref().map(|s| s.to_string()))
             .finish()

@@ -199,7 +199,11 @@ impl fmt::Debug for Registry {
             .field("kinds", &self.kinds.keys().collect::<Vec<_>>())
             .field(
                 "properties",
-                &self.properties.iter().map(|p| &p.item.name).collect::<Vec<_>>(),
+                &self
+                    .properties
+                    .iter()
+                    .map(|p| &p.item.name)
+                    .collect::<Vec<_>>(),
             )
             .field("reports", &self.reports.keys().collect::<Vec<_>>())
             .field("methods", &self.methods.keys().collect::<Vec<_>>())
@@ -245,7 +249,10 @@ impl Registry {
 
     /// The prefix declared for a namespace.
     pub fn prefix(&self, ns: &str) -> Option<&'static str> {
-        self.prefixes.iter().find(|(n, _)| *n == ns).map(|(_, p)| *p)
+        self.prefixes
+            .iter()
+            .find(|(n, _)| *n == ns)
+            .map(|(_, p)| *p)
     }
 
     /// True when this principal may see this resource in listings.
@@ -387,7 +394,10 @@ impl Registrar<'_> {
     }
 
     /// Observes every change after it has landed.
-    pub fn after_write(&mut self, observer: impl Fn(&WriteEvent) + Send + Sync + 'static) -> &mut Self {
+    pub fn after_write(
+        &mut self,
+        observer: impl Fn(&WriteEvent) + Send + Sync + 'static,
+    ) -> &mut Self {
         let owned = self.owned(Arc::new(observer) as Observer);
         self.registry.observers.push(owned);
         self

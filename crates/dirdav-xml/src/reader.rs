@@ -153,7 +153,9 @@ fn element_from(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Elem
     for attr in start.attributes() {
         let attr = attr.map_err(malformed)?;
         let key = attr.key;
-        let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(malformed)?;
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(malformed)?;
         if key.as_ref() == "xmlns" {
             continue;
         }
@@ -188,7 +190,10 @@ mod tests {
 
     #[test]
     fn resolves_prefixes_and_default_namespace() {
-        let e = p(r#"<propfind xmlns="DAV:" xmlns:x="urn:x"><prop><x:a/><b xmlns=""/></prop></propfind>"#).unwrap();
+        let e = p(
+            r#"<propfind xmlns="DAV:" xmlns:x="urn:x"><prop><x:a/><b xmlns=""/></prop></propfind>"#,
+        )
+        .unwrap();
         let prop = e.child(&Name::new("DAV:", "prop")).unwrap();
         let names: Vec<String> = prop.elements().map(|e| e.name.to_string()).collect();
         assert_eq!(names, ["{urn:x}a", "{}b"]);
@@ -238,6 +243,9 @@ mod tests {
             max_depth: 8,
             max_elements: 5,
         };
-        assert!(matches!(parse(wide.as_bytes(), &limits), Err(XmlError::TooLarge(5))));
+        assert!(matches!(
+            parse(wide.as_bytes(), &limits),
+            Err(XmlError::TooLarge(5))
+        ));
     }
 }

@@ -108,6 +108,16 @@ impl XmlWriter {
         self.out.extend_from_slice(b"/>");
     }
 
+    /// A writer without the XML declaration, for storing one element on its own.
+    pub fn fragment() -> Self {
+        XmlWriter {
+            out: Vec::new(),
+            prefixes: Vec::new(),
+            defaults: vec![String::new()],
+            open: Vec::new(),
+        }
+    }
+
     /// Writes an element holding only text.
     pub fn text_element(&mut self, name: &Name, text: &str) {
         self.start(name);
@@ -166,7 +176,9 @@ impl XmlWriter {
         while !self.open.is_empty() {
             self.end();
         }
-        self.out.push(b'\n');
+        if self.out.starts_with(b"<?xml") {
+            self.out.push(b'\n');
+        }
         self.out
     }
 }
@@ -188,7 +200,9 @@ mod tests {
 
     #[test]
     fn foreign_namespaces_survive_a_round_trip() {
-        round_trip(r#"<d:a xmlns:d="DAV:" xmlns:x="urn:x"><x:b><c xmlns="urn:c"><e xmlns=""/></c></x:b>t&lt;</d:a>"#);
+        round_trip(
+            r#"<d:a xmlns:d="DAV:" xmlns:x="urn:x"><x:b><c xmlns="urn:c"><e xmlns=""/></c></x:b>t&lt;</d:a>"#,
+        );
         round_trip(r#"<x:a xmlns:x="urn:x" xmlns:y="urn:y" y:k="v&quot;" xml:lang="de"/>"#);
     }
 

@@ -1,1 +1,203 @@
-fn main(){}
+//! `dirdav`: serve a directory tree over WebDAV, with CalDAV, CardDAV, discovery and
+//! access control as plugins.
+
+mod auth;
+mod config;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use clap::{Parser, Subcommand};
+use dirdav_core::{Config, Server};
+use dirdav_plugin::Principal;
+use http::HeaderValue;
+use tracing::Instrument;
+
+use crate::auth::{Auth, Htpasswd};
+use crate::config::{FileConfig, parse_size};
+
+/// A WebDAV server for a plain directory tree: folders become calendars and address
+/// books by holding a `.dav.toml`; everything else is ordinary files.
+#[derive(Debug, Parser)]
+#[command(name = "dirdav", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a tree. With no options: `example-data/` on 127.0.0.1:8008 with the demo
+    /// users of `example-data/.htpasswd`.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Read settings from this TOML file; flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The folder to serve [default: example-data].
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8008].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Apache htpasswd file with bcrypt hashes [default: ROOT/.htpasswd if it exists;
+    /// without one, no authentication].
+    #[arg(long, value_name = "FILE")]
+    htpasswd: Option<PathBuf>,
+    /// Where derived state (index, sync log) is kept, outside the tree. Reserved: this
+    /// version keeps its index in memory and rebuilds it at startup.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// URL prefix when served behind a reverse proxy, e.g. /dav.
+    #[arg(long, value_name = "PREFIX")]
+    base_path: Option<String>,
+    /// Largest request body accepted (bytes, or with K, M, G) [default: 256M].
+    #[arg(long, value_name = "SIZE")]
+    max_body: Option<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dirdav: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dirdav: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let root = args
+        .root
+        .or(file.root)
+        .unwrap_or_else(|| PathBuf::from("example-data"));
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8008)));
+    let htpasswd = args
+        .htpasswd
+        .or(file.htpasswd)
+        .or_else(|| Some(root.join(".htpasswd")).filter(|p| p.is_file()));
+    let mut config =
+        Config::new(&root).base_path(args.base_path.or(file.base_path).as_deref().unwrap_or(""));
+    if let Some(size) = args.max_body.or(file.max_body) {
+        config = config.max_body(parse_size(&size)?);
+    }
+    if let Some(dir) = args.state_dir.or(file.state_dir) {
+        tracing::info!(state_dir = %dir.display(), "state directory noted; this version keeps its index in memory");
+    }
+
+    let server = Server::builder(config)
+        .plugin(dirdav_hello::Hello)
+        .build()
+        .await?;
+    let mut app = server.router();
+    match htpasswd {
+        Some(path) => {
+            let users = Htpasswd::load(&path)?;
+            tracing::info!(htpasswd = %path.display(), users = users.len(), "Basic authentication");
+            let auth = Auth {
+                users: Arc::new(users),
+                realm: HeaderValue::from_static("Basic realm=\"dirdav\", charset=\"UTF-8\""),
+                dav_header: server.dav_header(),
+            };
+            app = app.layer(middleware::from_fn_with_state(auth, auth::require_user));
+        }
+        None => tracing::warn!("no htpasswd file: every request is anonymous and may write"),
+    }
+    app = app.layer(middleware::from_fn(access_log));
+
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(
+        url = %format!("http://{}{}/", listener.local_addr()?, server.base_path()),
+        root = %server.root().display(),
+        "serving"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// One log line per request, inside a span carrying the request id, so that anything
+/// logged while answering it can be matched to it.
+async fn access_log(request: Request, next: Next) -> Response {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", id);
+    let response = next.run(request).instrument(span.clone()).await;
+    let user = response
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.name.clone());
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+            user = user.as_deref().unwrap_or("-"),
+        );
+    });
+    response
+}
+
+/// Resolves on SIGINT or SIGTERM; the server then stops accepting and lets running
+/// requests, writes included, finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing running requests");
+}

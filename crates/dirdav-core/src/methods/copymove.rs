@@ -1,0 +1,159 @@
+//! COPY and MOVE (RFC 4918 §9.8, §9.9).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use dirdav_plugin::http::{Method, StatusCode};
+use dirdav_plugin::{DavError, Depth, Resource};
+
+use super::{edit_dotfile, preconditions, refuse_hidden};
+use crate::dotfile::Edit;
+use crate::index::Entry;
+use crate::path::{is_within, split};
+use crate::server::{Ctx, Inner};
+use crate::storage::{copy_file, copy_tree, io_error, remove};
+
+pub(crate) async fn copy_move(
+    srv: &Arc<Inner>,
+    ctx: &Ctx,
+    resource: Option<Resource>,
+) -> Result<Response, DavError> {
+    let is_move = ctx.method() == Method::from_bytes(b"MOVE").unwrap_or(Method::GET);
+    if is_move {
+        refuse_hidden(ctx)?;
+    }
+    let source = resource.ok_or_else(DavError::not_found)?;
+    let destination = ctx
+        .header("destination")
+        .ok_or_else(|| DavError::bad_request("Destination header required"))?;
+    // The destination's host is not compared with ours: behind a reverse proxy the two
+    // legitimately differ. Only its path matters, and it must lie under the base path.
+    let dest = srv.decode_href(destination)?.ok_or_else(|| {
+        DavError::new(
+            StatusCode::BAD_GATEWAY,
+            "destination is outside this server",
+        )
+    })?;
+    if dest.hidden {
+        return Err(DavError::forbidden(
+            "names starting with '.' cannot be written",
+        ));
+    }
+    let dest_key = dest.key();
+    let overwrite = match ctx.header("overwrite").map(str::trim) {
+        None | Some("T" | "t") => true,
+        Some("F" | "f") => false,
+        Some(v) => return Err(DavError::bad_request(format!("invalid Overwrite {v:?}"))),
+    };
+    let shallow = match (is_move, ctx.depth()?) {
+        (_, None | Some(Depth::Infinity)) => false,
+        (false, Some(Depth::Zero)) => true,
+        _ => return Err(DavError::bad_request("invalid Depth for COPY or MOVE")),
+    };
+    if dest_key == source.path {
+        return Err(DavError::forbidden("source and destination are the same"));
+    }
+    if is_within(&dest_key, &source.path) || is_within(&source.path, &dest_key) {
+        return Err(DavError::forbidden("source and destination overlap"));
+    }
+    let Some((dest_parent, dest_name)) = split(&dest_key) else {
+        return Err(DavError::forbidden(
+            "the root collection cannot be replaced",
+        ));
+    };
+
+    let _guard = srv.locks.tree().await;
+    let (source, existing) = {
+        let index = srv.index();
+        if !matches!(index.get(dest_parent), Some(Entry::Dir(_))) {
+            return Err(DavError::conflict(
+                "the destination's parent collection does not exist",
+            ));
+        }
+        let source = srv
+            .resource_in(&index, &source.path)
+            .ok_or_else(DavError::not_found)?;
+        (source, srv.resource_in(&index, &dest_key))
+    };
+    preconditions(srv, ctx, Some(&source))?;
+    if existing.is_some() && !overwrite {
+        return Err(DavError::precondition_failed(
+            "destination exists and Overwrite is F",
+        ));
+    }
+
+    let src_path = srv.fs_path(&source.path);
+    let dest_path = srv.fs_path(&dest_key);
+    let src_is_dir = source.is_collection;
+    let replace_dir = existing.as_ref().map(|e| e.is_collection);
+    tokio::task::spawn_blocking(move || {
+        match replace_dir {
+            // A file may be renamed or copied over a file atomically; anything else
+            // replaces the destination by deleting it first (RFC 4918 §9.8.4).
+            Some(dest_is_dir) if dest_is_dir || src_is_dir => remove(&dest_path, dest_is_dir)?,
+            _ => {}
+        }
+        match (is_move, src_is_dir) {
+            (true, _) => {
+                std::fs::rename(&src_path, &dest_path)?;
+                crate::storage::sync_parent(&src_path);
+                crate::storage::sync_parent(&dest_path);
+            }
+            (false, true) => copy_tree(&src_path, &dest_path, shallow)?,
+            (false, false) => {
+                copy_file(&src_path, &dest_path)?;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await
+    .map_err(|e| DavError::internal("copy task failed").source(e))?
+    .map_err(|e| io_error("copying failed", e))?;
+
+    {
+        let mut index = srv.index_mut();
+        if is_move {
+            index.rename(&source.path, &dest_key);
+        } else {
+            index.copy(&source.path, &dest_key, shallow);
+        }
+    }
+    // A file's dead properties live in its folder's .dav.toml: they follow the file.
+    if !src_is_dir {
+        let props = source.dead_props().cloned().unwrap_or_default();
+        let had = existing
+            .as_ref()
+            .and_then(Resource::dead_props)
+            .is_some_and(|p| !p.is_empty());
+        if !props.is_empty() || had {
+            let edit = Edit::FileProps {
+                file: dest_name.to_owned(),
+                props: props.clone(),
+            };
+            edit_dotfile(srv, dest_parent, vec![edit]).await?;
+        }
+        if is_move
+            && !props.is_empty()
+            && let Some((src_parent, src_name)) = split(&source.path)
+        {
+            let edit = Edit::FileProps {
+                file: src_name.to_owned(),
+                props: Default::default(),
+            };
+            edit_dotfile(srv, src_parent, vec![edit]).await?;
+        }
+    }
+    let mut changed = vec![dest_key.clone()];
+    if is_move {
+        changed.push(source.path.clone());
+    }
+    srv.notify(ctx, changed);
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = if existing.is_some() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(response)
+}

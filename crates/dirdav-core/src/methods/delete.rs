@@ -1,0 +1,58 @@
+//! DELETE (RFC 4918 §9.6).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use dirdav_plugin::http::StatusCode;
+use dirdav_plugin::{DavError, Depth, Resource};
+
+use super::{edit_dotfile, preconditions, refuse_hidden};
+use crate::dotfile::Edit;
+use crate::path::split;
+use crate::server::{Ctx, Inner};
+use crate::storage::{io_error, remove};
+
+pub(crate) async fn delete(
+    srv: &Arc<Inner>,
+    ctx: &Ctx,
+    resource: Option<Resource>,
+) -> Result<Response, DavError> {
+    refuse_hidden(ctx)?;
+    let resource = resource.ok_or_else(DavError::not_found)?;
+    let Some((parent_key, name)) = split(&ctx.key) else {
+        return Err(DavError::forbidden("the root collection cannot be deleted"));
+    };
+    if resource.is_collection && !matches!(ctx.depth()?, None | Some(Depth::Infinity)) {
+        return Err(DavError::bad_request(
+            "DELETE of a collection needs Depth: infinity",
+        ));
+    }
+    let _guard = if resource.is_collection {
+        srv.locks.tree().await
+    } else {
+        srv.locks.item(parent_key).await
+    };
+    let current = srv
+        .resource_in(&srv.index(), &ctx.key)
+        .ok_or_else(DavError::not_found)?;
+    preconditions(srv, ctx, Some(&current))?;
+    let fs_path = srv.fs_path(&ctx.key);
+    let is_dir = current.is_collection;
+    tokio::task::spawn_blocking(move || remove(&fs_path, is_dir))
+        .await
+        .map_err(|e| DavError::internal("delete task failed").source(e))?
+        .map_err(|e| io_error("deleting failed", e))?;
+    srv.index_mut().remove(&ctx.key);
+    if !is_dir && current.dead_props().is_some_and(|p| !p.is_empty()) {
+        let edit = Edit::FileProps {
+            file: name.to_owned(),
+            props: Default::default(),
+        };
+        edit_dotfile(srv, parent_key, vec![edit]).await?;
+    }
+    srv.notify(ctx, vec![ctx.key.clone()]);
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}

@@ -1,0 +1,203 @@
+//! GET and HEAD: files with ranges and validators; folders as an HTML listing.
+
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
+use dirdav_plugin::{DavError, Resource};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::preconditions;
+use crate::props::content_type;
+use crate::server::{Ctx, Inner};
+use crate::storage::io_error;
+
+pub(crate) async fn get(
+    srv: &Arc<Inner>,
+    ctx: &Ctx,
+    resource: Option<Resource>,
+) -> Result<Response, DavError> {
+    let resource = resource.ok_or_else(DavError::not_found)?;
+    let head = ctx.method() == Method::HEAD;
+    if resource.is_collection {
+        return Ok(listing(srv, ctx, &resource, head));
+    }
+    let etag = resource.etag.clone().unwrap_or_default();
+    if let Err(e) = preconditions(srv, ctx, Some(&resource)) {
+        if e.status() != StatusCode::NOT_MODIFIED {
+            return Err(e);
+        }
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        insert(&mut response, header::ETAG, &etag);
+        return Ok(response);
+    }
+    let size = resource.size;
+    let if_range_ok = ctx.header("if-range").is_none_or(|v| v.trim() == etag);
+    let range = match ctx.header("range") {
+        Some(r) if if_range_ok => parse_range(r, size),
+        _ => Range::Full,
+    };
+    let (status, start, len) = match range {
+        Range::Full => (StatusCode::OK, 0, size),
+        Range::Part(start, end) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        Range::Unsatisfiable => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            insert(
+                &mut response,
+                header::CONTENT_RANGE,
+                &format!("bytes */{size}"),
+            );
+            return Ok(response);
+        }
+    };
+    let body = if head {
+        Body::empty()
+    } else {
+        let mut file = tokio::fs::File::open(srv.fs_path(&resource.path))
+            .await
+            .map_err(|e| io_error("opening the file failed", e))?;
+        if start > 0 {
+            file.seek(SeekFrom::Start(start))
+                .await
+                .map_err(|e| io_error("seeking failed", e))?;
+        }
+        Body::from_stream(tokio_util::io::ReaderStream::new(file.take(len)))
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    insert(&mut response, header::ETAG, &etag);
+    insert(
+        &mut response,
+        header::CONTENT_TYPE,
+        &content_type(resource.name()),
+    );
+    insert(&mut response, header::CONTENT_LENGTH, &len.to_string());
+    insert(
+        &mut response,
+        header::LAST_MODIFIED,
+        &httpdate::fmt_http_date(resource.modified),
+    );
+    insert(&mut response, header::ACCEPT_RANGES, "bytes");
+    if status == StatusCode::PARTIAL_CONTENT {
+        let value = format!("bytes {start}-{}/{size}", start + len - 1);
+        insert(&mut response, header::CONTENT_RANGE, &value);
+    }
+    Ok(response)
+}
+
+fn insert(response: &mut Response, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, v);
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Range {
+    Full,
+    /// Inclusive byte positions.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// A single `bytes=` range (RFC 7233 §2.1); several ranges are answered in full,
+/// which the RFC allows.
+fn parse_range(value: &str, size: u64) -> Range {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Range::Full;
+    };
+    if spec.contains(',') {
+        return Range::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return Range::Full;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parsed = match (first.parse::<u64>(), last.parse::<u64>()) {
+        (Ok(a), Ok(b)) if a <= b => Some((a, b.min(size.saturating_sub(1)))),
+        (Ok(a), Err(_)) if last.is_empty() => Some((a, size.saturating_sub(1))),
+        (Err(_), Ok(n)) if first.is_empty() => {
+            if n == 0 {
+                return Range::Unsatisfiable;
+            }
+            Some((size.saturating_sub(n), size.saturating_sub(1)))
+        }
+        _ => return Range::Full,
+    };
+    match parsed {
+        Some((a, b)) if a < size && a <= b => Range::Part(a, b),
+        _ => Range::Unsatisfiable,
+    }
+}
+
+/// A folder as a plain HTML page, so that a browser can walk the tree too.
+fn listing(srv: &Inner, ctx: &Ctx, resource: &Resource, head: bool) -> Response {
+    let title = escape(&resource.href);
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><ul>\n"
+    );
+    if !resource.path.is_empty() {
+        html.push_str("<li><a href=\"../\">../</a></li>\n");
+    }
+    let index = srv.index();
+    for (key, _) in index.members(&resource.path) {
+        let Some(member) = srv.resource_in(&index, &key) else {
+            continue;
+        };
+        if !srv.registry.visible(&member, ctx.principal.as_ref()) {
+            continue;
+        }
+        let mut label = escape(member.name());
+        if member.is_collection {
+            label.push('/');
+        }
+        html.push_str(&format!(
+            "<li><a href=\"{}\">{label}</a></li>\n",
+            escape(&member.href)
+        ));
+    }
+    html.push_str("</ul></body></html>\n");
+    let len = html.len();
+    let mut response = Response::new(if head {
+        Body::empty()
+    } else {
+        Body::from(html)
+    });
+    insert(
+        &mut response,
+        header::CONTENT_TYPE,
+        "text/html; charset=utf-8",
+    );
+    insert(&mut response, header::CONTENT_LENGTH, &len.to_string());
+    response
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-4", 10), Range::Part(0, 4));
+        assert_eq!(parse_range("bytes=5-", 10), Range::Part(5, 9));
+        assert_eq!(parse_range("bytes=-3", 10), Range::Part(7, 9));
+        assert_eq!(parse_range("bytes=8-100", 10), Range::Part(8, 9));
+        assert_eq!(parse_range("bytes=10-", 10), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 10), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,3-4", 10), Range::Full);
+        assert_eq!(parse_range("items=0-1", 10), Range::Full);
+        assert_eq!(parse_range("bytes=5-2", 10), Range::Full);
+        assert_eq!(parse_range("bytes=0-", 0), Range::Unsatisfiable);
+    }
+}

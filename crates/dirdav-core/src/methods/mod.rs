@@ -1,0 +1,106 @@
+//! One module per method. Each takes the resolved request and the resource (if any)
+//! and returns a response or a [`DavError`](dirdav_plugin::DavError).
+
+pub(crate) mod copymove;
+pub(crate) mod delete;
+pub(crate) mod get;
+pub(crate) mod mkcol;
+pub(crate) mod options;
+pub(crate) mod propfind;
+pub(crate) mod proppatch;
+pub(crate) mod put;
+pub(crate) mod report;
+
+use dirdav_plugin::{DavError, Resource};
+
+use crate::conditions::{self, State};
+use crate::dotfile::{self, DOTFILE, Edit};
+use crate::server::{Ctx, Inner};
+use crate::storage::{io_error, write_atomic};
+
+/// The condition state of a resource.
+pub(crate) fn state_of(resource: Option<&Resource>) -> State<'_> {
+    match resource {
+        Some(r) => State {
+            etag: r.etag.as_deref(),
+            modified: Some(r.modified),
+            exists: true,
+        },
+        None => State::MISSING,
+    }
+}
+
+/// Evaluates every precondition header against the resource.
+pub(crate) fn preconditions(
+    srv: &Inner,
+    ctx: &Ctx,
+    resource: Option<&Resource>,
+) -> Result<(), DavError> {
+    conditions::check(&ctx.parts.headers, ctx.method(), state_of(resource))?;
+    conditions::check_if(
+        &ctx.parts.headers,
+        resource.and_then(|r| r.etag.as_deref()),
+        |href| {
+            let key = srv.decode_href(href).ok().flatten()?.key();
+            srv.resource_in(&srv.index(), &key)?.etag
+        },
+    )
+}
+
+/// Refuses writes to hidden names (dotfiles) with 403.
+pub(crate) fn refuse_hidden(ctx: &Ctx) -> Result<(), DavError> {
+    if ctx.path.hidden {
+        Err(DavError::forbidden(
+            "names starting with '.' cannot be written",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Applies edits to a collection's `.dav.toml`, atomically, and refreshes the index.
+/// Removes the file when nothing is left in it.
+pub(crate) async fn edit_dotfile(
+    srv: &Inner,
+    collection: &str,
+    edits: Vec<Edit>,
+) -> Result<(), DavError> {
+    if edits.is_empty() {
+        return Ok(());
+    }
+    let path = srv.fs_path(collection).join(DOTFILE);
+    let result = tokio::task::spawn_blocking(move || -> Result<_, DavError> {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io_error("reading .dav.toml failed", e)),
+        };
+        let edited = dotfile::apply(&text, &edits).map_err(|e| {
+            DavError::conflict(format!(
+                "{} is not valid TOML; fix it by hand first",
+                DOTFILE
+            ))
+            .source(e)
+        })?;
+        match &edited {
+            Some(new) => {
+                write_atomic(&path, new.as_bytes())
+                    .map_err(|e| io_error("writing .dav.toml failed", e))?;
+            }
+            None => match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("removing .dav.toml failed", e)),
+            },
+        }
+        Ok(edited)
+    })
+    .await
+    .map_err(|e| DavError::internal("dotfile task failed").source(e))??;
+    let config = match result {
+        Some(text) => dotfile::parse_config(&text).unwrap_or_default(),
+        None => Default::default(),
+    };
+    srv.index_mut().set_config(collection, config);
+    Ok(())
+}

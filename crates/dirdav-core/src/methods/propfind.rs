@@ -1,0 +1,162 @@
+//! PROPFIND (RFC 4918 §9.1), answered from the index alone.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use dirdav_plugin::http::{HeaderValue, header};
+use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
+use dirdav_plugin::{DavError, Depth, Multistatus, PropContext, Resource};
+
+use crate::props::{PropRequest, propstats};
+use crate::server::{Ctx, Inner};
+
+const PROPFIND: Name = Name::new(ns::DAV, "propfind");
+const PROP: Name = Name::new(ns::DAV, "prop");
+const ALLPROP: Name = Name::new(ns::DAV, "allprop");
+const PROPNAME: Name = Name::new(ns::DAV, "propname");
+const INCLUDE: Name = Name::new(ns::DAV, "include");
+const FINITE_DEPTH: Name = Name::new(ns::DAV, "propfind-finite-depth");
+
+/// Parses a PROPFIND body; an empty body means `allprop`.
+pub(crate) fn parse_request(body: &[u8]) -> Result<PropRequest, DavError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(PropRequest::AllProp(Vec::new()));
+    }
+    let root = parse(body, &Limits::default())?;
+    if root.name != PROPFIND {
+        return Err(DavError::bad_request(format!(
+            "expected DAV:propfind, got {}",
+            root.name
+        )));
+    }
+    let names = |e: &Element| e.elements().map(|p| p.name.clone()).collect::<Vec<_>>();
+    if let Some(prop) = root.child(&PROP) {
+        return Ok(PropRequest::Prop(names(prop)));
+    }
+    if root.child(&ALLPROP).is_some() {
+        let include = root.child(&INCLUDE).map(names).unwrap_or_default();
+        return Ok(PropRequest::AllProp(include));
+    }
+    if root.child(&PROPNAME).is_some() {
+        return Ok(PropRequest::PropName);
+    }
+    Err(DavError::bad_request(
+        "DAV:propfind needs prop, allprop or propname",
+    ))
+}
+
+/// `Prefer: return=minimal` (RFC 7240) or `Brief: t` (Apple): leave out the 404s.
+fn wants_minimal(ctx: &Ctx) -> bool {
+    ctx.header("brief")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("t"))
+        || ctx
+            .parts
+            .headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+            })
+}
+
+pub(crate) fn propfind(
+    srv: &Arc<Inner>,
+    ctx: &Ctx,
+    resource: Option<Resource>,
+    body: &[u8],
+) -> Result<Response, DavError> {
+    let resource = resource.ok_or_else(DavError::not_found)?;
+    let principal = ctx.principal.as_ref();
+    if !srv.registry.visible(&resource, principal) {
+        return Err(DavError::not_found());
+    }
+    let depth = ctx.depth()?.unwrap_or(Depth::Infinity);
+    let request = parse_request(body)?;
+    let resources: Vec<Resource> = {
+        let index = srv.index();
+        let keys: Vec<String> = match depth {
+            Depth::Zero => vec![resource.path.clone()],
+            Depth::One => std::iter::once(resource.path.clone())
+                .chain(index.members(&resource.path).map(|(k, _)| k))
+                .collect(),
+            Depth::Infinity => {
+                let limit = srv.config.max_propfind_infinity;
+                if index.count_within(&resource.path, limit) > limit {
+                    return Err(
+                        DavError::forbidden(format!("more than {limit} resources below"))
+                            .condition(FINITE_DEPTH),
+                    );
+                }
+                index
+                    .subtree(&resource.path)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            }
+        };
+        keys.iter()
+            .filter_map(|k| srv.resource_in(&index, k))
+            .filter(|r| srv.registry.visible(r, principal))
+            .collect()
+    };
+    let minimal = wants_minimal(ctx);
+    let mut ms = Multistatus::new(&srv.registry.prefixes);
+    for r in &resources {
+        let pctx = PropContext {
+            resource: r,
+            principal,
+            registry: &srv.registry,
+            store: srv.as_ref(),
+        };
+        ms.propstats(&r.href, &propstats(&pctx, &request, minimal));
+    }
+    let mut response = ms.into_response();
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Brief, Prefer"));
+    if minimal {
+        response.headers_mut().insert(
+            "preference-applied",
+            HeaderValue::from_static("return=minimal"),
+        );
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_forms() {
+        let p = parse_request(
+            br#"<propfind xmlns="DAV:"><prop><getetag/><x xmlns="urn:x"/></prop></propfind>"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(p, PropRequest::Prop(ref n) if n.len() == 2 && n[1] == Name::new("urn:x", "x"))
+        );
+        let a = parse_request(br#"<D:propfind xmlns:D="DAV:"><D:allprop/><D:include><D:supported-report-set/></D:include></D:propfind>"#).unwrap();
+        assert!(matches!(a, PropRequest::AllProp(ref n) if n.len() == 1));
+        assert!(matches!(
+            parse_request(b"").unwrap(),
+            PropRequest::AllProp(_)
+        ));
+        assert!(matches!(
+            parse_request(br#"<propfind xmlns="DAV:"><propname/></propfind>"#).unwrap(),
+            PropRequest::PropName
+        ));
+    }
+
+    #[test]
+    fn refuses_malformed_requests() {
+        for bad in [
+            &b"<propfind xmlns='DAV:'>"[..],
+            b"<foo xmlns='DAV:'/>",
+            b"<propfind xmlns='DAV:'/>",
+        ] {
+            assert_eq!(parse_request(bad).unwrap_err().status().as_u16(), 400);
+        }
+    }
+}

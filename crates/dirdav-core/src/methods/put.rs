@@ -1,0 +1,135 @@
+//! PUT (RFC 4918 §9.7): the bytes are stored as sent, atomically.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use dirdav_plugin::http::{HeaderValue, StatusCode, header};
+use dirdav_plugin::{DavError, Resource, WriteCheck};
+use http_body_util::BodyExt;
+
+use super::{preconditions, refuse_hidden};
+use crate::index::{Entry, FileEntry};
+use crate::path::split;
+use crate::server::{Ctx, Inner};
+use crate::storage::{TempFile, io_error, times};
+
+fn too_large() -> DavError {
+    DavError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+}
+
+pub(crate) async fn put(
+    srv: &Arc<Inner>,
+    ctx: &Ctx,
+    resource: Option<Resource>,
+    body: Body,
+) -> Result<Response, DavError> {
+    refuse_hidden(ctx)?;
+    if resource.as_ref().is_some_and(|r| r.is_collection) {
+        return Err(DavError::method_not_allowed("PUT on a collection"));
+    }
+    let Some((parent_key, _)) = split(&ctx.key) else {
+        return Err(DavError::method_not_allowed("PUT on the root collection"));
+    };
+    if ctx.header("content-range").is_some() {
+        return Err(DavError::bad_request(
+            "partial PUT with Content-Range is not supported",
+        ));
+    }
+    let declared = ctx
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > srv.config.max_body) {
+        return Err(too_large());
+    }
+
+    let _guard = srv.locks.item(parent_key).await;
+    // What the lock protects: the state as it is now, not as it was when resolved.
+    let (parent, current) = {
+        let index = srv.index();
+        match index.get(parent_key) {
+            Some(Entry::Dir(_)) => {}
+            _ => return Err(DavError::conflict("the parent collection does not exist")),
+        }
+        (
+            srv.resource_in(&index, parent_key),
+            srv.resource_in(&index, &ctx.key),
+        )
+    };
+    let parent =
+        parent.ok_or_else(|| DavError::conflict("the parent collection does not exist"))?;
+    if current.as_ref().is_some_and(|r| r.is_collection) {
+        return Err(DavError::method_not_allowed("PUT on a collection"));
+    }
+    preconditions(srv, ctx, current.as_ref())?;
+
+    let mut tmp = TempFile::new(&srv.fs_path(parent_key))
+        .map_err(|e| io_error("creating a temporary file failed", e))?;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| DavError::bad_request(format!("reading the body failed: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            if tmp.len() + data.len() as u64 > srv.config.max_body {
+                return Err(too_large());
+            }
+            tmp.write(data).map_err(|e| io_error("writing failed", e))?;
+        }
+    }
+
+    let checks: Vec<_> = srv
+        .registry
+        .write_checks
+        .iter()
+        .filter(|c| parent.kind() == Some(c.item.0.as_str()))
+        .collect();
+    if !checks.is_empty() {
+        let bytes = tmp
+            .read_back()
+            .map_err(|e| io_error("reading back failed", e))?;
+        let check = WriteCheck {
+            path: &ctx.key,
+            parent: &parent,
+            existing: current.as_ref(),
+            content_type: ctx.header("content-type"),
+            body: &bytes,
+            store: srv.as_ref(),
+        };
+        for c in checks {
+            (c.item.1)(&check)?;
+        }
+    }
+
+    let target = srv.fs_path(&ctx.key);
+    let committed = tokio::task::spawn_blocking(move || {
+        let etag = tmp.commit(&target)?;
+        let meta = std::fs::metadata(&target)?;
+        Ok::<_, std::io::Error>((etag, meta))
+    })
+    .await
+    .map_err(|e| DavError::internal("write task failed").source(e))?
+    .map_err(|e| io_error("storing the file failed", e))?;
+    let (etag, meta) = committed;
+    let (modified, created) = times(&meta);
+    srv.index_mut().insert_file(
+        &ctx.key,
+        FileEntry {
+            etag: etag.clone(),
+            size: meta.len(),
+            modified,
+            created,
+        },
+    );
+    srv.notify(ctx, vec![ctx.key.clone()]);
+
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = if current.is_some() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}

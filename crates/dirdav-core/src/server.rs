@@ -1,0 +1,611 @@
+//! The server: configuration, the builder that registers plugins, and the dispatcher
+//! that resolves a request to a resource and runs its method.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
+use dirdav_plugin::{
+    BoxFuture, DavError, DavRequest, Depth, MethodCheck, Plugin, Principal, Registry, Resource,
+    Store, WriteEvent,
+};
+use http_body_util::BodyExt;
+
+use crate::index::{Entry, Index};
+use crate::methods;
+use crate::path::{self, DavPath};
+use crate::props::CoreProps;
+
+/// What the core needs to know to serve a tree.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The folder served.
+    pub root: PathBuf,
+    /// A URL prefix the server lives under behind a reverse proxy (`/dav`), or empty.
+    pub base_path: String,
+    /// The largest request body accepted, in bytes (PUT); larger gets 413.
+    pub max_body: u64,
+    /// The largest XML request body accepted, in bytes; larger gets 413.
+    pub max_xml_body: usize,
+    /// The most resources a `Depth: infinity` PROPFIND answers; past it, 403 with
+    /// `DAV:propfind-finite-depth` (RFC 4918 §9.1).
+    pub max_propfind_infinity: usize,
+}
+
+impl Config {
+    /// Defaults for a tree: no base path, 256 MiB bodies, 4 MiB XML, 10,000 resources
+    /// for `Depth: infinity`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Config {
+            root: root.into(),
+            base_path: String::new(),
+            max_body: 256 * 1024 * 1024,
+            max_xml_body: 4 * 1024 * 1024,
+            max_propfind_infinity: 10_000,
+        }
+    }
+
+    /// Sets the base path (normalised to `/prefix` without a trailing slash).
+    #[must_use]
+    pub fn base_path(mut self, base: &str) -> Self {
+        let trimmed = base.trim_matches('/');
+        self.base_path = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    /// Sets the largest accepted request body.
+    #[must_use]
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Sets how many resources a `Depth: infinity` PROPFIND may answer.
+    #[must_use]
+    pub fn max_propfind_infinity(mut self, n: usize) -> Self {
+        self.max_propfind_infinity = n;
+        self
+    }
+}
+
+/// Why a server could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The root is missing or not a folder.
+    #[error("cannot serve {path}: {source}")]
+    Root {
+        /// The configured root.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// Two plugins registered the same name.
+    #[error(transparent)]
+    Registry(#[from] dirdav_plugin::RegistryError),
+}
+
+/// Collects the configuration and the plugins; [`ServerBuilder::build`] indexes the tree.
+#[must_use]
+pub struct ServerBuilder {
+    config: Config,
+    plugins: Vec<Box<dyn Plugin>>,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field(
+                "plugins",
+                &self.plugins.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl ServerBuilder {
+    /// Registers a plugin. Order does not matter; conflicts fail the build.
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        self.plugins.push(Box::new(plugin));
+        self
+    }
+
+    /// Registers the plugins and walks the tree to build the index.
+    pub async fn build(self) -> Result<Server, BuildError> {
+        let root_err = |source| BuildError::Root {
+            path: self.config.root.clone(),
+            source,
+        };
+        let root = std::fs::canonicalize(&self.config.root).map_err(root_err)?;
+        if !root.is_dir() {
+            return Err(root_err(std::io::Error::other("not a folder")));
+        }
+        let mut registry = Registry::default();
+        registry.register(&CoreProps);
+        for plugin in &self.plugins {
+            registry.register(plugin.as_ref());
+        }
+        registry.check()?;
+        let started = std::time::Instant::now();
+        let walk_root = root.clone();
+        let index = tokio::task::spawn_blocking(move || Index::build(&walk_root))
+            .await
+            .map_err(|e| root_err(std::io::Error::other(e)))?
+            .map_err(root_err)?;
+        tracing::info!(
+            root = %root.display(),
+            entries = index.count_within("", usize::MAX - 1),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "indexed the tree"
+        );
+        let mut tokens = vec!["1", "3"];
+        tokens.extend(registry.compliance.iter().copied());
+        let dav_header =
+            HeaderValue::from_str(&tokens.join(", ")).unwrap_or(HeaderValue::from_static("1, 3"));
+        Ok(Server {
+            inner: Arc::new(Inner {
+                config: self.config,
+                root,
+                registry,
+                index: RwLock::new(index),
+                locks: Locks::default(),
+                dav_header,
+            }),
+        })
+    }
+}
+
+/// A built server: cheap to clone, answers requests with [`Server::handle`] or as an
+/// axum [`Router`](axum::Router).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use dirdav_core::{Config, Server};
+/// let server = Server::builder(Config::new("example-data"))
+///     .plugin(dirdav_hello::Hello)
+///     .build()
+///     .await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8008").await?;
+/// axum::serve(listener, server.router()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+impl Server {
+    /// Starts building a server.
+    pub fn builder(config: Config) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            plugins: Vec::new(),
+        }
+    }
+
+    /// An axum router answering every path and method.
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .fallback(
+                |State(server): State<Server>, request: Request| async move {
+                    server.handle(request).await
+                },
+            )
+            .with_state(self.clone())
+    }
+
+    /// Answers one request. Never fails: every error becomes its response.
+    pub async fn handle(&self, request: Request) -> Response {
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        let mut response = match self.inner.dispatch(request).await {
+            Ok(r) => r,
+            Err(e) => {
+                if e.status().is_server_error() {
+                    tracing::error!(%method, %uri, error = %e, "request failed");
+                } else {
+                    tracing::debug!(%method, %uri, error = %e, "request refused");
+                }
+                e.into_response()
+            }
+        };
+        response
+            .headers_mut()
+            .insert("dav", self.inner.dav_header.clone());
+        response
+    }
+
+    /// The registry of everything the plugins contributed.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The canonical root folder.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// The base path (`""` or `/prefix`).
+    pub fn base_path(&self) -> &str {
+        &self.inner.config.base_path
+    }
+
+    /// The `DAV:` header value: `1, 3` and every registered compliance token.
+    pub fn dav_header(&self) -> HeaderValue {
+        self.inner.dav_header.clone()
+    }
+}
+
+/// Serialises writes: item writes hold the tree lock shared and their collection's lock
+/// exclusively; changes to the folder structure (MKCOL, folder DELETE, COPY, MOVE)
+/// hold the tree lock exclusively.
+#[derive(Debug, Default)]
+pub(crate) struct Locks {
+    tree: tokio::sync::RwLock<()>,
+    collections: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A held write lock.
+#[derive(Debug)]
+#[allow(dead_code)] // held for its Drop
+pub(crate) enum WriteGuard<'a> {
+    Item(
+        tokio::sync::RwLockReadGuard<'a, ()>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
+    Tree(tokio::sync::RwLockWriteGuard<'a, ()>),
+}
+
+impl Locks {
+    pub(crate) async fn item(&self, collection: &str) -> WriteGuard<'_> {
+        let tree = self.tree.read().await;
+        let lock = {
+            let mut map = self.collections.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(collection.to_owned()).or_default().clone()
+        };
+        WriteGuard::Item(tree, lock.lock_owned().await)
+    }
+
+    pub(crate) async fn tree(&self) -> WriteGuard<'_> {
+        WriteGuard::Tree(self.tree.write().await)
+    }
+}
+
+/// The shared state behind a [`Server`].
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) root: PathBuf,
+    pub(crate) registry: Registry,
+    index: RwLock<Index>,
+    pub(crate) locks: Locks,
+    dav_header: HeaderValue,
+}
+
+/// One request, resolved.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) parts: http::request::Parts,
+    pub(crate) path: DavPath,
+    pub(crate) key: String,
+    pub(crate) principal: Option<Principal>,
+}
+
+impl Ctx {
+    pub(crate) fn method(&self) -> &Method {
+        &self.parts.method
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Depth` header; `None` when absent, 400 when malformed.
+    pub(crate) fn depth(&self) -> Result<Option<Depth>, DavError> {
+        match self.header("depth").map(str::trim) {
+            None => Ok(None),
+            Some("0") => Ok(Some(Depth::Zero)),
+            Some("1") => Ok(Some(Depth::One)),
+            Some(v) if v.eq_ignore_ascii_case("infinity") => Ok(Some(Depth::Infinity)),
+            Some(v) => Err(DavError::bad_request(format!("invalid Depth {v:?}"))),
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The file-system path of a key.
+    pub(crate) fn fs_path(&self, key: &str) -> PathBuf {
+        let mut p = self.root.clone();
+        p.extend(key.split('/').filter(|s| !s.is_empty()));
+        p
+    }
+
+    pub(crate) fn href(&self, key: &str, is_collection: bool) -> String {
+        path::href(&self.config.base_path, key, is_collection)
+    }
+
+    /// The resource view of an index entry.
+    pub(crate) fn resource_in(&self, index: &Index, key: &str) -> Option<Resource> {
+        let entry = index.get(key)?;
+        Some(match entry {
+            Entry::Dir(d) => Resource {
+                path: key.to_owned(),
+                href: self.href(key, true),
+                is_collection: true,
+                etag: None,
+                size: 0,
+                modified: d.modified,
+                created: d.created,
+                collection: d.config.clone(),
+            },
+            Entry::File(f) => {
+                let parent = path::split(key).map_or("", |(p, _)| p);
+                Resource {
+                    path: key.to_owned(),
+                    href: self.href(key, false),
+                    is_collection: false,
+                    etag: Some(f.etag.clone()),
+                    size: f.size,
+                    modified: f.modified,
+                    created: f.created,
+                    collection: index.dir(parent)?.config.clone(),
+                }
+            }
+        })
+    }
+
+    /// Decodes an href or absolute URL (a `Destination`, an `If` tag) to a path.
+    pub(crate) fn decode_href(&self, href: &str) -> Result<Option<DavPath>, DavError> {
+        let path = if href.starts_with("http://") || href.starts_with("https://") {
+            let uri: http::Uri = href
+                .parse()
+                .map_err(|_| DavError::bad_request("malformed URL"))?;
+            uri.path().to_owned()
+        } else {
+            href.split(['?', '#']).next().unwrap_or("").to_owned()
+        };
+        if !path.starts_with('/') {
+            return Err(DavError::bad_request(
+                "href must be an absolute path or URL",
+            ));
+        }
+        path::decode(&path, &self.config.base_path)
+    }
+
+    /// Tells the observers about a change that landed.
+    pub(crate) fn notify(&self, ctx: &Ctx, paths: Vec<String>) {
+        if self.registry.observers.is_empty() {
+            return;
+        }
+        let event = WriteEvent {
+            method: ctx.method().clone(),
+            paths,
+            principal: ctx.principal.clone(),
+        };
+        for o in &self.registry.observers {
+            (o.item)(&event);
+        }
+    }
+
+    /// The methods a resource allows, for `Allow` and 405 answers.
+    pub(crate) fn allow(&self, resource: Option<&Resource>) -> String {
+        let mut methods: Vec<&str> = match resource {
+            None => vec!["OPTIONS", "PUT", "MKCOL"],
+            Some(r) if r.is_collection => {
+                vec![
+                    "OPTIONS",
+                    "GET",
+                    "HEAD",
+                    "DELETE",
+                    "PROPFIND",
+                    "PROPPATCH",
+                    "COPY",
+                    "MOVE",
+                ]
+            }
+            Some(_) => vec![
+                "OPTIONS",
+                "GET",
+                "HEAD",
+                "PUT",
+                "DELETE",
+                "PROPFIND",
+                "PROPPATCH",
+                "COPY",
+                "MOVE",
+            ],
+        };
+        if let Some(r) = resource
+            && !self.registry.reports_for(r).is_empty()
+        {
+            methods.push("REPORT");
+        }
+        methods.extend(self.registry.methods.keys().map(String::as_str));
+        methods.join(", ")
+    }
+
+    pub(crate) async fn read_xml_body(&self, body: axum::body::Body) -> Result<Bytes, DavError> {
+        let limited = http_body_util::Limited::new(body, self.config.max_xml_body);
+        match limited.collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(DavError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            )),
+            Err(e) => Err(DavError::bad_request(format!(
+                "reading the body failed: {e}"
+            ))),
+        }
+    }
+
+    async fn dispatch(self: &Arc<Self>, request: Request) -> Result<Response, DavError> {
+        let (parts, body) = request.into_parts();
+        let raw_path = parts.uri.path().to_owned();
+        if let Some(route) = self.registry.routes.iter().find(|r| {
+            let p = raw_path.trim_end_matches('/');
+            p == r.item.0 || p.starts_with(&format!("{}/", r.item.0))
+        }) {
+            let handler = route.item.1.clone();
+            let body = self.read_xml_body(body).await?;
+            let request = self.plugin_request(parts, body, String::new(), None);
+            return handler.call(request).await;
+        }
+        if parts.method == Method::OPTIONS && raw_path == "*" {
+            return Ok(methods::options::answer(&self.allow(None)));
+        }
+        let Some(path) = path::decode(&raw_path, &self.config.base_path)? else {
+            return Err(DavError::not_found());
+        };
+        let key = path.key();
+        let principal = parts.extensions.get::<Principal>().cloned();
+        let ctx = Ctx {
+            parts,
+            path,
+            key,
+            principal,
+        };
+        let resource = if ctx.path.hidden {
+            None
+        } else {
+            self.resource_in(&self.index(), &ctx.key)
+        };
+        self.before_method(&ctx, resource.as_ref())?;
+        let method = ctx.method().clone();
+        match method.as_str() {
+            "OPTIONS" => Ok(methods::options::answer(&self.allow(resource.as_ref()))),
+            "GET" | "HEAD" => methods::get::get(self, &ctx, resource).await,
+            "PUT" => methods::put::put(self, &ctx, resource, body).await,
+            "DELETE" => methods::delete::delete(self, &ctx, resource).await,
+            "MKCOL" => methods::mkcol::mkcol(self, &ctx, resource, body).await,
+            "COPY" | "MOVE" => methods::copymove::copy_move(self, &ctx, resource).await,
+            "PROPFIND" => {
+                let body = self.read_xml_body(body).await?;
+                methods::propfind::propfind(self, &ctx, resource, &body)
+            }
+            "PROPPATCH" => {
+                let body = self.read_xml_body(body).await?;
+                methods::proppatch::proppatch(self, &ctx, resource, &body).await
+            }
+            "REPORT" => {
+                let body = self.read_xml_body(body).await?;
+                methods::report::report(self, ctx, resource, body).await
+            }
+            other => match self.registry.methods.get(other) {
+                Some(handler) => {
+                    let handler = handler.item.clone();
+                    let body = self.read_xml_body(body).await?;
+                    let depth = ctx.depth().ok().flatten();
+                    let mut request = self.plugin_request(ctx.parts, body, ctx.key, ctx.principal);
+                    request.resource = resource;
+                    request.depth = depth;
+                    handler.call(request).await
+                }
+                None => {
+                    let mut response =
+                        DavError::method_not_allowed(format!("{other} is not supported here"))
+                            .into_response();
+                    if let Ok(v) = HeaderValue::from_str(&self.allow(resource.as_ref())) {
+                        response.headers_mut().insert(header::ALLOW, v);
+                    }
+                    Ok(response)
+                }
+            },
+        }
+    }
+
+    fn before_method(&self, ctx: &Ctx, resource: Option<&Resource>) -> Result<(), DavError> {
+        if self.registry.before_method.is_empty() {
+            return Ok(());
+        }
+        let destination = match ctx.header("destination") {
+            Some(d) => self.decode_href(d).ok().flatten().map(|p| p.key()),
+            None => None,
+        };
+        let check = MethodCheck {
+            method: ctx.method(),
+            path: &ctx.key,
+            resource,
+            destination: destination.as_deref(),
+            principal: ctx.principal.as_ref(),
+        };
+        self.registry
+            .before_method
+            .iter()
+            .try_for_each(|hook| (hook.item)(&check))
+    }
+
+    pub(crate) fn plugin_request(
+        self: &Arc<Self>,
+        parts: http::request::Parts,
+        body: Bytes,
+        path: String,
+        principal: Option<Principal>,
+    ) -> DavRequest {
+        DavRequest {
+            parts,
+            body,
+            path,
+            resource: None,
+            principal,
+            depth: None,
+            store: self.clone(),
+        }
+    }
+}
+
+impl Store for Inner {
+    fn resource(&self, path: &str) -> Option<Resource> {
+        self.resource_in(&self.index(), path)
+    }
+
+    fn members(&self, path: &str) -> Vec<Resource> {
+        let index = self.index();
+        index
+            .members(path)
+            .filter_map(|(k, _)| self.resource_in(&index, &k))
+            .collect()
+    }
+
+    fn read(&self, path: &str) -> BoxFuture<'_, Result<Bytes, DavError>> {
+        let fs_path = self.fs_path(path);
+        Box::pin(async move {
+            tokio::fs::read(&fs_path)
+                .await
+                .map(Bytes::from)
+                .map_err(|e| crate::storage::io_error("reading a file failed", e))
+        })
+    }
+
+    fn path_of_href(&self, href: &str) -> Option<String> {
+        match self.decode_href(href) {
+            Ok(Some(p)) if !p.hidden => Some(p.key()),
+            _ => None,
+        }
+    }
+
+    fn href_of(&self, path: &str, is_collection: bool) -> String {
+        self.href(path, is_collection)
+    }
+
+    fn prefixes(&self) -> Vec<(&'static str, &'static str)> {
+        self.registry.prefixes.clone()
+    }
+}

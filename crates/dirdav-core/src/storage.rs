@@ -1,0 +1,237 @@
+//! The file system under the root: atomic writes, copies and hashing.
+//!
+//! This is the storage boundary: everything that touches the disk goes through here,
+//! so that another backend (a shared file system with a shared sync log, an object
+//! store) replaces this module rather than the engine.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use dirdav_plugin::DavError;
+use http::StatusCode;
+
+/// Temporary files start with this, so they are dotfiles: never listed, never served,
+/// and ignored by the index until renamed into place.
+pub(crate) const TEMP_PREFIX: &str = ".dirdav-tmp-";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Maps an I/O error to the status a client should see. A full disk is 507
+/// (RFC 4918 §11.5); everything unexpected is a 500 that the log explains.
+pub(crate) fn io_error(context: &str, e: io::Error) -> DavError {
+    let status = match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            StatusCode::INSUFFICIENT_STORAGE
+        }
+        io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            StatusCode::FORBIDDEN
+        }
+        io::ErrorKind::FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    DavError::new(status, context.to_owned()).source(e)
+}
+
+/// Formats a blake3 hash as a strong, quoted entity tag.
+pub(crate) fn etag_of(hash: &blake3::Hash) -> String {
+    format!("\"{}\"", &hash.to_hex()[..32])
+}
+
+/// Hashes a file's bytes.
+pub(crate) fn hash_file(path: &Path) -> io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(File::open(path)?)?;
+    Ok(etag_of(&hasher.finalize()))
+}
+
+/// Metadata times: modification, and creation where the file system keeps it.
+pub(crate) fn times(meta: &fs::Metadata) -> (SystemTime, SystemTime) {
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    (modified, meta.created().unwrap_or(modified))
+}
+
+/// A file being written beside its final name; dropped without [`TempFile::commit`],
+/// it is removed.
+#[derive(Debug)]
+pub(crate) struct TempFile {
+    path: PathBuf,
+    file: Option<File>,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl TempFile {
+    /// Creates a temporary file in `dir`.
+    pub(crate) fn new(dir: &Path) -> io::Result<TempFile> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        Ok(TempFile {
+            path,
+            file: Some(file),
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        })
+    }
+
+    /// Appends bytes, hashing them on the way.
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        match &mut self.file {
+            Some(f) => f.write_all(bytes),
+            None => Err(io::Error::other("temporary file already closed")),
+        }
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Reads back what was written (for write checks on small items).
+    pub(crate) fn read_back(&mut self) -> io::Result<Vec<u8>> {
+        if let Some(f) = &mut self.file {
+            f.flush()?;
+        }
+        let mut buf = Vec::with_capacity(self.len as usize);
+        File::open(&self.path)?.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Makes the file durable and renames it over `target`, then syncs the folder:
+    /// after a crash, `target` holds the old bytes or the new ones, never a mix.
+    /// Returns the new entity tag.
+    pub(crate) fn commit(mut self, target: &Path) -> io::Result<String> {
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        fs::rename(&self.path, target)?;
+        sync_parent(target);
+        Ok(etag_of(&self.hasher.finalize()))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.file = None;
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Syncs the folder holding `path`, so that a rename or creation in it is durable.
+/// Failure is logged rather than returned: the data itself is already synced.
+pub(crate) fn sync_parent(path: &Path) {
+    if let Some(parent) = path.parent()
+        && let Err(e) = File::open(parent).and_then(|d| d.sync_all())
+    {
+        tracing::debug!(path = %parent.display(), error = %e, "folder fsync failed");
+    }
+}
+
+/// Writes `bytes` to `target` atomically.
+pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<String> {
+    let dir = target
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent folder"))?;
+    let mut tmp = TempFile::new(dir)?;
+    tmp.write(bytes)?;
+    tmp.commit(target)
+}
+
+/// Copies one file atomically.
+pub(crate) fn copy_file(src: &Path, target: &Path) -> io::Result<String> {
+    let dir = target
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent folder"))?;
+    let mut tmp = TempFile::new(dir)?;
+    let mut input = File::open(src)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        tmp.write(&buf[..n])?;
+    }
+    tmp.commit(target)
+}
+
+/// Copies a folder tree: member files, sub-folders and their `.dav.toml`, nothing else
+/// hidden. With `shallow`, only the folder and its `.dav.toml` (COPY with Depth 0).
+pub(crate) fn copy_tree(src: &Path, target: &Path, shallow: bool) -> io::Result<()> {
+    fs::create_dir(target)?;
+    let dotfile = src.join(crate::dotfile::DOTFILE);
+    if dotfile.is_file() {
+        copy_file(&dotfile, &target.join(crate::dotfile::DOTFILE))?;
+    }
+    if !shallow {
+        for entry in fs::read_dir(src)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                copy_tree(&entry.path(), &target.join(&name), false)?;
+            } else if kind.is_file() {
+                copy_file(&entry.path(), &target.join(&name))?;
+            }
+        }
+    }
+    sync_parent(target);
+    Ok(())
+}
+
+/// Removes a file or a whole folder.
+pub(crate) fn remove(path: &Path, is_dir: bool) -> io::Result<()> {
+    if is_dir {
+        fs::remove_dir_all(path)?;
+    } else {
+        fs::remove_file(path)?;
+    }
+    sync_parent(path);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_temp_files_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut t = TempFile::new(dir.path()).unwrap();
+            t.write(b"half").unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn commit_replaces_the_target_and_hashes_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.txt");
+        fs::write(&target, "old").unwrap();
+        let etag = write_atomic(&target, b"new").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert_eq!(etag, hash_file(&target).unwrap());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn full_disk_is_507() {
+        let e = io_error("x", io::Error::from(io::ErrorKind::StorageFull));
+        assert_eq!(e.status(), StatusCode::INSUFFICIENT_STORAGE);
+    }
+}
