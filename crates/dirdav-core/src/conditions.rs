@@ -231,8 +231,8 @@ mod tests {
         h
     }
 
-    fn status(h: &HeaderMap, m: Method, s: State<'_>) -> u16 {
-        match check(h, &m, s) {
+    fn status(h: &HeaderMap, m: &Method, s: State<'_>) -> u16 {
+        match check(h, m, s) {
             Ok(()) => 200,
             Err(e) => e.status().as_u16(),
         }
@@ -241,27 +241,27 @@ mod tests {
     #[test]
     fn if_match() {
         assert_eq!(
-            status(&with("if-match", "\"abc\""), Method::PUT, state()),
+            status(&with("if-match", "\"abc\""), &Method::PUT, state()),
             200
         );
         assert_eq!(
-            status(&with("if-match", "\"x\", \"abc\""), Method::PUT, state()),
+            status(&with("if-match", "\"x\", \"abc\""), &Method::PUT, state()),
             200
         );
         assert_eq!(
-            status(&with("if-match", "\\\"abc\\\""), Method::PUT, state()),
+            status(&with("if-match", "\\\"abc\\\""), &Method::PUT, state()),
             200
         );
         assert_eq!(
-            status(&with("if-match", "W/\"abc\""), Method::PUT, state()),
+            status(&with("if-match", "W/\"abc\""), &Method::PUT, state()),
             412
         );
         assert_eq!(
-            status(&with("if-match", "\"x\""), Method::PUT, state()),
+            status(&with("if-match", "\"x\""), &Method::PUT, state()),
             412
         );
         assert_eq!(
-            status(&with("if-match", "*"), Method::PUT, State::MISSING),
+            status(&with("if-match", "*"), &Method::PUT, State::MISSING),
             412
         );
     }
@@ -269,23 +269,23 @@ mod tests {
     #[test]
     fn if_none_match() {
         assert_eq!(
-            status(&with("if-none-match", "*"), Method::PUT, state()),
+            status(&with("if-none-match", "*"), &Method::PUT, state()),
             412
         );
         assert_eq!(
-            status(&with("if-none-match", "*"), Method::PUT, State::MISSING),
+            status(&with("if-none-match", "*"), &Method::PUT, State::MISSING),
             200
         );
         assert_eq!(
-            status(&with("if-none-match", "\"abc\""), Method::GET, state()),
+            status(&with("if-none-match", "\"abc\""), &Method::GET, state()),
             304
         );
         assert_eq!(
-            status(&with("if-none-match", "W/\"abc\""), Method::HEAD, state()),
+            status(&with("if-none-match", "W/\"abc\""), &Method::HEAD, state()),
             304
         );
         assert_eq!(
-            status(&with("if-none-match", "\"x\""), Method::GET, state()),
+            status(&with("if-none-match", "\"x\""), &Method::GET, state()),
             200
         );
     }
@@ -295,23 +295,27 @@ mod tests {
         let before = "Sun, 11 Jan 1970 00:00:00 GMT";
         let after = "Tue, 13 Jan 1970 00:00:00 GMT";
         assert_eq!(
-            status(&with("if-modified-since", after), Method::GET, state()),
+            status(&with("if-modified-since", after), &Method::GET, state()),
             304
         );
         assert_eq!(
-            status(&with("if-modified-since", before), Method::GET, state()),
+            status(&with("if-modified-since", before), &Method::GET, state()),
             200
         );
         assert_eq!(
-            status(&with("if-unmodified-since", before), Method::PUT, state()),
+            status(&with("if-unmodified-since", before), &Method::PUT, state()),
             412
         );
         assert_eq!(
-            status(&with("if-unmodified-since", after), Method::DELETE, state()),
+            status(
+                &with("if-unmodified-since", after),
+                &Method::DELETE,
+                state()
+            ),
             200
         );
         assert_eq!(
-            status(&with("if-modified-since", "garbage"), Method::GET, state()),
+            status(&with("if-modified-since", "garbage"), &Method::GET, state()),
             200
         );
     }

@@ -1,5 +1,7 @@
 //! Request/response tests of every class 1 method and its error paths.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

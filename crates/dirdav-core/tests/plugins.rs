@@ -1,5 +1,7 @@
 //! The plugin API seen from the outside: every kind of contribution reaches clients.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -22,7 +22,10 @@ pub const ERROR: Name = Name::new(ns::DAV, "error");
 /// assert!(e.body().unwrap().contains("<d:propfind-finite-depth/>"));
 /// ```
 #[must_use]
-pub struct DavError {
+pub struct DavError(Box<Inner>);
+
+/// Boxed so that `Result<T, DavError>` stays one pointer wide on the happy path.
+struct Inner {
     status: StatusCode,
     condition: Option<Element>,
     message: Cow<'static, str>,
@@ -32,12 +35,12 @@ pub struct DavError {
 impl DavError {
     /// An error with this status and no precondition.
     pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        DavError {
+        DavError(Box::new(Inner {
             status,
             condition: None,
             message: message.into(),
             source: None,
-        }
+        }))
     }
 
     /// 400 Bad Request.
@@ -88,34 +91,34 @@ impl DavError {
     /// The failed condition with detail content, e.g. `CALDAV:no-uid-conflict` holding
     /// the `DAV:href` of the resource that already has the UID.
     pub fn condition_element(mut self, element: Element) -> Self {
-        self.condition = Some(element);
+        self.0.condition = Some(element);
         self
     }
 
     /// Attaches the underlying error, for the log.
     pub fn source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The failed condition, if one is named.
     pub fn condition_ref(&self) -> Option<&Element> {
-        self.condition.as_ref()
+        self.0.condition.as_ref()
     }
 
     /// The message for the log.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The `DAV:error` document, when a condition is named.
     pub fn body(&self) -> Option<String> {
-        let condition = self.condition.as_ref()?;
+        let condition = self.0.condition.as_ref()?;
         let mut w = XmlWriter::new(&[(ns::DAV, "d")]);
         w.start(&ERROR);
         w.element(condition);
@@ -126,24 +129,24 @@ impl DavError {
 impl fmt::Debug for DavError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DavError")
-            .field("status", &self.status)
+            .field("status", &self.0.status)
             .field(
                 "condition",
-                &self.condition.as_ref().map(|c| c.name.to_string()),
+                &self.0.condition.as_ref().map(|c| c.name.to_string()),
             )
-            .field("message", &self.message)
-            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .field("message", &self.0.message)
+            .field("source", &self.0.source.as_ref().map(|s| s.to_string()))
             .finish()
     }
 }
 
 impl fmt::Display for DavError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.message)?;
-        if let Some(c) = &self.condition {
+        write!(f, "{} {}", self.0.status.as_u16(), self.0.message)?;
+        if let Some(c) = &self.0.condition {
             write!(f, " ({})", c.name)?;
         }
-        if let Some(s) = &self.source {
+        if let Some(s) = &self.0.source {
             write!(f, ": {s}")?;
         }
         Ok(())
@@ -152,7 +155,7 @@ impl fmt::Display for DavError {
 
 impl std::error::Error for DavError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as _)
+        self.0.source.as_deref().map(|s| s as _)
     }
 }
 
@@ -164,16 +167,16 @@ impl From<dirdav_xml::XmlError> for DavError {
 
 impl IntoResponse for DavError {
     fn into_response(self) -> Response {
-        let mut builder = Response::builder().status(self.status);
+        let mut builder = Response::builder().status(self.0.status);
         let body = match self.body() {
             Some(xml) => {
                 builder = builder.header(header::CONTENT_TYPE, "application/xml; charset=utf-8");
                 Body::from(xml)
             }
-            None if self.status.is_server_error() => Body::empty(),
+            None if self.0.status.is_server_error() => Body::empty(),
             None => {
                 builder = builder.header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
-                Body::from(format!("{}\n", self.message))
+                Body::from(format!("{}\n", self.0.message))
             }
         };
         builder

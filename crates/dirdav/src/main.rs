@@ -72,6 +72,8 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -169,10 +171,10 @@ async fn access_log(request: Request, next: Next) -> Response {
     span.in_scope(|| {
         tracing::info!(
             %method,
-            path,
+            %path,
             status = response.status().as_u16(),
             ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
-            user = user.as_deref().unwrap_or("-"),
+            user = %user.as_deref().unwrap_or("-"),
         );
     });
     response

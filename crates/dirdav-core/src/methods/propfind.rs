@@ -77,7 +77,7 @@ pub(crate) fn propfind(
     let resources: Vec<Resource> = {
         let index = srv.index();
         let keys: Vec<String> = match depth {
-            Depth::Zero => vec![resource.path.clone()],
+            Depth::Zero => vec![resource.path],
             Depth::One => std::iter::once(resource.path.clone())
                 .chain(index.members(&resource.path).map(|(k, _)| k))
                 .collect(),

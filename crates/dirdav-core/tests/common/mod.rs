@@ -1,7 +1,13 @@
 //! Shared helpers: a fixture tree in a fresh temp dir, and requests sent to the
 //! service with `oneshot`, no socket.
 
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::new_without_default
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +20,7 @@ use tower::ServiceExt;
 
 pub const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:one\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:One\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 
+#[derive(Debug)]
 pub struct Fixture {
     pub dir: tempfile::TempDir,
 }
@@ -86,6 +93,7 @@ impl Fixture {
     }
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -98,6 +106,7 @@ impl Reply {
     }
 }
 
+#[derive(Debug)]
 pub struct Req {
     builder: http::request::Builder,
     body: Vec<u8>,

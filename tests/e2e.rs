@@ -1,0 +1,348 @@
+//! End-to-end: the real binary on 127.0.0.1, spoken to over a socket.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::{Dirdav, copy_dir, read_response};
+
+/// A private copy of example-data in a temp dir, served the way the README says:
+/// `dirdav serve` with no root, from the folder holding `example-data/`.
+fn example_server() -> (tempfile::TempDir, Dirdav) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &dir.path().join("example-data"),
+    );
+    let server = Dirdav::start_in(&[], dir.path());
+    (dir, server)
+}
+
+#[test]
+fn the_default_command_serves_example_data_to_its_demo_users() {
+    let (_dir, srv) = example_server();
+    let r = srv.request("PROPFIND", "/").header("Depth", "1").send();
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"dirdav\", charset=\"UTF-8\"")
+    );
+    assert!(r.header("dav").is_some());
+    assert_eq!(
+        srv.request("PROPFIND", "/")
+            .auth("alice", "wrong")
+            .send()
+            .status,
+        401
+    );
+    assert_eq!(
+        srv.request("PROPFIND", "/")
+            .auth("mallory", "wonderland")
+            .send()
+            .status,
+        401
+    );
+    let r = srv
+        .request("PROPFIND", "/")
+        .header("Depth", "1")
+        .auth("alice", "wonderland")
+        .send();
+    assert_eq!(r.status, 207);
+    for href in [
+        "<d:href>/alice/</d:href>",
+        "<d:href>/bob/</d:href>",
+        "<d:href>/shared/</d:href>",
+    ] {
+        assert!(r.body.contains(href), "{href} missing from {}", r.body);
+    }
+    assert!(!r.body.contains("htpasswd"));
+    let r = srv.request("OPTIONS", "/").auth("bob", "builder").send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("0"));
+    let log = srv.drain_log().join("\n");
+    assert!(
+        log.contains("method=OPTIONS path=/ status=200"),
+        "one line per request: {log}"
+    );
+    assert!(log.contains("user=bob"), "{log}");
+}
+
+#[test]
+fn a_client_session_writes_and_reads_through_the_socket() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = Dirdav::start(&["--root", root.path().to_str().unwrap()]);
+    assert_eq!(srv.request("MKCOL", "/notes/").send().status, 201);
+    let r = srv
+        .request("PUT", "/notes/todo.txt")
+        .header("Content-Type", "text/plain")
+        .body("milk\neggs\n")
+        .send();
+    assert_eq!(r.status, 201);
+    let etag = r.header("etag").unwrap().to_owned();
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("notes/todo.txt")).unwrap(),
+        "milk\neggs\n"
+    );
+    let r = srv.request("GET", "/notes/todo.txt").send();
+    assert_eq!((r.status, r.body.as_str()), (200, "milk\neggs\n"));
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    let r = srv.request("HEAD", "/notes/todo.txt").send();
+    assert_eq!(
+        (r.status, r.body.as_str(), r.header("content-length")),
+        (200, "", Some("10"))
+    );
+    let r = srv
+        .request("COPY", "/notes/todo.txt")
+        .header(
+            "Destination",
+            &format!("http://127.0.0.1:{}/notes/copy.txt", srv.port),
+        )
+        .send();
+    assert_eq!(r.status, 201);
+    let r = srv
+        .request("MOVE", "/notes/")
+        .header("Destination", "/archive/")
+        .send();
+    assert_eq!(r.status, 201);
+    assert!(root.path().join("archive/copy.txt").is_file());
+    let r = srv
+        .request("PROPFIND", "/archive/")
+        .header("Depth", "1")
+        .body(r#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#)
+        .send();
+    assert_eq!(r.status, 207);
+    assert_eq!(
+        r.body
+            .matches(&format!("<d:getetag>{etag}</d:getetag>"))
+            .count(),
+        2,
+        "{}",
+        r.body
+    );
+    assert_eq!(srv.request("DELETE", "/archive/").send().status, 204);
+    assert!(!root.path().join("archive").exists());
+    // Expect: 100-continue, as curl and litmus send it.
+    let r = srv
+        .request("PUT", "/big.bin")
+        .header("Expect", "100-continue")
+        .body(vec![7u8; 100_000])
+        .send();
+    assert!(r.status == 201, "{r:?}");
+}
+
+#[test]
+fn base_path_serves_under_a_prefix() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("docs")).unwrap();
+    let srv = Dirdav::start(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--base-path",
+        "/dav/",
+    ]);
+    assert_eq!(srv.base, "/dav");
+    let r = srv.request("PROPFIND", "/dav/").header("Depth", "1").send();
+    assert_eq!(r.status, 207);
+    assert!(r.body.contains("<d:href>/dav/docs/</d:href>"), "{}", r.body);
+    assert_eq!(srv.request("PROPFIND", "/docs/").send().status, 404);
+    assert_eq!(
+        srv.request("PUT", "/dav/docs/a.txt")
+            .body("a")
+            .send()
+            .status,
+        201
+    );
+    let r = srv
+        .request("MOVE", "/dav/docs/a.txt")
+        .header("Destination", "/dav/b.txt")
+        .send();
+    assert_eq!(r.status, 201);
+    assert!(root.path().join("b.txt").is_file());
+    let r = srv
+        .request("MOVE", "/dav/b.txt")
+        .header("Destination", "/elsewhere/b.txt")
+        .send();
+    assert_eq!(r.status, 502);
+}
+
+#[test]
+fn a_config_file_sets_what_flags_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tree/inside")).unwrap();
+    std::fs::write(
+        dir.path().join("dirdav.toml"),
+        "root = \"tree\"\nbase-path = \"/files\"\nmax-body = \"1K\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("dirdav.toml");
+    let srv = Dirdav::start(&["--config", config.to_str().unwrap()]);
+    let r = srv
+        .request("PROPFIND", "/files/")
+        .header("Depth", "1")
+        .send();
+    assert!(r.body.contains("/files/inside/"), "{}", r.body);
+    assert_eq!(
+        srv.request("PUT", "/files/x")
+            .body(vec![1u8; 2048])
+            .send()
+            .status,
+        413
+    );
+    assert_eq!(
+        srv.request("PUT", "/files/x")
+            .body(vec![1u8; 1000])
+            .send()
+            .status,
+        201
+    );
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirdav"))
+        .args([
+            "serve",
+            "--root",
+            dir.path().join("missing").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot serve"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_dirdav"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--config",
+        "--root",
+        "--listen",
+        "--htpasswd",
+        "--state-dir",
+        "--base-path",
+        "--max-body",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn sigterm_lets_a_running_write_finish() {
+    let root = tempfile::tempdir().unwrap();
+    let srv = Dirdav::start(&["--root", root.path().to_str().unwrap()]);
+    let body = vec![b'x'; 200_000];
+    let request = srv.request("PUT", "/slow.bin").body(body.clone());
+    let mut stream = request.send_head();
+    use std::io::Write;
+    stream.write_all(&body[..1000]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(srv.pid().to_string())
+        .status();
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(&body[1000..]).unwrap();
+    let r = read_response(&mut stream);
+    assert_eq!(r.status, 201);
+    assert_eq!(std::fs::read(root.path().join("slow.bin")).unwrap(), body);
+    let status = srv.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+/// PROPFIND Depth 1 on a collection of 10,000 files answers from the index: the files
+/// are deleted from disk after startup, and the answer still lists every one with the
+/// ETag and size it had. (The timing is printed for BENCHMARKS.md, not asserted.)
+#[test]
+fn propfind_depth_1_over_10000_files_reads_no_file() {
+    let root = tempfile::tempdir().unwrap();
+    let coll = root.path().join("big");
+    std::fs::create_dir(&coll).unwrap();
+    for i in 0..10_000 {
+        std::fs::write(coll.join(format!("{i:05}.ics")), format!("item {i}\n")).unwrap();
+    }
+    let srv = Dirdav::start(&["--root", root.path().to_str().unwrap()]);
+    let etag_of_42 = srv
+        .request("GET", "/big/00042.ics")
+        .send()
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    for i in 0..10_000 {
+        std::fs::remove_file(coll.join(format!("{i:05}.ics"))).unwrap();
+    }
+    let body = r#"<propfind xmlns="DAV:"><prop><getetag/><getcontentlength/><getcontenttype/></prop></propfind>"#;
+    let started = Instant::now();
+    let r = srv
+        .request("PROPFIND", "/big/")
+        .header("Depth", "1")
+        .body(body)
+        .send();
+    let elapsed = started.elapsed();
+    assert_eq!(r.status, 207);
+    assert_eq!(r.body.matches("<d:response>").count(), 10_001);
+    assert!(r.body.contains(&format!("<d:href>/big/00042.ics</d:href><d:propstat><d:prop><d:getetag>{etag_of_42}</d:getetag><d:getcontentlength>8</d:getcontentlength>")));
+    eprintln!(
+        "PROPFIND Depth 1, 10,000 members (debug build): {:.1} ms, {} bytes",
+        elapsed.as_secs_f64() * 1000.0,
+        r.body.len()
+    );
+}
+
+/// A full disk answers 507 and the old version stays whole. Needs a small tmpfs, so it
+/// runs as root (as CI does) and says so when it cannot.
+#[test]
+fn a_full_disk_answers_507_and_keeps_the_old_file() {
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=512k",
+            "tmpfs",
+            mnt.path().to_str().unwrap(),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.path());
+    std::fs::write(mnt.path().join("keep.txt"), "the old version\n").unwrap();
+    let srv = Dirdav::start(&["--root", mnt.path().to_str().unwrap()]);
+    let r = srv
+        .request("PUT", "/keep.txt")
+        .body(vec![b'n'; 2 * 1024 * 1024])
+        .send();
+    assert_eq!(r.status, 507, "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(mnt.path().join("keep.txt")).unwrap(),
+        "the old version\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(mnt.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers, ["keep.txt"], "no temporary file left behind");
+    let r = srv.request("GET", "/keep.txt").send();
+    assert_eq!(r.body, "the old version\n");
+}

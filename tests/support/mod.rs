@@ -1,0 +1,247 @@
+//! Runs the real `dirdav` binary on 127.0.0.1 and talks HTTP/1.1 to it over a socket.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::zombie_processes
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running server; killed when dropped.
+pub struct Dirdav {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Dirdav {
+    /// Starts `dirdav serve` with these extra arguments, listening on a free port.
+    pub fn start(args: &[&str]) -> Dirdav {
+        Self::start_in(args, Path::new(env!("CARGO_MANIFEST_DIR")))
+    }
+
+    pub fn start_in(args: &[&str], cwd: &Path) -> Dirdav {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dirdav"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(cwd)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dirdav starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("dirdav did not start:\n{}", seen.join("\n")));
+            if let Some(i) = line.find("url=http://127.0.0.1:") {
+                let rest = &line[i + "url=http://127.0.0.1:".len()..];
+                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let base = rest[port.len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("/")
+                    .trim_end_matches('/')
+                    .to_owned();
+                return Dirdav {
+                    child,
+                    port: port.parse().unwrap(),
+                    base,
+                    log: rx,
+                };
+            }
+            seen.push(line);
+        }
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Request {
+        Request {
+            port: self.port,
+            head: format!(
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
+                self.port
+            ),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+
+    /// Log lines printed so far.
+    pub fn drain_log(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(l) = self.log.recv_timeout(Duration::from_millis(200)) {
+            out.push(l);
+        }
+        out
+    }
+}
+
+impl Drop for Dirdav {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Request {
+    port: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Request {
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        self.head.push_str(&format!("{name}: {value}\r\n"));
+        self
+    }
+
+    pub fn auth(self, user: &str, password: &str) -> Request {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.header("Authorization", &format!("Basic {token}"))
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    /// Opens the connection and sends the head (with Content-Length) only.
+    pub fn send_head(&self) -> TcpStream {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        let head = format!("{}Content-Length: {}\r\n\r\n", self.head, self.body.len());
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+    }
+
+    pub fn send(self) -> Response {
+        let mut stream = self.send_head();
+        stream.write_all(&self.body).unwrap();
+        read_response(&mut stream)
+    }
+}
+
+/// Reads a whole response from a `Connection: close` stream.
+pub fn read_response(stream: &mut TcpStream) -> Response {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    // Skip interim 1xx responses (100 Continue).
+    while raw.starts_with(b"HTTP/1.1 1") {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete head");
+        raw.drain(..end + 4);
+    }
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+    out
+}
+
+/// Copies a folder tree (for running against a private copy of example-data).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
