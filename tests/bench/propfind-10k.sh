@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# PROPFIND Depth 1 on a collection of N iCalendar files (default 10,000) against a
+# release build: startup indexing time, the median of 7 PROPFINDs, and how many files
+# the server opens while answering one (with strace, when installed).
+#
+#   tests/bench/propfind-10k.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n=${1:-10000}
+cargo build --release -q
+work=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/root/cal"
+python3 - "$work/root/cal" "$n" <<'PY'
+import sys
+d, n = sys.argv[1], int(sys.argv[2])
+ev = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:%d\r\n"
+      "DTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nDURATION:PT1H\r\n"
+      "SUMMARY:Event number %d with a realistic length of summary\r\nDESCRIPTION:%s\r\n"
+      "END:VEVENT\r\nEND:VCALENDAR\r\n")
+for i in range(n):
+    open(f"{d}/{i:06d}.ics", "w").write(ev % (i, i, "x" * 400))
+PY
+target/release/dirdav serve --root "$work/root" --listen 127.0.0.1:0 2> "$work/log" &
+pid=$!
+for _ in $(seq 600); do grep -q 'url=http' "$work/log" && break; sleep 0.1; done
+port=$(grep -o 'url=http://127.0.0.1:[0-9]*' "$work/log" | sed 's/.*://')
+grep -o 'entries=[0-9]* elapsed_ms=[0-9]*' "$work/log" | sed 's/^/startup index: /'
+body='<propfind xmlns="DAV:"><prop><getetag/><getcontentlength/><getcontenttype/><resourcetype/></prop></propfind>'
+url="http://127.0.0.1:$port/cal/"
+bytes=$(curl -s -X PROPFIND -H 'Depth: 1' -d "$body" "$url" | wc -c)
+for _ in 1 2 3 4 5 6 7; do
+  curl -s -o /dev/null -w '%{time_total}\n' -X PROPFIND -H 'Depth: 1' -d "$body" "$url"
+done | sort -n | awk -v b="$bytes" '{a[NR]=$1} END {printf "PROPFIND Depth 1: median %.1f ms (min %.1f, max %.1f), %d bytes\n", a[4]*1000, a[1]*1000, a[NR]*1000, b}'
+if command -v strace >/dev/null; then
+  strace -f -p "$pid" -e trace=openat -o "$work/strace" 2>/dev/null &
+  spid=$!
+  sleep 1
+  curl -s -o /dev/null -X PROPFIND -H 'Depth: 1' -d "$body" "$url"
+  sleep 0.5
+  kill "$spid" 2>/dev/null || true
+  wait "$spid" 2>/dev/null || true
+  echo "files opened while answering: $(grep -c 'openat(' "$work/strace" || true)"
+fi
