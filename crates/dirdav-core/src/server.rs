@@ -372,22 +372,30 @@ impl Inner {
         })
     }
 
-    /// Decodes an href or absolute URL (a `Destination`, an `If` tag) to a path.
+    /// Decodes an href or absolute URL (a `Destination`, an `If` tag) to a path. Only
+    /// the path counts; it may arrive unencoded (Apple clients send spaces as they are).
     pub(crate) fn decode_href(&self, href: &str) -> Result<Option<DavPath>, DavError> {
-        let path = if href.starts_with("http://") || href.starts_with("https://") {
-            let uri: http::Uri = href
-                .parse()
-                .map_err(|_| DavError::bad_request("malformed URL"))?;
-            uri.path().to_owned()
-        } else {
-            href.split(['?', '#']).next().unwrap_or("").to_owned()
+        let href = href.trim();
+        let path = match href.split_once("://") {
+            Some((scheme, rest))
+                if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+            {
+                rest.find('/').map_or("/", |i| &rest[i..])
+            }
+            Some(_) => {
+                return Err(DavError::bad_request(
+                    "href must be an http(s) URL or an absolute path",
+                ));
+            }
+            None => href,
         };
+        let path = path.split(['?', '#']).next().unwrap_or("");
         if !path.starts_with('/') {
             return Err(DavError::bad_request(
                 "href must be an absolute path or URL",
             ));
         }
-        path::decode(&path, &self.config.base_path)
+        path::decode(path, &self.config.base_path)
     }
 
     /// Tells the observers about a change that landed.
@@ -490,6 +498,7 @@ impl Inner {
         self.before_method(&ctx, resource.as_ref())?;
         let method = ctx.method().clone();
         match method.as_str() {
+            "OPTIONS" if ctx.path.hidden => Err(DavError::not_found()),
             "OPTIONS" => Ok(methods::options::answer(&self.allow(resource.as_ref()))),
             "GET" | "HEAD" => methods::get::get(self, &ctx, resource).await,
             "PUT" => methods::put::put(self, &ctx, resource, body).await,

@@ -31,6 +31,7 @@ pub(crate) fn io_error(context: &str, e: io::Error) -> DavError {
             StatusCode::FORBIDDEN
         }
         io::ErrorKind::FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        io::ErrorKind::InvalidFilename => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     DavError::new(status, context.to_owned()).source(e)
@@ -62,6 +63,8 @@ pub(crate) struct TempFile {
     file: Option<File>,
     hasher: blake3::Hasher,
     len: u64,
+    /// Set once renamed into place; until then, dropping removes the file.
+    committed: bool,
 }
 
 impl TempFile {
@@ -78,6 +81,7 @@ impl TempFile {
             file: Some(file),
             hasher: blake3::Hasher::new(),
             len: 0,
+            committed: false,
         })
     }
 
@@ -114,6 +118,7 @@ impl TempFile {
             f.sync_all()?;
         }
         fs::rename(&self.path, target)?;
+        self.committed = true;
         sync_parent(target);
         Ok(etag_of(&self.hasher.finalize()))
     }
@@ -121,7 +126,7 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if !self.committed {
             self.file = None;
             let _ = fs::remove_file(&self.path);
         }
@@ -215,6 +220,16 @@ mod tests {
             let mut t = TempFile::new(dir.path()).unwrap();
             t.write(b"half").unwrap();
         }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = TempFile::new(dir.path()).unwrap();
+        t.write(b"data").unwrap();
+        let too_long = dir.path().join("n".repeat(300));
+        assert!(t.commit(&too_long).is_err());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 

@@ -399,6 +399,34 @@ async fn copy_and_move_files() {
 }
 
 #[tokio::test]
+async fn destinations_may_be_unencoded_and_names_too_long_are_400() {
+    let fx = Fixture::new();
+    let srv = fx.server().await;
+    let r = req("COPY", "/docs/readme.txt")
+        .header(
+            "destination",
+            "http://127.0.0.1:8008/docs/Read me (copy).txt",
+        )
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(fx.path("docs/Read me (copy).txt").is_file());
+    let r = req("MOVE", "/docs/readme.txt")
+        .header("destination", "ftp://x/docs/y")
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let long = format!("/docs/{}.txt", "n".repeat(300));
+    let r = req("PUT", &long).body("x").send(&srv).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        std::fs::read_dir(fx.path("docs")).unwrap().count(),
+        2,
+        "no temporary file left"
+    );
+}
+
+#[tokio::test]
 async fn copy_and_move_folders() {
     let fx = Fixture::new();
     let srv = fx.server().await;
