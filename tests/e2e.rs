@@ -174,7 +174,7 @@ fn a_config_file_sets_what_flags_do_not() {
     std::fs::create_dir_all(dir.path().join("tree/inside")).unwrap();
     std::fs::write(
         dir.path().join("dirdav.toml"),
-        "root = \"tree\"\nbase-path = \"/files\"\nmax-body = \"1K\"\n",
+        "root = \"tree\"\nbase-path = \"/files\"\nmax-body = \"1K\"\npropfind-infinity-limit = 1\n",
     )
     .unwrap();
     let config = dir.path().join("dirdav.toml");
@@ -198,6 +198,12 @@ fn a_config_file_sets_what_flags_do_not() {
             .status,
         201
     );
+    let r = srv
+        .request("PROPFIND", "/files/")
+        .header("Depth", "infinity")
+        .send();
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("<d:propfind-finite-depth/>"), "{}", r.body);
 }
 
 #[test]
@@ -232,6 +238,7 @@ fn bad_configuration_is_a_clear_error() {
         "--state-dir",
         "--base-path",
         "--max-body",
+        "--propfind-infinity-limit",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

@@ -113,6 +113,11 @@ impl Index {
         Ok(index)
     }
 
+    /// Number of folders and files indexed.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The entry at a key.
     pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
         self.entries.get(key)

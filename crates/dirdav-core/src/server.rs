@@ -144,7 +144,7 @@ impl ServerBuilder {
             .map_err(root_err)?;
         tracing::info!(
             root = %root.display(),
-            entries = index.count_within("", usize::MAX - 1),
+            entries = index.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "indexed the tree"
         );
@@ -468,8 +468,9 @@ impl Inner {
         let (parts, body) = request.into_parts();
         let raw_path = parts.uri.path().to_owned();
         if let Some(route) = self.registry.routes.iter().find(|r| {
-            let p = raw_path.trim_end_matches('/');
-            p == r.item.0 || p.starts_with(&format!("{}/", r.item.0))
+            raw_path
+                .strip_prefix(r.item.0.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         }) {
             let handler = route.item.1.clone();
             let body = self.read_xml_body(body).await?;

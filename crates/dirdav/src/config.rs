@@ -15,6 +15,7 @@ pub(crate) struct FileConfig {
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) base_path: Option<String>,
     pub(crate) max_body: Option<String>,
+    pub(crate) propfind_infinity_limit: Option<usize>,
 }
 
 /// Why settings could not be loaded.

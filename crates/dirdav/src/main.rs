@@ -22,10 +22,12 @@ use tracing::Instrument;
 use crate::auth::{Auth, Htpasswd};
 use crate::config::{FileConfig, parse_size};
 
-/// A WebDAV server for a plain directory tree: folders become calendars and address
-/// books by holding a `.dav.toml`; everything else is ordinary files.
+/// dirdav: a WebDAV server for a plain directory tree.
+///
+/// Every folder under the root is a WebDAV collection and every file a resource, stored
+/// byte for byte; a folder's settings and properties live in its `.dav.toml`.
 #[derive(Debug, Parser)]
-#[command(name = "dirdav", version, about, long_about = None)]
+#[command(name = "dirdav", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,6 +65,10 @@ struct ServeArgs {
     /// Largest request body accepted (bytes, or with K, M, G) [default: 256M].
     #[arg(long, value_name = "SIZE")]
     max_body: Option<String>,
+    /// Most resources a `Depth: infinity` PROPFIND answers before refusing with
+    /// `DAV:propfind-finite-depth` [default: 10000].
+    #[arg(long, value_name = "N")]
+    propfind_infinity_limit: Option<usize>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -116,6 +122,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         Config::new(&root).base_path(args.base_path.or(file.base_path).as_deref().unwrap_or(""));
     if let Some(size) = args.max_body.or(file.max_body) {
         config = config.max_body(parse_size(&size)?);
+    }
+    if let Some(n) = args
+        .propfind_infinity_limit
+        .or(file.propfind_infinity_limit)
+    {
+        config = config.max_propfind_infinity(n);
     }
     if let Some(dir) = args.state_dir.or(file.state_dir) {
         tracing::info!(state_dir = %dir.display(), "state directory noted; this version keeps its index in memory");

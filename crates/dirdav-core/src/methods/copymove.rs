@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::Response;
-use dirdav_plugin::http::{Method, StatusCode};
+use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::{DavError, Depth, Resource};
 
 use super::{edit_dotfile, preconditions, refuse_hidden};
@@ -19,7 +19,7 @@ pub(crate) async fn copy_move(
     ctx: &Ctx,
     resource: Option<Resource>,
 ) -> Result<Response, DavError> {
-    let is_move = ctx.method() == Method::from_bytes(b"MOVE").unwrap_or(Method::GET);
+    let is_move = ctx.method().as_str() == "MOVE";
     if is_move {
         refuse_hidden(ctx)?;
     }
