@@ -123,6 +123,11 @@ impl Index {
         self.entries.get(key)
     }
 
+    /// True when the key names a folder.
+    pub(crate) fn is_dir(&self, key: &str) -> bool {
+        matches!(self.entries.get(key), Some(Entry::Dir(_)))
+    }
+
     /// A folder's entry.
     pub(crate) fn dir(&self, key: &str) -> Option<&DirEntry> {
         match self.entries.get(key)? {

@@ -37,6 +37,17 @@ pub(crate) fn io_error(context: &str, e: io::Error) -> DavError {
     DavError::new(status, context.to_owned()).source(e)
 }
 
+/// Runs file-system work off the async threads and maps its failure for the client.
+pub(crate) async fn blocking<T: Send + 'static>(
+    context: &'static str,
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, DavError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DavError::internal("a file-system task failed").source(e))?
+        .map_err(|e| io_error(context, e))
+}
+
 /// Formats a blake3 hash as a strong, quoted entity tag.
 pub(crate) fn etag_of(hash: &blake3::Hash) -> String {
     format!("\"{}\"", &hash.to_hex()[..32])

@@ -9,10 +9,9 @@ use dirdav_plugin::{DavError, Depth, Resource};
 
 use super::{edit_dotfile, preconditions, refuse_hidden};
 use crate::dotfile::Edit;
-use crate::index::Entry;
 use crate::path::{is_within, split};
 use crate::server::{Ctx, Inner};
-use crate::storage::{copy_file, copy_tree, io_error, remove};
+use crate::storage::{blocking, copy_file, copy_tree, remove, sync_parent};
 
 pub(crate) async fn copy_move(
     srv: &Arc<Inner>,
@@ -66,7 +65,7 @@ pub(crate) async fn copy_move(
     let _guard = srv.locks.tree().await;
     let (source, existing) = {
         let index = srv.index();
-        if !matches!(index.get(dest_parent), Some(Entry::Dir(_))) {
+        if !index.is_dir(dest_parent) {
             return Err(DavError::conflict(
                 "the destination's parent collection does not exist",
             ));
@@ -87,7 +86,7 @@ pub(crate) async fn copy_move(
     let dest_path = srv.fs_path(&dest_key);
     let src_is_dir = source.is_collection;
     let replace_dir = existing.as_ref().map(|e| e.is_collection);
-    tokio::task::spawn_blocking(move || {
+    blocking("copying failed", move || {
         match replace_dir {
             // A file may be renamed or copied over a file atomically; anything else
             // replaces the destination by deleting it first (RFC 4918 §9.8.4).
@@ -97,19 +96,17 @@ pub(crate) async fn copy_move(
         match (is_move, src_is_dir) {
             (true, _) => {
                 std::fs::rename(&src_path, &dest_path)?;
-                crate::storage::sync_parent(&src_path);
-                crate::storage::sync_parent(&dest_path);
+                sync_parent(&src_path);
+                sync_parent(&dest_path);
             }
             (false, true) => copy_tree(&src_path, &dest_path, shallow)?,
             (false, false) => {
                 copy_file(&src_path, &dest_path)?;
             }
         }
-        Ok::<_, std::io::Error>(())
+        Ok(())
     })
-    .await
-    .map_err(|e| DavError::internal("copy task failed").source(e))?
-    .map_err(|e| io_error("copying failed", e))?;
+    .await?;
 
     {
         let mut index = srv.index_mut();

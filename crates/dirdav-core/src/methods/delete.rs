@@ -11,7 +11,7 @@ use super::{edit_dotfile, preconditions, refuse_hidden};
 use crate::dotfile::Edit;
 use crate::path::split;
 use crate::server::{Ctx, Inner};
-use crate::storage::{io_error, remove};
+use crate::storage::{blocking, remove};
 
 pub(crate) async fn delete(
     srv: &Arc<Inner>,
@@ -39,10 +39,7 @@ pub(crate) async fn delete(
     preconditions(srv, ctx, Some(&current))?;
     let fs_path = srv.fs_path(&ctx.key);
     let is_dir = current.is_collection;
-    tokio::task::spawn_blocking(move || remove(&fs_path, is_dir))
-        .await
-        .map_err(|e| DavError::internal("delete task failed").source(e))?
-        .map_err(|e| io_error("deleting failed", e))?;
+    blocking("deleting failed", move || remove(&fs_path, is_dir)).await?;
     srv.index_mut().remove(&ctx.key);
     if !is_dir && current.dead_props().is_some_and(|p| !p.is_empty()) {
         let edit = Edit::FileProps {

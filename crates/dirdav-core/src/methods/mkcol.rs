@@ -8,10 +8,9 @@ use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::{DavError, Resource};
 
 use super::refuse_hidden;
-use crate::index::Entry;
 use crate::path::split;
 use crate::server::{Ctx, Inner};
-use crate::storage::{io_error, sync_parent, times};
+use crate::storage::{blocking, sync_parent, times};
 
 pub(crate) async fn mkcol(
     srv: &Arc<Inner>,
@@ -33,22 +32,19 @@ pub(crate) async fn mkcol(
         return Err(DavError::method_not_allowed("the root exists"));
     };
     let _guard = srv.locks.tree().await;
-    match srv.index().get(parent_key) {
-        Some(Entry::Dir(_)) => {}
-        _ => return Err(DavError::conflict("the parent collection does not exist")),
+    if !srv.index().is_dir(parent_key) {
+        return Err(DavError::conflict("the parent collection does not exist"));
     }
     if srv.index().get(&ctx.key).is_some() {
         return Err(DavError::method_not_allowed("the resource already exists"));
     }
     let fs_path = srv.fs_path(&ctx.key);
-    let meta = tokio::task::spawn_blocking(move || {
+    let meta = blocking("creating the collection failed", move || {
         std::fs::create_dir(&fs_path)?;
         sync_parent(&fs_path);
         std::fs::metadata(&fs_path)
     })
-    .await
-    .map_err(|e| DavError::internal("mkcol task failed").source(e))?
-    .map_err(|e| io_error("creating the collection failed", e))?;
+    .await?;
     let (modified, created) = times(&meta);
     srv.index_mut()
         .insert_dir(&ctx.key, Default::default(), modified, created);

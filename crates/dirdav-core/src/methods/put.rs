@@ -9,10 +9,10 @@ use dirdav_plugin::{DavError, Resource, WriteCheck};
 use http_body_util::BodyExt;
 
 use super::{preconditions, refuse_hidden};
-use crate::index::{Entry, FileEntry};
+use crate::index::FileEntry;
 use crate::path::split;
 use crate::server::{Ctx, Inner};
-use crate::storage::{TempFile, io_error, times};
+use crate::storage::{TempFile, blocking, io_error, times};
 
 fn too_large() -> DavError {
     DavError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
@@ -47,9 +47,8 @@ pub(crate) async fn put(
     // What the lock protects: the state as it is now, not as it was when resolved.
     let (parent, current) = {
         let index = srv.index();
-        match index.get(parent_key) {
-            Some(Entry::Dir(_)) => {}
-            _ => return Err(DavError::conflict("the parent collection does not exist")),
+        if !index.is_dir(parent_key) {
+            return Err(DavError::conflict("the parent collection does not exist"));
         }
         (
             srv.resource_in(&index, parent_key),
@@ -101,15 +100,11 @@ pub(crate) async fn put(
     }
 
     let target = srv.fs_path(&ctx.key);
-    let committed = tokio::task::spawn_blocking(move || {
+    let (etag, meta) = blocking("storing the file failed", move || {
         let etag = tmp.commit(&target)?;
-        let meta = std::fs::metadata(&target)?;
-        Ok::<_, std::io::Error>((etag, meta))
+        Ok((etag, std::fs::metadata(&target)?))
     })
-    .await
-    .map_err(|e| DavError::internal("write task failed").source(e))?
-    .map_err(|e| io_error("storing the file failed", e))?;
-    let (etag, meta) = committed;
+    .await?;
     let (modified, created) = times(&meta);
     srv.index_mut().insert_file(
         &ctx.key,
