@@ -1,20 +1,27 @@
-//! The in-memory index: every folder and file under the root, with what PROPFIND and
-//! the reports need (ETag, size, times, parsed `.dav.toml`), so that they never open a
-//! file whose body they do not return.
+//! The index: every folder and file under the root, with what PROPFIND, sync and the
+//! reports need (ETag, size, times, parsed `.dav.toml`, sync revision and log), so that
+//! they never open a file whose body they do not return.
 //!
-//! It is built at startup by walking the tree and kept current by the server's own
-//! writes. Only the server writes through it; the files stay the truth.
+//! The index lives in memory and is authoritative while the server runs. Each change
+//! it makes is also queued as [`Op`]s, which the server writes to the
+//! [state database](crate::state) before answering the request.
+//!
+//! # Sync revisions (RFC 6578)
+//!
+//! One sequence number counts every change in the tree. A folder's log records the
+//! changes of its direct members, each under the sequence number it got; its `rev` is
+//! the number of its last change; its `floor` is the newest number dropped from its
+//! bounded log (older tokens can no longer be answered); `born` is the number at which
+//! it appeared (older tokens never described it).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use dirdav_plugin::CollectionConfig;
 
-use crate::dotfile::{DOTFILE, parse_config};
 use crate::path::{is_within, join, split};
-use crate::storage::{hash_file, times};
+use crate::state::{Loaded, Op};
 
 /// A file's entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,13 +32,38 @@ pub(crate) struct FileEntry {
     pub(crate) created: SystemTime,
 }
 
+/// What happened to a member, as the sync log records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// A file was created or changed; it now has this ETag.
+    File(String),
+    /// A folder was created or its settings changed.
+    Dir,
+    /// The member is gone; `true` when it was a folder.
+    Deleted(bool),
+}
+
+/// One entry of a folder's sync log.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LogEntry {
+    pub(crate) seq: u64,
+    pub(crate) name: String,
+    pub(crate) change: Change,
+}
+
 /// A folder's entry.
 #[derive(Clone, Debug)]
 pub(crate) struct DirEntry {
     pub(crate) config: Arc<CollectionConfig>,
+    /// Identifies the `.dav.toml` content the config was parsed from (0: none).
+    pub(crate) config_tag: u64,
     pub(crate) members: BTreeSet<String>,
     pub(crate) modified: SystemTime,
     pub(crate) created: SystemTime,
+    pub(crate) rev: u64,
+    pub(crate) floor: u64,
+    pub(crate) born: u64,
+    pub(crate) log: VecDeque<LogEntry>,
 }
 
 /// An entry of the index.
@@ -41,76 +73,80 @@ pub(crate) enum Entry {
     File(FileEntry),
 }
 
+/// Why a sync token cannot be answered: RFC 6578 §3.2 `DAV:valid-sync-token`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct StaleToken;
+
 /// Folders and files by key (`"alice/calendar/x.ics"`, `""` for the root).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Index {
     entries: BTreeMap<String, Entry>,
+    seq: u64,
+    log_limit: usize,
+    ops: Vec<Op>,
+    /// While building from scratch nothing is logged: every entry exists "at the start".
+    quiet: bool,
 }
 
 impl Index {
-    /// Walks the tree under `root`, hashing every file. Hidden entries (dotfiles, the
-    /// server's temporaries) and symbolic links are left out: a link could lead outside
-    /// the root, and serving what it points to is a choice the tree's owner makes by
-    /// copying, not by linking.
-    pub(crate) fn build(root: &Path) -> std::io::Result<Index> {
-        let mut index = Index::default();
-        let walker = walkdir::WalkDir::new(root)
-            .follow_links(false)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-        for entry in walker {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "skipping unreadable entry");
-                    continue;
-                }
+    /// An empty index at sequence number `seq`, keeping at most `log_limit` log entries
+    /// per folder.
+    pub(crate) fn new(seq: u64, log_limit: usize) -> Index {
+        Index {
+            entries: BTreeMap::new(),
+            seq,
+            log_limit: log_limit.max(1),
+            ops: Vec::new(),
+            quiet: false,
+        }
+    }
+
+    /// The index a previous run persisted. Folder settings are read again from the tree
+    /// by the reconciliation that follows.
+    pub(crate) fn from_loaded(loaded: Loaded, seq: u64, log_limit: usize) -> Index {
+        let mut index = Index::new(seq, log_limit);
+        let mut dirs = loaded.dirs;
+        dirs.sort();
+        for (key, [rev, floor, born, config_tag]) in dirs {
+            let dir = DirEntry {
+                config: Arc::default(),
+                config_tag,
+                members: BTreeSet::new(),
+                modified: SystemTime::UNIX_EPOCH,
+                created: SystemTime::UNIX_EPOCH,
+                rev,
+                floor,
+                born,
+                log: VecDeque::new(),
             };
-            let Ok(rel) = entry.path().strip_prefix(root) else {
-                continue;
-            };
-            let Some(key) = rel
-                .to_str()
-                .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
-            else {
-                tracing::warn!(path = %entry.path().display(), "skipping a name that is not UTF-8");
-                continue;
-            };
-            let file_type = entry.file_type();
-            if file_type.is_symlink() {
-                tracing::debug!(path = %entry.path().display(), "symbolic links are not served");
-                continue;
-            }
-            let meta = match entry.metadata() {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(path = %entry.path().display(), error = %e, "skipping");
-                    continue;
-                }
-            };
-            let (modified, created) = times(&meta);
-            if file_type.is_dir() {
-                let config = load_config(entry.path());
-                index.insert_dir(&key, config, modified, created);
-            } else if file_type.is_file() {
-                match hash_file(entry.path()) {
-                    Ok(etag) => index.insert_file(
-                        &key,
-                        FileEntry {
-                            etag,
-                            size: meta.len(),
-                            modified,
-                            created,
-                        },
-                    ),
-                    Err(e) => {
-                        tracing::warn!(path = %entry.path().display(), error = %e, "skipping")
-                    }
-                }
+            index.entries.insert(key.clone(), Entry::Dir(dir));
+            index.link(&key);
+        }
+        for (key, file) in loaded.files {
+            index.entries.insert(key.clone(), Entry::File(file));
+            index.link(&key);
+        }
+        for (dir, seq, name, change) in loaded.logs {
+            if let Some(Entry::Dir(d)) = index.entries.get_mut(&dir) {
+                d.log.push_back(LogEntry { seq, name, change });
             }
         }
-        Ok(index)
+        index
+    }
+
+    /// Turns logging off (building from scratch) or back on.
+    pub(crate) fn set_quiet(&mut self, quiet: bool) {
+        self.quiet = quiet;
+    }
+
+    /// The current sequence number.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The changes made since the last call, to persist.
+    pub(crate) fn take_ops(&mut self) -> Vec<Op> {
+        std::mem::take(&mut self.ops)
     }
 
     /// Number of folders and files indexed.
@@ -137,10 +173,7 @@ impl Index {
     }
 
     /// The members of a folder with their keys, in name order.
-    pub(crate) fn members<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> impl Iterator<Item = (String, &'a Entry)> + 'a {
+    pub(crate) fn members<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (String, &'a Entry)> + 'a {
         self.dir(key).into_iter().flat_map(move |d| {
             d.members.iter().filter_map(move |name| {
                 let k = join(key, name);
@@ -151,14 +184,16 @@ impl Index {
     }
 
     /// Every entry at or below a key, parents before children.
-    pub(crate) fn subtree<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+    pub(crate) fn subtree<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
         self.entries
             .range(key.to_owned()..)
             .take_while(move |(k, _)| key.is_empty() || k.starts_with(key))
             .filter(move |(k, _)| is_within(k, key))
+    }
+
+    /// Number of entries at and below a key, up to `limit + 1`.
+    pub(crate) fn count_within(&self, key: &str, limit: usize) -> usize {
+        self.subtree(key).take(limit + 1).count()
     }
 
     fn link(&mut self, key: &str) {
@@ -169,53 +204,177 @@ impl Index {
         }
     }
 
-    /// Adds or replaces a file.
-    pub(crate) fn insert_file(&mut self, key: &str, file: FileEntry) {
-        self.entries.insert(key.to_owned(), Entry::File(file));
-        self.link(key);
-    }
-
-    /// Adds a folder (keeping its members if it exists).
-    pub(crate) fn insert_dir(
-        &mut self,
-        key: &str,
-        config: CollectionConfig,
-        modified: SystemTime,
-        created: SystemTime,
-    ) {
-        let members = self.dir(key).map(|d| d.members.clone()).unwrap_or_default();
-        let dir = DirEntry {
-            config: Arc::new(config),
-            members,
-            modified,
-            created,
-        };
-        self.entries.insert(key.to_owned(), Entry::Dir(dir));
-        self.link(key);
-    }
-
-    /// Replaces a folder's parsed settings.
-    pub(crate) fn set_config(&mut self, key: &str, config: CollectionConfig) {
-        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
-            d.config = Arc::new(config);
+    fn dir_op(key: &str, d: &DirEntry) -> Op {
+        Op::Dir {
+            key: key.to_owned(),
+            rev: d.rev,
+            floor: d.floor,
+            born: d.born,
+            config_tag: d.config_tag,
         }
     }
 
-    /// Removes an entry and everything below it.
+    /// Records a change of the member `key` in its folder's log.
+    fn log(&mut self, key: &str, change: Change) {
+        if self.quiet {
+            return;
+        }
+        let Some((parent, name)) = split(key) else {
+            return;
+        };
+        let Some(Entry::Dir(d)) = self.entries.get_mut(parent) else {
+            return;
+        };
+        self.seq += 1;
+        let seq = self.seq;
+        d.rev = seq;
+        d.log.push_back(LogEntry {
+            seq,
+            name: name.to_owned(),
+            change: change.clone(),
+        });
+        self.ops.push(Op::Log {
+            dir: parent.to_owned(),
+            seq,
+            name: name.to_owned(),
+            change,
+        });
+        let mut trimmed = None;
+        while d.log.len() > self.log_limit {
+            if let Some(old) = d.log.pop_front() {
+                d.floor = old.seq;
+                trimmed = Some(old.seq);
+            }
+        }
+        if let Some(upto) = trimmed {
+            self.ops.push(Op::Trim {
+                dir: parent.to_owned(),
+                upto,
+            });
+        }
+        let op = Self::dir_op(parent, d);
+        self.ops.push(op);
+    }
+
+    /// Adds or replaces a file; logs it when it is new or its bytes changed.
+    pub(crate) fn put_file(&mut self, key: &str, file: FileEntry) {
+        let changed = match self.entries.get(key) {
+            Some(Entry::File(old)) => old.etag != file.etag,
+            Some(Entry::Dir(_)) => {
+                self.remove(key);
+                true
+            }
+            None => true,
+        };
+        let etag = file.etag.clone();
+        self.ops.push(Op::File(key.to_owned(), file.clone()));
+        self.entries.insert(key.to_owned(), Entry::File(file));
+        self.link(key);
+        if changed {
+            self.log(key, Change::File(etag));
+        }
+    }
+
+    /// Adds a folder, or updates an existing one's settings and times; logs it when it
+    /// is new or its settings changed.
+    pub(crate) fn put_dir(
+        &mut self,
+        key: &str,
+        config: CollectionConfig,
+        config_tag: u64,
+        modified: SystemTime,
+        created: SystemTime,
+    ) {
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            d.modified = modified;
+            d.created = created;
+            if d.config_tag != config_tag || d.config.as_ref() != &config {
+                let changed = d.config_tag != config_tag;
+                d.config = Arc::new(config);
+                d.config_tag = config_tag;
+                let op = Self::dir_op(key, d);
+                self.ops.push(op);
+                if changed {
+                    self.log(key, Change::Dir);
+                }
+            }
+            return;
+        }
+        if self.entries.contains_key(key) {
+            self.remove(key);
+        }
+        let dir = DirEntry {
+            config: Arc::new(config),
+            config_tag,
+            members: BTreeSet::new(),
+            modified,
+            created,
+            rev: 0,
+            floor: 0,
+            born: 0,
+            log: VecDeque::new(),
+        };
+        self.entries.insert(key.to_owned(), Entry::Dir(dir));
+        self.link(key);
+        self.log(key, Change::Dir);
+        self.mark_born(key);
+    }
+
+    /// A new folder's history starts now: tokens from before this point never
+    /// described it.
+    fn mark_born(&mut self, key: &str) {
+        let seq = self.seq;
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            (d.rev, d.floor, d.born) = (seq, seq, seq);
+            let op = Self::dir_op(key, d);
+            self.ops.push(op);
+        }
+    }
+
+    /// Replaces a folder's settings after the server edited its `.dav.toml`; with
+    /// `log`, sync clients of its parent see the folder as changed.
+    pub(crate) fn set_config(&mut self, key: &str, config: CollectionConfig, config_tag: u64, log: bool) {
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            d.config = Arc::new(config);
+            d.config_tag = config_tag;
+            let op = Self::dir_op(key, d);
+            self.ops.push(op);
+            if log {
+                self.log(key, Change::Dir);
+            }
+        }
+    }
+
+    /// Logs a change of a file's properties (its bytes are unchanged).
+    pub(crate) fn touch(&mut self, key: &str) {
+        if let Some(Entry::File(f)) = self.entries.get(key) {
+            let etag = f.etag.clone();
+            self.log(key, Change::File(etag));
+        }
+    }
+
+    /// Removes an entry and everything below it; logs the removal in its folder.
     pub(crate) fn remove(&mut self, key: &str) {
         let doomed: Vec<String> = self.subtree(key).map(|(k, _)| k.clone()).collect();
+        if doomed.is_empty() {
+            return;
+        }
+        let was_dir = self.is_dir(key);
         for k in doomed {
             self.entries.remove(&k);
+            self.ops.push(Op::Remove(k));
         }
         if let Some((parent, name)) = split(key)
             && let Some(Entry::Dir(d)) = self.entries.get_mut(parent)
         {
             d.members.remove(name);
         }
+        self.log(key, Change::Deleted(was_dir));
     }
 
     /// Copies the entries at and below `from` to `to` (after the same copy on disk).
-    /// With `shallow`, only the folder itself, without members.
+    /// Folders below `to` are new collections with their own, empty logs. With
+    /// `shallow`, only the folder itself, without members.
     pub(crate) fn copy(&mut self, from: &str, to: &str, shallow: bool) {
         let mut copied: Vec<(String, Entry)> = self
             .subtree(from)
@@ -223,14 +382,35 @@ impl Index {
             .collect();
         if shallow {
             copied.truncate(1);
-            if let Some((_, Entry::Dir(d))) = copied.first_mut() {
-                d.members.clear();
-            }
         }
         self.remove(to);
+        for (k, entry) in &mut copied {
+            match entry {
+                Entry::Dir(d) => {
+                    d.members.clear();
+                    d.log.clear();
+                }
+                Entry::File(f) => self.ops.push(Op::File(k.clone(), f.clone())),
+            }
+        }
+        let top = copied.first().map(|(_, e)| match e {
+            Entry::Dir(_) => Change::Dir,
+            Entry::File(f) => Change::File(f.etag.clone()),
+        });
+        let dirs: Vec<String> = copied
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Dir(_)))
+            .map(|(k, _)| k.clone())
+            .collect();
         for (k, e) in copied {
             self.entries.insert(k.clone(), e);
             self.link(&k);
+        }
+        if let Some(change) = top {
+            self.log(to, change);
+        }
+        for d in dirs {
+            self.mark_born(&d);
         }
     }
 
@@ -240,100 +420,173 @@ impl Index {
         self.remove(from);
     }
 
-    /// Number of entries at and below a key, up to `limit + 1`.
-    pub(crate) fn count_within(&self, key: &str, limit: usize) -> usize {
-        self.subtree(key).take(limit + 1).count()
+    /// The members of a folder (or, with `infinite`, of its whole subtree) that changed
+    /// after sequence number `since`, with the sequence number of their last change;
+    /// `None` for `since` lists every member. Sorted by sequence number.
+    pub(crate) fn changes(
+        &self,
+        key: &str,
+        since: Option<u64>,
+        infinite: bool,
+    ) -> Result<Vec<(String, Change, u64)>, StaleToken> {
+        let top = self.dir(key).ok_or(StaleToken)?;
+        let Some(since) = since else {
+            let all: Vec<(String, Change, u64)> = if infinite {
+                self.subtree(key)
+                    .filter(|(k, _)| k.as_str() != key)
+                    .map(|(k, e)| (k.clone(), change_of(e), 0))
+                    .collect()
+            } else {
+                self.members(key).map(|(k, e)| (k, change_of(e), 0)).collect()
+            };
+            return Ok(all);
+        };
+        if since > self.seq || since < top.floor || since < top.born {
+            return Err(StaleToken);
+        }
+        let mut latest: BTreeMap<String, (Change, u64)> = BTreeMap::new();
+        let dirs: Vec<(&str, &DirEntry)> = if infinite {
+            self.subtree(key)
+                .filter_map(|(k, e)| match e {
+                    Entry::Dir(d) => Some((k.as_str(), d)),
+                    Entry::File(_) => None,
+                })
+                .collect()
+        } else {
+            vec![(key, top)]
+        };
+        for (dk, d) in dirs {
+            if d.born > since && dk != key {
+                // Born after the token: everything in it is new to the client.
+                for (k, e) in self.members(dk) {
+                    latest.insert(k, (change_of(e), d.born));
+                }
+                continue;
+            }
+            if since < d.floor {
+                return Err(StaleToken);
+            }
+            for entry in d.log.iter().filter(|e| e.seq > since) {
+                latest.insert(join(dk, &entry.name), (entry.change.clone(), entry.seq));
+            }
+        }
+        let mut out: Vec<(String, Change, u64)> = latest.into_iter().map(|(k, (c, s))| (k, c, s)).collect();
+        out.sort_by_key(|(_, _, s)| *s);
+        Ok(out)
     }
 }
 
-/// Reads a folder's `.dav.toml`; a missing file is an empty config, a broken one is
-/// logged and served as an empty config.
-pub(crate) fn load_config(dir: &Path) -> CollectionConfig {
-    let path = dir.join(DOTFILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => parse_config(&text).unwrap_or_else(|e| {
-            tracing::warn!(path = %path.display(), error = %e, "malformed .dav.toml: serving the folder as a plain collection");
-            CollectionConfig::default()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => CollectionConfig::default(),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "unreadable .dav.toml");
-            CollectionConfig::default()
-        }
+fn change_of(entry: &Entry) -> Change {
+    match entry {
+        Entry::Dir(_) => Change::Dir,
+        Entry::File(f) => Change::File(f.etag.clone()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
 
-    fn tree() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs::create_dir_all(root.join("alice/calendar")).unwrap();
-        fs::write(
-            root.join("alice/calendar/.dav.toml"),
-            "kind = \"calendar\"\n",
-        )
-        .unwrap();
-        fs::write(
-            root.join("alice/calendar/a.ics"),
-            "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
-        )
-        .unwrap();
-        fs::write(root.join("alice/calendar/.dirdav-tmp-1-1"), "half").unwrap();
-        fs::create_dir_all(root.join(".git")).unwrap();
-        fs::write(root.join(".git/HEAD"), "ref").unwrap();
-        fs::write(root.join("notes.txt"), "hi").unwrap();
-        dir
+    fn file(etag: &str) -> FileEntry {
+        FileEntry {
+            etag: etag.to_owned(),
+            size: 1,
+            modified: SystemTime::UNIX_EPOCH,
+            created: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn dir(index: &mut Index, key: &str) {
+        index.put_dir(key, CollectionConfig::default(), 0, SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH);
+    }
+
+    fn tree() -> Index {
+        let mut index = Index::new(0, 100);
+        index.set_quiet(true);
+        dir(&mut index, "");
+        dir(&mut index, "alice");
+        dir(&mut index, "alice/calendar");
+        index.put_file("alice/calendar/a.ics", file("\"a\""));
+        index.put_file("notes.txt", file("\"n\""));
+        index.set_quiet(false);
+        index.take_ops();
+        index
+    }
+
+    fn names(changes: &[(String, Change, u64)]) -> Vec<&str> {
+        changes.iter().map(|(k, _, _)| k.as_str()).collect()
     }
 
     #[test]
-    fn build_indexes_visible_entries_only() {
-        let dir = tree();
-        let index = Index::build(dir.path()).unwrap();
-        let keys: Vec<&String> = index.subtree("").map(|(k, _)| k).collect();
+    fn a_quiet_build_logs_nothing() {
+        let index = tree();
+        assert_eq!(index.seq(), 0);
+        assert!(index.dir("alice/calendar").unwrap().log.is_empty());
+        let all = index.changes("alice/calendar", None, false).unwrap();
+        assert_eq!(names(&all), ["alice/calendar/a.ics"]);
+    }
+
+    #[test]
+    fn changes_since_a_token() {
+        let mut index = tree();
+        let token = index.seq();
+        index.put_file("alice/calendar/b.ics", file("\"b\""));
+        index.put_file("alice/calendar/a.ics", file("\"a2\""));
+        index.put_file("alice/calendar/a.ics", file("\"a2\""));
+        index.remove("alice/calendar/b.ics");
+        let c = index.changes("alice/calendar", Some(token), false).unwrap();
         assert_eq!(
-            keys,
+            c.iter().map(|(k, ch, _)| (k.as_str(), ch.clone())).collect::<Vec<_>>(),
             [
-                "",
-                "alice",
-                "alice/calendar",
-                "alice/calendar/a.ics",
-                "notes.txt"
+                ("alice/calendar/a.ics", Change::File("\"a2\"".into())),
+                ("alice/calendar/b.ics", Change::Deleted(false))
             ]
         );
-        let cal = index.dir("alice/calendar").unwrap();
-        assert_eq!(cal.config.kind.as_deref(), Some("calendar"));
-        assert_eq!(cal.members.iter().collect::<Vec<_>>(), ["a.ics"]);
-        let Some(Entry::File(f)) = index.get("notes.txt") else {
-            panic!("notes.txt missing")
-        };
-        assert_eq!(f.size, 2);
-        assert_eq!(f.etag, hash_file(&dir.path().join("notes.txt")).unwrap());
+        assert_eq!(index.dir("alice/calendar").unwrap().rev, index.seq());
+        assert!(index.changes("alice/calendar", Some(index.seq()), false).unwrap().is_empty());
+        assert_eq!(index.changes("alice/calendar", Some(index.seq() + 1), false), Err(StaleToken));
+        let ops = index.take_ops();
+        assert!(ops.iter().any(|o| matches!(o, Op::Remove(k) if k == "alice/calendar/b.ics")));
     }
 
-    #[cfg(unix)]
     #[test]
-    fn symlinks_are_not_indexed() {
-        let dir = tree();
-        let outside = tempfile::tempdir().unwrap();
-        fs::write(outside.path().join("secret"), "s").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
-        std::os::unix::fs::symlink(outside.path(), dir.path().join("dirlink")).unwrap();
-        let index = Index::build(dir.path()).unwrap();
-        assert!(index.get("link").is_none());
-        assert!(index.get("dirlink").is_none());
+    fn infinite_depth_includes_new_folders_whole() {
+        let mut index = tree();
+        let token = index.seq();
+        dir(&mut index, "alice/new");
+        index.put_file("alice/new/x.txt", file("\"x\""));
+        index.put_file("alice/calendar/c.ics", file("\"c\""));
+        let c = index.changes("alice", Some(token), true).unwrap();
+        assert_eq!(names(&c), ["alice/new", "alice/new/x.txt", "alice/calendar/c.ics"]);
+        let c = index.changes("alice", Some(token), false).unwrap();
+        assert_eq!(names(&c), ["alice/new"]);
+        // A token from before a folder existed does not describe it.
+        assert_eq!(index.changes("alice/new", Some(token), false), Err(StaleToken));
+    }
+
+    #[test]
+    fn the_log_is_bounded_and_knows_its_floor() {
+        let mut index = Index::new(0, 3);
+        dir(&mut index, "");
+        dir(&mut index, "c");
+        let start = index.seq();
+        for i in 0..5 {
+            index.put_file(&format!("c/{i}"), file(&format!("\"{i}\"")));
+        }
+        let d = index.dir("c").unwrap();
+        assert_eq!(d.log.len(), 3);
+        assert_eq!(index.changes("c", Some(start), false), Err(StaleToken));
+        assert_eq!(index.changes("c", Some(d.floor), false).unwrap().len(), 3);
+        assert!(index.take_ops().iter().any(|o| matches!(o, Op::Trim { .. })));
     }
 
     #[test]
     fn copy_rename_and_remove_keep_members_consistent() {
-        let dir = tree();
-        let mut index = Index::build(dir.path()).unwrap();
+        let mut index = tree();
         index.copy("alice", "bob", false);
         assert!(index.get("bob/calendar/a.ics").is_some());
         assert!(index.dir("").unwrap().members.contains("bob"));
+        assert!(index.dir("bob/calendar").unwrap().log.is_empty());
         index.rename("bob", "carol");
         assert!(index.get("bob").is_none());
         assert!(!index.dir("").unwrap().members.contains("bob"));
@@ -343,5 +596,28 @@ mod tests {
         index.copy("alice", "shallow", true);
         assert_eq!(index.count_within("shallow", 100), 1);
         assert!(index.dir("shallow").unwrap().members.is_empty());
+        let root = index.changes("", Some(0), false).unwrap();
+        assert_eq!(names(&root), ["bob", "carol", "shallow"]);
+        assert_eq!(root[0].1, Change::Deleted(true));
+    }
+
+    #[test]
+    fn a_loaded_index_keeps_its_logs() {
+        let mut index = tree();
+        index.put_file("alice/calendar/b.ics", file("\"b\""));
+        let seq = index.seq();
+        let mut loaded = Loaded::default();
+        for op in index.take_ops() {
+            if let Op::Log { dir, seq, name, change } = op {
+                loaded.logs.push((dir, seq, name, change));
+            }
+        }
+        loaded.dirs.push(("".into(), [0; 4]));
+        loaded.dirs.push(("alice".into(), [0; 4]));
+        loaded.dirs.push(("alice/calendar".into(), [seq, 0, 0, 0]));
+        loaded.files.push(("alice/calendar/b.ics".into(), file("\"b\"")));
+        let again = Index::from_loaded(loaded, seq, 100);
+        assert_eq!(names(&again.changes("alice/calendar", Some(0), false).unwrap()), ["alice/calendar/b.ics"]);
+        assert!(again.dir("alice").unwrap().members.contains("calendar"));
     }
 }

@@ -25,7 +25,10 @@ mod index;
 mod methods;
 mod path;
 mod props;
+mod reconcile;
 mod server;
+mod state;
 mod storage;
+mod watch;
 
-pub use server::{BuildError, Config, Server, ServerBuilder};
+pub use server::{BuildError, Config, Server, ServerBuilder, Watch};

@@ -27,7 +27,8 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 pub(crate) struct DavPath {
     /// Decoded segments below the root.
     pub(crate) segments: Vec<String>,
-    /// A segment starts with `.`: never listed, served or written.
+    /// A segment is a dotfile or an editor's temporary
+    /// ([`is_ignored`](crate::reconcile::is_ignored)): never listed, served or written.
     pub(crate) hidden: bool,
 }
 
@@ -56,7 +57,7 @@ pub(crate) fn decode(raw: &str, base: &str) -> Result<Option<DavPath>, DavError>
         match segment.as_str() {
             "." => continue,
             ".." => return Err(DavError::bad_request("'..' is not allowed in paths")),
-            s if s.starts_with('.') => hidden = true,
+            s if crate::reconcile::is_ignored(s) => hidden = true,
             _ => {}
         }
         segments.push(segment);
@@ -147,6 +148,8 @@ mod tests {
         assert!(d("/alice/calendar/.dav.toml").unwrap().unwrap().hidden);
         assert!(d("/.git/config").unwrap().unwrap().hidden);
         assert!(d("/%2Egit/config").unwrap().unwrap().hidden);
+        assert!(d("/docs/report.docx.tmp").unwrap().unwrap().hidden);
+        assert!(!d("/docs/report.docx").unwrap().unwrap().hidden);
     }
 
     #[test]

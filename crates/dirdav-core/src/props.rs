@@ -21,6 +21,8 @@ pub(crate) mod names {
     pub(crate) const SUPPORTED_REPORT_SET: Name = Name::new(ns::DAV, "supported-report-set");
     pub(crate) const SUPPORTED_REPORT: Name = Name::new(ns::DAV, "supported-report");
     pub(crate) const REPORT: Name = Name::new(ns::DAV, "report");
+    pub(crate) const SYNC_TOKEN: Name = Name::new(ns::DAV, "sync-token");
+    pub(crate) const GETCTAG: Name = Name::new(ns::CALENDARSERVER, "getctag");
     pub(crate) const CANNOT_MODIFY_PROTECTED: Name =
         Name::new(ns::DAV, "cannot-modify-protected-property");
 }
@@ -52,6 +54,7 @@ impl Plugin for CoreProps {
 
     fn register(&self, r: &mut Registrar<'_>) {
         r.namespace(ns::DAV, "d")
+            .namespace(ns::CALENDARSERVER, "cs")
             .property(LiveProperty::computed(RESOURCETYPE, |ctx| {
                 let mut rt = Element::new(RESOURCETYPE);
                 if ctx.resource.is_collection {
@@ -92,6 +95,27 @@ impl Plugin for CoreProps {
             }))
             .property(
                 LiveProperty::computed(SUPPORTED_REPORT_SET, supported_report_set).not_in_allprop(),
+            )
+            // RFC 6578 §4: not in allprop. CS:getctag is the same value, for clients
+            // that check it before syncing.
+            .property(
+                LiveProperty::computed(SYNC_TOKEN, |ctx| {
+                    let token = ctx.resource.sync_token.as_ref()?;
+                    Some(Element::with_text(SYNC_TOKEN, token.clone()))
+                })
+                .not_in_allprop(),
+            )
+            .property(
+                LiveProperty::computed(GETCTAG, |ctx| {
+                    let token = ctx.resource.sync_token.as_ref()?;
+                    Some(Element::with_text(GETCTAG, token.clone()))
+                })
+                .not_in_allprop(),
+            )
+            .report(
+                crate::methods::sync_collection::SYNC_COLLECTION,
+                |r| r.is_collection,
+                crate::methods::sync_collection::report,
             );
     }
 }

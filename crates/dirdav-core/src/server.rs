@@ -5,20 +5,44 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use axum::extract::{Request, State};
+use axum::extract::{Request, State as AxumState};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
+use dirdav_plugin::xml::{Name, ns};
 use dirdav_plugin::{
-    BoxFuture, DavError, DavRequest, Depth, MethodCheck, Plugin, Principal, Registry, Resource,
-    Store, WriteEvent,
+    BoxFuture, DavError, DavRequest, Depth, MethodCheck, Plugin, Principal, PropContext, PropStat,
+    Registry, Resource, Store, SyncChanges, WriteEvent,
 };
 use http_body_util::BodyExt;
 
-use crate::index::{Entry, Index};
+use crate::index::{Change, Entry, Index};
 use crate::methods;
 use crate::path::{self, DavPath};
-use crate::props::CoreProps;
+use crate::props::{CoreProps, PropRequest, propstats};
+use crate::reconcile::{hash_all, scan};
+use crate::state::{Loaded, State, StateError};
+use crate::storage::blocking;
+
+/// After a restart the sequence number jumps by this much, so that no number a client
+/// may have seen just before a crash (and that was not yet persisted) is ever reused.
+const SEQ_GAP: u64 = 1_000_000;
+
+const VALID_SYNC_TOKEN: Name = Name::new(ns::DAV, "valid-sync-token");
+const TOKEN_PREFIX: &str = "urn:dirdav:sync:";
+
+/// How edits made outside the server (git, Syncthing, editors) are noticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Watch {
+    /// Watch the tree with the platform's notification API; where that fails (inotify
+    /// limits, network file systems), fall back to [`Watch::OnRequest`].
+    Auto,
+    /// Re-read a collection's folder before answering PROPFIND or REPORT on it.
+    OnRequest,
+    /// Notice outside edits only at startup.
+    Off,
+}
 
 /// What the core needs to know to serve a tree.
 #[derive(Clone, Debug)]
@@ -35,6 +59,14 @@ pub struct Config {
     /// The most resources a `Depth: infinity` PROPFIND answers; past it, 403 with
     /// `DAV:propfind-finite-depth` (RFC 4918 §9.1).
     pub max_propfind_infinity: usize,
+    /// Where the index and sync log persist, outside the tree. `None` keeps them in
+    /// memory only: every restart rebuilds them and invalidates clients' sync tokens.
+    pub state_dir: Option<PathBuf>,
+    /// How many changes each collection's sync log keeps; a token older than that is
+    /// answered with 403 `DAV:valid-sync-token` and the client syncs in full.
+    pub sync_log_limit: usize,
+    /// How outside edits are noticed.
+    pub watch: Watch,
 }
 
 impl Config {
@@ -47,7 +79,31 @@ impl Config {
             max_body: 256 * 1024 * 1024,
             max_xml_body: 4 * 1024 * 1024,
             max_propfind_infinity: 10_000,
+            state_dir: None,
+            sync_log_limit: 10_000,
+            watch: Watch::Auto,
         }
+    }
+
+    /// Persists the index and sync log in this folder (created if missing).
+    #[must_use]
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets how outside edits are noticed.
+    #[must_use]
+    pub fn watch(mut self, watch: Watch) -> Self {
+        self.watch = watch;
+        self
+    }
+
+    /// Sets how many changes each collection's sync log keeps.
+    #[must_use]
+    pub fn sync_log_limit(mut self, n: usize) -> Self {
+        self.sync_log_limit = n;
+        self
     }
 
     /// Sets the base path (normalised to `/prefix` without a trailing slash).
@@ -92,6 +148,14 @@ pub enum BuildError {
     /// Two plugins registered the same name.
     #[error(transparent)]
     Registry(#[from] dirdav_plugin::RegistryError),
+    /// The state directory is unusable (even after rebuilding it) or lies inside the tree.
+    #[error("state directory {path}: {reason}")]
+    State {
+        /// The configured state directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Collects the configuration and the plugins; [`ServerBuilder::build`] indexes the tree.
@@ -137,32 +201,132 @@ impl ServerBuilder {
         }
         registry.check()?;
         let started = std::time::Instant::now();
+        let (state, loaded) = match &self.config.state_dir {
+            Some(dir) => {
+                let (state, loaded) = open_state(dir, &root)?;
+                (Some(Arc::new(state)), loaded)
+            }
+            None => (None, Loaded::default()),
+        };
+        let fresh = loaded.instance.is_empty();
+        let instance = if fresh { new_instance(&root) } else { loaded.instance.clone() };
+        let limit = self.config.sync_log_limit;
+        let mut index = if fresh {
+            Index::new(0, limit)
+        } else {
+            let seq = loaded.seq + SEQ_GAP;
+            Index::from_loaded(loaded, seq, limit)
+        };
+        index.set_quiet(fresh);
         let walk_root = root.clone();
-        let index = tokio::task::spawn_blocking(move || Index::build(&walk_root))
+        let mut index = tokio::task::spawn_blocking(move || {
+            let scan = scan(&walk_root, "", true);
+            let hashes = hash_all(scan.to_hash(&index));
+            let hashed = hashes.len();
+            scan.apply(&mut index, &hashes);
+            (index, hashed)
+        })
+        .await
+        .map_err(|e| root_err(std::io::Error::other(e)))
+        .map(|(index, hashed)| {
+            tracing::info!(
+                root = %root.display(),
+                entries = index.len(),
+                hashed,
+                warm = !fresh,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "indexed the tree"
+            );
+            index
+        })?;
+        index.set_quiet(false);
+        let ops = index.take_ops();
+        if let Some(state) = &state {
+            let (state, instance, seq) = (state.clone(), instance.clone(), index.seq());
+            let state_dir = self.config.state_dir.clone().unwrap_or_default();
+            tokio::task::spawn_blocking(move || {
+                state.set_meta(&instance, seq)?;
+                state.apply(&ops, seq)
+            })
             .await
-            .map_err(|e| root_err(std::io::Error::other(e)))?
-            .map_err(root_err)?;
-        tracing::info!(
-            root = %root.display(),
-            entries = index.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "indexed the tree"
-        );
+            .map_err(|e| state_err(&state_dir, e))?
+            .map_err(|e| state_err(&state_dir, e))?;
+        }
         let mut tokens = vec!["1", "3"];
         tokens.extend(registry.compliance.iter().copied());
-        let dav_header =
-            HeaderValue::from_str(&tokens.join(", ")).unwrap_or(HeaderValue::from_static("1, 3"));
-        Ok(Server {
-            inner: Arc::new(Inner {
-                config: self.config,
-                root,
-                registry,
-                index: RwLock::new(index),
-                locks: Locks::default(),
-                dav_header,
-            }),
-        })
+        let dav_header = HeaderValue::from_str(&tokens.join(", ")).unwrap_or(HeaderValue::from_static("1, 3"));
+        let watch = self.config.watch;
+        let inner = Arc::new(Inner {
+            config: self.config,
+            root,
+            registry,
+            index: RwLock::new(index),
+            locks: Locks::default(),
+            dav_header,
+            state,
+            instance,
+            on_request: std::sync::atomic::AtomicBool::new(watch == Watch::OnRequest),
+            watcher: std::sync::Mutex::new(None),
+        });
+        match watch {
+            Watch::Auto => match crate::watch::spawn(&inner) {
+                Ok(watcher) => {
+                    tracing::info!("watching the tree for edits made outside the server");
+                    *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch the tree; re-reading folders before answering instead");
+                    inner.on_request.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+            Watch::OnRequest => tracing::info!("re-reading folders before answering (no watcher)"),
+            Watch::Off => tracing::info!("outside edits are noticed at startup only"),
+        }
+        Ok(Server { inner })
     }
+}
+
+fn state_err(dir: &Path, e: impl std::fmt::Display) -> BuildError {
+    BuildError::State {
+        path: dir.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// Opens the state in `dir`, rebuilding it when it is unreadable, of another format or
+/// corrupt: it is derived data, and the tree is the truth.
+fn open_state(dir: &Path, root: &Path) -> Result<(State, Loaded), BuildError> {
+    std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))?;
+    let canonical = std::fs::canonicalize(dir).map_err(|e| state_err(dir, e))?;
+    if canonical.starts_with(root) {
+        return Err(state_err(dir, "it lies inside the served tree; choose a folder outside it"));
+    }
+    let opened = State::open(dir).and_then(|state| match state.load() {
+        Ok(loaded) => Ok((state, loaded)),
+        Err(e) => {
+            tracing::warn!(error = %e, "state unreadable; rebuilding it from the tree");
+            Ok((state.recreate()?, Loaded::default()))
+        }
+    });
+    match opened {
+        Ok(ok) => Ok(ok),
+        Err(e) => {
+            tracing::warn!(error = %e, "state database damaged; rebuilding it from the tree");
+            let _ = std::fs::remove_file(dir.join("index.redb"));
+            let state = State::open(dir).map_err(|e: StateError| state_err(dir, e))?;
+            Ok((state, Loaded::default()))
+        }
+    }
+}
+
+/// A new, practically unique id for a freshly built state: tokens of another build of
+/// the state are never mistaken for ours.
+fn new_instance(root: &Path) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seed = format!("{}|{}|{}", root.display(), now.as_nanos(), std::process::id());
+    blake3::hash(seed.as_bytes()).to_hex()[..12].to_owned()
 }
 
 /// A built server: cheap to clone, answers requests with [`Server::handle`] or as an
@@ -197,7 +361,7 @@ impl Server {
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
             .fallback(
-                |State(server): State<Server>, request: Request| async move {
+                |AxumState(server): AxumState<Server>, request: Request| async move {
                     server.handle(request).await
                 },
             )
@@ -290,6 +454,11 @@ pub(crate) struct Inner {
     index: RwLock<Index>,
     pub(crate) locks: Locks,
     dav_header: HeaderValue,
+    state: Option<Arc<State>>,
+    instance: String,
+    /// Re-read folders before answering (no watcher, or it failed).
+    on_request: std::sync::atomic::AtomicBool,
+    watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 /// One request, resolved.
@@ -331,6 +500,81 @@ impl Inner {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The sync token of a sequence number.
+    pub(crate) fn token(&self, seq: u64) -> String {
+        format!("{TOKEN_PREFIX}{}:{seq}", self.instance)
+    }
+
+    fn parse_token(&self, token: &str) -> Option<u64> {
+        let rest = token.trim().strip_prefix(TOKEN_PREFIX)?;
+        let (instance, seq) = rest.rsplit_once(':')?;
+        (instance == self.instance).then(|| seq.parse().ok())?
+    }
+
+    /// Changes the index and persists what changed before returning. A failure to
+    /// persist is logged, not returned: the change is on disk, the index in memory is
+    /// right, and the next start reconciles the state with the tree.
+    pub(crate) async fn update<R>(&self, change: impl FnOnce(&mut Index) -> R) -> R {
+        let (result, ops, seq) = {
+            let mut index = self.index_mut();
+            let result = change(&mut index);
+            (result, index.take_ops(), index.seq())
+        };
+        if let Some(state) = self.state.clone()
+            && !ops.is_empty()
+        {
+            let persisted = tokio::task::spawn_blocking(move || state.apply(&ops, seq)).await;
+            match persisted {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "persisting the index failed"),
+                Err(e) => tracing::error!(error = %e, "persisting the index failed"),
+            }
+        }
+        result
+    }
+
+    /// Brings the index in line with the tree for these folders (their direct members;
+    /// new sub-folders in full), logging every difference for sync clients.
+    pub(crate) async fn reconcile(&self, keys: Vec<String>) {
+        let _guard = self.locks.tree().await;
+        let mut pending: Vec<(String, bool)> = keys.into_iter().map(|k| (k, false)).collect();
+        while let Some((key, recursive)) = pending.pop() {
+            let root = self.root.clone();
+            let scanned = match blocking("scanning failed", move || Ok(scan(&root, &key, recursive))).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciliation failed");
+                    continue;
+                }
+            };
+            let (to_hash, new_dirs) = {
+                let index = self.index();
+                (scanned.to_hash(&index), scanned.new_dirs(&index))
+            };
+            let hashes = blocking("hashing failed", move || Ok(hash_all(to_hash)))
+                .await
+                .unwrap_or_default();
+            self.update(|index| scanned.apply(index, &hashes)).await;
+            pending.extend(new_dirs.into_iter().map(|d| (d, true)));
+        }
+    }
+
+    /// In on-request mode, re-reads the folder a request is about before answering.
+    async fn refresh_for(&self, key: &str) {
+        if !self.on_request.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let folder = {
+            let index = self.index();
+            if index.is_dir(key) {
+                key.to_owned()
+            } else {
+                path::split(key).map_or(String::new(), |(p, _)| p.to_owned())
+            }
+        };
+        self.reconcile(vec![folder]).await;
+    }
+
     /// The file-system path of a key.
     pub(crate) fn fs_path(&self, key: &str) -> PathBuf {
         let mut p = self.root.clone();
@@ -355,6 +599,7 @@ impl Inner {
                 modified: d.modified,
                 created: d.created,
                 collection: d.config.clone(),
+                sync_token: Some(self.token(d.rev)),
             },
             Entry::File(f) => {
                 let parent = path::split(key).map_or("", |(p, _)| p);
@@ -367,6 +612,7 @@ impl Inner {
                     modified: f.modified,
                     created: f.created,
                     collection: index.dir(parent)?.config.clone(),
+                    sync_token: None,
                 }
             }
         })
@@ -491,6 +737,9 @@ impl Inner {
             key,
             principal,
         };
+        if !ctx.path.hidden && matches!(ctx.method().as_str(), "PROPFIND" | "REPORT") {
+            self.refresh_for(&ctx.key).await;
+        }
         let resource = if ctx.path.hidden {
             None
         } else {
@@ -617,5 +866,67 @@ impl Store for Inner {
 
     fn prefixes(&self) -> Vec<(&'static str, &'static str)> {
         self.registry.prefixes.clone()
+    }
+
+    fn changes(
+        &self,
+        collection: &str,
+        token: Option<&str>,
+        infinite: bool,
+        limit: Option<usize>,
+        principal: Option<&Principal>,
+    ) -> Result<SyncChanges, DavError> {
+        let stale = || DavError::forbidden("unknown or expired sync token").condition(VALID_SYNC_TOKEN);
+        let since = match token.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => Some(self.parse_token(t).ok_or_else(stale)?),
+        };
+        let index = self.index();
+        let mut list = index.changes(collection, since, infinite).map_err(|_| stale())?;
+        let mut token_seq = index.seq();
+        let mut truncated = false;
+        if let Some(limit) = limit
+            && list.len() > limit
+        {
+            let Some(since) = since else {
+                return Err(DavError::new(StatusCode::INSUFFICIENT_STORAGE, "more members than the limit")
+                    .condition(Name::new(ns::DAV, "number-of-matches-within-limits")));
+            };
+            // Cut after whole sequence numbers, so the token resumes exactly there.
+            let cut_seq = list[limit.saturating_sub(1)].2;
+            list.retain(|(_, _, s)| *s <= cut_seq);
+            token_seq = cut_seq.max(since);
+            truncated = true;
+        }
+        let mut changed = Vec::new();
+        let mut removed = Vec::new();
+        for (key, change, _) in list {
+            match change {
+                Change::Deleted(was_dir) => removed.push(self.href(&key, was_dir)),
+                Change::File(_) | Change::Dir => {
+                    if let Some(r) = self.resource_in(&index, &key)
+                        && self.registry.visible(&r, principal)
+                    {
+                        changed.push(r);
+                    }
+                }
+            }
+        }
+        Ok(SyncChanges {
+            token: self.token(token_seq),
+            changed,
+            removed,
+            truncated,
+        })
+    }
+
+    fn propstats(&self, resource: &Resource, names: &[Name], principal: Option<&Principal>) -> Vec<PropStat> {
+        let ctx = PropContext {
+            resource,
+            principal,
+            registry: &self.registry,
+            store: self,
+        };
+        propstats(&ctx, &PropRequest::Prop(names.to_vec()), false)
     }
 }

@@ -17,7 +17,7 @@ async fn options_answers_200_with_allow_and_dav_per_resource() {
     assert_eq!(r.header("dav"), Some("1, 3, hello"));
     assert_eq!(
         r.header("allow"),
-        Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE")
+        Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, REPORT")
     );
     let r = req("OPTIONS", "/docs/readme.txt").send(&srv).await;
     assert_eq!(
@@ -510,7 +510,7 @@ async fn propfind_depth_0_whole_response() {
     assert_eq!(
         r.body,
         format!(
-            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:hello=\"https://dirdav.example/ns/hello\">\
+            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:hello=\"https://dirdav.example/ns/hello\">\
 <d:response><d:href>/alice/calendar/</d:href>\
 <d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype><d:displayname>Work</d:displayname></d:prop>\
 <d:status>HTTP/1.1 200 OK</d:status></d:propstat>\
@@ -539,7 +539,7 @@ async fn propfind_depth_1_lists_members_from_the_index() {
     assert_eq!(
         r.body,
         format!(
-            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:hello=\"https://dirdav.example/ns/hello\">\
+            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:hello=\"https://dirdav.example/ns/hello\">\
 <d:response><d:href>/alice/calendar/</d:href>\
 <d:propstat><d:prop><d:getetag/><d:getcontentlength/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>\
 <d:response><d:href>/alice/calendar/one.ics</d:href>\
@@ -810,7 +810,7 @@ async fn proppatch_is_all_or_nothing() {
     assert_eq!(
         r.body,
         format!(
-            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:hello=\"https://dirdav.example/ns/hello\">\
+            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:hello=\"https://dirdav.example/ns/hello\">\
 <d:response><d:href>/docs/readme.txt</d:href>\
 <d:propstat><d:prop><a xmlns=\"urn:z\"/></d:prop><d:status>HTTP/1.1 424 Failed Dependency</d:status></d:propstat>\
 <d:propstat><d:prop><d:getetag/></d:prop><d:status>HTTP/1.1 403 Forbidden</d:status>\

@@ -129,10 +129,10 @@ async fn registrations_show_in_headers_and_properties() {
         r.header("allow"),
         Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, REPORT, MKTEST")
     );
-    let r = req("OPTIONS", "/docs/").send(&srv).await;
+    let r = req("OPTIONS", "/docs/readme.txt").send(&srv).await;
     assert!(
         !r.header("allow").unwrap().contains("REPORT"),
-        "no report applies to a plain folder"
+        "no report applies to a plain file"
     );
 
     let body = r#"<propfind xmlns="DAV:"><prop><resourcetype/><supported-report-set/><summary xmlns="urn:test"/></prop></propfind>"#;
@@ -145,10 +145,10 @@ async fn registrations_show_in_headers_and_properties() {
     assert_eq!(
         r.body,
         format!(
-            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:t=\"urn:test\">\
+            "{XML_HEAD}<d:multistatus xmlns:d=\"DAV:\" xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:t=\"urn:test\">\
 <d:response><d:href>/alice/calendar/</d:href><d:propstat><d:prop>\
 <d:resourcetype><d:collection/><t:calendar/></d:resourcetype>\
-<d:supported-report-set><d:supported-report><d:report><t:echo/></d:report></d:supported-report></d:supported-report-set>\
+<d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report><d:supported-report><d:report><t:echo/></d:report></d:supported-report></d:supported-report-set>\
 </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>\
 <d:response><d:href>/alice/calendar/one.ics</d:href><d:propstat><d:prop>\
 <d:resourcetype/><d:supported-report-set/><t:summary>one.ics</t:summary>\

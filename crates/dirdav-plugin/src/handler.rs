@@ -7,7 +7,8 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::{Response, request::Parts};
 
-use crate::{DavError, Principal, Resource};
+use crate::{DavError, Principal, PropStat, Resource};
+use dirdav_xml::Name;
 
 /// A boxed, sendable future, as handlers return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -61,6 +62,35 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn href_of(&self, path: &str, is_collection: bool) -> String;
     /// The namespace prefixes to declare on multistatus roots.
     fn prefixes(&self) -> Vec<(&'static str, &'static str)>;
+    /// The members of a collection changed since a sync token (RFC 6578 §3): with no
+    /// token, every member; with `infinite`, the whole subtree; at most `limit` of them
+    /// (then `truncated` is set and the token returned resumes after the last one).
+    /// Resources the principal may not see are left out. An unknown or expired token is
+    /// 403 with `DAV:valid-sync-token`.
+    fn changes(
+        &self,
+        collection: &str,
+        token: Option<&str>,
+        infinite: bool,
+        limit: Option<usize>,
+        principal: Option<&Principal>,
+    ) -> Result<SyncChanges, DavError>;
+    /// The named properties of a resource, grouped by status (200 and 404), as the core
+    /// answers them in PROPFIND.
+    fn propstats(&self, resource: &Resource, names: &[Name], principal: Option<&Principal>) -> Vec<PropStat>;
+}
+
+/// What changed in a collection since a sync token.
+#[derive(Debug, Clone)]
+pub struct SyncChanges {
+    /// The token describing the state after these changes.
+    pub token: String,
+    /// Members that were added or changed, as they are now.
+    pub changed: Vec<Resource>,
+    /// Hrefs of members that were removed.
+    pub removed: Vec<String>,
+    /// More changes remain; ask again with `token`.
+    pub truncated: bool,
 }
 
 /// An async handler for a REPORT, an extra method or an extra route.

@@ -10,7 +10,9 @@ pub use axum_core::body::Body;
 pub use bytes::Bytes;
 pub use dirdav_xml as xml;
 pub use error::{DavError, ERROR};
-pub use handler::{BoxFuture, DavRequest, Depth, Handler, HandlerResult, SharedHandler, Store};
+pub use handler::{
+    BoxFuture, DavRequest, Depth, Handler, HandlerResult, SharedHandler, Store, SyncChanges,
+};
 pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};
 pub use registry::{

@@ -75,6 +75,9 @@ pub struct Resource {
     /// The settings of the collection this resource is (for a collection) or sits in
     /// (for a file).
     pub collection: Arc<CollectionConfig>,
+    /// For a collection: the sync token of its current state (RFC 6578 §4), which also
+    /// serves as `CS:getctag`. It changes whenever a member is added, changed or removed.
+    pub sync_token: Option<String>,
 }
 
 impl Resource {

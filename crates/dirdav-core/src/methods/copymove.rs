@@ -7,7 +7,7 @@ use axum::response::Response;
 use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::{DavError, Depth, Resource};
 
-use super::{edit_dotfile, preconditions, refuse_hidden};
+use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
 use crate::dotfile::Edit;
 use crate::path::{is_within, split};
 use crate::server::{Ctx, Inner};
@@ -108,14 +108,14 @@ pub(crate) async fn copy_move(
     })
     .await?;
 
-    {
-        let mut index = srv.index_mut();
+    srv.update(|index| {
         if is_move {
             index.rename(&source.path, &dest_key);
         } else {
             index.copy(&source.path, &dest_key, shallow);
         }
-    }
+    })
+    .await;
     // A file's dead properties live in its folder's .dav.toml: they follow the file.
     if !src_is_dir {
         let props = source.dead_props().cloned().unwrap_or_default();
@@ -128,7 +128,7 @@ pub(crate) async fn copy_move(
                 file: dest_name.to_owned(),
                 props: props.clone(),
             };
-            edit_dotfile(srv, dest_parent, vec![edit]).await?;
+            edit_dotfile(srv, dest_parent, vec![edit], Effect::Silent).await?;
         }
         if is_move
             && !props.is_empty()
@@ -138,7 +138,7 @@ pub(crate) async fn copy_move(
                 file: src_name.to_owned(),
                 props: Default::default(),
             };
-            edit_dotfile(srv, src_parent, vec![edit]).await?;
+            edit_dotfile(srv, src_parent, vec![edit], Effect::Silent).await?;
         }
     }
     let mut changed = vec![dest_key.clone()];

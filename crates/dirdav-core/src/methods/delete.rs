@@ -7,7 +7,7 @@ use axum::response::Response;
 use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::{DavError, Depth, Resource};
 
-use super::{edit_dotfile, preconditions, refuse_hidden};
+use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
 use crate::dotfile::Edit;
 use crate::path::split;
 use crate::server::{Ctx, Inner};
@@ -40,13 +40,13 @@ pub(crate) async fn delete(
     let fs_path = srv.fs_path(&ctx.key);
     let is_dir = current.is_collection;
     blocking("deleting failed", move || remove(&fs_path, is_dir)).await?;
-    srv.index_mut().remove(&ctx.key);
+    srv.update(|index| index.remove(&ctx.key)).await;
     if !is_dir && current.dead_props().is_some_and(|p| !p.is_empty()) {
         let edit = Edit::FileProps {
             file: name.to_owned(),
             props: Default::default(),
         };
-        edit_dotfile(srv, parent_key, vec![edit]).await?;
+        edit_dotfile(srv, parent_key, vec![edit], Effect::Silent).await?;
     }
     srv.notify(ctx, vec![ctx.key.clone()]);
     let mut response = Response::new(Body::empty());

@@ -46,8 +46,8 @@ pub(crate) async fn mkcol(
     })
     .await?;
     let (modified, created) = times(&meta);
-    srv.index_mut()
-        .insert_dir(&ctx.key, Default::default(), modified, created);
+    srv.update(|index| index.put_dir(&ctx.key, Default::default(), 0, modified, created))
+        .await;
     srv.notify(ctx, vec![ctx.key.clone()]);
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::CREATED;

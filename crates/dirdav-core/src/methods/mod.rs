@@ -10,10 +10,12 @@ pub(crate) mod propfind;
 pub(crate) mod proppatch;
 pub(crate) mod put;
 pub(crate) mod report;
+pub(crate) mod sync_collection;
 
 use dirdav_plugin::{DavError, Resource};
 
 use crate::conditions::{self, State};
+use crate::reconcile::config_tag;
 use crate::dotfile::{self, DOTFILE, Edit};
 use crate::server::{Ctx, Inner};
 use crate::storage::{io_error, write_atomic};
@@ -58,12 +60,24 @@ pub(crate) fn refuse_hidden(ctx: &Ctx) -> Result<(), DavError> {
     }
 }
 
+/// What a `.dav.toml` edit means for sync clients.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Effect<'a> {
+    /// The collection's own properties changed: it is reported as changed.
+    Collection,
+    /// A file's dead properties changed: the file is reported as changed.
+    File(&'a str),
+    /// Bookkeeping that follows a change already reported (COPY, MOVE, DELETE).
+    Silent,
+}
+
 /// Applies edits to a collection's `.dav.toml`, atomically, and refreshes the index.
 /// Removes the file when nothing is left in it.
 pub(crate) async fn edit_dotfile(
     srv: &Inner,
     collection: &str,
     edits: Vec<Edit>,
+    effect: Effect<'_>,
 ) -> Result<(), DavError> {
     if edits.is_empty() {
         return Ok(());
@@ -97,10 +111,16 @@ pub(crate) async fn edit_dotfile(
     })
     .await
     .map_err(|e| DavError::internal("dotfile task failed").source(e))??;
-    let config = match result {
-        Some(text) => dotfile::parse_config(&text).unwrap_or_default(),
-        None => Default::default(),
+    let (config, tag) = match result {
+        Some(text) => (dotfile::parse_config(&text).unwrap_or_default(), config_tag(text.as_bytes())),
+        None => (Default::default(), 0),
     };
-    srv.index_mut().set_config(collection, config);
+    srv.update(|index| {
+        index.set_config(collection, config, tag, matches!(effect, Effect::Collection));
+        if let Effect::File(key) = effect {
+            index.touch(key);
+        }
+    })
+    .await;
     Ok(())
 }

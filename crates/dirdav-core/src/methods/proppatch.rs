@@ -7,7 +7,7 @@ use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, Multistatus, PropStat, Resource};
 
-use super::{edit_dotfile, refuse_hidden};
+use super::{Effect, edit_dotfile, refuse_hidden};
 use crate::dotfile::Edit;
 use crate::path::split;
 use crate::props::names::CANNOT_MODIFY_PROTECTED;
@@ -113,7 +113,12 @@ pub(crate) async fn proppatch(
         outcomes.push((name, outcome));
     }
     if !failed {
-        edit_dotfile(srv, &collection, edits).await?;
+        let effect = if resource.is_collection {
+            Effect::Collection
+        } else {
+            Effect::File(&resource.path)
+        };
+        edit_dotfile(srv, &collection, edits, effect).await?;
         srv.notify(ctx, vec![resource.path.clone()]);
     }
 

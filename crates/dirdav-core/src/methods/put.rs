@@ -106,15 +106,13 @@ pub(crate) async fn put(
     })
     .await?;
     let (modified, created) = times(&meta);
-    srv.index_mut().insert_file(
-        &ctx.key,
-        FileEntry {
-            etag: etag.clone(),
-            size: meta.len(),
-            modified,
-            created,
-        },
-    );
+    let file = FileEntry {
+        etag: etag.clone(),
+        size: meta.len(),
+        modified,
+        created,
+    };
+    srv.update(|index| index.put_file(&ctx.key, file)).await;
     srv.notify(ctx, vec![ctx.key.clone()]);
 
     let mut response = Response::new(Body::empty());

@@ -1,0 +1,317 @@
+//! Bringing the index in line with the tree: at startup, after edits made outside the
+//! server (a `git pull`, Syncthing, an editor), and on request where no watcher runs.
+//!
+//! A scan reads the file system without holding the index; only files whose size or
+//! modification time differ from the index are hashed; the result is then applied in
+//! one step, which logs every difference for sync clients.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use dirdav_plugin::CollectionConfig;
+
+use crate::dotfile::{DOTFILE, parse_config};
+use crate::index::{Entry, FileEntry, Index};
+use crate::path::join;
+use crate::storage::{hash_file, times};
+
+/// Names that are never indexed, served or written: dotfiles (`.dav.toml`, `.git`, the
+/// server's and sync tools' temporaries) and editors' working files, which appear and
+/// vanish while a save is under way (`*.tmp`, `*.swp`, `*.swx`, `*~`, Vim's `4913`).
+pub(crate) fn is_ignored(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name == "4913"
+        || [".tmp", ".swp", ".swx"].iter().any(|ext| {
+            name.len() > ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
+        })
+}
+
+/// A folder as found on disk.
+#[derive(Debug)]
+pub(crate) struct ScannedDir {
+    pub(crate) key: String,
+    pub(crate) config: CollectionConfig,
+    pub(crate) config_tag: u64,
+    pub(crate) modified: SystemTime,
+    pub(crate) created: SystemTime,
+}
+
+/// A file as found on disk.
+#[derive(Debug)]
+pub(crate) struct ScannedFile {
+    pub(crate) key: String,
+    pub(crate) path: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) modified: SystemTime,
+    pub(crate) created: SystemTime,
+}
+
+/// What a scan of one folder (or subtree) found.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    pub(crate) dirs: Vec<ScannedDir>,
+    pub(crate) files: Vec<ScannedFile>,
+    /// Folders whose members were all listed: index members not found are gone.
+    pub(crate) listed: Vec<String>,
+    /// The scanned folder itself is gone.
+    pub(crate) missing: Option<String>,
+}
+
+/// Identifies the bytes of a `.dav.toml` (never 0, which stands for "no file").
+pub(crate) fn config_tag(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(blake3::hash(bytes).as_bytes()[..8].try_into().unwrap_or_default()) | 1
+}
+
+/// Reads a folder's `.dav.toml`: the parsed settings and a tag identifying the bytes
+/// (0 when there is no file). A malformed file is logged and served as a plain folder.
+pub(crate) fn read_config(dir: &Path) -> (CollectionConfig, u64) {
+    let path = dir.join(DOTFILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let tag = config_tag(&bytes);
+            let config = std::str::from_utf8(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|text| parse_config(text).map_err(|e| e.to_string()))
+                .unwrap_or_else(|e| {
+                    tracing::warn!(path = %path.display(), error = %e, "malformed .dav.toml: serving the folder as a plain collection");
+                    CollectionConfig::default()
+                });
+            (config, tag)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (CollectionConfig::default(), 0),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable .dav.toml");
+            (CollectionConfig::default(), 0)
+        }
+    }
+}
+
+fn scanned_dir(key: &str, path: &Path, meta: &std::fs::Metadata) -> ScannedDir {
+    let (modified, created) = times(meta);
+    let (config, config_tag) = read_config(path);
+    ScannedDir {
+        key: key.to_owned(),
+        config,
+        config_tag,
+        modified,
+        created,
+    }
+}
+
+/// Scans the folder `key` below `root`: its direct members, or with `recursive` its
+/// whole subtree. Symbolic links and ignored names are left out.
+pub(crate) fn scan(root: &Path, key: &str, recursive: bool) -> Scan {
+    let mut scan = Scan::default();
+    let mut base = root.to_path_buf();
+    base.extend(key.split('/').filter(|s| !s.is_empty()));
+    let meta = match std::fs::symlink_metadata(&base) {
+        Ok(m) if m.is_dir() => m,
+        _ => {
+            scan.missing = Some(key.to_owned());
+            return scan;
+        }
+    };
+    scan.dirs.push(scanned_dir(key, &base, &meta));
+    scan.listed.push(key.to_owned());
+    let walker = walkdir::WalkDir::new(&base)
+        .min_depth(1)
+        .max_depth(if recursive { usize::MAX } else { 1 })
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !is_ignored(&e.file_name().to_string_lossy()));
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping unreadable entry");
+                continue;
+            }
+        };
+        let Ok(rel) = entry.path().strip_prefix(&base) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else {
+            tracing::warn!(path = %entry.path().display(), "skipping a name that is not UTF-8");
+            continue;
+        };
+        let child = join(key, &rel);
+        let file_type = entry.file_type();
+        if file_type.is_symlink() {
+            tracing::debug!(path = %entry.path().display(), "symbolic links are not served");
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if file_type.is_dir() {
+            scan.dirs.push(scanned_dir(&child, entry.path(), &meta));
+            if recursive {
+                scan.listed.push(child);
+            }
+        } else if file_type.is_file() {
+            let (modified, created) = times(&meta);
+            scan.files.push(ScannedFile {
+                key: child,
+                path: entry.path().to_path_buf(),
+                size: meta.len(),
+                modified,
+                created,
+            });
+        }
+    }
+    scan
+}
+
+impl Scan {
+    /// The files whose size or modification time differ from the index: only these are
+    /// hashed.
+    pub(crate) fn to_hash(&self, index: &Index) -> Vec<(String, PathBuf)> {
+        self.files
+            .iter()
+            .filter(|f| match index.get(&f.key) {
+                Some(Entry::File(e)) => e.size != f.size || e.modified != f.modified,
+                _ => true,
+            })
+            .map(|f| (f.key.clone(), f.path.clone()))
+            .collect()
+    }
+
+    /// Sub-folders the index does not know: their contents must be scanned in full.
+    pub(crate) fn new_dirs(&self, index: &Index) -> Vec<String> {
+        self.dirs
+            .iter()
+            .filter(|d| !self.listed.contains(&d.key) && !index.is_dir(&d.key))
+            .map(|d| d.key.clone())
+            .collect()
+    }
+
+    /// Applies the scan to the index, logging every difference.
+    pub(crate) fn apply(self, index: &mut Index, hashes: &HashMap<String, String>) {
+        if let Some(key) = &self.missing {
+            index.remove(key);
+            return;
+        }
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for d in &self.dirs {
+            seen.insert(&d.key);
+            index.put_dir(&d.key, d.config.clone(), d.config_tag, d.modified, d.created);
+        }
+        for f in &self.files {
+            seen.insert(&f.key);
+            let unchanged = matches!(index.get(&f.key), Some(Entry::File(e)) if e.size == f.size && e.modified == f.modified);
+            if unchanged {
+                continue;
+            }
+            let Some(etag) = hashes.get(&f.key) else {
+                continue; // vanished before it could be hashed; the next event catches it
+            };
+            index.put_file(
+                &f.key,
+                FileEntry {
+                    etag: etag.clone(),
+                    size: f.size,
+                    modified: f.modified,
+                    created: f.created,
+                },
+            );
+        }
+        for listed in &self.listed {
+            let gone: Vec<String> = index
+                .members(listed)
+                .map(|(k, _)| k)
+                .filter(|k| !seen.contains(k.as_str()))
+                .collect();
+            for k in gone {
+                index.remove(&k);
+            }
+        }
+    }
+}
+
+/// Hashes files; those that vanished meanwhile are left out.
+pub(crate) fn hash_all(files: Vec<(String, PathBuf)>) -> HashMap<String, String> {
+    files
+        .into_iter()
+        .filter_map(|(key, path)| hash_file(&path).ok().map(|etag| (key, etag)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn ignored_names() {
+        for n in [".dav.toml", ".git", "x.tmp", "X.TMP", ".x.swp", "notes.txt~", "4913", "a.swx"] {
+            assert!(is_ignored(n), "{n}");
+        }
+        for n in ["a.ics", "tmp", ".tmp.ics"[1..].as_ref(), "4914", "swp"] {
+            assert!(!is_ignored(n), "{n}");
+        }
+    }
+
+    fn reconcile(root: &Path, index: &mut Index, key: &str, recursive: bool) {
+        let scan = scan(root, key, recursive);
+        let hashes = hash_all(scan.to_hash(index));
+        let new_dirs = scan.new_dirs(index);
+        scan.apply(index, &hashes);
+        for d in new_dirs {
+            reconcile(root, index, &d, true);
+        }
+    }
+
+    #[test]
+    fn finds_additions_changes_and_removals() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("cal")).unwrap();
+        fs::write(root.join("cal/.dav.toml"), "kind = \"calendar\"\n").unwrap();
+        fs::write(root.join("cal/a.ics"), "A").unwrap();
+        fs::write(root.join("cal/b.ics"), "B").unwrap();
+        fs::write(root.join("cal/.b.ics.swp"), "vim").unwrap();
+        let mut index = Index::new(0, 100);
+        index.set_quiet(true);
+        reconcile(root, &mut index, "", true);
+        index.set_quiet(false);
+        assert_eq!(index.dir("cal").unwrap().config.kind.as_deref(), Some("calendar"));
+        assert_eq!(index.count_within("", 100), 4);
+        let token = index.seq();
+
+        fs::write(root.join("cal/a.ics"), "A changed, longer").unwrap();
+        fs::remove_file(root.join("cal/b.ics")).unwrap();
+        fs::write(root.join("cal/c.ics"), "C").unwrap();
+        fs::write(root.join("cal/d.ics.tmp"), "half").unwrap();
+        fs::create_dir_all(root.join("cal/sub/deeper")).unwrap();
+        fs::write(root.join("cal/sub/deeper/e.ics"), "E").unwrap();
+        reconcile(root, &mut index, "cal", false);
+        let changed: Vec<String> = index
+            .changes("cal", Some(token), false)
+            .unwrap()
+            .into_iter()
+            .map(|(k, c, _)| format!("{k} {c:?}").split('(').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(changed, ["cal/sub Dir", "cal/a.ics File", "cal/c.ics File", "cal/b.ics Deleted"]);
+        assert!(index.get("cal/sub/deeper/e.ics").is_some(), "new folders are scanned whole");
+        assert!(index.get("cal/d.ics.tmp").is_none());
+
+        // Nothing changed: nothing logged, nothing hashed.
+        let seq = index.seq();
+        let again = scan(root, "cal", false);
+        assert!(again.to_hash(&index).is_empty());
+        again.apply(&mut index, &HashMap::new());
+        assert_eq!(index.seq(), seq);
+
+        fs::write(root.join("cal/.dav.toml"), "kind = \"calendar\"\ndisplayname = \"Work\"\n").unwrap();
+        reconcile(root, &mut index, "cal", false);
+        assert_eq!(index.dir("cal").unwrap().config.string_at(&["displayname"]), Some("Work"));
+        assert_eq!(index.changes("", Some(seq), false).unwrap()[0].0, "cal");
+
+        fs::remove_dir_all(root.join("cal")).unwrap();
+        reconcile(root, &mut index, "cal", false);
+        assert!(index.get("cal").is_none() && index.get("cal/a.ics").is_none());
+    }
+}

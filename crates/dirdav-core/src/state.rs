@@ -1,0 +1,320 @@
+//! Derived state kept outside the tree: the index and the sync log, persisted with
+//! redb so that a restart neither rehashes every file nor invalidates clients' sync
+//! tokens.
+//!
+//! The in-memory [`Index`](crate::index::Index) is authoritative while the server runs;
+//! every change it makes is also recorded as [`Op`]s and written here in one durable
+//! transaction before the request that caused it is answered.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::index::{Change, FileEntry};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+const DIRS: TableDefinition<&str, &[u8]> = TableDefinition::new("dirs");
+const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
+
+/// Bumped when the layout changes; a state of another version is rebuilt from the tree.
+const FORMAT: &[u8] = b"dirdav-state-1";
+
+/// Why the state could not be used. The server then rebuilds it from the tree.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StateError {
+    #[error("state database: {0}")]
+    Db(#[from] redb::Error),
+    #[error("state database holds another format")]
+    Format,
+    #[error("state directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StateError {
+            fn from(e: $t) -> Self {
+                StateError::Db(e.into())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// One persisted change, produced by the index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Op {
+    /// A file's entry, added or replaced.
+    File(String, FileEntry),
+    /// A folder's sync state (see [`DirEntry`](crate::index::DirEntry)).
+    Dir { key: String, rev: u64, floor: u64, born: u64, config_tag: u64 },
+    /// A file or folder removed (a folder's log goes with it).
+    Remove(String),
+    /// A sync log entry of a folder.
+    Log { dir: String, seq: u64, name: String, change: Change },
+    /// Log entries of a folder up to and including `upto` are dropped.
+    Trim { dir: String, upto: u64 },
+}
+
+/// What a previous run left.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub(crate) instance: String,
+    pub(crate) seq: u64,
+    pub(crate) files: Vec<(String, FileEntry)>,
+    /// Key, revision, floor, birth and config tag of each folder.
+    pub(crate) dirs: Vec<(String, [u64; 4])>,
+    pub(crate) logs: Vec<(String, u64, String, Change)>,
+}
+
+/// The state database.
+#[derive(Debug)]
+pub(crate) struct State {
+    db: Database,
+    path: PathBuf,
+}
+
+impl State {
+    /// Opens (or creates) the database in `dir`.
+    pub(crate) fn open(dir: &Path) -> Result<State, StateError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("index.redb");
+        let db = Database::create(&path)?;
+        Ok(State { db, path })
+    }
+
+    /// Removes the database file and creates an empty one.
+    pub(crate) fn recreate(self) -> Result<State, StateError> {
+        let path = self.path.clone();
+        drop(self);
+        std::fs::remove_file(&path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        State::open(dir)
+    }
+
+    /// Reads everything; an empty database yields a fresh instance id.
+    pub(crate) fn load(&self) -> Result<Loaded, StateError> {
+        let txn = self.db.begin_read()?;
+        let meta = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Loaded::default()),
+            Err(e) => return Err(e.into()),
+        };
+        match meta.get("format")? {
+            Some(f) if f.value() == FORMAT => {}
+            Some(_) => return Err(StateError::Format),
+            None => return Ok(Loaded::default()),
+        }
+        let text = |k: &str| -> Result<Option<Vec<u8>>, StateError> { Ok(meta.get(k)?.map(|v| v.value().to_vec())) };
+        let instance = String::from_utf8_lossy(&text("instance")?.unwrap_or_default()).into_owned();
+        let seq = text("seq")?.and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0);
+        let mut loaded = Loaded {
+            instance,
+            seq,
+            ..Loaded::default()
+        };
+        for row in txn.open_table(FILES)?.iter()? {
+            let (k, v) = row?;
+            if let Some(f) = decode_file(v.value()) {
+                loaded.files.push((k.value().to_owned(), f));
+            }
+        }
+        for row in txn.open_table(DIRS)?.iter()? {
+            let (k, v) = row?;
+            let v = v.value();
+            if v.len() >= 32 {
+                let n = |i: usize| u64::from_le_bytes(v[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+                loaded.dirs.push((k.value().to_owned(), [n(0), n(1), n(2), n(3)]));
+            }
+        }
+        for row in txn.open_table(LOG)?.iter()? {
+            let (k, v) = row?;
+            let (dir, seq) = k.value();
+            if let Some((name, change)) = decode_log(v.value()) {
+                loaded.logs.push((dir.to_owned(), seq, name, change));
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Writes the instance id and sequence number (at startup).
+    pub(crate) fn set_meta(&self, instance: &str, seq: u64) -> Result<(), StateError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            meta.insert("format", FORMAT)?;
+            meta.insert("instance", instance.as_bytes())?;
+            meta.insert("seq", seq.to_le_bytes().as_slice())?;
+            txn.open_table(FILES)?;
+            txn.open_table(DIRS)?;
+            txn.open_table(LOG)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Writes a batch of changes and the new sequence number in one durable transaction.
+    pub(crate) fn apply(&self, ops: &[Op], seq: u64) -> Result<(), StateError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let stored = meta
+                .get("seq")?
+                .and_then(|v| v.value().try_into().ok())
+                .map(u64::from_le_bytes)
+                .unwrap_or(0);
+            meta.insert("seq", stored.max(seq).to_le_bytes().as_slice())?;
+            let mut files = txn.open_table(FILES)?;
+            let mut dirs = txn.open_table(DIRS)?;
+            let mut log = txn.open_table(LOG)?;
+            for op in ops {
+                match op {
+                    Op::File(key, f) => {
+                        files.insert(key.as_str(), encode_file(f).as_slice())?;
+                    }
+                    Op::Dir { key, rev, floor, born, config_tag } => {
+                        let mut v = Vec::with_capacity(32);
+                        for n in [rev, floor, born, config_tag] {
+                            v.extend_from_slice(&n.to_le_bytes());
+                        }
+                        dirs.insert(key.as_str(), v.as_slice())?;
+                    }
+                    Op::Remove(key) => {
+                        files.remove(key.as_str())?;
+                        if dirs.remove(key.as_str())?.is_some() {
+                            log.retain_in((key.as_str(), 0)..=(key.as_str(), u64::MAX), |_, _| false)?;
+                        }
+                    }
+                    Op::Log { dir, seq, name, change } => {
+                        log.insert((dir.as_str(), *seq), encode_log(name, change).as_slice())?;
+                    }
+                    Op::Trim { dir, upto } => {
+                        log.retain_in((dir.as_str(), 0)..=(dir.as_str(), *upto), |_, _| false)?;
+                    }
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn put_time(out: &mut Vec<u8>, t: SystemTime) {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    out.extend_from_slice(&d.as_secs().to_le_bytes());
+    out.extend_from_slice(&d.subsec_nanos().to_le_bytes());
+}
+
+fn get_time(b: &[u8]) -> Option<SystemTime> {
+    let secs = u64::from_le_bytes(b.get(0..8)?.try_into().ok()?);
+    let nanos = u32::from_le_bytes(b.get(8..12)?.try_into().ok()?);
+    Some(UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+fn encode_file(f: &FileEntry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + f.etag.len());
+    out.extend_from_slice(&f.size.to_le_bytes());
+    put_time(&mut out, f.modified);
+    put_time(&mut out, f.created);
+    out.extend_from_slice(f.etag.as_bytes());
+    out
+}
+
+fn decode_file(b: &[u8]) -> Option<FileEntry> {
+    Some(FileEntry {
+        size: u64::from_le_bytes(b.get(0..8)?.try_into().ok()?),
+        modified: get_time(b.get(8..20)?)?,
+        created: get_time(b.get(20..32)?)?,
+        etag: String::from_utf8(b.get(32..)?.to_vec()).ok()?,
+    })
+}
+
+fn encode_log(name: &str, change: &Change) -> Vec<u8> {
+    let (tag, etag) = match change {
+        Change::File(e) => (b'f', e.as_str()),
+        Change::Dir => (b'd', ""),
+        Change::Deleted(false) => (b'x', ""),
+        Change::Deleted(true) => (b'X', ""),
+    };
+    let mut out = vec![tag, etag.len() as u8];
+    out.extend_from_slice(etag.as_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+fn decode_log(b: &[u8]) -> Option<(String, Change)> {
+    let (&tag, rest) = b.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    let (etag, name) = rest.split_at_checked(len as usize)?;
+    let name = String::from_utf8(name.to_vec()).ok()?;
+    let change = match tag {
+        b'f' => Change::File(String::from_utf8(etag.to_vec()).ok()?),
+        b'd' => Change::Dir,
+        b'x' => Change::Deleted(false),
+        b'X' => Change::Deleted(true),
+        _ => return None,
+    };
+    Some((name, change))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(etag: &str) -> FileEntry {
+        FileEntry {
+            etag: etag.to_owned(),
+            size: 42,
+            modified: UNIX_EPOCH + Duration::new(1_700_000_000, 123),
+            created: UNIX_EPOCH + Duration::new(1_600_000_000, 0),
+        }
+    }
+
+    #[test]
+    fn round_trips_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        assert!(state.load().unwrap().instance.is_empty());
+        state.set_meta("abc", 7).unwrap();
+        let ops = vec![
+            Op::File("a/x.ics".into(), file("\"e1\"")),
+            Op::Dir { key: "a".into(), rev: 9, floor: 3, born: 2, config_tag: 77 },
+            Op::Log { dir: "a".into(), seq: 8, name: "x.ics".into(), change: Change::File("\"e1\"".into()) },
+            Op::Log { dir: "a".into(), seq: 9, name: "y.ics".into(), change: Change::Deleted(false) },
+            Op::Log { dir: "".into(), seq: 9, name: "a".into(), change: Change::Dir },
+        ];
+        state.apply(&ops, 9).unwrap();
+        drop(state);
+        let state = State::open(dir.path()).unwrap();
+        let loaded = state.load().unwrap();
+        assert_eq!((loaded.instance.as_str(), loaded.seq), ("abc", 9));
+        assert_eq!(loaded.files, [("a/x.ics".to_owned(), file("\"e1\""))]);
+        assert_eq!(loaded.dirs, [("a".to_owned(), [9, 3, 2, 77])]);
+        assert_eq!(loaded.logs.len(), 3);
+        state.apply(&[Op::Trim { dir: "a".into(), upto: 8 }], 9).unwrap();
+        assert_eq!(state.load().unwrap().logs.len(), 2);
+        state.apply(&[Op::Remove("a".into()), Op::Remove("a/x.ics".into())], 10).unwrap();
+        let loaded = state.load().unwrap();
+        assert!(loaded.files.is_empty() && loaded.dirs.is_empty());
+        assert_eq!(loaded.logs, [(String::new(), 9, "a".to_owned(), Change::Dir)]);
+        assert_eq!(loaded.seq, 10);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.redb"), b"not a database at all").unwrap();
+        assert!(State::open(dir.path()).is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! Noticing edits made outside the server: a `notify` watcher on the whole tree, its
+//! events debounced (a `git pull` of 500 files is one reconciliation), then filtered so
+//! that the server's own writes, temporaries and unchanged files cost nothing.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use notify::{RecursiveMode, Watcher};
+
+use crate::dotfile::DOTFILE;
+use crate::index::{Entry, Index};
+use crate::path::split;
+use crate::reconcile::{config_tag, is_ignored};
+use crate::server::Inner;
+
+/// Quiet time that ends a burst of events.
+const QUIET: Duration = Duration::from_millis(150);
+/// The longest a burst is collected before it is handled anyway.
+const MAX_DELAY: Duration = Duration::from_millis(1000);
+
+/// Starts watching the tree; reconciliation runs on the current tokio runtime until
+/// the server is dropped.
+pub(crate) fn spawn(inner: &Arc<Inner>) -> notify::Result<notify::RecommendedWatcher> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+        Ok(event) => {
+            let _ = tx.send(event.paths);
+        }
+        Err(e) => tracing::warn!(error = %e, "file watcher error"),
+    })?;
+    watcher.watch(&inner.root, RecursiveMode::Recursive)?;
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut paths = first;
+            let deadline = Instant::now() + MAX_DELAY;
+            loop {
+                let wait = QUIET.min(deadline.saturating_duration_since(Instant::now()));
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(Some(more)) => paths.extend(more),
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            let folders = folders_to_reconcile(&inner, &paths);
+            if !folders.is_empty() {
+                tracing::debug!(?folders, events = paths.len(), "outside edits");
+                inner.reconcile(folders.into_iter().collect()).await;
+            }
+        }
+    });
+    Ok(watcher)
+}
+
+/// The folders whose members differ from the index, judging by the paths events named.
+fn folders_to_reconcile(inner: &Inner, paths: &[PathBuf]) -> BTreeSet<String> {
+    let index = inner.index();
+    let mut folders = BTreeSet::new();
+    for path in paths {
+        let Ok(rel) = path.strip_prefix(&inner.root) else {
+            continue;
+        };
+        let Some(key) = rel.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else {
+            continue;
+        };
+        let segments: Vec<&str> = key.split('/').filter(|s| !s.is_empty()).collect();
+        let Some((name, parents)) = segments.split_last() else {
+            continue;
+        };
+        if parents.iter().any(|p| is_ignored(p)) {
+            continue;
+        }
+        let parent = parents.join("/");
+        if *name == DOTFILE {
+            if dotfile_changed(&index, &parent, path) {
+                folders.insert(nearest_known(&index, parent));
+            }
+            continue;
+        }
+        if is_ignored(name) {
+            continue;
+        }
+        if differs(&index, &key, path) {
+            folders.insert(nearest_known(&index, parent));
+        }
+    }
+    folders
+}
+
+/// True when what is on disk at `path` is not what the index says about `key`.
+fn differs(index: &Index, key: &str, path: &std::path::Path) -> bool {
+    let meta = std::fs::symlink_metadata(path).ok();
+    match (index.get(key), meta) {
+        (None, None) => false,
+        (Some(Entry::File(f)), Some(m)) if m.is_file() => {
+            f.size != m.len() || m.modified().ok() != Some(f.modified)
+        }
+        (Some(Entry::Dir(_)), Some(m)) => !m.is_dir(),
+        (None, Some(m)) => !m.is_symlink(),
+        _ => true,
+    }
+}
+
+fn dotfile_changed(index: &Index, folder: &str, path: &std::path::Path) -> bool {
+    let Some(dir) = index.dir(folder) else {
+        return false;
+    };
+    let tag = std::fs::read(path).map(|b| config_tag(&b)).unwrap_or(0);
+    tag != dir.config_tag
+}
+
+/// The folder itself if the index knows it, else its nearest known ancestor (a whole
+/// new subtree is then scanned from there).
+fn nearest_known(index: &Index, mut folder: String) -> String {
+    while !folder.is_empty() && !index.is_dir(&folder) {
+        folder = split(&folder).map_or(String::new(), |(p, _)| p.to_owned());
+    }
+    folder
+}
