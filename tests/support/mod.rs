@@ -18,9 +18,13 @@ use std::time::Duration;
 /// A running server; killed when dropped.
 pub struct Dirdav {
     child: Child,
+    /// A private XDG_STATE_HOME, so the default state directory is the test's own.
+    _state_home: tempfile::TempDir,
     pub port: u16,
     pub base: String,
     pub log: mpsc::Receiver<String>,
+    /// Lines printed before the server said it was serving.
+    early: std::cell::RefCell<Vec<String>>,
 }
 
 impl Dirdav {
@@ -30,12 +34,14 @@ impl Dirdav {
     }
 
     pub fn start_in(args: &[&str], cwd: &Path) -> Dirdav {
+        let state_home = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_dirdav"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .current_dir(cwd)
             .env("RUST_LOG", "info")
+            .env("XDG_STATE_HOME", state_home.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -65,9 +71,11 @@ impl Dirdav {
                     .to_owned();
                 return Dirdav {
                     child,
+                    _state_home: state_home,
                     port: port.parse().unwrap(),
                     base,
                     log: rx,
+                    early: std::cell::RefCell::new(seen),
                 };
             }
             seen.push(line);
@@ -102,7 +110,7 @@ impl Dirdav {
 
     /// Log lines printed so far.
     pub fn drain_log(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut *self.early.borrow_mut());
         while let Ok(l) = self.log.recv_timeout(Duration::from_millis(200)) {
             out.push(l);
         }

@@ -173,7 +173,10 @@ impl Index {
     }
 
     /// The members of a folder with their keys, in name order.
-    pub(crate) fn members<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (String, &'a Entry)> + 'a {
+    pub(crate) fn members<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = (String, &'a Entry)> + 'a {
         self.dir(key).into_iter().flat_map(move |d| {
             d.members.iter().filter_map(move |name| {
                 let k = join(key, name);
@@ -184,7 +187,10 @@ impl Index {
     }
 
     /// Every entry at or below a key, parents before children.
-    pub(crate) fn subtree<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+    pub(crate) fn subtree<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
         self.entries
             .range(key.to_owned()..)
             .take_while(move |(k, _)| key.is_empty() || k.starts_with(key))
@@ -333,7 +339,13 @@ impl Index {
 
     /// Replaces a folder's settings after the server edited its `.dav.toml`; with
     /// `log`, sync clients of its parent see the folder as changed.
-    pub(crate) fn set_config(&mut self, key: &str, config: CollectionConfig, config_tag: u64, log: bool) {
+    pub(crate) fn set_config(
+        &mut self,
+        key: &str,
+        config: CollectionConfig,
+        config_tag: u64,
+        log: bool,
+    ) {
         if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
             d.config = Arc::new(config);
             d.config_tag = config_tag;
@@ -437,7 +449,9 @@ impl Index {
                     .map(|(k, e)| (k.clone(), change_of(e), 0))
                     .collect()
             } else {
-                self.members(key).map(|(k, e)| (k, change_of(e), 0)).collect()
+                self.members(key)
+                    .map(|(k, e)| (k, change_of(e), 0))
+                    .collect()
             };
             return Ok(all);
         };
@@ -470,7 +484,8 @@ impl Index {
                 latest.insert(join(dk, &entry.name), (entry.change.clone(), entry.seq));
             }
         }
-        let mut out: Vec<(String, Change, u64)> = latest.into_iter().map(|(k, (c, s))| (k, c, s)).collect();
+        let mut out: Vec<(String, Change, u64)> =
+            latest.into_iter().map(|(k, (c, s))| (k, c, s)).collect();
         out.sort_by_key(|(_, _, s)| *s);
         Ok(out)
     }
@@ -497,7 +512,13 @@ mod tests {
     }
 
     fn dir(index: &mut Index, key: &str) {
-        index.put_dir(key, CollectionConfig::default(), 0, SystemTime::UNIX_EPOCH, SystemTime::UNIX_EPOCH);
+        index.put_dir(
+            key,
+            CollectionConfig::default(),
+            0,
+            SystemTime::UNIX_EPOCH,
+            SystemTime::UNIX_EPOCH,
+        );
     }
 
     fn tree() -> Index {
@@ -536,17 +557,30 @@ mod tests {
         index.remove("alice/calendar/b.ics");
         let c = index.changes("alice/calendar", Some(token), false).unwrap();
         assert_eq!(
-            c.iter().map(|(k, ch, _)| (k.as_str(), ch.clone())).collect::<Vec<_>>(),
+            c.iter()
+                .map(|(k, ch, _)| (k.as_str(), ch.clone()))
+                .collect::<Vec<_>>(),
             [
                 ("alice/calendar/a.ics", Change::File("\"a2\"".into())),
                 ("alice/calendar/b.ics", Change::Deleted(false))
             ]
         );
         assert_eq!(index.dir("alice/calendar").unwrap().rev, index.seq());
-        assert!(index.changes("alice/calendar", Some(index.seq()), false).unwrap().is_empty());
-        assert_eq!(index.changes("alice/calendar", Some(index.seq() + 1), false), Err(StaleToken));
+        assert!(
+            index
+                .changes("alice/calendar", Some(index.seq()), false)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            index.changes("alice/calendar", Some(index.seq() + 1), false),
+            Err(StaleToken)
+        );
         let ops = index.take_ops();
-        assert!(ops.iter().any(|o| matches!(o, Op::Remove(k) if k == "alice/calendar/b.ics")));
+        assert!(
+            ops.iter()
+                .any(|o| matches!(o, Op::Remove(k) if k == "alice/calendar/b.ics"))
+        );
     }
 
     #[test]
@@ -557,11 +591,17 @@ mod tests {
         index.put_file("alice/new/x.txt", file("\"x\""));
         index.put_file("alice/calendar/c.ics", file("\"c\""));
         let c = index.changes("alice", Some(token), true).unwrap();
-        assert_eq!(names(&c), ["alice/new", "alice/new/x.txt", "alice/calendar/c.ics"]);
+        assert_eq!(
+            names(&c),
+            ["alice/new", "alice/new/x.txt", "alice/calendar/c.ics"]
+        );
         let c = index.changes("alice", Some(token), false).unwrap();
         assert_eq!(names(&c), ["alice/new"]);
         // A token from before a folder existed does not describe it.
-        assert_eq!(index.changes("alice/new", Some(token), false), Err(StaleToken));
+        assert_eq!(
+            index.changes("alice/new", Some(token), false),
+            Err(StaleToken)
+        );
     }
 
     #[test]
@@ -577,7 +617,12 @@ mod tests {
         assert_eq!(d.log.len(), 3);
         assert_eq!(index.changes("c", Some(start), false), Err(StaleToken));
         assert_eq!(index.changes("c", Some(d.floor), false).unwrap().len(), 3);
-        assert!(index.take_ops().iter().any(|o| matches!(o, Op::Trim { .. })));
+        assert!(
+            index
+                .take_ops()
+                .iter()
+                .any(|o| matches!(o, Op::Trim { .. }))
+        );
     }
 
     #[test]
@@ -608,16 +653,27 @@ mod tests {
         let seq = index.seq();
         let mut loaded = Loaded::default();
         for op in index.take_ops() {
-            if let Op::Log { dir, seq, name, change } = op {
+            if let Op::Log {
+                dir,
+                seq,
+                name,
+                change,
+            } = op
+            {
                 loaded.logs.push((dir, seq, name, change));
             }
         }
         loaded.dirs.push(("".into(), [0; 4]));
         loaded.dirs.push(("alice".into(), [0; 4]));
         loaded.dirs.push(("alice/calendar".into(), [seq, 0, 0, 0]));
-        loaded.files.push(("alice/calendar/b.ics".into(), file("\"b\"")));
+        loaded
+            .files
+            .push(("alice/calendar/b.ics".into(), file("\"b\"")));
         let again = Index::from_loaded(loaded, seq, 100);
-        assert_eq!(names(&again.changes("alice/calendar", Some(0), false).unwrap()), ["alice/calendar/b.ics"]);
+        assert_eq!(
+            names(&again.changes("alice/calendar", Some(0), false).unwrap()),
+            ["alice/calendar/b.ics"]
+        );
         assert!(again.dir("alice").unwrap().members.contains("calendar"));
     }
 }

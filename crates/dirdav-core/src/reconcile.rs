@@ -61,7 +61,11 @@ pub(crate) struct Scan {
 
 /// Identifies the bytes of a `.dav.toml` (never 0, which stands for "no file").
 pub(crate) fn config_tag(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes(blake3::hash(bytes).as_bytes()[..8].try_into().unwrap_or_default()) | 1
+    u64::from_le_bytes(
+        blake3::hash(bytes).as_bytes()[..8]
+            .try_into()
+            .unwrap_or_default(),
+    ) | 1
 }
 
 /// Reads a folder's `.dav.toml`: the parsed settings and a tag identifying the bytes
@@ -133,7 +137,10 @@ pub(crate) fn scan(root: &Path, key: &str, recursive: bool) -> Scan {
         let Ok(rel) = entry.path().strip_prefix(&base) else {
             continue;
         };
-        let Some(rel) = rel.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else {
+        let Some(rel) = rel
+            .to_str()
+            .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+        else {
             tracing::warn!(path = %entry.path().display(), "skipping a name that is not UTF-8");
             continue;
         };
@@ -197,7 +204,13 @@ impl Scan {
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         for d in &self.dirs {
             seen.insert(&d.key);
-            index.put_dir(&d.key, d.config.clone(), d.config_tag, d.modified, d.created);
+            index.put_dir(
+                &d.key,
+                d.config.clone(),
+                d.config_tag,
+                d.modified,
+                d.created,
+            );
         }
         for f in &self.files {
             seen.insert(&f.key);
@@ -246,7 +259,16 @@ mod tests {
 
     #[test]
     fn ignored_names() {
-        for n in [".dav.toml", ".git", "x.tmp", "X.TMP", ".x.swp", "notes.txt~", "4913", "a.swx"] {
+        for n in [
+            ".dav.toml",
+            ".git",
+            "x.tmp",
+            "X.TMP",
+            ".x.swp",
+            "notes.txt~",
+            "4913",
+            "a.swx",
+        ] {
             assert!(is_ignored(n), "{n}");
         }
         for n in ["a.ics", "tmp", ".tmp.ics"[1..].as_ref(), "4914", "swp"] {
@@ -277,7 +299,10 @@ mod tests {
         index.set_quiet(true);
         reconcile(root, &mut index, "", true);
         index.set_quiet(false);
-        assert_eq!(index.dir("cal").unwrap().config.kind.as_deref(), Some("calendar"));
+        assert_eq!(
+            index.dir("cal").unwrap().config.kind.as_deref(),
+            Some("calendar")
+        );
         assert_eq!(index.count_within("", 100), 4);
         let token = index.seq();
 
@@ -294,8 +319,19 @@ mod tests {
             .into_iter()
             .map(|(k, c, _)| format!("{k} {c:?}").split('(').next().unwrap().to_owned())
             .collect();
-        assert_eq!(changed, ["cal/sub Dir", "cal/a.ics File", "cal/c.ics File", "cal/b.ics Deleted"]);
-        assert!(index.get("cal/sub/deeper/e.ics").is_some(), "new folders are scanned whole");
+        assert_eq!(
+            changed,
+            [
+                "cal/sub Dir",
+                "cal/a.ics File",
+                "cal/c.ics File",
+                "cal/b.ics Deleted"
+            ]
+        );
+        assert!(
+            index.get("cal/sub/deeper/e.ics").is_some(),
+            "new folders are scanned whole"
+        );
         assert!(index.get("cal/d.ics.tmp").is_none());
 
         // Nothing changed: nothing logged, nothing hashed.
@@ -305,9 +341,16 @@ mod tests {
         again.apply(&mut index, &HashMap::new());
         assert_eq!(index.seq(), seq);
 
-        fs::write(root.join("cal/.dav.toml"), "kind = \"calendar\"\ndisplayname = \"Work\"\n").unwrap();
+        fs::write(
+            root.join("cal/.dav.toml"),
+            "kind = \"calendar\"\ndisplayname = \"Work\"\n",
+        )
+        .unwrap();
         reconcile(root, &mut index, "cal", false);
-        assert_eq!(index.dir("cal").unwrap().config.string_at(&["displayname"]), Some("Work"));
+        assert_eq!(
+            index.dir("cal").unwrap().config.string_at(&["displayname"]),
+            Some("Work")
+        );
         assert_eq!(index.changes("", Some(seq), false).unwrap()[0].0, "cal");
 
         fs::remove_dir_all(root.join("cal")).unwrap();

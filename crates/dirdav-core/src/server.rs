@@ -209,7 +209,11 @@ impl ServerBuilder {
             None => (None, Loaded::default()),
         };
         let fresh = loaded.instance.is_empty();
-        let instance = if fresh { new_instance(&root) } else { loaded.instance.clone() };
+        let instance = if fresh {
+            new_instance(&root)
+        } else {
+            loaded.instance.clone()
+        };
         let limit = self.config.sync_log_limit;
         let mut index = if fresh {
             Index::new(0, limit)
@@ -254,7 +258,8 @@ impl ServerBuilder {
         }
         let mut tokens = vec!["1", "3"];
         tokens.extend(registry.compliance.iter().copied());
-        let dav_header = HeaderValue::from_str(&tokens.join(", ")).unwrap_or(HeaderValue::from_static("1, 3"));
+        let dav_header =
+            HeaderValue::from_str(&tokens.join(", ")).unwrap_or(HeaderValue::from_static("1, 3"));
         let watch = self.config.watch;
         let inner = Arc::new(Inner {
             config: self.config,
@@ -276,7 +281,9 @@ impl ServerBuilder {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot watch the tree; re-reading folders before answering instead");
-                    inner.on_request.store(true, std::sync::atomic::Ordering::Relaxed);
+                    inner
+                        .on_request
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             },
             Watch::OnRequest => tracing::info!("re-reading folders before answering (no watcher)"),
@@ -299,7 +306,10 @@ fn open_state(dir: &Path, root: &Path) -> Result<(State, Loaded), BuildError> {
     std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))?;
     let canonical = std::fs::canonicalize(dir).map_err(|e| state_err(dir, e))?;
     if canonical.starts_with(root) {
-        return Err(state_err(dir, "it lies inside the served tree; choose a folder outside it"));
+        return Err(state_err(
+            dir,
+            "it lies inside the served tree; choose a folder outside it",
+        ));
     }
     let opened = State::open(dir).and_then(|state| match state.load() {
         Ok(loaded) => Ok((state, loaded)),
@@ -325,7 +335,12 @@ fn new_instance(root: &Path) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let seed = format!("{}|{}|{}", root.display(), now.as_nanos(), std::process::id());
+    let seed = format!(
+        "{}|{}|{}",
+        root.display(),
+        now.as_nanos(),
+        std::process::id()
+    );
     blake3::hash(seed.as_bytes()).to_hex()[..12].to_owned()
 }
 
@@ -540,13 +555,14 @@ impl Inner {
         let mut pending: Vec<(String, bool)> = keys.into_iter().map(|k| (k, false)).collect();
         while let Some((key, recursive)) = pending.pop() {
             let root = self.root.clone();
-            let scanned = match blocking("scanning failed", move || Ok(scan(&root, &key, recursive))).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reconciliation failed");
-                    continue;
-                }
-            };
+            let scanned =
+                match blocking("scanning failed", move || Ok(scan(&root, &key, recursive))).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconciliation failed");
+                        continue;
+                    }
+                };
             let (to_hash, new_dirs) = {
                 let index = self.index();
                 (scanned.to_hash(&index), scanned.new_dirs(&index))
@@ -876,21 +892,27 @@ impl Store for Inner {
         limit: Option<usize>,
         principal: Option<&Principal>,
     ) -> Result<SyncChanges, DavError> {
-        let stale = || DavError::forbidden("unknown or expired sync token").condition(VALID_SYNC_TOKEN);
+        let stale =
+            || DavError::forbidden("unknown or expired sync token").condition(VALID_SYNC_TOKEN);
         let since = match token.map(str::trim).filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => Some(self.parse_token(t).ok_or_else(stale)?),
         };
         let index = self.index();
-        let mut list = index.changes(collection, since, infinite).map_err(|_| stale())?;
+        let mut list = index
+            .changes(collection, since, infinite)
+            .map_err(|_| stale())?;
         let mut token_seq = index.seq();
         let mut truncated = false;
         if let Some(limit) = limit
             && list.len() > limit
         {
             let Some(since) = since else {
-                return Err(DavError::new(StatusCode::INSUFFICIENT_STORAGE, "more members than the limit")
-                    .condition(Name::new(ns::DAV, "number-of-matches-within-limits")));
+                return Err(DavError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "more members than the limit",
+                )
+                .condition(Name::new(ns::DAV, "number-of-matches-within-limits")));
             };
             // Cut after whole sequence numbers, so the token resumes exactly there.
             let cut_seq = list[limit.saturating_sub(1)].2;
@@ -920,7 +942,12 @@ impl Store for Inner {
         })
     }
 
-    fn propstats(&self, resource: &Resource, names: &[Name], principal: Option<&Principal>) -> Vec<PropStat> {
+    fn propstats(
+        &self,
+        resource: &Resource,
+        names: &[Name],
+        principal: Option<&Principal>,
+    ) -> Vec<PropStat> {
         let ctx = PropContext {
             resource,
             principal,

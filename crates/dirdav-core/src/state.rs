@@ -55,11 +55,22 @@ pub(crate) enum Op {
     /// A file's entry, added or replaced.
     File(String, FileEntry),
     /// A folder's sync state (see [`DirEntry`](crate::index::DirEntry)).
-    Dir { key: String, rev: u64, floor: u64, born: u64, config_tag: u64 },
+    Dir {
+        key: String,
+        rev: u64,
+        floor: u64,
+        born: u64,
+        config_tag: u64,
+    },
     /// A file or folder removed (a folder's log goes with it).
     Remove(String),
     /// A sync log entry of a folder.
-    Log { dir: String, seq: u64, name: String, change: Change },
+    Log {
+        dir: String,
+        seq: u64,
+        name: String,
+        change: Change,
+    },
     /// Log entries of a folder up to and including `upto` are dropped.
     Trim { dir: String, upto: u64 },
 }
@@ -113,9 +124,14 @@ impl State {
             Some(_) => return Err(StateError::Format),
             None => return Ok(Loaded::default()),
         }
-        let text = |k: &str| -> Result<Option<Vec<u8>>, StateError> { Ok(meta.get(k)?.map(|v| v.value().to_vec())) };
+        let text = |k: &str| -> Result<Option<Vec<u8>>, StateError> {
+            Ok(meta.get(k)?.map(|v| v.value().to_vec()))
+        };
         let instance = String::from_utf8_lossy(&text("instance")?.unwrap_or_default()).into_owned();
-        let seq = text("seq")?.and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0);
+        let seq = text("seq")?
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(0);
         let mut loaded = Loaded {
             instance,
             seq,
@@ -131,8 +147,12 @@ impl State {
             let (k, v) = row?;
             let v = v.value();
             if v.len() >= 32 {
-                let n = |i: usize| u64::from_le_bytes(v[i * 8..i * 8 + 8].try_into().unwrap_or_default());
-                loaded.dirs.push((k.value().to_owned(), [n(0), n(1), n(2), n(3)]));
+                let n = |i: usize| {
+                    u64::from_le_bytes(v[i * 8..i * 8 + 8].try_into().unwrap_or_default())
+                };
+                loaded
+                    .dirs
+                    .push((k.value().to_owned(), [n(0), n(1), n(2), n(3)]));
             }
         }
         for row in txn.open_table(LOG)?.iter()? {
@@ -183,7 +203,13 @@ impl State {
                     Op::File(key, f) => {
                         files.insert(key.as_str(), encode_file(f).as_slice())?;
                     }
-                    Op::Dir { key, rev, floor, born, config_tag } => {
+                    Op::Dir {
+                        key,
+                        rev,
+                        floor,
+                        born,
+                        config_tag,
+                    } => {
                         let mut v = Vec::with_capacity(32);
                         for n in [rev, floor, born, config_tag] {
                             v.extend_from_slice(&n.to_le_bytes());
@@ -193,10 +219,17 @@ impl State {
                     Op::Remove(key) => {
                         files.remove(key.as_str())?;
                         if dirs.remove(key.as_str())?.is_some() {
-                            log.retain_in((key.as_str(), 0)..=(key.as_str(), u64::MAX), |_, _| false)?;
+                            log.retain_in((key.as_str(), 0)..=(key.as_str(), u64::MAX), |_, _| {
+                                false
+                            })?;
                         }
                     }
-                    Op::Log { dir, seq, name, change } => {
+                    Op::Log {
+                        dir,
+                        seq,
+                        name,
+                        change,
+                    } => {
                         log.insert((dir.as_str(), *seq), encode_log(name, change).as_slice())?;
                     }
                     Op::Trim { dir, upto } => {
@@ -289,10 +322,31 @@ mod tests {
         state.set_meta("abc", 7).unwrap();
         let ops = vec![
             Op::File("a/x.ics".into(), file("\"e1\"")),
-            Op::Dir { key: "a".into(), rev: 9, floor: 3, born: 2, config_tag: 77 },
-            Op::Log { dir: "a".into(), seq: 8, name: "x.ics".into(), change: Change::File("\"e1\"".into()) },
-            Op::Log { dir: "a".into(), seq: 9, name: "y.ics".into(), change: Change::Deleted(false) },
-            Op::Log { dir: "".into(), seq: 9, name: "a".into(), change: Change::Dir },
+            Op::Dir {
+                key: "a".into(),
+                rev: 9,
+                floor: 3,
+                born: 2,
+                config_tag: 77,
+            },
+            Op::Log {
+                dir: "a".into(),
+                seq: 8,
+                name: "x.ics".into(),
+                change: Change::File("\"e1\"".into()),
+            },
+            Op::Log {
+                dir: "a".into(),
+                seq: 9,
+                name: "y.ics".into(),
+                change: Change::Deleted(false),
+            },
+            Op::Log {
+                dir: "".into(),
+                seq: 9,
+                name: "a".into(),
+                change: Change::Dir,
+            },
         ];
         state.apply(&ops, 9).unwrap();
         drop(state);
@@ -302,12 +356,25 @@ mod tests {
         assert_eq!(loaded.files, [("a/x.ics".to_owned(), file("\"e1\""))]);
         assert_eq!(loaded.dirs, [("a".to_owned(), [9, 3, 2, 77])]);
         assert_eq!(loaded.logs.len(), 3);
-        state.apply(&[Op::Trim { dir: "a".into(), upto: 8 }], 9).unwrap();
+        state
+            .apply(
+                &[Op::Trim {
+                    dir: "a".into(),
+                    upto: 8,
+                }],
+                9,
+            )
+            .unwrap();
         assert_eq!(state.load().unwrap().logs.len(), 2);
-        state.apply(&[Op::Remove("a".into()), Op::Remove("a/x.ics".into())], 10).unwrap();
+        state
+            .apply(&[Op::Remove("a".into()), Op::Remove("a/x.ics".into())], 10)
+            .unwrap();
         let loaded = state.load().unwrap();
         assert!(loaded.files.is_empty() && loaded.dirs.is_empty());
-        assert_eq!(loaded.logs, [(String::new(), 9, "a".to_owned(), Change::Dir)]);
+        assert_eq!(
+            loaded.logs,
+            [(String::new(), 9, "a".to_owned(), Change::Dir)]
+        );
         assert_eq!(loaded.seq, 10);
     }
 

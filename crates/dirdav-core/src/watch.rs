@@ -24,12 +24,13 @@ const MAX_DELAY: Duration = Duration::from_millis(1000);
 /// the server is dropped.
 pub(crate) fn spawn(inner: &Arc<Inner>) -> notify::Result<notify::RecommendedWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-        Ok(event) => {
-            let _ = tx.send(event.paths);
-        }
-        Err(e) => tracing::warn!(error = %e, "file watcher error"),
-    })?;
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) => {
+                let _ = tx.send(event.paths);
+            }
+            Err(e) => tracing::warn!(error = %e, "file watcher error"),
+        })?;
     watcher.watch(&inner.root, RecursiveMode::Recursive)?;
     let weak: Weak<Inner> = Arc::downgrade(inner);
     tokio::spawn(async move {
@@ -68,7 +69,10 @@ fn folders_to_reconcile(inner: &Inner, paths: &[PathBuf]) -> BTreeSet<String> {
         let Ok(rel) = path.strip_prefix(&inner.root) else {
             continue;
         };
-        let Some(key) = rel.to_str().map(|s| s.replace(std::path::MAIN_SEPARATOR, "/")) else {
+        let Some(key) = rel
+            .to_str()
+            .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+        else {
             continue;
         };
         let segments: Vec<&str> = key.split('/').filter(|s| !s.is_empty()).collect();

@@ -77,7 +77,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<SyncChanges, DavError>;
     /// The named properties of a resource, grouped by status (200 and 404), as the core
     /// answers them in PROPFIND.
-    fn propstats(&self, resource: &Resource, names: &[Name], principal: Option<&Principal>) -> Vec<PropStat>;
+    fn propstats(
+        &self,
+        resource: &Resource,
+        names: &[Name],
+        principal: Option<&Principal>,
+    ) -> Vec<PropStat>;
 }
 
 /// What changed in a collection since a sync token.

@@ -16,6 +16,8 @@ pub(crate) struct FileConfig {
     pub(crate) base_path: Option<String>,
     pub(crate) max_body: Option<String>,
     pub(crate) propfind_infinity_limit: Option<usize>,
+    pub(crate) watch: Option<crate::WatchArg>,
+    pub(crate) sync_log_limit: Option<usize>,
 }
 
 /// Why settings could not be loaded.

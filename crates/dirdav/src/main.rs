@@ -14,7 +14,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::{Parser, Subcommand};
-use dirdav_core::{Config, Server};
+use dirdav_core::{Config, Server, Watch};
 use dirdav_plugin::Principal;
 use http::HeaderValue;
 use tracing::Instrument;
@@ -55,10 +55,19 @@ struct ServeArgs {
     /// without one, no authentication].
     #[arg(long, value_name = "FILE")]
     htpasswd: Option<PathBuf>,
-    /// Where derived state (index, sync log) is kept, outside the tree. Reserved: this
-    /// version keeps its index in memory and rebuilds it at startup.
+    /// Where the index and sync log are kept, outside the tree [default: a folder per
+    /// root under the platform state directory, e.g. ~/.local/state/dirdav/].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// How edits made outside the server are noticed: `auto` (watch the tree, falling
+    /// back to `on-request` where that fails), `on-request` (re-read a folder before
+    /// answering about it) or `off` (at startup only) [default: auto].
+    #[arg(long, value_name = "MODE")]
+    watch: Option<WatchArg>,
+    /// How many changes each collection's sync log keeps; older sync tokens make clients
+    /// resynchronise in full [default: 10000].
+    #[arg(long, value_name = "N")]
+    sync_log_limit: Option<usize>,
     /// URL prefix when served behind a reverse proxy, e.g. /dav.
     #[arg(long, value_name = "PREFIX")]
     base_path: Option<String>,
@@ -129,8 +138,26 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     {
         config = config.max_propfind_infinity(n);
     }
-    if let Some(dir) = args.state_dir.or(file.state_dir) {
-        tracing::info!(state_dir = %dir.display(), "state directory noted; this version keeps its index in memory");
+    match args
+        .state_dir
+        .or(file.state_dir)
+        .or_else(|| default_state_dir(&root))
+    {
+        Some(dir) => {
+            tracing::info!(state_dir = %dir.display(), "index and sync log");
+            config = config.state_dir(dir);
+        }
+        None => tracing::warn!("no state directory: sync tokens do not survive a restart"),
+    }
+    if let Some(watch) = args.watch.or(file.watch) {
+        config = config.watch(match watch {
+            WatchArg::Auto => Watch::Auto,
+            WatchArg::OnRequest => Watch::OnRequest,
+            WatchArg::Off => Watch::Off,
+        });
+    }
+    if let Some(n) = args.sync_log_limit.or(file.sync_log_limit) {
+        config = config.sync_log_limit(n);
     }
 
     let server = Server::builder(config)
@@ -164,6 +191,33 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `--watch` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum WatchArg {
+    Auto,
+    OnRequest,
+    Off,
+}
+
+/// The platform's state directory, one folder per served root (its name and a hash of
+/// its absolute path), so that two trees never share state.
+fn default_state_dir(root: &std::path::Path) -> Option<PathBuf> {
+    let base = dirs::state_dir().or_else(dirs::data_local_dir)?;
+    let canonical = std::fs::canonicalize(root).ok()?;
+    let name: String = canonical
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || "-_".contains(*c))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hash = blake3::hash(canonical.to_string_lossy().as_bytes()).to_hex();
+    Some(base.join("dirdav").join(format!("{name}-{}", &hash[..12])))
 }
 
 /// One log line per request, inside a span carrying the request id, so that anything

@@ -15,8 +15,8 @@ pub(crate) mod sync_collection;
 use dirdav_plugin::{DavError, Resource};
 
 use crate::conditions::{self, State};
-use crate::reconcile::config_tag;
 use crate::dotfile::{self, DOTFILE, Edit};
+use crate::reconcile::config_tag;
 use crate::server::{Ctx, Inner};
 use crate::storage::{io_error, write_atomic};
 
@@ -112,11 +112,19 @@ pub(crate) async fn edit_dotfile(
     .await
     .map_err(|e| DavError::internal("dotfile task failed").source(e))??;
     let (config, tag) = match result {
-        Some(text) => (dotfile::parse_config(&text).unwrap_or_default(), config_tag(text.as_bytes())),
+        Some(text) => (
+            dotfile::parse_config(&text).unwrap_or_default(),
+            config_tag(text.as_bytes()),
+        ),
         None => (Default::default(), 0),
     };
     srv.update(|index| {
-        index.set_config(collection, config, tag, matches!(effect, Effect::Collection));
+        index.set_config(
+            collection,
+            config,
+            tag,
+            matches!(effect, Effect::Collection),
+        );
         if let Effect::File(key) = effect {
             index.touch(key);
         }

@@ -25,7 +25,11 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         Some(level) => match level.trim() {
             "1" => false,
             "infinite" | "infinity" => true,
-            other => return Err(DavError::bad_request(format!("invalid sync-level {other:?}"))),
+            other => {
+                return Err(DavError::bad_request(format!(
+                    "invalid sync-level {other:?}"
+                )));
+            }
         },
     };
     let limit = match root.child(&LIMIT).and_then(|l| l.child(&NRESULTS)) {
@@ -44,15 +48,22 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         .map(|p| p.elements().map(|e| e.name.clone()).collect())
         .unwrap_or_default();
     let principal = request.principal.as_ref();
-    let changes = request
-        .store
-        .changes(&collection.path, token.as_deref(), infinite, limit, principal)?;
+    let changes = request.store.changes(
+        &collection.path,
+        token.as_deref(),
+        infinite,
+        limit,
+        principal,
+    )?;
     let mut ms = Multistatus::new(&request.store.prefixes());
     for resource in &changes.changed {
         if names.is_empty() {
             ms.status(&resource.href, StatusCode::OK, None);
         } else {
-            ms.propstats(&resource.href, &request.store.propstats(resource, &names, principal));
+            ms.propstats(
+                &resource.href,
+                &request.store.propstats(resource, &names, principal),
+            );
         }
     }
     for href in &changes.removed {

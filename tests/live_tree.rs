@@ -1,0 +1,225 @@
+//! The live tree, end to end: sync tokens across restarts of the real binary, and a
+//! `git checkout` in the served tree seen by a syncing client.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::Dirdav;
+
+const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+fn event(uid: &str) -> String {
+    EVENT.replace("{uid}", uid)
+}
+
+fn sync_body(token: &str, level: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>{level}</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    )
+}
+
+/// Hrefs (removed ones with " 404"), sorted, and the new token.
+fn sync(srv: &Dirdav, path: &str, token: &str, level: &str) -> (Vec<String>, String) {
+    let r = srv
+        .request("REPORT", path)
+        .body(sync_body(token, level))
+        .send();
+    assert_eq!(r.status, 207, "{}", r.body);
+    let mut hrefs: Vec<String> = r
+        .body
+        .split("<d:response>")
+        .skip(1)
+        .map(|resp| {
+            let href = resp
+                .split("<d:href>")
+                .nth(1)
+                .unwrap()
+                .split("</d:href>")
+                .next()
+                .unwrap();
+            if resp.contains("404 Not Found</d:status></d:response>")
+                && !resp.contains("<d:propstat>")
+            {
+                format!("{href} 404")
+            } else {
+                href.to_owned()
+            }
+        })
+        .collect();
+    hrefs.sort();
+    let token = r
+        .body
+        .split("<d:sync-token>")
+        .nth(1)
+        .unwrap()
+        .split("</d:sync-token>")
+        .next()
+        .unwrap()
+        .to_owned();
+    (hrefs, token)
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sync_tokens_survive_a_restart_and_see_edits_made_while_down() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("cal")).unwrap();
+    std::fs::write(root.path().join("cal/.dav.toml"), "kind = \"calendar\"\n").unwrap();
+    std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
+    std::fs::write(root.path().join("cal/b.ics"), event("b")).unwrap();
+    let args = [
+        "--root",
+        root.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ];
+
+    let srv = Dirdav::start(&args);
+    let (_, token) = sync(&srv, "/cal/", "", "1");
+    assert_eq!(
+        srv.request("PUT", "/cal/c.ics")
+            .body(event("c"))
+            .send()
+            .status,
+        201
+    );
+    let (changed, token) = sync(&srv, "/cal/", &token, "1");
+    assert_eq!(changed, ["/cal/c.ics"]);
+    assert!(srv.terminate().success());
+
+    std::fs::write(root.path().join("cal/a.ics"), event("a-edited")).unwrap();
+    std::fs::remove_file(root.path().join("cal/b.ics")).unwrap();
+    std::fs::write(root.path().join("cal/d.ics"), event("d")).unwrap();
+
+    let srv = Dirdav::start(&args);
+    let log = srv.drain_log().join("\n");
+    assert!(log.contains("warm=true"), "{log}");
+    let (changed, _) = sync(&srv, "/cal/", &token, "1");
+    assert_eq!(changed, ["/cal/a.ics", "/cal/b.ics 404", "/cal/d.ics"]);
+}
+
+fn wait_for_changes(
+    srv: &Dirdav,
+    path: &str,
+    token: &str,
+    level: &str,
+    expect: usize,
+) -> (Vec<String>, Duration) {
+    let started = Instant::now();
+    loop {
+        let (changed, _) = sync(srv, path, token, level);
+        if changed.len() >= expect || started.elapsed() > Duration::from_secs(5) {
+            return (changed, started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_git_checkout_of_another_branch_is_seen_by_the_next_sync() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    git(r, &["init", "-q"]);
+    std::fs::create_dir(r.join("cal")).unwrap();
+    std::fs::write(
+        r.join("cal/.dav.toml"),
+        "kind = \"calendar\"\ndisplayname = \"Main\"\n",
+    )
+    .unwrap();
+    for uid in ["keep", "edit", "drop", "move"] {
+        std::fs::write(r.join(format!("cal/{uid}.ics")), event(uid)).unwrap();
+    }
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "main"]);
+    git(r, &["checkout", "-q", "-b", "other"]);
+    std::fs::write(r.join("cal/edit.ics"), event("edited on the other branch")).unwrap();
+    std::fs::remove_file(r.join("cal/drop.ics")).unwrap();
+    std::fs::rename(r.join("cal/move.ics"), r.join("cal/moved.ics")).unwrap();
+    std::fs::write(r.join("cal/new.ics"), event("new")).unwrap();
+    std::fs::create_dir(r.join("work")).unwrap();
+    std::fs::write(r.join("work/.dav.toml"), "kind = \"calendar\"\n").unwrap();
+    std::fs::write(r.join("work/w.ics"), event("w")).unwrap();
+    std::fs::write(
+        r.join("cal/.dav.toml"),
+        "kind = \"calendar\"\ndisplayname = \"Other\"\n",
+    )
+    .unwrap();
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "other"]);
+    git(r, &["checkout", "-q", "main"]);
+
+    let srv = Dirdav::start(&["--root", r.to_str().unwrap()]);
+    assert!(srv.drain_log().join("\n").contains("watching the tree"));
+    let (_, cal_token) = sync(&srv, "/cal/", "", "1");
+    let (_, root_token) = sync(&srv, "/", "", "infinite");
+    git(r, &["checkout", "-q", "other"]);
+
+    let (changed, took) = wait_for_changes(&srv, "/cal/", &cal_token, "1", 5);
+    assert_eq!(
+        changed,
+        [
+            "/cal/drop.ics 404",
+            "/cal/edit.ics",
+            "/cal/move.ics 404",
+            "/cal/moved.ics",
+            "/cal/new.ics"
+        ],
+        "seen after {took:?}"
+    );
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let (changed, _) = wait_for_changes(&srv, "/", &root_token, "infinite", 8);
+    assert_eq!(
+        changed,
+        [
+            "/cal/",
+            "/cal/drop.ics 404",
+            "/cal/edit.ics",
+            "/cal/move.ics 404",
+            "/cal/moved.ics",
+            "/cal/new.ics",
+            "/work/",
+            "/work/w.ics"
+        ]
+    );
+    let r = srv
+        .request("PROPFIND", "/cal/")
+        .header("Depth", "0")
+        .body(r#"<propfind xmlns="DAV:"><prop><displayname/></prop></propfind>"#)
+        .send();
+    assert!(
+        r.body.contains("<d:displayname>Other</d:displayname>"),
+        "{}",
+        r.body
+    );
+    let r = srv.request("GET", "/cal/edit.ics").send();
+    assert!(r.body.contains("edited on the other branch"));
+    assert_eq!(srv.request("GET", "/cal/drop.ics").send().status, 404);
+    // Git's own files never show.
+    assert_eq!(srv.request("GET", "/.git/HEAD").send().status, 404);
+}
