@@ -223,3 +223,108 @@ fn a_git_checkout_of_another_branch_is_seen_by_the_next_sync() {
     // Git's own files never show.
     assert_eq!(srv.request("GET", "/.git/HEAD").send().status, 404);
 }
+
+fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn git_commit_makes_one_commit_per_change_authored_by_the_user() {
+    let repo = tempfile::tempdir().unwrap();
+    let r = repo.path();
+    git(r, &["init", "-q"]);
+    std::fs::write(r.join("notes.txt"), "first\n").unwrap();
+    std::fs::create_dir_all(r.join("tree/cal")).unwrap();
+    std::fs::write(
+        r.join("tree/cal/.dav.toml"),
+        "# my calendar\nkind = \"calendar\"\n",
+    )
+    .unwrap();
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "start"]);
+    // Unrelated work in progress that the server must leave alone.
+    std::fs::write(r.join("notes.txt"), "first\nsecond, not committed\n").unwrap();
+    std::fs::write(r.join("tree/cal/draft.ics"), event("draft")).unwrap();
+
+    let secrets = tempfile::tempdir().unwrap();
+    let htpasswd = secrets.path().join("users");
+    std::fs::write(
+        &htpasswd,
+        format!("alice:{}\n", bcrypt::hash("pw", 4).unwrap()),
+    )
+    .unwrap();
+    let srv = Dirdav::start(&[
+        "--root",
+        r.join("tree").to_str().unwrap(),
+        "--htpasswd",
+        htpasswd.to_str().unwrap(),
+        "--git-commit",
+    ]);
+    let ok = |status: u16| assert!((200..300).contains(&status), "{status}");
+    ok(srv
+        .request("PUT", "/cal/x.ics")
+        .auth("alice", "pw")
+        .body(event("x"))
+        .send()
+        .status);
+    ok(srv
+        .request("PROPPATCH", "/cal/")
+        .auth("alice", "pw")
+        .body(r#"<propertyupdate xmlns="DAV:"><set><prop><displayname>Work</displayname></prop></set></propertyupdate>"#)
+        .send()
+        .status);
+    ok(srv
+        .request("MOVE", "/cal/x.ics")
+        .auth("alice", "pw")
+        .header("Destination", "/cal/y.ics")
+        .send()
+        .status);
+    ok(srv
+        .request("DELETE", "/cal/y.ics")
+        .auth("alice", "pw")
+        .send()
+        .status);
+
+    let started = Instant::now();
+    let mut log;
+    loop {
+        log = git_out(r, &["log", "--format=%an|%s"]);
+        if log.lines().count() >= 5 || started.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let server_log = srv.drain_log().join("\n");
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        [
+            "alice|DELETE cal/y.ics",
+            "alice|MOVE cal/x.ics -> cal/y.ics",
+            "alice|PROPPATCH cal",
+            "alice|PUT cal/x.ics",
+            "Test|start"
+        ],
+        "{server_log}"
+    );
+    let files = |rev: &str| {
+        git_out(
+            r,
+            &["show", "--no-renames", "--name-only", "--format=", rev],
+        )
+    };
+    assert_eq!(files("HEAD~3"), "tree/cal/x.ics\n");
+    assert_eq!(files("HEAD~2"), "tree/cal/.dav.toml\n");
+    assert_eq!(files("HEAD~1"), "tree/cal/x.ics\ntree/cal/y.ics\n");
+    assert_eq!(files("HEAD"), "tree/cal/y.ics\n");
+    assert!(git_out(r, &["show", "HEAD~2:tree/cal/.dav.toml"]).starts_with("# my calendar\n"));
+    // Only the unrelated work in progress remains; no state directory anywhere.
+    assert_eq!(
+        git_out(r, &["status", "--porcelain", "--untracked-files=all"]),
+        " M notes.txt\n?? tree/cal/draft.ics\n"
+    );
+}

@@ -660,13 +660,16 @@ impl Inner {
         path::decode(path, &self.config.base_path)
     }
 
-    /// Tells the observers about a change that landed.
-    pub(crate) fn notify(&self, ctx: &Ctx, paths: Vec<String>) {
+    /// Tells the observers about a change that landed: the files and folders it
+    /// created, changed or removed, `.dav.toml` files included.
+    pub(crate) fn notify(&self, ctx: &Ctx, destination: Option<String>, paths: Vec<String>) {
         if self.registry.observers.is_empty() {
             return;
         }
         let event = WriteEvent {
             method: ctx.method().clone(),
+            target: ctx.key.clone(),
+            destination,
             paths,
             principal: ctx.principal.clone(),
         };

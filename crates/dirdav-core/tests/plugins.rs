@@ -78,10 +78,13 @@ impl Plugin for Everything {
                 }
             })
             .after_write(move |e| {
-                events
-                    .lock()
-                    .unwrap()
-                    .push(format!("{} {}", e.method, e.paths.join(",")))
+                let dest = e
+                    .destination
+                    .as_deref()
+                    .map(|d| format!(" -> {d}"))
+                    .unwrap_or_default();
+                let line = format!("{} {}{dest}: {}", e.method, e.target, e.paths.join(","));
+                events.lock().unwrap().push(line);
             })
             .before_method(|m| {
                 if m.path.starts_with("docs") && m.method.as_str() == "DELETE" {
@@ -250,12 +253,17 @@ async fn write_checks_refuse_before_anything_reaches_disk() {
         .header("destination", "/alice/anything.txt")
         .send(&srv)
         .await;
+    req("PROPPATCH", "/alice/anything.txt")
+        .body(r#"<propertyupdate xmlns="DAV:"><set><prop><x xmlns="urn:x">1</x></prop></set></propertyupdate>"#)
+        .send(&srv)
+        .await;
     assert_eq!(
         *events.lock().unwrap(),
         [
-            "PUT docs/anything.txt",
-            "PUT alice/calendar/good.ics",
-            "MOVE alice/anything.txt,docs/anything.txt"
+            "PUT docs/anything.txt: docs/anything.txt",
+            "PUT alice/calendar/good.ics: alice/calendar/good.ics",
+            "MOVE docs/anything.txt -> alice/anything.txt: alice/anything.txt,docs/anything.txt",
+            "PROPPATCH alice/anything.txt: alice/.dav.toml",
         ]
     );
 }

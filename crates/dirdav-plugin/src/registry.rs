@@ -116,7 +116,12 @@ pub struct WriteCheck<'a> {
 pub struct WriteEvent {
     /// The method that made it.
     pub method: Method,
-    /// The decoded paths it created, changed or removed.
+    /// The decoded path the request was about.
+    pub target: String,
+    /// The decoded destination of a COPY or MOVE.
+    pub destination: Option<String>,
+    /// Every path below the root it created, changed or removed, including the
+    /// `.dav.toml` files it edited; folders stand for everything in them.
     pub paths: Vec<String>,
     /// Who made it.
     pub principal: Option<Principal>,

@@ -18,6 +18,7 @@ pub(crate) struct FileConfig {
     pub(crate) propfind_infinity_limit: Option<usize>,
     pub(crate) watch: Option<crate::WatchArg>,
     pub(crate) sync_log_limit: Option<usize>,
+    pub(crate) git_commit: Option<bool>,
 }
 
 /// Why settings could not be loaded.

@@ -68,6 +68,10 @@ struct ServeArgs {
     /// resynchronise in full [default: 10000].
     #[arg(long, value_name = "N")]
     sync_log_limit: Option<usize>,
+    /// Commit every change made through the server to the git repository holding the
+    /// tree, one commit per request, authored as the user.
+    #[arg(long)]
+    git_commit: bool,
     /// URL prefix when served behind a reverse proxy, e.g. /dav.
     #[arg(long, value_name = "PREFIX")]
     base_path: Option<String>,
@@ -160,10 +164,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         config = config.sync_log_limit(n);
     }
 
-    let server = Server::builder(config)
-        .plugin(dirdav_hello::Hello)
-        .build()
-        .await?;
+    let mut builder = Server::builder(config).plugin(dirdav_hello::Hello);
+    if args.git_commit || file.git_commit.unwrap_or(false) {
+        builder = builder.plugin(dirdav_git::GitCommit::discover(&root)?);
+        tracing::info!("committing every change to git");
+    }
+    let server = builder.build().await?;
     let mut app = server.router();
     match htpasswd {
         Some(path) => {

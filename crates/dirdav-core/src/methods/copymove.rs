@@ -116,6 +116,10 @@ pub(crate) async fn copy_move(
         }
     })
     .await;
+    let mut changed = vec![dest_key.clone()];
+    if is_move {
+        changed.push(source.path.clone());
+    }
     // A file's dead properties live in its folder's .dav.toml: they follow the file.
     if !src_is_dir {
         let props = source.dead_props().cloned().unwrap_or_default();
@@ -128,7 +132,7 @@ pub(crate) async fn copy_move(
                 file: dest_name.to_owned(),
                 props: props.clone(),
             };
-            edit_dotfile(srv, dest_parent, vec![edit], Effect::Silent).await?;
+            changed.push(edit_dotfile(srv, dest_parent, vec![edit], Effect::Silent).await?);
         }
         if is_move
             && !props.is_empty()
@@ -138,14 +142,10 @@ pub(crate) async fn copy_move(
                 file: src_name.to_owned(),
                 props: Default::default(),
             };
-            edit_dotfile(srv, src_parent, vec![edit], Effect::Silent).await?;
+            changed.push(edit_dotfile(srv, src_parent, vec![edit], Effect::Silent).await?);
         }
     }
-    let mut changed = vec![dest_key.clone()];
-    if is_move {
-        changed.push(source.path.clone());
-    }
-    srv.notify(ctx, changed);
+    srv.notify(ctx, Some(dest_key.clone()), changed);
     let mut response = Response::new(Body::empty());
     *response.status_mut() = if existing.is_some() {
         StatusCode::NO_CONTENT

@@ -41,14 +41,15 @@ pub(crate) async fn delete(
     let is_dir = current.is_collection;
     blocking("deleting failed", move || remove(&fs_path, is_dir)).await?;
     srv.update(|index| index.remove(&ctx.key)).await;
+    let mut changed = vec![ctx.key.clone()];
     if !is_dir && current.dead_props().is_some_and(|p| !p.is_empty()) {
         let edit = Edit::FileProps {
             file: name.to_owned(),
             props: Default::default(),
         };
-        edit_dotfile(srv, parent_key, vec![edit], Effect::Silent).await?;
+        changed.push(edit_dotfile(srv, parent_key, vec![edit], Effect::Silent).await?);
     }
-    srv.notify(ctx, vec![ctx.key.clone()]);
+    srv.notify(ctx, None, changed);
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

@@ -48,7 +48,7 @@ pub(crate) async fn mkcol(
     let (modified, created) = times(&meta);
     srv.update(|index| index.put_dir(&ctx.key, Default::default(), 0, modified, created))
         .await;
-    srv.notify(ctx, vec![ctx.key.clone()]);
+    srv.notify(ctx, None, vec![ctx.key.clone()]);
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)

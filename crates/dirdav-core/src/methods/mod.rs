@@ -72,15 +72,17 @@ pub(crate) enum Effect<'a> {
 }
 
 /// Applies edits to a collection's `.dav.toml`, atomically, and refreshes the index.
-/// Removes the file when nothing is left in it.
+/// Removes the file when nothing is left in it. Returns the dotfile's path below the
+/// root, for observers.
 pub(crate) async fn edit_dotfile(
     srv: &Inner,
     collection: &str,
     edits: Vec<Edit>,
     effect: Effect<'_>,
-) -> Result<(), DavError> {
+) -> Result<String, DavError> {
+    let key = crate::path::join(collection, DOTFILE);
     if edits.is_empty() {
-        return Ok(());
+        return Ok(key);
     }
     let path = srv.fs_path(collection).join(DOTFILE);
     let result = tokio::task::spawn_blocking(move || -> Result<_, DavError> {
@@ -130,5 +132,5 @@ pub(crate) async fn edit_dotfile(
         }
     })
     .await;
-    Ok(())
+    Ok(key)
 }

@@ -118,8 +118,8 @@ pub(crate) async fn proppatch(
         } else {
             Effect::File(&resource.path)
         };
-        edit_dotfile(srv, &collection, edits, effect).await?;
-        srv.notify(ctx, vec![resource.path.clone()]);
+        let dotfile = edit_dotfile(srv, &collection, edits, effect).await?;
+        srv.notify(ctx, None, vec![dotfile]);
     }
 
     let mut propstats: Vec<PropStat> = Vec::new();

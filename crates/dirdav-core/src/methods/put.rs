@@ -113,7 +113,7 @@ pub(crate) async fn put(
         created,
     };
     srv.update(|index| index.put_file(&ctx.key, file)).await;
-    srv.notify(ctx, vec![ctx.key.clone()]);
+    srv.notify(ctx, None, vec![ctx.key.clone()]);
 
     let mut response = Response::new(Body::empty());
     *response.status_mut() = if current.is_some() {
