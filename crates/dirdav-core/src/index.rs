@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 use dirdav_plugin::CollectionConfig;
 
+use crate::compat::Format;
 use crate::path::{is_within, join, split};
 use crate::state::{Loaded, Op};
 
@@ -57,6 +58,8 @@ pub(crate) struct DirEntry {
     pub(crate) config: Arc<CollectionConfig>,
     /// Identifies the `.dav.toml` content the config was parsed from (0: none).
     pub(crate) config_tag: u64,
+    /// Where the settings are kept (`.dav.toml`, Radicale's, a vdir's).
+    pub(crate) format: Format,
     pub(crate) members: BTreeSet<String>,
     pub(crate) modified: SystemTime,
     pub(crate) created: SystemTime,
@@ -111,6 +114,7 @@ impl Index {
             let dir = DirEntry {
                 config: Arc::default(),
                 config_tag,
+                format: Format::DavToml,
                 members: BTreeSet::new(),
                 modified: SystemTime::UNIX_EPOCH,
                 created: SystemTime::UNIX_EPOCH,
@@ -288,12 +292,14 @@ impl Index {
         key: &str,
         config: CollectionConfig,
         config_tag: u64,
+        format: Format,
         modified: SystemTime,
         created: SystemTime,
     ) {
         if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
             d.modified = modified;
             d.created = created;
+            d.format = format;
             if d.config_tag != config_tag || d.config.as_ref() != &config {
                 let changed = d.config_tag != config_tag;
                 d.config = Arc::new(config);
@@ -312,6 +318,7 @@ impl Index {
         let dir = DirEntry {
             config: Arc::new(config),
             config_tag,
+            format,
             members: BTreeSet::new(),
             modified,
             created,
@@ -516,6 +523,7 @@ mod tests {
             key,
             CollectionConfig::default(),
             0,
+            Format::DavToml,
             SystemTime::UNIX_EPOCH,
             SystemTime::UNIX_EPOCH,
         );

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod compat;
 mod conditions;
 mod dotfile;
 mod index;

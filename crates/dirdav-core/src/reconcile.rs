@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use dirdav_plugin::CollectionConfig;
 
+use crate::compat::{Format, RADICALE_PROPS, is_vdir_meta, radicale_config, vdir_config};
 use crate::dotfile::{DOTFILE, parse_config};
 use crate::index::{Entry, FileEntry, Index};
 use crate::path::join;
@@ -34,6 +35,7 @@ pub(crate) struct ScannedDir {
     pub(crate) key: String,
     pub(crate) config: CollectionConfig,
     pub(crate) config_tag: u64,
+    pub(crate) format: Format,
     pub(crate) modified: SystemTime,
     pub(crate) created: SystemTime,
 }
@@ -68,37 +70,54 @@ pub(crate) fn config_tag(bytes: &[u8]) -> u64 {
     ) | 1
 }
 
-/// Reads a folder's `.dav.toml`: the parsed settings and a tag identifying the bytes
-/// (0 when there is no file). A malformed file is logged and served as a plain folder.
-pub(crate) fn read_config(dir: &Path) -> (CollectionConfig, u64) {
-    let path = dir.join(DOTFILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let tag = config_tag(&bytes);
-            let config = std::str::from_utf8(&bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|text| parse_config(text).map_err(|e| e.to_string()))
-                .unwrap_or_else(|e| {
-                    tracing::warn!(path = %path.display(), error = %e, "malformed .dav.toml: serving the folder as a plain collection");
-                    CollectionConfig::default()
-                });
-            (config, tag)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (CollectionConfig::default(), 0),
+/// Reads a folder's settings: from `.dav.toml`, else from Radicale's `.Radicale.props`,
+/// else from vdir metadata files when the folder is a vdir. Returns them with a tag
+/// identifying the bytes they came from (0: none) and the format to write back in. A
+/// malformed file is logged and the folder served as a plain collection.
+pub(crate) fn read_config(dir: &Path) -> (CollectionConfig, u64, Format) {
+    let read = |name: &str| match std::fs::read(dir.join(name)) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "unreadable .dav.toml");
-            (CollectionConfig::default(), 0)
+            tracing::warn!(path = %dir.join(name).display(), error = %e, "unreadable settings");
+            None
         }
+    };
+    let parsed = |bytes: &[u8], format: Format| {
+        let config = match format {
+            Format::Radicale => radicale_config(bytes),
+            _ => std::str::from_utf8(bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|text| parse_config(text).map_err(|e| e.to_string())),
+        };
+        let config = config.unwrap_or_else(|e| {
+            tracing::warn!(path = %dir.display(), error = %e, "malformed settings: serving the folder as a plain collection");
+            CollectionConfig::default()
+        });
+        (config, config_tag(bytes), format)
+    };
+    if let Some(bytes) = read(DOTFILE) {
+        return parsed(&bytes, Format::DavToml);
     }
+    if let Some(bytes) = read(RADICALE_PROPS) {
+        return parsed(&bytes, Format::Radicale);
+    }
+    if let Some((config, meta)) = vdir_config(dir) {
+        let mut tagged = b"vdir".to_vec();
+        tagged.extend_from_slice(&meta);
+        return (config, config_tag(&tagged), Format::Vdir);
+    }
+    (CollectionConfig::default(), 0, Format::DavToml)
 }
 
 fn scanned_dir(key: &str, path: &Path, meta: &std::fs::Metadata) -> ScannedDir {
     let (modified, created) = times(meta);
-    let (config, config_tag) = read_config(path);
+    let (config, config_tag, format) = read_config(path);
     ScannedDir {
         key: key.to_owned(),
         config,
         config_tag,
+        format,
         modified,
         created,
     }
@@ -169,6 +188,19 @@ pub(crate) fn scan(root: &Path, key: &str, recursive: bool) -> Scan {
             });
         }
     }
+    // A vdir's metadata files are its settings, not members.
+    let vdirs: BTreeSet<String> = scan
+        .dirs
+        .iter()
+        .filter(|d| d.format == Format::Vdir)
+        .map(|d| d.key.clone())
+        .collect();
+    if !vdirs.is_empty() {
+        scan.files.retain(|f| match crate::path::split(&f.key) {
+            Some((parent, name)) => !(is_vdir_meta(name) && vdirs.contains(parent)),
+            None => true,
+        });
+    }
     scan
 }
 
@@ -208,6 +240,7 @@ impl Scan {
                 &d.key,
                 d.config.clone(),
                 d.config_tag,
+                d.format,
                 d.modified,
                 d.created,
             );

@@ -748,7 +748,19 @@ impl Inner {
         let Some(path) = path::decode(&raw_path, &self.config.base_path)? else {
             return Err(DavError::not_found());
         };
+        let mut path = path;
         let key = path.key();
+        if !path.hidden
+            && let Some((parent, name)) = path::split(&key)
+            && crate::compat::is_vdir_meta(name)
+            && self
+                .index()
+                .dir(parent)
+                .is_some_and(|d| d.format == crate::compat::Format::Vdir)
+        {
+            // A vdir's metadata files are its settings, changed by PROPPATCH.
+            path.hidden = true;
+        }
         let principal = parts.extensions.get::<Principal>().cloned();
         let ctx = Ctx {
             parts,

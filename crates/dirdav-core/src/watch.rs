@@ -12,7 +12,7 @@ use notify::{RecursiveMode, Watcher};
 use crate::dotfile::DOTFILE;
 use crate::index::{Entry, Index};
 use crate::path::split;
-use crate::reconcile::{config_tag, is_ignored};
+use crate::reconcile::is_ignored;
 use crate::server::Inner;
 
 /// Quiet time that ends a burst of events.
@@ -83,7 +83,7 @@ fn folders_to_reconcile(inner: &Inner, paths: &[PathBuf]) -> BTreeSet<String> {
             continue;
         }
         let parent = parents.join("/");
-        if *name == DOTFILE {
+        if *name == DOTFILE || *name == crate::compat::RADICALE_PROPS {
             if dotfile_changed(&index, &parent, path) {
                 folders.insert(nearest_known(&index, parent));
             }
@@ -117,7 +117,10 @@ fn dotfile_changed(index: &Index, folder: &str, path: &std::path::Path) -> bool 
     let Some(dir) = index.dir(folder) else {
         return false;
     };
-    let tag = std::fs::read(path).map(|b| config_tag(&b)).unwrap_or(0);
+    let Some(folder_path) = path.parent() else {
+        return false;
+    };
+    let (_, tag, _) = crate::reconcile::read_config(folder_path);
     tag != dir.config_tag
 }
 

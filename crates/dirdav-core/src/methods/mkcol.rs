@@ -46,8 +46,17 @@ pub(crate) async fn mkcol(
     })
     .await?;
     let (modified, created) = times(&meta);
-    srv.update(|index| index.put_dir(&ctx.key, Default::default(), 0, modified, created))
-        .await;
+    srv.update(|index| {
+        index.put_dir(
+            &ctx.key,
+            Default::default(),
+            0,
+            Default::default(),
+            modified,
+            created,
+        )
+    })
+    .await;
     srv.notify(ctx, None, vec![ctx.key.clone()]);
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::CREATED;

@@ -14,11 +14,14 @@ pub(crate) mod sync_collection;
 
 use dirdav_plugin::{DavError, Resource};
 
+use crate::compat::{Format, RADICALE_PROPS, radicale_apply, vdir_file};
 use crate::conditions::{self, State};
 use crate::dotfile::{self, DOTFILE, Edit};
-use crate::reconcile::config_tag;
+use crate::reconcile::{config_tag, read_config};
 use crate::server::{Ctx, Inner};
+use crate::storage::blocking;
 use crate::storage::{io_error, write_atomic};
+use dirdav_plugin::xml::Name;
 
 /// The condition state of a resource.
 pub(crate) fn state_of(resource: Option<&Resource>) -> State<'_> {
@@ -60,6 +63,58 @@ pub(crate) fn refuse_hidden(ctx: &Ctx) -> Result<(), DavError> {
     }
 }
 
+/// Sets or removes text properties of a Radicale or vdir collection, written back in
+/// its own format. Returns the paths written, for observers.
+pub(crate) async fn edit_compat(
+    srv: &Inner,
+    collection: &str,
+    format: Format,
+    changes: Vec<(Name, Option<String>)>,
+) -> Result<Vec<String>, DavError> {
+    let dir = srv.fs_path(collection);
+    let written = blocking("writing the collection's settings failed", move || {
+        let mut written = Vec::new();
+        match format {
+            Format::Radicale => {
+                let path = dir.join(RADICALE_PROPS);
+                let bytes = std::fs::read(&path)?;
+                let edited = radicale_apply(&bytes, &changes).map_err(std::io::Error::other)?;
+                write_atomic(&path, &edited)?;
+                written.push(RADICALE_PROPS.to_owned());
+            }
+            Format::Vdir => {
+                for (name, value) in &changes {
+                    let Some(file) = vdir_file(name) else {
+                        continue;
+                    };
+                    let path = dir.join(file);
+                    match value {
+                        Some(v) => {
+                            write_atomic(&path, v.as_bytes())?;
+                        }
+                        None => match std::fs::remove_file(&path) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                            _ => {}
+                        },
+                    }
+                    written.push(file.to_owned());
+                }
+            }
+            Format::DavToml => {}
+        }
+        let settings = read_config(&dir);
+        Ok((written, settings))
+    })
+    .await?;
+    let (files, (config, tag, _)) = written;
+    srv.update(|index| index.set_config(collection, config, tag, true))
+        .await;
+    Ok(files
+        .iter()
+        .map(|f| crate::path::join(collection, f))
+        .collect())
+}
+
 /// What a `.dav.toml` edit means for sync clients.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Effect<'a> {
@@ -81,7 +136,13 @@ pub(crate) async fn edit_dotfile(
     effect: Effect<'_>,
 ) -> Result<String, DavError> {
     let key = crate::path::join(collection, DOTFILE);
-    if edits.is_empty() {
+    let format = srv
+        .index()
+        .dir(collection)
+        .map(|d| d.format)
+        .unwrap_or_default();
+    if edits.is_empty() || format != Format::DavToml {
+        // Radicale's and vdir folders keep no item properties: nothing to carry over.
         return Ok(key);
     }
     let path = srv.fs_path(collection).join(DOTFILE);

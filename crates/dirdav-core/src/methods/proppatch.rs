@@ -7,7 +7,8 @@ use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, Multistatus, PropStat, Resource};
 
-use super::{Effect, edit_dotfile, refuse_hidden};
+use super::{Effect, edit_compat, edit_dotfile, refuse_hidden};
+use crate::compat::{Format, vdir_file};
 use crate::dotfile::Edit;
 use crate::path::split;
 use crate::props::names::CANNOT_MODIFY_PROTECTED;
@@ -80,6 +81,14 @@ pub(crate) async fn proppatch(
         (parent.to_owned(), Some(name.to_owned()))
     };
     let _guard = srv.locks.item(&collection).await;
+    let format = srv
+        .index()
+        .dir(&collection)
+        .map(|d| d.format)
+        .unwrap_or_default();
+    if format != Format::DavToml {
+        return compat(srv, ctx, &resource, &collection, format, instructions).await;
+    }
 
     let mut failed = false;
     let mut edits = Vec::new();
@@ -122,6 +131,16 @@ pub(crate) async fn proppatch(
         srv.notify(ctx, None, vec![dotfile]);
     }
 
+    Ok(answer(srv, &resource, failed, outcomes))
+}
+
+/// The 207 answer: each property with its status; when any failed, the others 424.
+fn answer(
+    srv: &Inner,
+    resource: &Resource,
+    failed: bool,
+    outcomes: Vec<(Name, Result<(), DavError>)>,
+) -> Response {
     let mut propstats: Vec<PropStat> = Vec::new();
     for (name, outcome) in outcomes {
         let (status, error) = match outcome {
@@ -143,7 +162,48 @@ pub(crate) async fn proppatch(
     }
     let mut ms = Multistatus::new(&srv.registry.prefixes);
     ms.propstats(&resource.href, &propstats);
-    Ok(ms.into_response())
+    ms.into_response()
+}
+
+/// PROPPATCH on a Radicale or vdir collection: text values of the collection only,
+/// written back in the folder's own format.
+async fn compat(
+    srv: &Inner,
+    ctx: &Ctx,
+    resource: &Resource,
+    collection: &str,
+    format: Format,
+    instructions: Vec<Instruction>,
+) -> Result<Response, DavError> {
+    let mut failed = false;
+    let mut changes = Vec::new();
+    let mut outcomes = Vec::new();
+    for Instruction { element, set } in instructions {
+        let name = element.name.clone();
+        let outcome = match srv.registry.property(&name) {
+            Some(live) if live.stored_at.is_none() => {
+                Err(DavError::forbidden(format!("{name} is protected"))
+                    .condition(CANNOT_MODIFY_PROTECTED))
+            }
+            _ if !resource.is_collection => Err(DavError::forbidden(
+                "this collection's format (Radicale or vdir) keeps no properties for items",
+            )),
+            _ if format == Format::Vdir && vdir_file(&name).is_none() => Err(DavError::forbidden(
+                "a vdir keeps only displayname, color, description and order",
+            )),
+            _ => {
+                changes.push((name.clone(), set.then(|| element.text())));
+                Ok(())
+            }
+        };
+        failed |= outcome.is_err();
+        outcomes.push((name, outcome));
+    }
+    if !failed {
+        let written = edit_compat(srv, collection, format, changes).await?;
+        srv.notify(ctx, None, written);
+    }
+    Ok(answer(srv, resource, failed, outcomes))
 }
 
 #[cfg(test)]
