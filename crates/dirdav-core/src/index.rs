@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use dirdav_plugin::CollectionConfig;
+use dirdav_plugin::{CollectionConfig, Summary};
 
 use crate::compat::Format;
 use crate::path::{is_within, join, split};
@@ -31,6 +31,8 @@ pub(crate) struct FileEntry {
     pub(crate) size: u64,
     pub(crate) modified: SystemTime,
     pub(crate) created: SystemTime,
+    /// The plugin's summary, for items of a kind that has a summarizer.
+    pub(crate) summary: Option<Arc<Summary>>,
 }
 
 /// What happened to a member, as the sync log records it.
@@ -515,6 +517,7 @@ mod tests {
             size: 1,
             modified: SystemTime::UNIX_EPOCH,
             created: SystemTime::UNIX_EPOCH,
+            summary: None,
         }
     }
 

@@ -9,13 +9,15 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use dirdav_plugin::CollectionConfig;
+use std::sync::Arc;
+
+use dirdav_plugin::{CollectionConfig, Registry, Summarizer, Summary};
 
 use crate::compat::{Format, RADICALE_PROPS, is_vdir_meta, radicale_config, vdir_config};
 use crate::dotfile::{DOTFILE, parse_config};
 use crate::index::{Entry, FileEntry, Index};
 use crate::path::join;
-use crate::storage::{hash_file, times};
+use crate::storage::{etag_of, hash_file, times};
 
 /// Names that are never indexed, served or written: dotfiles (`.dav.toml`, `.git`, the
 /// server's and sync tools' temporaries) and editors' working files, which appear and
@@ -205,16 +207,35 @@ pub(crate) fn scan(root: &Path, key: &str, recursive: bool) -> Scan {
 }
 
 impl Scan {
-    /// The files whose size or modification time differ from the index: only these are
-    /// hashed.
-    pub(crate) fn to_hash(&self, index: &Index) -> Vec<(String, PathBuf)> {
+    /// The files to read: those whose size or modification time differ from the index,
+    /// and items that lack the summary their collection's kind calls for. Each comes
+    /// with the summarizer to run on its bytes.
+    pub(crate) fn to_read(&self, index: &Index, registry: &Registry) -> Vec<ToRead> {
+        let kind_of = |folder: &str| -> Option<String> {
+            match self.dirs.iter().find(|d| d.key == folder) {
+                Some(d) => d.config.kind.clone(),
+                None => index.dir(folder)?.config.kind.clone(),
+            }
+        };
         self.files
             .iter()
-            .filter(|f| match index.get(&f.key) {
-                Some(Entry::File(e)) => e.size != f.size || e.modified != f.modified,
-                _ => true,
+            .filter_map(|f| {
+                let parent = crate::path::split(&f.key).map_or("", |(p, _)| p);
+                let summarizer = registry.summarizer(kind_of(parent).as_deref()).cloned();
+                let stale = match index.get(&f.key) {
+                    Some(Entry::File(e)) => {
+                        e.size != f.size
+                            || e.modified != f.modified
+                            || (summarizer.is_some() && e.summary.is_none())
+                    }
+                    _ => true,
+                };
+                stale.then(|| ToRead {
+                    key: f.key.clone(),
+                    path: f.path.clone(),
+                    summarizer,
+                })
             })
-            .map(|f| (f.key.clone(), f.path.clone()))
             .collect()
     }
 
@@ -228,7 +249,7 @@ impl Scan {
     }
 
     /// Applies the scan to the index, logging every difference.
-    pub(crate) fn apply(self, index: &mut Index, hashes: &HashMap<String, String>) {
+    pub(crate) fn apply(self, index: &mut Index, reads: &HashMap<String, Read>) {
         if let Some(key) = &self.missing {
             index.remove(key);
             return;
@@ -247,20 +268,19 @@ impl Scan {
         }
         for f in &self.files {
             seen.insert(&f.key);
-            let unchanged = matches!(index.get(&f.key), Some(Entry::File(e)) if e.size == f.size && e.modified == f.modified);
-            if unchanged {
+            // Files not read are unchanged, or vanished meanwhile (the next event
+            // catches those).
+            let Some(read) = reads.get(&f.key) else {
                 continue;
-            }
-            let Some(etag) = hashes.get(&f.key) else {
-                continue; // vanished before it could be hashed; the next event catches it
             };
             index.put_file(
                 &f.key,
                 FileEntry {
-                    etag: etag.clone(),
+                    etag: read.etag.clone(),
                     size: f.size,
                     modified: f.modified,
                     created: f.created,
+                    summary: read.summary.clone(),
                 },
             );
         }
@@ -277,11 +297,49 @@ impl Scan {
     }
 }
 
-/// Hashes files; those that vanished meanwhile are left out.
-pub(crate) fn hash_all(files: Vec<(String, PathBuf)>) -> HashMap<String, String> {
+/// A file to read during reconciliation.
+pub(crate) struct ToRead {
+    key: String,
+    path: PathBuf,
+    summarizer: Option<Summarizer>,
+}
+
+impl std::fmt::Debug for ToRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToRead")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What reading a file gave.
+#[derive(Debug, Clone)]
+pub(crate) struct Read {
+    pub(crate) etag: String,
+    pub(crate) summary: Option<Arc<Summary>>,
+}
+
+/// Reads files once each: hashed, and summarized where a summarizer applies. Those
+/// that vanished meanwhile are left out.
+pub(crate) fn read_all(files: Vec<ToRead>) -> HashMap<String, Read> {
     files
         .into_iter()
-        .filter_map(|(key, path)| hash_file(&path).ok().map(|etag| (key, etag)))
+        .filter_map(|f| {
+            let read = match &f.summarizer {
+                None => Read {
+                    etag: hash_file(&f.path).ok()?,
+                    summary: None,
+                },
+                Some(summarize) => {
+                    let bytes = std::fs::read(&f.path).ok()?;
+                    Read {
+                        etag: etag_of(&blake3::hash(&bytes)),
+                        summary: Some(Arc::new(summarize(&bytes))),
+                    }
+                }
+            };
+            Some((f.key, read))
+        })
         .collect()
 }
 
@@ -311,7 +369,7 @@ mod tests {
 
     fn reconcile(root: &Path, index: &mut Index, key: &str, recursive: bool) {
         let scan = scan(root, key, recursive);
-        let hashes = hash_all(scan.to_hash(index));
+        let hashes = read_all(scan.to_read(index, &Registry::default()));
         let new_dirs = scan.new_dirs(index);
         scan.apply(index, &hashes);
         for d in new_dirs {
@@ -370,7 +428,7 @@ mod tests {
         // Nothing changed: nothing logged, nothing hashed.
         let seq = index.seq();
         let again = scan(root, "cal", false);
-        assert!(again.to_hash(&index).is_empty());
+        assert!(again.to_read(&index, &Registry::default()).is_empty());
         again.apply(&mut index, &HashMap::new());
         assert_eq!(index.seq(), seq);
 

@@ -20,7 +20,7 @@ use crate::index::{Change, Entry, Index};
 use crate::methods;
 use crate::path::{self, DavPath};
 use crate::props::{CoreProps, PropRequest, propstats};
-use crate::reconcile::{hash_all, scan};
+use crate::reconcile::{read_all, scan};
 use crate::state::{Loaded, State, StateError};
 use crate::storage::blocking;
 
@@ -223,9 +223,11 @@ impl ServerBuilder {
         };
         index.set_quiet(fresh);
         let walk_root = root.clone();
+        let registry = Arc::new(registry);
+        let walk_registry = registry.clone();
         let mut index = tokio::task::spawn_blocking(move || {
             let scan = scan(&walk_root, "", true);
-            let hashes = hash_all(scan.to_hash(&index));
+            let hashes = read_all(scan.to_read(&index, &walk_registry));
             let hashed = hashes.len();
             scan.apply(&mut index, &hashes);
             (index, hashed)
@@ -465,7 +467,7 @@ impl Locks {
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) root: PathBuf,
-    pub(crate) registry: Registry,
+    pub(crate) registry: Arc<Registry>,
     index: RwLock<Index>,
     pub(crate) locks: Locks,
     dav_header: HeaderValue,
@@ -563,11 +565,14 @@ impl Inner {
                         continue;
                     }
                 };
-            let (to_hash, new_dirs) = {
+            let (to_read, new_dirs) = {
                 let index = self.index();
-                (scanned.to_hash(&index), scanned.new_dirs(&index))
+                (
+                    scanned.to_read(&index, &self.registry),
+                    scanned.new_dirs(&index),
+                )
             };
-            let hashes = blocking("hashing failed", move || Ok(hash_all(to_hash)))
+            let hashes = blocking("hashing failed", move || Ok(read_all(to_read)))
                 .await
                 .unwrap_or_default();
             self.update(|index| scanned.apply(index, &hashes)).await;
@@ -616,6 +621,7 @@ impl Inner {
                 created: d.created,
                 collection: d.config.clone(),
                 sync_token: Some(self.token(d.rev)),
+                summary: None,
             },
             Entry::File(f) => {
                 let parent = path::split(key).map_or("", |(p, _)| p);
@@ -629,6 +635,7 @@ impl Inner {
                     created: f.created,
                     collection: index.dir(parent)?.config.clone(),
                     sync_token: None,
+                    summary: f.summary.clone(),
                 }
             }
         })

@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use dirdav_plugin::Summary;
+
 use crate::index::{Change, FileEntry};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -19,7 +21,7 @@ const DIRS: TableDefinition<&str, &[u8]> = TableDefinition::new("dirs");
 const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
 
 /// Bumped when the layout changes; a state of another version is rebuilt from the tree.
-const FORMAT: &[u8] = b"dirdav-state-1";
+const FORMAT: &[u8] = b"dirdav-state-2";
 
 /// Why the state could not be used. The server then rebuilds it from the tree.
 #[derive(Debug, thiserror::Error)]
@@ -256,20 +258,78 @@ fn get_time(b: &[u8]) -> Option<SystemTime> {
 }
 
 fn encode_file(f: &FileEntry) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 + f.etag.len());
+    let mut out = Vec::with_capacity(33 + f.etag.len());
     out.extend_from_slice(&f.size.to_le_bytes());
     put_time(&mut out, f.modified);
     put_time(&mut out, f.created);
+    out.push(f.etag.len() as u8);
     out.extend_from_slice(f.etag.as_bytes());
+    if let Some(summary) = &f.summary {
+        out.extend_from_slice(&encode_summary(summary));
+    }
     out
 }
 
 fn decode_file(b: &[u8]) -> Option<FileEntry> {
+    let etag_len = *b.get(32)? as usize;
+    let etag = String::from_utf8(b.get(33..33 + etag_len)?.to_vec()).ok()?;
+    let rest = b.get(33 + etag_len..)?;
     Some(FileEntry {
         size: u64::from_le_bytes(b.get(0..8)?.try_into().ok()?),
         modified: get_time(b.get(8..20)?)?,
         created: get_time(b.get(20..32)?)?,
-        etag: String::from_utf8(b.get(32..)?.to_vec()).ok()?,
+        etag,
+        summary: (!rest.is_empty())
+            .then(|| decode_summary(rest))
+            .flatten()
+            .map(std::sync::Arc::new),
+    })
+}
+
+/// Summaries are stored as a small JSON object: `{"u": uid, "c": component, "s": [start,
+/// end], "f": [[name, value], …]}`.
+fn encode_summary(s: &Summary) -> Vec<u8> {
+    let mut map = serde_json::Map::new();
+    if let Some(uid) = &s.uid {
+        map.insert("u".into(), uid.clone().into());
+    }
+    if let Some(c) = &s.component {
+        map.insert("c".into(), c.clone().into());
+    }
+    if let Some((a, b)) = s.span {
+        map.insert("s".into(), serde_json::json!([a, b]));
+    }
+    if !s.fields.is_empty() {
+        map.insert("f".into(), serde_json::json!(s.fields));
+    }
+    serde_json::to_vec(&map).unwrap_or_default()
+}
+
+fn decode_summary(b: &[u8]) -> Option<Summary> {
+    let v: serde_json::Value = serde_json::from_slice(b).ok()?;
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let span = v
+        .get("s")
+        .and_then(|s| Some((s.get(0)?.as_i64()?, s.get(1)?.as_i64()?)));
+    let fields = v
+        .get("f")
+        .and_then(|f| f.as_array())
+        .map(|f| {
+            f.iter()
+                .filter_map(|p| {
+                    Some((
+                        p.get(0)?.as_str()?.to_owned(),
+                        p.get(1)?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Summary {
+        uid: text("u"),
+        component: text("c"),
+        span,
+        fields,
     })
 }
 
@@ -311,6 +371,12 @@ mod tests {
             size: 42,
             modified: UNIX_EPOCH + Duration::new(1_700_000_000, 123),
             created: UNIX_EPOCH + Duration::new(1_600_000_000, 0),
+            summary: Some(std::sync::Arc::new(Summary {
+                uid: Some("u1".into()),
+                component: Some("VEVENT".into()),
+                span: Some((10, i64::MAX)),
+                fields: vec![("FN".into(), "Carol".into())],
+            })),
         }
     }
 

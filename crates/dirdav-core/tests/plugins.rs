@@ -16,6 +16,7 @@ const NS: &str = "urn:test";
 const SUMMARY: Name = Name::new(NS, "summary");
 const ECHO: Name = Name::new(NS, "echo");
 const STORED: Name = Name::new(NS, "timezone");
+const UID: Name = Name::new(NS, "uid");
 
 /// A plugin using every hook, as a calendar plugin would.
 #[derive(Default)]
@@ -39,6 +40,16 @@ impl Plugin for Everything {
                     .then(|| Element::with_text(SUMMARY, ctx.resource.name()))
             }))
             .property(LiveProperty::stored(STORED, &["test", "timezone"]))
+            .property(LiveProperty::computed(UID, |ctx| {
+                let uid = ctx.resource.summary.as_ref()?.uid.clone()?;
+                Some(Element::with_text(UID, uid))
+            }))
+            .summarizer("calendar", |bytes| dirdav_plugin::Summary {
+                uid: String::from_utf8_lossy(bytes)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("UID:").map(|u| u.trim().to_owned())),
+                ..Default::default()
+            })
             .report(
                 ECHO,
                 |res| res.is_collection_of("calendar"),
@@ -380,5 +391,52 @@ async fn the_hello_plugin_greets_the_principal() {
     assert_eq!(
         req("OPTIONS", "/").send(&srv).await.header("dav"),
         Some("1, 3, hello")
+    );
+}
+
+#[tokio::test]
+async fn summaries_are_made_at_startup_and_on_put_and_persist() {
+    let fx = Fixture::new();
+    let state = tempfile::tempdir().unwrap();
+    let build = || async {
+        Server::builder(fx.config().state_dir(state.path()))
+            .plugin(Everything::default())
+            .build()
+            .await
+            .unwrap()
+    };
+    let ask = r#"<propfind xmlns="DAV:"><prop><uid xmlns="urn:test"/></prop></propfind>"#;
+    let srv = build().await;
+    let r = req("PROPFIND", "/alice/calendar/")
+        .header("depth", "1")
+        .body(ask)
+        .send(&srv)
+        .await;
+    assert!(r.body.contains("<t:uid>one</t:uid>"), "{}", r.body);
+    req("PUT", "/alice/calendar/two.ics")
+        .body(EVENT.replace("UID:one", "UID:two"))
+        .send(&srv)
+        .await;
+    req("PUT", "/docs/plain.ics").body(EVENT).send(&srv).await;
+    drop(srv);
+    let srv = build().await;
+    let r = req("PROPFIND", "/alice/calendar/")
+        .header("depth", "1")
+        .body(ask)
+        .send(&srv)
+        .await;
+    assert!(
+        r.body.contains("<t:uid>one</t:uid>") && r.body.contains("<t:uid>two</t:uid>"),
+        "{}",
+        r.body
+    );
+    let r = req("PROPFIND", "/docs/plain.ics")
+        .header("depth", "0")
+        .body(ask)
+        .send(&srv)
+        .await;
+    assert!(
+        !r.body.contains("<t:uid>"),
+        "only items of the kind are summarized"
     );
 }

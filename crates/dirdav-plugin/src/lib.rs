@@ -17,6 +17,6 @@ pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};
 pub use registry::{
     LiveProperty, MethodCheck, Owned, Plugin, PropContext, PropGetter, Registrar, Registry,
-    RegistryError, Report, WriteCheck, WriteEvent,
+    RegistryError, Report, Summarizer, WriteCheck, WriteEvent,
 };
-pub use resource::{CollectionConfig, Principal, Resource};
+pub use resource::{CollectionConfig, Principal, Resource, Summary};

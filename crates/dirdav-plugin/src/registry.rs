@@ -147,6 +147,8 @@ type Observer = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
 type BeforeMethod = Arc<dyn Fn(&MethodCheck<'_>) -> Result<(), DavError> + Send + Sync>;
 type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>) -> bool + Send + Sync>;
 type Applies = Arc<dyn Fn(&Resource) -> bool + Send + Sync>;
+/// Extracts a [`Summary`](crate::Summary) from an item's bytes.
+pub type Summarizer = Arc<dyn Fn(&[u8]) -> crate::Summary + Send + Sync>;
 
 /// A REPORT a plugin answers.
 #[derive(Clone)]
@@ -193,6 +195,8 @@ pub struct Registry {
     pub member_filters: Vec<Owned<MemberFilter>>,
     /// Extra routes by path prefix (`/.well-known/caldav`).
     pub routes: Vec<Owned<(String, SharedHandler)>>,
+    /// Summarizers by collection kind.
+    pub summarizers: BTreeMap<String, Owned<Summarizer>>,
     conflicts: Vec<String>,
 }
 
@@ -258,6 +262,11 @@ impl Registry {
             .iter()
             .find(|(n, _)| *n == ns)
             .map(|(_, p)| *p)
+    }
+
+    /// The summarizer for items of a collection kind.
+    pub fn summarizer(&self, kind: Option<&str>) -> Option<&Summarizer> {
+        self.summarizers.get(kind?).map(|s| &s.item)
     }
 
     /// True when this principal may see this resource in listings.
@@ -425,6 +434,25 @@ impl Registrar<'_> {
     ) -> &mut Self {
         let owned = self.owned(Arc::new(filter) as MemberFilter);
         self.registry.member_filters.push(owned);
+        self
+    }
+
+    /// Summarizes every item of collections of `kind` when it is indexed (at startup,
+    /// after outside edits, on PUT); the summary is kept in the index and handed to
+    /// checks, properties and reports on [`Resource::summary`]. The function must not
+    /// fail: for an item it cannot read, return `Summary::default()`.
+    pub fn summarizer(
+        &mut self,
+        kind: &str,
+        summarize: impl Fn(&[u8]) -> crate::Summary + Send + Sync + 'static,
+    ) -> &mut Self {
+        if let Some(other) = self.registry.summarizers.get(kind) {
+            let other = other.plugin;
+            self.conflict(format_args!("summarizer for {kind:?}"), other);
+        } else {
+            let owned = self.owned(Arc::new(summarize) as Summarizer);
+            self.registry.summarizers.insert(kind.to_owned(), owned);
+        }
         self
     }
 

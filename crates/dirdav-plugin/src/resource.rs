@@ -53,6 +53,23 @@ impl CollectionConfig {
     }
 }
 
+/// What a plugin extracts from an item when it is indexed (see
+/// [`Registrar::summarizer`](crate::Registrar::summarizer)), so that checks and queries
+/// can decide without reading the file again. Kept in the index and persisted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The item's UID.
+    pub uid: Option<String>,
+    /// Its main component or kind: `VEVENT`, `VTODO`, `VJOURNAL`, `VCARD`.
+    pub component: Option<String>,
+    /// The time span it may cover, in seconds since the epoch, end exclusive: a
+    /// recurring item spans from its first instance to its last (`i64::MAX` when
+    /// unbounded). `None` when unknown: queries must then read the item.
+    pub span: Option<(i64, i64)>,
+    /// Searchable values (`FN`, `EMAIL`, `TEL` …), by property name.
+    pub fields: Vec<(String, String)>,
+}
+
 /// What a plugin sees of one resource: data the core already holds in memory, so
 /// reading it costs no I/O.
 #[derive(Clone, Debug)]
@@ -78,6 +95,8 @@ pub struct Resource {
     /// For a collection: the sync token of its current state (RFC 6578 §4), which also
     /// serves as `CS:getctag`. It changes whenever a member is added, changed or removed.
     pub sync_token: Option<String>,
+    /// For an item of a collection whose kind has a summarizer: its summary.
+    pub summary: Option<Arc<Summary>>,
 }
 
 impl Resource {

@@ -82,22 +82,31 @@ pub(crate) async fn put(
         .iter()
         .filter(|c| parent.kind() == Some(c.item.0.as_str()))
         .collect();
-    if !checks.is_empty() {
-        let bytes = tmp
-            .read_back()
-            .map_err(|e| io_error("reading back failed", e))?;
+    let summarizer = srv.registry.summarizer(parent.kind()).cloned();
+    let bytes = if checks.is_empty() && summarizer.is_none() {
+        None
+    } else {
+        Some(
+            tmp.read_back()
+                .map_err(|e| io_error("reading back failed", e))?,
+        )
+    };
+    if let Some(bytes) = &bytes {
         let check = WriteCheck {
             path: &ctx.key,
             parent: &parent,
             existing: current.as_ref(),
             content_type: ctx.header("content-type"),
-            body: &bytes,
+            body: bytes,
             store: srv.as_ref(),
         };
         for c in checks {
             (c.item.1)(&check)?;
         }
     }
+    let summary = summarizer
+        .zip(bytes.as_deref())
+        .map(|(summarize, b)| Arc::new(summarize(b)));
 
     let target = srv.fs_path(&ctx.key);
     let (etag, meta) = blocking("storing the file failed", move || {
@@ -111,6 +120,7 @@ pub(crate) async fn put(
         size: meta.len(),
         modified,
         created,
+        summary,
     };
     srv.update(|index| index.put_file(&ctx.key, file)).await;
     srv.notify(ctx, None, vec![ctx.key.clone()]);
