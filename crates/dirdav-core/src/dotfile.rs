@@ -97,6 +97,11 @@ pub(crate) enum Edit {
         path: &'static [&'static str],
         value: Option<String>,
     },
+    /// Sets a list of strings at a key path (`[caldav] components`).
+    List {
+        path: Vec<String>,
+        values: Vec<String>,
+    },
     /// Replaces all dead properties of a file (after COPY or MOVE); empty removes them.
     FileProps {
         file: String,
@@ -141,6 +146,17 @@ pub(crate) fn apply(text: &str, edits: &[Edit]) -> Result<Option<String>, toml_e
                         table.remove(last);
                     }
                 }
+            }
+            Edit::List { path, values } => {
+                let Some((last, tables)) = path.split_last() else {
+                    continue;
+                };
+                let mut table = doc.as_table_mut();
+                for t in tables {
+                    table = subtable(table, t);
+                }
+                let array: toml_edit::Array = values.iter().map(String::as_str).collect();
+                table.insert(last, toml_edit::value(array));
             }
             Edit::FileProps { file, props } => {
                 let files = subtable(doc.as_table_mut(), "files");

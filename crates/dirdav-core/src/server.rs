@@ -11,8 +11,8 @@ use bytes::Bytes;
 use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
 use dirdav_plugin::xml::{Name, ns};
 use dirdav_plugin::{
-    BoxFuture, DavError, DavRequest, Depth, MethodCheck, Plugin, Principal, PropContext, PropStat,
-    Registry, Resource, Store, SyncChanges, WriteEvent,
+    BoxFuture, DavError, DavRequest, Depth, MethodCheck, NewCollection, Plugin, Principal,
+    PropContext, PropStat, Registry, Resource, Store, SyncChanges, WriteEvent,
 };
 use http_body_util::BodyExt;
 
@@ -670,16 +670,17 @@ impl Inner {
     /// Tells the observers about a change that landed: the files and folders it
     /// created, changed or removed, `.dav.toml` files included.
     pub(crate) fn notify(&self, ctx: &Ctx, destination: Option<String>, paths: Vec<String>) {
-        if self.registry.observers.is_empty() {
-            return;
-        }
-        let event = WriteEvent {
+        self.notify_event(WriteEvent {
             method: ctx.method().clone(),
             target: ctx.key.clone(),
             destination,
             paths,
             principal: ctx.principal.clone(),
-        };
+        });
+    }
+
+    /// Tells the observers about a change.
+    pub(crate) fn notify_event(&self, event: WriteEvent) {
         for o in &self.registry.observers {
             (o.item)(&event);
         }
@@ -962,6 +963,13 @@ impl Store for Inner {
             removed,
             truncated,
         })
+    }
+
+    fn make_collection<'a>(
+        &'a self,
+        new: NewCollection<'a>,
+    ) -> BoxFuture<'a, Result<(), DavError>> {
+        Box::pin(methods::mkcol::create(self, new))
     }
 
     fn propstats(

@@ -440,3 +440,47 @@ async fn summaries_are_made_at_startup_and_on_put_and_persist() {
         "only items of the kind are summarized"
     );
 }
+
+#[tokio::test]
+async fn extended_mkcol_creates_a_collection_of_a_registered_kind() {
+    let fx = Fixture::new();
+    let (srv, events) = server(&fx).await;
+    let body = r#"<D:mkcol xmlns:D="DAV:" xmlns:T="urn:test"><D:set><D:prop>
+<D:resourcetype><D:collection/><T:calendar/></D:resourcetype><D:displayname>New</D:displayname>
+<T:timezone>Europe/Paris</T:timezone><X:color xmlns:X="urn:x">red</X:color></D:prop></D:set></D:mkcol>"#;
+    let r = req("MKCOL", "/alice/new/").body(body).send(&srv).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        fx.read("alice/new/.dav.toml").unwrap(),
+        "kind = \"calendar\"\ndisplayname = \"New\"\n\n[test]\ntimezone = \"Europe/Paris\"\n\n[props]\n\"{urn:x}color\" = \"red\"\n"
+    );
+    let ask = r#"<propfind xmlns="DAV:"><prop><resourcetype/><displayname/></prop></propfind>"#;
+    let r = req("PROPFIND", "/alice/new/")
+        .header("depth", "0")
+        .body(ask)
+        .send(&srv)
+        .await;
+    assert!(r.body.contains("<d:resourcetype><d:collection/><t:calendar/></d:resourcetype><d:displayname>New</d:displayname>"));
+    assert_eq!(
+        events.lock().unwrap().last().unwrap(),
+        "MKCOL alice/new: alice/new,alice/new/.dav.toml"
+    );
+
+    let before = fx.snapshot();
+    let unknown = body.replace("<T:calendar/>", "<Z:unknown xmlns:Z=\"urn:z\"/>");
+    let r = req("MKCOL", "/alice/other/").body(unknown).send(&srv).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("<d:valid-resourcetype/>"));
+    let protected = body.replace(
+        "<D:displayname>New</D:displayname>",
+        "<D:getetag>\"x\"</D:getetag>",
+    );
+    let r = req("MKCOL", "/alice/other/")
+        .body(protected)
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = req("MKCOL", "/alice/new/").body(body).send(&srv).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(fx.snapshot(), before, "nothing created by a refused MKCOL");
+}

@@ -83,6 +83,30 @@ pub trait Store: Send + Sync + fmt::Debug {
         names: &[Name],
         principal: Option<&Principal>,
     ) -> Vec<PropStat>;
+    /// Creates a collection: a folder and its `.dav.toml`, as MKCOL and MKCALENDAR do.
+    /// Fails with 405 `DAV:resource-must-be-null` when something exists there, 409
+    /// without a parent folder, 403 `DAV:cannot-modify-protected-property` for a
+    /// protected property; nothing is created then.
+    fn make_collection<'a>(&'a self, new: NewCollection<'a>)
+    -> BoxFuture<'a, Result<(), DavError>>;
+}
+
+/// A collection to create with [`Store::make_collection`].
+#[derive(Debug)]
+pub struct NewCollection<'a> {
+    /// The decoded path of the new folder.
+    pub path: &'a str,
+    /// Its kind (`"calendar"`), or `None` for a plain collection.
+    pub kind: Option<&'a str>,
+    /// Lists of strings to store at key paths of `.dav.toml` (`["caldav", "components"]`).
+    pub lists: Vec<(Vec<String>, Vec<String>)>,
+    /// Properties to set, as PROPPATCH would: stored live properties go to their keys,
+    /// others become dead properties.
+    pub props: Vec<dirdav_xml::Element>,
+    /// The method creating it, for observers (`MKCALENDAR`).
+    pub method: &'a str,
+    /// Who creates it.
+    pub principal: Option<&'a Principal>,
 }
 
 /// What changed in a collection since a sync token.
