@@ -670,7 +670,7 @@ impl Inner {
     /// Tells the observers about a change that landed: the files and folders it
     /// created, changed or removed, `.dav.toml` files included.
     pub(crate) fn notify(&self, ctx: &Ctx, destination: Option<String>, paths: Vec<String>) {
-        self.notify_event(WriteEvent {
+        self.notify_event(&WriteEvent {
             method: ctx.method().clone(),
             target: ctx.key.clone(),
             destination,
@@ -680,9 +680,9 @@ impl Inner {
     }
 
     /// Tells the observers about a change.
-    pub(crate) fn notify_event(&self, event: WriteEvent) {
+    pub(crate) fn notify_event(&self, event: &WriteEvent) {
         for o in &self.registry.observers {
-            (o.item)(&event);
+            (o.item)(event);
         }
     }
 

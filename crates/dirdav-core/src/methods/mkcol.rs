@@ -180,7 +180,7 @@ pub(crate) async fn create(srv: &Inner, new: NewCollection<'_>) -> Result<(), Da
     if tag != 0 {
         paths.push(join(&key, DOTFILE));
     }
-    srv.notify_event(WriteEvent {
+    srv.notify_event(&WriteEvent {
         method: Method::from_bytes(new.method.as_bytes()).unwrap_or(Method::POST),
         target: key,
         destination: None,
