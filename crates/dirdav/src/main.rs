@@ -164,7 +164,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         config = config.sync_log_limit(n);
     }
 
-    let mut builder = Server::builder(config).plugin(dirdav_hello::Hello);
+    let mut builder = Server::builder(config)
+        .plugin(dirdav_hello::Hello)
+        .plugin(dirdav_caldav::CalDav::default());
     if args.git_commit || file.git_commit.unwrap_or(false) {
         builder = builder.plugin(dirdav_git::GitCommit::discover(&root)?);
         tracing::info!("committing every change to git");

@@ -1,1 +1,173 @@
-//! wip
+//! CalDAV (RFC 4791) for dirdav: folders whose `.dav.toml` says `kind = "calendar"` are
+//! calendar collections.
+//!
+//! This plugin contributes the `calendar` collection kind and the `calendar-access`
+//! compliance token; the calendar properties (description, colour, time zone, supported
+//! components and data, maximum size, `calendar-home-set`); checks on every PUT into a
+//! calendar, each refusal naming its RFC 4791 §5.3.2 precondition; a summary of every
+//! item (UID, component, time span) for the index; MKCALENDAR; and the
+//! `calendar-multiget` REPORT.
+//!
+//! ```
+//! use dirdav_plugin::Registry;
+//! let mut registry = Registry::default();
+//! registry.register(&dirdav_caldav::CalDav::default());
+//! registry.check().unwrap();
+//! assert!(registry.compliance.contains(&"calendar-access"));
+//! ```
+
+mod ical;
+mod mkcalendar;
+mod multiget;
+
+use dirdav_plugin::xml::{Element, Name, ns};
+use dirdav_plugin::{DavError, LiveProperty, Plugin, PropContext, Registrar, Resource, WriteCheck};
+
+/// The collection kind this plugin serves.
+pub const KIND: &str = "calendar";
+
+/// The components a calendar accepts when its `.dav.toml` names none.
+const DEFAULT_COMPONENTS: [&str; 3] = ["VEVENT", "VTODO", "VJOURNAL"];
+
+/// The largest calendar object accepted (`CALDAV:max-resource-size`).
+const MAX_RESOURCE_SIZE: usize = 10 * 1024 * 1024;
+
+pub(crate) const fn cal(local: &'static str) -> Name {
+    Name::new(ns::CALDAV, local)
+}
+
+const CALENDAR: Name = cal("calendar");
+const CALENDAR_DESCRIPTION: Name = cal("calendar-description");
+const CALENDAR_TIMEZONE: Name = cal("calendar-timezone");
+const SUPPORTED_COMPONENTS: Name = cal("supported-calendar-component-set");
+const SUPPORTED_DATA: Name = cal("supported-calendar-data");
+const MAX_SIZE: Name = cal("max-resource-size");
+const HOME_SET: Name = cal("calendar-home-set");
+const COMP: Name = cal("comp");
+const CALENDAR_DATA: Name = cal("calendar-data");
+const CALENDAR_COLOR: Name = Name::new(ns::APPLE_ICAL, "calendar-color");
+const HREF: Name = Name::new(ns::DAV, "href");
+
+/// The CalDAV plugin.
+#[derive(Debug, Default, Clone)]
+pub struct CalDav {
+    _private: (),
+}
+
+/// The components a calendar collection supports (`[caldav] components`).
+pub(crate) fn components(resource: &Resource) -> Vec<String> {
+    resource
+        .collection
+        .table("caldav")
+        .and_then(|t| t.get("components"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(str::to_ascii_uppercase)
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| DEFAULT_COMPONENTS.iter().map(|c| (*c).to_owned()).collect())
+}
+
+fn on_calendars(
+    name: Name,
+    value: impl Fn(&PropContext<'_>) -> Element + Send + Sync + 'static,
+) -> LiveProperty {
+    LiveProperty::computed(name, move |ctx| {
+        ctx.resource.is_collection_of(KIND).then(|| value(ctx))
+    })
+}
+
+/// `CALDAV:calendar-home-set` (RFC 4791 §6.2.1): until principals exist, a user's home
+/// is `/<user>/`; it is answered on the root and on that home.
+fn home_set(ctx: &PropContext<'_>) -> Option<Element> {
+    let user = ctx.principal?;
+    let path = ctx.resource.path.as_str();
+    if !ctx.resource.is_collection || !(path.is_empty() || path == &*user.name) {
+        return None;
+    }
+    let href = Element::with_text(HREF, ctx.store.href_of(&user.name, true));
+    Some(Element::new(HOME_SET).child_element(href))
+}
+
+/// The checks before a calendar object reaches disk (RFC 4791 §5.3.2).
+fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
+    let forbidden =
+        |name: &'static str, message: String| DavError::forbidden(message).condition(cal(name));
+    if w.body.len() > MAX_RESOURCE_SIZE {
+        return Err(forbidden(
+            "max-resource-size",
+            format!("larger than {MAX_RESOURCE_SIZE} bytes"),
+        ));
+    }
+    let object = ical::validate(w.body).map_err(|e| match e {
+        ical::Invalid::Data(m) => forbidden("valid-calendar-data", m),
+        ical::Invalid::Object(m) => forbidden("valid-calendar-object-resource", m),
+    })?;
+    if !components(w.parent).contains(&object.component) {
+        return Err(forbidden(
+            "supported-calendar-component",
+            format!("this calendar does not take {}", object.component),
+        ));
+    }
+    let name = w.path.rsplit('/').next().unwrap_or("");
+    let taken = w.store.members(&w.parent.path).into_iter().find(|m| {
+        m.name() != name
+            && m.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(object.uid.as_str())
+    });
+    if let Some(other) = taken {
+        let condition = Element::new(cal("no-uid-conflict"))
+            .child_element(Element::with_text(HREF, other.href));
+        return Err(
+            DavError::forbidden(format!("UID {} is used by another item", object.uid))
+                .condition_element(condition),
+        );
+    }
+    Ok(())
+}
+
+impl Plugin for CalDav {
+    fn name(&self) -> &'static str {
+        "dirdav-caldav"
+    }
+
+    fn register(&self, r: &mut Registrar<'_>) {
+        r.namespace(ns::CALDAV, "cal")
+            .namespace(ns::APPLE_ICAL, "ical")
+            .compliance("calendar-access")
+            .collection_kind(KIND, vec![CALENDAR])
+            .property(LiveProperty::stored(CALENDAR_DESCRIPTION, &["description"]))
+            .property(LiveProperty::stored(CALENDAR_COLOR, &["color"]))
+            .property(
+                LiveProperty::stored(CALENDAR_TIMEZONE, &["caldav", "calendar-timezone"])
+                    .not_in_allprop(),
+            )
+            .property(on_calendars(SUPPORTED_COMPONENTS, |ctx| {
+                components(ctx.resource)
+                    .into_iter()
+                    .fold(Element::new(SUPPORTED_COMPONENTS), |set, c| {
+                        set.child_element(Element::new(COMP).attr(Name::new("", "name"), c))
+                    })
+            }))
+            .property(on_calendars(SUPPORTED_DATA, |_| {
+                let data = Element::new(CALENDAR_DATA)
+                    .attr(Name::new("", "content-type"), "text/calendar")
+                    .attr(Name::new("", "version"), "2.0");
+                Element::new(SUPPORTED_DATA).child_element(data)
+            }))
+            .property(on_calendars(MAX_SIZE, |_| {
+                Element::with_text(MAX_SIZE, MAX_RESOURCE_SIZE.to_string())
+            }))
+            .property(LiveProperty::computed(HOME_SET, home_set).not_in_allprop())
+            .write_check(KIND, check_put)
+            .summarizer(KIND, ical::summarize)
+            .method("MKCALENDAR", mkcalendar::mkcalendar)
+            .report(
+                multiget::CALENDAR_MULTIGET,
+                |r| r.kind() == Some(KIND),
+                multiget::report,
+            );
+    }
+}

@@ -1,0 +1,302 @@
+//! Reading calendar object resources: validation for PUT (RFC 4791 §4.1, §5.3.2) and
+//! the summary the index keeps, with the `icalendar` crate's parser doing the parsing.
+
+use icalendar::parser::{Component, read_calendar_simple, unfold};
+
+/// Why a body is not a calendar object resource we store.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// Not iCalendar at all (`CALDAV:valid-calendar-data`).
+    Data(String),
+    /// iCalendar, but not one calendar object (`CALDAV:valid-calendar-object-resource`).
+    Object(String),
+}
+
+/// A parsed calendar object resource: its component type and UID.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Object {
+    pub(crate) component: String,
+    pub(crate) uid: String,
+}
+
+fn upper(s: &str) -> String {
+    s.trim().to_ascii_uppercase()
+}
+
+fn prop<'c>(c: &'c Component<'_>, name: &str) -> Option<&'c icalendar::parser::Property<'c>> {
+    c.properties
+        .iter()
+        .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
+}
+
+/// Parses the one VCALENDAR a body must hold.
+fn root(text: &str) -> Result<Component<'_>, Invalid> {
+    let roots =
+        read_calendar_simple(text).map_err(|e| Invalid::Data(format!("not iCalendar: {e}")))?;
+    let mut roots = roots.into_iter();
+    let root = roots
+        .next()
+        .ok_or_else(|| Invalid::Data("no VCALENDAR".into()))?;
+    if roots.next().is_some() {
+        return Err(Invalid::Object("more than one VCALENDAR".into()));
+    }
+    if upper(root.name.as_str()) != "VCALENDAR" {
+        return Err(Invalid::Data(format!("{} is not VCALENDAR", root.name)));
+    }
+    Ok(root)
+}
+
+/// Checks that `bytes` are one calendar object resource: a VCALENDAR whose components
+/// other than VTIMEZONE are all of one type and share one UID (a recurring event and
+/// its overridden instances). Tolerates what real clients send: lowercase names, a
+/// missing VERSION, folded lines, a `METHOD`.
+pub(crate) fn validate(bytes: &[u8]) -> Result<Object, Invalid> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Invalid::Data("not UTF-8".into()))?;
+    if !upper(text.lines().next().unwrap_or("")).starts_with("BEGIN:VCALENDAR") {
+        return Err(Invalid::Data("does not start with BEGIN:VCALENDAR".into()));
+    }
+    let unfolded = unfold(text);
+    let root = root(&unfolded)?;
+    let mut component: Option<String> = None;
+    let mut uid: Option<String> = None;
+    for c in root
+        .components
+        .iter()
+        .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
+    {
+        let name = upper(c.name.as_str());
+        match &component {
+            Some(existing) if *existing != name => {
+                return Err(Invalid::Object(format!("mixes {existing} and {name}")));
+            }
+            _ => component = Some(name.clone()),
+        }
+        let this = prop(c, "UID")
+            .map(|p| p.val.as_str().trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Invalid::Object(format!("{name} without UID")))?;
+        match &uid {
+            Some(existing) if *existing != this => {
+                return Err(Invalid::Object("more than one UID".into()));
+            }
+            _ => uid = Some(this),
+        }
+    }
+    match (component, uid) {
+        (Some(component), Some(uid)) => Ok(Object { component, uid }),
+        _ => Err(Invalid::Object("no calendar component".into())),
+    }
+}
+
+/// Slack around local and floating times: no time zone is more than 14 hours from UTC.
+const SLACK: i64 = 14 * 3600;
+const DAY: i64 = 86_400;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A DATE or DATE-TIME value: seconds since the epoch (local times taken as UTC), and
+/// whether it is exact (UTC) or may be off by a time zone's offset.
+pub(crate) fn parse_time(value: &str) -> Option<(i64, bool)> {
+    let v = value.trim();
+    let num = |r: std::ops::Range<usize>| v.get(r)?.parse::<i64>().ok();
+    let days = days_from_civil(num(0..4)?, num(4..6)?, num(6..8)?);
+    if v.len() == 8 {
+        return Some((days * DAY, false));
+    }
+    if v.as_bytes().get(8) != Some(&b'T') {
+        return None;
+    }
+    let secs = num(9..11)? * 3600 + num(11..13)? * 60 + num(13..15)?;
+    Some((days * DAY + secs, v.ends_with('Z') || v.ends_with('z')))
+}
+
+/// An RFC 5545 DURATION in seconds (`P1D`, `-PT15M`, `P1W`, `P1DT2H`).
+pub(crate) fn parse_duration(value: &str) -> Option<i64> {
+    let v = value.trim();
+    let (sign, v) = match v.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, v.strip_prefix('+').unwrap_or(v)),
+    };
+    let v = v.strip_prefix(['P', 'p'])?;
+    let (mut total, mut n, mut seen) = (0i64, String::new(), false);
+    for ch in v.chars() {
+        match ch.to_ascii_uppercase() {
+            d if d.is_ascii_digit() => n.push(d),
+            'T' => {}
+            unit => {
+                let value: i64 = n.parse().ok()?;
+                n.clear();
+                seen = true;
+                total += value
+                    * match unit {
+                        'W' => 7 * DAY,
+                        'D' => DAY,
+                        'H' => 3600,
+                        'M' => 60,
+                        'S' => 1,
+                        _ => return None,
+                    };
+            }
+        }
+    }
+    (seen && n.is_empty()).then_some(sign * total)
+}
+
+/// The span one component may cover, conservatively: wide enough for any time zone,
+/// open-ended for a recurrence without an UNTIL.
+fn component_span(c: &Component<'_>) -> Option<(i64, i64)> {
+    let time = |name: &str| prop(c, name).and_then(|p| parse_time(p.val.as_str()));
+    let start = time("DTSTART");
+    let end = time("DTEND").or(time("DUE"));
+    let duration = prop(c, "DURATION").and_then(|p| parse_duration(p.val.as_str()));
+    let (lo, lo_exact) = match (start, end) {
+        (Some(s), _) => s,
+        (None, Some(e)) => e,
+        // Neither start nor end (a task without dates): it may match any range.
+        (None, None) => return Some((i64::MIN, i64::MAX)),
+    };
+    let mut hi = match (end, duration) {
+        (Some((e, _)), _) => e,
+        (None, Some(d)) => lo + d.max(0),
+        (None, None) => lo + DAY,
+    };
+    if let Some(rule) = prop(c, "RRULE") {
+        let until = rule
+            .val
+            .as_str()
+            .split(';')
+            .find_map(|part| {
+                part.strip_prefix("UNTIL=")
+                    .or_else(|| part.strip_prefix("until="))
+            })
+            .and_then(parse_time);
+        hi = match until {
+            Some((u, _)) => u.saturating_add(hi - lo).saturating_add(DAY),
+            None => i64::MAX,
+        };
+    }
+    if prop(c, "RDATE").is_some() {
+        hi = i64::MAX;
+    }
+    let slack = if lo_exact { 0 } else { SLACK };
+    Some((lo.saturating_sub(slack), hi.saturating_add(SLACK)))
+}
+
+/// What the index keeps of a calendar object: UID, component type and the span all its
+/// components (overrides included) may cover. Anything unreadable yields an empty
+/// summary, and queries then read the item.
+pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
+    let Ok(object) = validate(bytes) else {
+        return dirdav_plugin::Summary::default();
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let unfolded = unfold(&text);
+    let span = root(&unfolded).ok().and_then(|root| {
+        root.components
+            .iter()
+            .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
+            .map(component_span)
+            .try_fold((i64::MAX, i64::MIN), |(lo, hi), span| {
+                let (a, b) = span?;
+                Some((lo.min(a), hi.max(b)))
+            })
+    });
+    dirdav_plugin::Summary {
+        uid: Some(object.uid),
+        component: Some(object.component),
+        span,
+        fields: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nDTEND:20260102T110000Z\r\nSUMMARY:A long summary that is folded over\r\n two lines\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn accepts_what_clients_send() {
+        assert_eq!(
+            validate(EVENT.as_bytes()),
+            Ok(Object {
+                component: "VEVENT".into(),
+                uid: "e1".into()
+            })
+        );
+        let lower = "begin:vcalendar\nprodid:x\nbegin:vtodo\nuid:t1\nsummary:milk\nend:vtodo\nend:vcalendar\n";
+        assert_eq!(validate(lower.as_bytes()).unwrap().component, "VTODO");
+        let recurring = EVENT.replace(
+            "END:VCALENDAR",
+            "BEGIN:VEVENT\r\nUID:e1\r\nRECURRENCE-ID:20260109T100000Z\r\nDTSTART:20260109T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR",
+        );
+        assert!(validate(recurring.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_calendar_object() {
+        let data = |s: &str| matches!(validate(s.as_bytes()), Err(Invalid::Data(_)));
+        let object = |s: &str| matches!(validate(s.as_bytes()), Err(Invalid::Object(_)));
+        assert!(data("hello"));
+        assert!(data("BEGIN:VCARD\r\nFN:x\r\nEND:VCARD\r\n"));
+        assert!(matches!(
+            validate(&[0xff, 0xfe, b'B']),
+            Err(Invalid::Data(_))
+        ));
+        assert!(object(&EVENT.replace("UID:e1\r\n", "")));
+        assert!(object(&EVENT.replace(
+            "END:VCALENDAR",
+            "BEGIN:VEVENT\r\nUID:other\r\nDTSTART:20260109T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR"
+        )));
+        assert!(object(&EVENT.replace(
+            "END:VCALENDAR",
+            "BEGIN:VTODO\r\nUID:e1\r\nEND:VTODO\r\nEND:VCALENDAR"
+        )));
+        assert!(object(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+        ));
+    }
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(parse_time("19700101T000000Z"), Some((0, true)));
+        assert_eq!(parse_time("20260102"), Some((20_455 * DAY, false)));
+        assert_eq!(
+            parse_time("20260102T100000"),
+            Some((20_455 * DAY + 36_000, false))
+        );
+        assert_eq!(parse_time("2026-01-02"), None);
+        assert_eq!(parse_duration("PT1H30M"), Some(5400));
+        assert_eq!(parse_duration("-P1D"), Some(-DAY));
+        assert_eq!(parse_duration("P2W"), Some(14 * DAY));
+        assert_eq!(parse_duration("P"), None);
+        assert_eq!(parse_duration("1H"), None);
+    }
+
+    #[test]
+    fn summaries_bound_what_an_item_covers() {
+        let s = summarize(EVENT.as_bytes());
+        assert_eq!(
+            (s.uid.as_deref(), s.component.as_deref()),
+            (Some("e1"), Some("VEVENT"))
+        );
+        let start = parse_time("20260102T100000Z").unwrap().0;
+        assert_eq!(s.span, Some((start, start + 3600 + SLACK)));
+        let weekly = EVENT.replace(
+            "DTEND:20260102T110000Z",
+            "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY",
+        );
+        assert_eq!(summarize(weekly.as_bytes()).span.unwrap().1, i64::MAX);
+        let task = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:t\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+        assert_eq!(summarize(task.as_bytes()).span, Some((i64::MIN, i64::MAX)));
+        assert_eq!(summarize(b"garbage"), dirdav_plugin::Summary::default());
+    }
+}

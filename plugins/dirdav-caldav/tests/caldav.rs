@@ -1,0 +1,258 @@
+//! CalDAV through the real service: what a calendar client sees.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use axum::body::Body;
+use dirdav_caldav::CalDav;
+use dirdav_core::{Config, Server, Watch};
+use dirdav_plugin::Principal;
+use dirdav_plugin::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const XML: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
+const ROOT: &str = "<d:multistatus xmlns:d=\"DAV:\" xmlns:cs=\"http://calendarserver.org/ns/\" \
+xmlns:cal=\"urn:ietf:params:xml:ns:caldav\" xmlns:ical=\"http://apple.com/ns/ical/\">";
+
+fn event(uid: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n\
+DTSTART:20260102T100000Z\r\nDTEND:20260102T110000Z\r\nSUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+struct Fx {
+    dir: tempfile::TempDir,
+    srv: Server,
+}
+
+async fn fixture() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let cal = dir.path().join("alice/work");
+    std::fs::create_dir_all(&cal).unwrap();
+    std::fs::write(
+        cal.join(".dav.toml"),
+        "kind = \"calendar\"\ndisplayname = \"Work\"\n\n[caldav]\ncomponents = [\"VEVENT\"]\n",
+    )
+    .unwrap();
+    std::fs::write(cal.join("a.ics"), event("a")).unwrap();
+    std::fs::write(cal.join("b.ics"), event("b")).unwrap();
+    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(CalDav::default())
+        .build()
+        .await
+        .unwrap();
+    Fx { dir, srv }
+}
+
+async fn send(
+    srv: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, String) {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .extension(Principal::new("alice"));
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let response = srv
+        .router()
+        .oneshot(b.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_calendar_describes_itself() {
+    let fx = fixture().await;
+    let body = r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/">
+<prop><resourcetype/><displayname/><C:supported-calendar-component-set/><C:supported-calendar-data/>
+<C:max-resource-size/><supported-report-set/></prop></propfind>"#;
+    let (status, xml) = send(&fx.srv, "PROPFIND", "/alice/work/", &[("depth", "0")], body).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(
+        xml,
+        format!(
+            "{XML}{ROOT}<d:response><d:href>/alice/work/</d:href><d:propstat><d:prop>\
+<d:resourcetype><d:collection/><cal:calendar/></d:resourcetype><d:displayname>Work</d:displayname>\
+<cal:supported-calendar-component-set><cal:comp name=\"VEVENT\"/></cal:supported-calendar-component-set>\
+<cal:supported-calendar-data><cal:calendar-data content-type=\"text/calendar\" version=\"2.0\"/></cal:supported-calendar-data>\
+<cal:max-resource-size>10485760</cal:max-resource-size>\
+<d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>\
+<d:supported-report><d:report><cal:calendar-multiget/></d:report></d:supported-report></d:supported-report-set>\
+</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>\n"
+        )
+    );
+    let (_, xml) = send(&fx.srv, "PROPFIND", "/alice/", &[("depth", "0")], r#"<propfind xmlns="DAV:"><prop><calendar-home-set xmlns="urn:ietf:params:xml:ns:caldav"/></prop></propfind>"#).await;
+    assert!(
+        xml.contains("<cal:calendar-home-set><d:href>/alice/</d:href></cal:calendar-home-set>"),
+        "{xml}"
+    );
+    let (status, _) = send(&fx.srv, "OPTIONS", "/alice/work/", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
+    let fx = fixture().await;
+    let before = snapshot(fx.dir.path());
+    let cases = [
+        (
+            "not a calendar".to_owned(),
+            "<valid-calendar-data xmlns=\"urn:ietf:params:xml:ns:caldav\"/>",
+        ),
+        (
+            event("x").replace("UID:x\r\n", ""),
+            "<valid-calendar-object-resource xmlns=\"urn:ietf:params:xml:ns:caldav\"/>",
+        ),
+        (
+            event("x").replace("VEVENT", "VTODO"),
+            "<supported-calendar-component xmlns=\"urn:ietf:params:xml:ns:caldav\"/>",
+        ),
+        (
+            event("a"),
+            "<no-uid-conflict xmlns=\"urn:ietf:params:xml:ns:caldav\"><d:href>/alice/work/a.ics</d:href></no-uid-conflict>",
+        ),
+    ];
+    for (body, condition) in cases {
+        let (status, xml) = send(&fx.srv, "PUT", "/alice/work/x.ics", &[], &body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(
+            xml,
+            format!("{XML}<d:error xmlns:d=\"DAV:\">{condition}</d:error>\n"),
+            "{body}"
+        );
+    }
+    assert_eq!(snapshot(fx.dir.path()), before);
+    let (status, _) = send(
+        &fx.srv,
+        "PUT",
+        "/alice/work/a.ics",
+        &[],
+        &event("a").replace("SUMMARY:a", "SUMMARY:moved"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "rewriting an item keeps its UID"
+    );
+    let (status, _) = send(&fx.srv, "PUT", "/alice/work/c.ics", &[], &event("c")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = send(
+        &fx.srv,
+        "PUT",
+        "/alice/d.ics",
+        &[],
+        "anything goes outside calendars",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn mkcalendar_creates_a_calendar_with_its_properties() {
+    let fx = fixture().await;
+    let body = r#"<?xml version="1.0" encoding="utf-8" ?>
+<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:I="http://apple.com/ns/ical/">
+  <D:set><D:prop>
+    <D:displayname>Lisa's Events</D:displayname>
+    <C:calendar-description xml:lang="en">Calendar restricted to events.</C:calendar-description>
+    <C:supported-calendar-component-set><C:comp name="VEVENT"/><C:comp name="VTODO"/></C:supported-calendar-component-set>
+    <I:calendar-color>#FF5733FF</I:calendar-color>
+  </D:prop></D:set>
+</C:mkcalendar>"#;
+    let (status, _) = send(&fx.srv, "MKCALENDAR", "/alice/events/", &[], body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        std::fs::read_to_string(fx.dir.path().join("alice/events/.dav.toml")).unwrap(),
+        "kind = \"calendar\"\ndisplayname = \"Lisa's Events\"\ndescription = \"Calendar restricted to events.\"\ncolor = \"#FF5733FF\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\"]\n"
+    );
+    let (_, xml) = send(
+        &fx.srv,
+        "PROPFIND",
+        "/alice/events/",
+        &[("depth", "0")],
+        r#"<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>"#,
+    )
+    .await;
+    assert!(xml.contains("<cal:calendar/>"));
+    let (status, xml) = send(&fx.srv, "MKCALENDAR", "/alice/events/", &[], "").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(xml.contains("resource-must-be-null"));
+    let (status, xml) = send(&fx.srv, "MKCALENDAR", "/alice/work/inner/", &[], "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        xml.contains("<calendar-collection-location-ok xmlns=\"urn:ietf:params:xml:ns:caldav\"/>"),
+        "{xml}"
+    );
+    let (status, _) = send(&fx.srv, "MKCALENDAR", "/nobody/cal/", &[], "").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(!fx.dir.path().join("nobody").exists());
+}
+
+#[tokio::test]
+async fn calendar_multiget_answers_each_href() {
+    let fx = fixture().await;
+    let body = r#"<?xml version="1.0" encoding="utf-8" ?>
+<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+  <D:prop><D:getetag/><C:calendar-data/></D:prop>
+  <D:href>/alice/work/b.ics</D:href>
+  <D:href>/alice/work/missing.ics</D:href>
+  <D:href>/alice/elsewhere.ics</D:href>
+  <D:href>/alice/work/a.ics</D:href>
+</C:calendar-multiget>"#;
+    let (status, xml) = send(&fx.srv, "REPORT", "/alice/work/", &[("depth", "1")], body).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    let etag = |name: &str| {
+        let bytes = std::fs::read(fx.dir.path().join("alice/work").join(name)).unwrap();
+        format!("\"{}\"", &blake3_hex(&bytes)[..32])
+    };
+    let item = |name: &str, uid: &str| {
+        format!(
+            "<d:response><d:href>/alice/work/{name}</d:href><d:propstat><d:prop><d:getetag>{}</d:getetag>\
+<cal:calendar-data>{}</cal:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>",
+            etag(name),
+            // CR is written as a character reference, so the client's XML parser keeps
+            // the CRLF line ends of the stored bytes.
+            event(uid).replace('\r', "&#13;")
+        )
+    };
+    assert_eq!(
+        xml,
+        format!(
+            "{XML}{ROOT}{}<d:response><d:href>/alice/work/missing.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>\
+<d:response><d:href>/alice/elsewhere.ics</d:href><d:status>HTTP/1.1 403 Forbidden</d:status></d:response>{}</d:multistatus>\n",
+            item("b.ics", "b"),
+            item("a.ics", "a")
+        )
+    );
+}
+
+/// The server's ETag is the blake3 hash of the bytes, computed here independently.
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
