@@ -6,7 +6,8 @@
 //! components and data, maximum size, `calendar-home-set`); checks on every PUT into a
 //! calendar, each refusal naming its RFC 4791 §5.3.2 precondition; a summary of every
 //! item (UID, component, time span) for the index; MKCALENDAR; and the
-//! `calendar-multiget` REPORT.
+//! `calendar-multiget` and `calendar-query` REPORTs (the whole filter grammar of RFC 4791
+//! §9.7, time ranges on recurring events and tasks included).
 //!
 //! ```
 //! use dirdav_plugin::Registry;
@@ -16,9 +17,11 @@
 //! assert!(registry.compliance.contains(&"calendar-access"));
 //! ```
 
+mod calendar_query;
 mod ical;
 mod mkcalendar;
 mod multiget;
+mod query;
 
 use dirdav_plugin::xml::{Element, Name, ns};
 use dirdav_plugin::{DavError, LiveProperty, Plugin, PropContext, Registrar, Resource, WriteCheck};
@@ -47,6 +50,7 @@ const COMP: Name = cal("comp");
 const CALENDAR_DATA: Name = cal("calendar-data");
 const CALENDAR_COLOR: Name = Name::new(ns::APPLE_ICAL, "calendar-color");
 const HREF: Name = Name::new(ns::DAV, "href");
+const COLLATIONS: Name = cal("supported-collation-set");
 
 /// The CalDAV plugin.
 #[derive(Debug, Default, Clone)]
@@ -161,6 +165,13 @@ impl Plugin for CalDav {
                 Element::with_text(MAX_SIZE, MAX_RESOURCE_SIZE.to_string())
             }))
             .property(LiveProperty::computed(HOME_SET, home_set).not_in_allprop())
+            .property(on_calendars(COLLATIONS, |_| {
+                ["i;ascii-casemap", "i;octet", "i;unicode-casemap"]
+                    .into_iter()
+                    .fold(Element::new(COLLATIONS), |set, c| {
+                        set.child_element(Element::with_text(cal("supported-collation"), c))
+                    })
+            }))
             .write_check(KIND, check_put)
             .summarizer(KIND, ical::summarize)
             .method("MKCALENDAR", mkcalendar::mkcalendar)
@@ -168,6 +179,11 @@ impl Plugin for CalDav {
                 multiget::CALENDAR_MULTIGET,
                 |r| r.kind() == Some(KIND),
                 multiget::report,
+            )
+            .report(
+                calendar_query::CALENDAR_QUERY,
+                |r| r.kind() == Some(KIND),
+                calendar_query::report,
             );
     }
 }

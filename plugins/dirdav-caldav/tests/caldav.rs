@@ -102,7 +102,8 @@ async fn a_calendar_describes_itself() {
 <cal:supported-calendar-data><cal:calendar-data content-type=\"text/calendar\" version=\"2.0\"/></cal:supported-calendar-data>\
 <cal:max-resource-size>10485760</cal:max-resource-size>\
 <d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>\
-<d:supported-report><d:report><cal:calendar-multiget/></d:report></d:supported-report></d:supported-report-set>\
+<d:supported-report><d:report><cal:calendar-multiget/></d:report></d:supported-report>\
+<d:supported-report><d:report><cal:calendar-query/></d:report></d:supported-report></d:supported-report-set>\
 </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>\n"
         )
     );
@@ -255,4 +256,102 @@ async fn calendar_multiget_answers_each_href() {
 /// The server's ETag is the blake3 hash of the bytes, computed here independently.
 fn blake3_hex(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
+}
+
+fn event_at(uid: &str, start: &str, end: &str) -> String {
+    event(uid)
+        .replace("DTSTART:20260102T100000Z", &format!("DTSTART:{start}"))
+        .replace("DTEND:20260102T110000Z", &format!("DTEND:{end}"))
+}
+
+fn hrefs(xml: &str) -> Vec<String> {
+    let mut out: Vec<String> = xml
+        .split("<d:href>")
+        .skip(1)
+        .map(|s| s.split("</d:href>").next().unwrap().to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn calendar_query_by_time_range_reads_only_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cal = dir.path().join("alice/cal");
+    std::fs::create_dir_all(&cal).unwrap();
+    std::fs::write(cal.join(".dav.toml"), "kind = \"calendar\"\n").unwrap();
+    std::fs::write(
+        cal.join("jan.ics"),
+        event_at("jan", "20260110T100000Z", "20260110T110000Z"),
+    )
+    .unwrap();
+    std::fs::write(
+        cal.join("feb.ics"),
+        event_at("feb", "20260210T100000Z", "20260210T110000Z"),
+    )
+    .unwrap();
+    std::fs::write(
+        cal.join("mar.ics"),
+        event_at("mar", "20260310T100000Z", "20260310T110000Z"),
+    )
+    .unwrap();
+    std::fs::write(
+        cal.join("weekly.ics"),
+        event_at("weekly", "20251201T090000Z", "20251201T100000Z")
+            .replace("DTEND", "RRULE:FREQ=WEEKLY\r\nDTEND"),
+    )
+    .unwrap();
+    std::fs::write(
+        cal.join("task.ics"),
+        "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:task\r\nDUE:20260215T120000Z\r\nSUMMARY:Taxes\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(CalDav::default())
+        .build()
+        .await
+        .unwrap();
+    // Items the summaries rule out are never read: remove them from under the server.
+    std::fs::remove_file(cal.join("jan.ics")).unwrap();
+    std::fs::remove_file(cal.join("mar.ics")).unwrap();
+
+    let query = |comp: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8" ?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+  <D:prop><D:getetag/></D:prop>
+  <C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="{comp}">
+    <C:time-range start="20260201T000000Z" end="20260301T000000Z"/>
+  </C:comp-filter></C:comp-filter></C:filter>
+</C:calendar-query>"#
+        )
+    };
+    let (status, xml) = send(
+        &srv,
+        "REPORT",
+        "/alice/cal/",
+        &[("depth", "1")],
+        &query("VEVENT"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{xml}");
+    assert_eq!(hrefs(&xml), ["/alice/cal/feb.ics", "/alice/cal/weekly.ics"]);
+    let (_, xml) = send(
+        &srv,
+        "REPORT",
+        "/alice/cal/",
+        &[("depth", "0")],
+        &query("VTODO"),
+    )
+    .await;
+    assert_eq!(
+        hrefs(&xml),
+        ["/alice/cal/task.ics"],
+        "Depth 0 on a calendar is treated like Depth 1"
+    );
+
+    let bad = query("VEVENT").replace("20260201T000000Z", "yesterday");
+    let (status, xml) = send(&srv, "REPORT", "/alice/cal/", &[("depth", "1")], &bad).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(xml.contains("valid-filter"), "{xml}");
 }

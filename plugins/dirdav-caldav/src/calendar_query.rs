@@ -1,0 +1,74 @@
+//! The `calendar-query` REPORT (RFC 4791 §7.8): the members of a calendar that match a
+//! filter. Items whose summary rules them out are never read; the others are parsed
+//! once and the filter evaluated exactly. Depth 0 on a calendar is treated like Depth 1,
+//! as Microsoft clients expect.
+
+use dirdav_plugin::http::StatusCode;
+use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
+use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat};
+use icalendar::parser::{read_calendar_simple, unfold};
+
+use crate::query::{matches, may_match, parse_filter};
+use crate::{CALENDAR_DATA, cal};
+
+/// The report's root element.
+pub(crate) const CALENDAR_QUERY: Name = cal("calendar-query");
+const PROP: Name = Name::new(ns::DAV, "prop");
+
+pub(crate) async fn report(request: DavRequest) -> HandlerResult {
+    let target = request.resource.ok_or_else(DavError::not_found)?;
+    let root = parse(&request.body, &Limits::default())?;
+    let filter = root.child(&cal("filter")).ok_or_else(|| {
+        DavError::forbidden("calendar-query needs a filter").condition(cal("valid-filter"))
+    })?;
+    let filter = parse_filter(filter)?;
+    let names: Vec<Name> = root
+        .child(&PROP)
+        .map(|p| p.elements().map(|e| e.name.clone()).collect())
+        .unwrap_or_default();
+    let want_data = names.contains(&CALENDAR_DATA);
+    let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
+    let store = &request.store;
+    let principal = request.principal.as_ref();
+    let candidates = if target.is_collection {
+        store.members(&target.path)
+    } else {
+        vec![target]
+    };
+    let mut ms = Multistatus::new(&store.prefixes());
+    for item in candidates.into_iter().filter(|r| !r.is_collection) {
+        if !may_match(&filter, item.summary.as_deref()) {
+            continue;
+        }
+        let bytes = store.read(&item.path).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let unfolded = unfold(&text);
+        let Ok(parsed) = read_calendar_simple(&unfolded) else {
+            continue;
+        };
+        if !parsed.first().is_some_and(|root| matches(&filter, root)) {
+            continue;
+        }
+        let mut propstats = store.propstats(&item, &others, principal);
+        if want_data {
+            let data = Element::with_text(CALENDAR_DATA, text.into_owned());
+            match propstats.iter_mut().find(|p| p.status == StatusCode::OK) {
+                Some(ok) => ok.props.push(data),
+                None => propstats.insert(
+                    0,
+                    PropStat {
+                        status: StatusCode::OK,
+                        props: vec![data],
+                        error: None,
+                    },
+                ),
+            }
+        }
+        if others.is_empty() && !want_data {
+            ms.status(&item.href, StatusCode::OK, None);
+        } else {
+            ms.propstats(&item.href, &propstats);
+        }
+    }
+    Ok(ms.into_response())
+}

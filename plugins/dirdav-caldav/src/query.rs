@@ -1,0 +1,655 @@
+//! Calendar queries (RFC 4791 §9.7): the filter grammar, a prefilter on the index's
+//! summary that skips items before any is read, and the exact evaluation of a filter
+//! against a parsed item, recurrences included (expanded with the `rrule` crate).
+
+use chrono::TimeZone;
+use dirdav_plugin::xml::{Element, Name};
+use dirdav_plugin::{DavError, Summary};
+use icalendar::parser::{Component, Property};
+
+use crate::cal;
+use crate::ical::{parse_duration, parse_time};
+
+const DAY: i64 = 86_400;
+/// No time zone is more than 14 hours from UTC.
+const SLACK: i64 = 14 * 3600;
+/// The most instances of one recurrence looked at for one query.
+const MAX_INSTANCES: u16 = 5000;
+
+/// A time range, seconds since the epoch, start inclusive, end exclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimeRange {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+}
+
+/// How text is compared (RFC 4790 collations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Collation {
+    AsciiCasemap,
+    Octet,
+    UnicodeCasemap,
+}
+
+/// `CALDAV:text-match`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TextMatch {
+    value: String,
+    collation: Collation,
+    negate: bool,
+}
+
+/// `CALDAV:param-filter`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ParamFilter {
+    name: String,
+    not_defined: bool,
+    text: Option<TextMatch>,
+}
+
+/// `CALDAV:prop-filter`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PropFilter {
+    name: String,
+    not_defined: bool,
+    time_range: Option<TimeRange>,
+    text: Option<TextMatch>,
+    params: Vec<ParamFilter>,
+}
+
+/// `CALDAV:comp-filter`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CompFilter {
+    name: String,
+    not_defined: bool,
+    time_range: Option<TimeRange>,
+    props: Vec<PropFilter>,
+    comps: Vec<CompFilter>,
+}
+
+fn invalid(message: impl Into<std::borrow::Cow<'static, str>>) -> DavError {
+    DavError::forbidden(message).condition(cal("valid-filter"))
+}
+
+fn attr<'e>(e: &'e Element, name: &str) -> Option<&'e str> {
+    e.get_attr(&Name::owned("", name))
+}
+
+fn time_range(e: &Element) -> Result<Option<TimeRange>, DavError> {
+    let Some(tr) = e.child(&cal("time-range")) else {
+        return Ok(None);
+    };
+    let bound = |name: &str| -> Result<Option<i64>, DavError> {
+        match attr(tr, name) {
+            None => Ok(None),
+            Some(v) => match parse_time(v) {
+                Some((t, true)) => Ok(Some(t)),
+                _ => Err(invalid(format!(
+                    "time-range {name} must be a UTC date-time"
+                ))),
+            },
+        }
+    };
+    let (start, end) = (bound("start")?, bound("end")?);
+    if start.is_none() && end.is_none() {
+        return Err(invalid("time-range needs start or end"));
+    }
+    Ok(Some(TimeRange {
+        start: start.unwrap_or(i64::MIN),
+        end: end.unwrap_or(i64::MAX),
+    }))
+}
+
+fn text_match(e: &Element) -> Result<Option<TextMatch>, DavError> {
+    let Some(tm) = e.child(&cal("text-match")) else {
+        return Ok(None);
+    };
+    let collation = match attr(tm, "collation").unwrap_or("i;ascii-casemap") {
+        "i;ascii-casemap" => Collation::AsciiCasemap,
+        "i;octet" => Collation::Octet,
+        "i;unicode-casemap" => Collation::UnicodeCasemap,
+        other => {
+            return Err(
+                DavError::forbidden(format!("unsupported collation {other}"))
+                    .condition(cal("supported-collation")),
+            );
+        }
+    };
+    Ok(Some(TextMatch {
+        value: tm.text(),
+        collation,
+        negate: attr(tm, "negate-condition") == Some("yes"),
+    }))
+}
+
+fn name_of(e: &Element) -> Result<String, DavError> {
+    attr(e, "name")
+        .map(|n| n.trim().to_ascii_uppercase())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| invalid(format!("{} needs a name", e.name.local())))
+}
+
+fn param_filter(e: &Element) -> Result<ParamFilter, DavError> {
+    Ok(ParamFilter {
+        name: name_of(e)?,
+        not_defined: e.child(&cal("is-not-defined")).is_some(),
+        text: text_match(e)?,
+    })
+}
+
+fn prop_filter(e: &Element) -> Result<PropFilter, DavError> {
+    Ok(PropFilter {
+        name: name_of(e)?,
+        not_defined: e.child(&cal("is-not-defined")).is_some(),
+        time_range: time_range(e)?,
+        text: text_match(e)?,
+        params: e
+            .elements()
+            .filter(|c| c.name == cal("param-filter"))
+            .map(param_filter)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn comp_filter(e: &Element) -> Result<CompFilter, DavError> {
+    Ok(CompFilter {
+        name: name_of(e)?,
+        not_defined: e.child(&cal("is-not-defined")).is_some(),
+        time_range: time_range(e)?,
+        props: e
+            .elements()
+            .filter(|c| c.name == cal("prop-filter"))
+            .map(prop_filter)
+            .collect::<Result<_, _>>()?,
+        comps: e
+            .elements()
+            .filter(|c| c.name == cal("comp-filter"))
+            .map(comp_filter)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// Parses `CALDAV:filter`: one comp-filter, for VCALENDAR.
+pub(crate) fn parse_filter(filter: &Element) -> Result<CompFilter, DavError> {
+    let mut comps = filter.elements().filter(|c| c.name == cal("comp-filter"));
+    let top = comps
+        .next()
+        .ok_or_else(|| invalid("the filter needs a comp-filter"))?;
+    if comps.next().is_some() {
+        return Err(invalid("the filter takes one comp-filter"));
+    }
+    let top = comp_filter(top)?;
+    if top.name != "VCALENDAR" {
+        return Err(invalid("the top comp-filter must be VCALENDAR"));
+    }
+    Ok(top)
+}
+
+fn overlaps(span: (i64, i64), range: TimeRange) -> bool {
+    span.0 < range.end && span.1 > range.start
+}
+
+/// Whether an item with this summary can match: its component type and the time span
+/// it may cover. Items failing this are never read.
+pub(crate) fn may_match(filter: &CompFilter, summary: Option<&Summary>) -> bool {
+    let Some(summary) = summary else {
+        return true;
+    };
+    filter.comps.iter().all(|cf| {
+        if cf.not_defined || cf.name == "VTIMEZONE" {
+            return true;
+        }
+        if summary.component.as_deref().is_some_and(|c| c != cf.name) {
+            return false;
+        }
+        match (cf.time_range, summary.span) {
+            (Some(range), Some(span)) => overlaps(span, range),
+            _ => true,
+        }
+    })
+}
+
+fn upper_eq(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b)
+}
+
+fn props<'c>(c: &'c Component<'c>, name: &str) -> impl Iterator<Item = &'c Property<'c>> + 'c {
+    let name = name.to_owned();
+    c.properties
+        .iter()
+        .filter(move |p| upper_eq(p.name.as_str(), &name))
+}
+
+fn param<'p>(p: &'p Property<'_>, name: &str) -> Option<&'p str> {
+    p.params
+        .iter()
+        .find(|x| upper_eq(x.key.as_str(), name))
+        .and_then(|x| x.val.as_ref().map(|v| v.as_str()))
+}
+
+/// A property's time in UTC seconds and whether it is exact: UTC, or a TZID the time
+/// zone database knows. Floating times and unknown zones are taken as UTC, inexact.
+fn utc_time(p: &Property<'_>) -> Option<(i64, bool)> {
+    let (naive, utc) = parse_time(p.val.as_str())?;
+    if utc {
+        return Some((naive, true));
+    }
+    let is_date = p.val.as_str().trim().len() == 8;
+    if let Some(tz) =
+        param(p, "TZID").and_then(|t| t.trim().trim_matches('"').parse::<chrono_tz::Tz>().ok())
+        && !is_date
+    {
+        let local = chrono::DateTime::from_timestamp(naive, 0)?.naive_utc();
+        let at = tz.from_local_datetime(&local).earliest()?;
+        return Some((at.timestamp(), true));
+    }
+    Some((naive, false))
+}
+
+fn first_time(c: &Component<'_>, name: &str) -> Option<(i64, bool)> {
+    props(c, name).next().and_then(utc_time)
+}
+
+fn is_date(c: &Component<'_>, name: &str) -> bool {
+    props(c, name)
+        .next()
+        .is_some_and(|p| p.val.as_str().trim().len() == 8)
+}
+
+/// Does the range match an instance starting at `start` (RFC 4791 §9.9)?
+fn instance_matches(c: &Component<'_>, start: (i64, bool), range: TimeRange) -> bool {
+    let kind = c.name.as_str().to_ascii_uppercase();
+    let slack = if start.1 { 0 } else { SLACK };
+    let range = TimeRange {
+        start: range.start.saturating_sub(slack),
+        end: range.end.saturating_add(slack),
+    };
+    let s = start.0;
+    let dtstart = first_time(c, "DTSTART");
+    let duration = props(c, "DURATION")
+        .next()
+        .and_then(|p| parse_duration(p.val.as_str()));
+    // The instance's end, shifted with its start when the instance is a recurrence.
+    let shift = dtstart.map_or(0, |d| s - d.0);
+    let end_of = |name: &str| first_time(c, name).map(|t| t.0 + shift);
+    match kind.as_str() {
+        "VEVENT" => {
+            if let Some(end) = end_of("DTEND") {
+                range.start < end && range.end > s
+            } else if let Some(d) = duration {
+                if d > 0 {
+                    range.start < s + d && range.end > s
+                } else {
+                    range.start <= s && range.end > s
+                }
+            } else if is_date(c, "DTSTART") {
+                range.start < s + DAY && range.end > s
+            } else {
+                range.start <= s && range.end > s
+            }
+        }
+        "VTODO" => {
+            let due = end_of("DUE");
+            match (dtstart.is_some(), duration, due) {
+                (true, Some(d), _) => range.start <= s + d && (range.end > s || range.end >= s + d),
+                (true, None, Some(due)) => {
+                    (range.start < due || range.start <= s) && (range.end > s || range.end >= due)
+                }
+                (true, None, None) => range.start <= s && range.end > s,
+                (false, _, _) => unreachable_todo(c, range),
+            }
+        }
+        "VJOURNAL" => {
+            if is_date(c, "DTSTART") {
+                range.start < s + DAY && range.end > s
+            } else {
+                range.start <= s && range.end > s
+            }
+        }
+        _ => {
+            let end = end_of("DTEND").unwrap_or(s);
+            range.start < end.max(s + 1) && range.end > s
+        }
+    }
+}
+
+/// VTODO without DTSTART (RFC 4791 §9.9, the rows without a start).
+fn unreachable_todo(c: &Component<'_>, range: TimeRange) -> bool {
+    let due = first_time(c, "DUE").map(|t| t.0);
+    let completed = first_time(c, "COMPLETED").map(|t| t.0);
+    let created = first_time(c, "CREATED").map(|t| t.0);
+    match (due, completed, created) {
+        (Some(due), _, _) => range.start < due && range.end >= due,
+        (None, Some(done), Some(made)) => {
+            (range.start <= made || range.start <= done) && (range.end >= made || range.end >= done)
+        }
+        (None, Some(done), None) => range.start <= done && range.end >= done,
+        (None, None, Some(made)) => range.end > made,
+        (None, None, None) => true,
+    }
+}
+
+/// The instant a RECURRENCE-ID names, in UTC seconds.
+fn recurrence_id(c: &Component<'_>) -> Option<i64> {
+    first_time(c, "RECURRENCE-ID").map(|t| t.0)
+}
+
+/// Start times of a master component's instances that may touch `range`, without the
+/// ones its overrides replace. `None` when the rule cannot be expanded.
+fn instances(c: &Component<'_>, range: TimeRange, overridden: &[i64]) -> Option<Vec<(i64, bool)>> {
+    let start = props(c, "DTSTART").next()?;
+    let exact = utc_time(start)?.1;
+    let mut text = String::new();
+    let line = |p: &Property<'_>, name: &str| {
+        let params: String = p
+            .params
+            .iter()
+            .filter(|x| {
+                x.key.as_str().eq_ignore_ascii_case("TZID")
+                    || x.key.as_str().eq_ignore_ascii_case("VALUE")
+            })
+            .map(|x| {
+                format!(
+                    ";{}={}",
+                    x.key.as_str().to_ascii_uppercase(),
+                    x.val.as_ref().map_or("", |v| v.as_str())
+                )
+            })
+            .collect();
+        format!("{name}{params}:{}\n", p.val.as_str().trim())
+    };
+    text.push_str(&line(start, "DTSTART"));
+    for name in ["RRULE", "RDATE", "EXDATE"] {
+        for p in props(c, name) {
+            text.push_str(&line(p, name));
+        }
+    }
+    let set: rrule::RRuleSet = text.parse().ok()?;
+    let longest = 400 * DAY; // instances starting this long before the range still count
+    let from = rrule::Tz::UTC
+        .timestamp_opt(
+            range
+                .start
+                .saturating_sub(longest + SLACK)
+                .max(-8_000_000_000),
+            0,
+        )
+        .single()?;
+    let to = rrule::Tz::UTC
+        .timestamp_opt(range.end.saturating_add(SLACK).min(200_000_000_000), 0)
+        .single()?;
+    let found = set.after(from).before(to).all(MAX_INSTANCES);
+    Some(
+        found
+            .dates
+            .iter()
+            .map(|d| d.timestamp())
+            .filter(|t| !overridden.contains(t))
+            .map(|t| (t, exact))
+            .collect(),
+    )
+}
+
+fn component_in_range(c: &Component<'_>, siblings: &[&Component<'_>], range: TimeRange) -> bool {
+    let Some(start) = first_time(c, "DTSTART") else {
+        return instance_matches(c, (0, true), range);
+    };
+    let recurring = props(c, "RRULE").next().is_some() || props(c, "RDATE").next().is_some();
+    if !recurring || recurrence_id(c).is_some() {
+        return instance_matches(c, start, range);
+    }
+    let overridden: Vec<i64> = siblings.iter().filter_map(|s| recurrence_id(s)).collect();
+    match instances(c, range, &overridden) {
+        Some(list) => list.into_iter().any(|s| instance_matches(c, s, range)),
+        // A rule we cannot expand: answer as if it went on forever from its start.
+        None => range.end > start.0.saturating_sub(SLACK),
+    }
+}
+
+fn text_matches(tm: &TextMatch, value: &str) -> bool {
+    let found = match tm.collation {
+        Collation::Octet => value.contains(&tm.value),
+        Collation::AsciiCasemap => value
+            .to_ascii_lowercase()
+            .contains(&tm.value.to_ascii_lowercase()),
+        Collation::UnicodeCasemap => value.to_lowercase().contains(&tm.value.to_lowercase()),
+    };
+    found != tm.negate
+}
+
+fn prop_matches(pf: &PropFilter, c: &Component<'_>) -> bool {
+    let mut found = props(c, &pf.name).peekable();
+    if pf.not_defined {
+        return found.peek().is_none();
+    }
+    found.any(|p| {
+        let time_ok = pf.time_range.is_none_or(|range| {
+            utc_time(p).is_some_and(|(t, exact)| {
+                let slack = if exact { 0 } else { SLACK };
+                t < range.end.saturating_add(slack) && t >= range.start.saturating_sub(slack)
+            })
+        });
+        let text_ok = pf
+            .text
+            .as_ref()
+            .is_none_or(|tm| text_matches(tm, p.val.as_str()));
+        let params_ok = pf.params.iter().all(|pf| match param(p, &pf.name) {
+            None => pf.not_defined,
+            Some(_) if pf.not_defined => false,
+            Some(v) => pf.text.as_ref().is_none_or(|tm| text_matches(tm, v)),
+        });
+        time_ok && text_ok && params_ok
+    })
+}
+
+/// Does one component satisfy a comp-filter's tests (not its name)?
+fn satisfies(cf: &CompFilter, c: &Component<'_>, siblings: &[&Component<'_>]) -> bool {
+    cf.time_range
+        .is_none_or(|range| component_in_range(c, siblings, range))
+        && cf.props.iter().all(|pf| prop_matches(pf, c))
+        && cf.comps.iter().all(|sub| comp_matches(sub, c))
+}
+
+fn comp_matches(cf: &CompFilter, parent: &Component<'_>) -> bool {
+    let children: Vec<&Component<'_>> = parent
+        .components
+        .iter()
+        .filter(|c| upper_eq(c.name.as_str(), &cf.name))
+        .collect();
+    if cf.not_defined {
+        return children.is_empty();
+    }
+    children.iter().any(|c| satisfies(cf, c, &children))
+}
+
+/// Evaluates the filter against a parsed VCALENDAR.
+pub(crate) fn matches(filter: &CompFilter, root: &Component<'_>) -> bool {
+    upper_eq(root.name.as_str(), "VCALENDAR") && satisfies(filter, root, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dirdav_plugin::xml::{Limits, parse};
+    use icalendar::parser::{read_calendar_simple, unfold};
+
+    fn filter(xml: &str) -> CompFilter {
+        let doc = format!(r#"<C:filter xmlns:C="urn:ietf:params:xml:ns:caldav">{xml}</C:filter>"#);
+        parse_filter(&parse(doc.as_bytes(), &Limits::default()).unwrap()).unwrap()
+    }
+
+    fn check(f: &CompFilter, ics: &str) -> bool {
+        let text = unfold(ics);
+        let roots = read_calendar_simple(&text).unwrap();
+        matches(f, &roots[0])
+    }
+
+    fn range(start: &str, end: &str) -> String {
+        format!(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>"#
+        )
+    }
+
+    const WEEKLY: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\nEXDATE;TZID=Europe/Berlin:20260112T090000\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260119T090000\r\nDTSTART;TZID=Europe/Berlin:20260120T150000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn recurring_events_with_exceptions_and_overrides() {
+        // 9:00 Berlin is 8:00 UTC in winter.
+        assert!(
+            check(
+                &filter(&range("20260105T080000Z", "20260105T083000Z")),
+                WEEKLY
+            ),
+            "first instance"
+        );
+        assert!(
+            !check(
+                &filter(&range("20260112T000000Z", "20260113T000000Z")),
+                WEEKLY
+            ),
+            "excluded by EXDATE"
+        );
+        assert!(
+            !check(
+                &filter(&range("20260119T000000Z", "20260120T000000Z")),
+                WEEKLY
+            ),
+            "moved away by its override"
+        );
+        assert!(
+            check(
+                &filter(&range("20260120T140000Z", "20260120T143000Z")),
+                WEEKLY
+            ),
+            "the override, 15:00 Berlin"
+        );
+        assert!(
+            check(
+                &filter(&range("20260309T000000Z", "20260310T000000Z")),
+                WEEKLY
+            ),
+            "the tenth and last"
+        );
+        assert!(
+            !check(
+                &filter(&range("20260316T000000Z", "20260317T000000Z")),
+                WEEKLY
+            ),
+            "after COUNT"
+        );
+        assert!(
+            !check(
+                &filter(&range("20260105T090000Z", "20260105T100000Z")),
+                WEEKLY
+            ),
+            "after the first ends"
+        );
+    }
+
+    #[test]
+    fn tasks_follow_the_rfc_table() {
+        let todo = |lines: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:t\r\n{lines}END:VTODO\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        let f = filter(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"><C:time-range start="20260101T000000Z" end="20260201T000000Z"/></C:comp-filter></C:comp-filter>"#,
+        );
+        assert!(
+            check(&f, &todo("")),
+            "a task without dates matches any range"
+        );
+        assert!(check(&f, &todo("DUE:20260115T120000Z\r\n")));
+        assert!(!check(&f, &todo("DUE:20260215T120000Z\r\n")));
+        assert!(
+            check(
+                &f,
+                &todo("DTSTART:20251201T000000Z\r\nDUE:20260301T000000Z\r\n")
+            ),
+            "spans the range"
+        );
+        assert!(check(&f, &todo("COMPLETED:20260110T000000Z\r\n")));
+        assert!(!check(&f, &todo("CREATED:20260301T000000Z\r\n")));
+    }
+
+    #[test]
+    fn text_and_param_matching() {
+        let ics = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nSUMMARY:Café Meeting\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let f = |inner: &str| {
+            filter(&format!(
+                r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">{inner}</C:comp-filter></C:comp-filter>"#
+            ))
+        };
+        assert!(check(
+            &f(
+                r#"<C:prop-filter name="SUMMARY"><C:text-match>meeting</C:text-match></C:prop-filter>"#
+            ),
+            ics
+        ));
+        assert!(!check(
+            &f(
+                r#"<C:prop-filter name="SUMMARY"><C:text-match collation="i;octet">meeting</C:text-match></C:prop-filter>"#
+            ),
+            ics
+        ));
+        assert!(check(
+            &f(
+                r#"<C:prop-filter name="SUMMARY"><C:text-match collation="i;unicode-casemap">CAFÉ</C:text-match></C:prop-filter>"#
+            ),
+            ics
+        ));
+        assert!(!check(
+            &f(
+                r#"<C:prop-filter name="SUMMARY"><C:text-match negate-condition="yes">café</C:text-match></C:prop-filter>"#
+            ),
+            ics
+        ));
+        assert!(check(
+            &f(r#"<C:prop-filter name="DESCRIPTION"><C:is-not-defined/></C:prop-filter>"#),
+            ics
+        ));
+        assert!(check(
+            &f(
+                r#"<C:prop-filter name="ATTENDEE"><C:param-filter name="PARTSTAT"><C:text-match>NEEDS-ACTION</C:text-match></C:param-filter></C:prop-filter>"#
+            ),
+            ics
+        ));
+        assert!(!check(&f(r#"<C:comp-filter name="VALARM"/>"#), ics));
+        assert!(check(
+            &f(r#"<C:comp-filter name="VALARM"><C:is-not-defined/></C:comp-filter>"#),
+            ics
+        ));
+    }
+
+    #[test]
+    fn the_prefilter_skips_by_component_and_span() {
+        let f = filter(&range("20260105T000000Z", "20260106T000000Z"));
+        let summary = |c: &str, span| Summary {
+            component: Some(c.into()),
+            span,
+            ..Summary::default()
+        };
+        assert!(may_match(&f, Some(&summary("VEVENT", Some((0, i64::MAX))))));
+        assert!(!may_match(&f, Some(&summary("VTODO", None))));
+        assert!(!may_match(&f, Some(&summary("VEVENT", Some((0, 10))))));
+        assert!(may_match(&f, None));
+    }
+
+    #[test]
+    fn malformed_filters_are_refused() {
+        let bad = |xml: &str| {
+            let doc =
+                format!(r#"<C:filter xmlns:C="urn:ietf:params:xml:ns:caldav">{xml}</C:filter>"#);
+            parse_filter(&parse(doc.as_bytes(), &Limits::default()).unwrap()).is_err()
+        };
+        assert!(bad(""));
+        assert!(bad(r#"<C:comp-filter name="VEVENT"/>"#));
+        assert!(bad(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260101"/></C:comp-filter></C:comp-filter>"#
+        ));
+        assert!(bad(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="X"><C:text-match collation="i;klingon">a</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter>"#
+        ));
+    }
+}
