@@ -1,0 +1,73 @@
+"""python-caldav (the `caldav` library on PyPI) against a running dirdav.
+
+Usage: python_caldav.py BASE_URL   (a server serving a copy of example-data)
+Exits non-zero on the first failed check; prints "python-caldav: N passed, 0 failed".
+"""
+import datetime
+import sys
+
+import caldav
+
+base = sys.argv[1].rstrip("/")
+passed = 0
+
+
+def check(what, ok, detail=""):
+    global passed
+    if not ok:
+        print(f"FAILED: {what} {detail}")
+        sys.exit(1)
+    passed += 1
+    print(f"ok: {what}")
+
+
+client = caldav.DAVClient(url=base + "/", username="alice", password="wonderland")
+cal = client.calendar(url=base + "/alice/calendar/")
+check("display name", cal.get_display_name() == "Personal")
+
+utc = datetime.timezone.utc
+november = cal.search(start=datetime.datetime(2026, 11, 1, tzinfo=utc),
+                      end=datetime.datetime(2026, 12, 1, tzinfo=utc), event=True, expand=False)
+summaries = sorted(str(e.icalendar_component.get("summary")) for e in november)
+check("time-range query over the demo calendar (recurring, floating, cancelled events)", summaries == [
+    "Book club", "Dentist", "Lunch with Carol", "Morning run (wherever I am)",
+    "Quarterly review with the New York office", "Team stand-up", "Yoga"], summaries)
+
+december = cal.search(start=datetime.datetime(2026, 12, 4, tzinfo=utc),
+                      end=datetime.datetime(2026, 12, 5, tzinfo=utc), event=True, expand=False)
+check("an overridden instance is found on its new day",
+      [str(e.icalendar_component.get("summary")) for e in december] == ["Team stand-up"])
+christmas = cal.search(start=datetime.datetime(2026, 11, 25, 0, tzinfo=utc),
+                       end=datetime.datetime(2026, 11, 25, 23, tzinfo=utc), event=True, expand=False)
+check("an excluded instance (EXDATE) is not found",
+      "Team stand-up" not in [str(e.icalendar_component.get("summary")) for e in christmas])
+
+event = cal.save_event(dtstart=datetime.datetime(2026, 11, 25, 10, tzinfo=utc),
+                       dtend=datetime.datetime(2026, 11, 25, 11, tzinfo=utc),
+                       summary="Made by python-caldav", uid="pyc-event-1")
+check("save an event", str(event.url).endswith("/alice/calendar/pyc-event-1.ics"), event.url)
+check("find it by UID", cal.event_by_uid("pyc-event-1").icalendar_component.get("summary") == "Made by python-caldav")
+
+cal.save_todo(summary="Buy milk", uid="pyc-todo-1", due=datetime.date(2026, 11, 28))
+check("recurring tasks and plain tasks are queried", [str(t.icalendar_component.get("summary")) for t in cal.todos()] == ["Buy milk"])
+
+objects = cal.objects_by_sync_token(load_objects=True)
+token = objects.sync_token
+check("initial sync lists every item", len(list(objects)) == 14)
+event.delete()
+changed = cal.objects_by_sync_token(sync_token=token, load_objects=False)
+check("incremental sync reports the deletion", len(list(changed)) == 1)
+try:
+    cal.event_by_uid("pyc-event-1")
+    check("deleted event is gone", False)
+except caldav.error.NotFoundError:
+    check("deleted event is gone", True)
+
+home = caldav.Calendar(client=client, url=base + "/alice/")
+new = caldav.Calendar(client=client, parent=home, name="Made by python-caldav", id="pyc-cal")
+new.save()
+check("MKCALENDAR", client.calendar(url=base + "/alice/pyc-cal/").get_display_name() == "Made by python-caldav")
+new.save_event(dtstart=datetime.datetime(2027, 1, 1, 9, tzinfo=utc), summary="New year", uid="pyc-ny")
+check("write into the new calendar", len(new.events()) == 1)
+
+print(f"python-caldav: {passed} passed, 0 failed")
