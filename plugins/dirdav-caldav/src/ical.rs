@@ -187,7 +187,7 @@ fn component_span(c: &Component<'_>) -> Option<(i64, i64)> {
         hi = i64::MAX;
     }
     let slack = if lo_exact { 0 } else { SLACK };
-    Some((lo.saturating_sub(slack), hi.saturating_add(SLACK)))
+    Some((lo.saturating_sub(slack), hi.saturating_add(slack)))
 }
 
 /// What the index keeps of a calendar object: UID, component type and the span all its
@@ -289,7 +289,18 @@ mod tests {
             (Some("e1"), Some("VEVENT"))
         );
         let start = parse_time("20260102T100000Z").unwrap().0;
-        assert_eq!(s.span, Some((start, start + 3600 + SLACK)));
+        assert_eq!(
+            s.span,
+            Some((start, start + 3600)),
+            "UTC times need no slack"
+        );
+        let local = EVENT
+            .replace("20260102T100000Z", "20260102T100000")
+            .replace("20260102T110000Z", "20260102T110000");
+        assert_eq!(
+            summarize(local.as_bytes()).span,
+            Some((start - SLACK, start + 3600 + SLACK))
+        );
         let weekly = EVENT.replace(
             "DTEND:20260102T110000Z",
             "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY",
