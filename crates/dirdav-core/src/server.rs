@@ -789,7 +789,27 @@ impl Inner {
         match method.as_str() {
             "OPTIONS" if ctx.path.hidden => Err(DavError::not_found()),
             "OPTIONS" => Ok(methods::options::answer(&self.allow(resource.as_ref()))),
-            "GET" | "HEAD" => methods::get::get(self, &ctx, resource).await,
+            "GET" | "HEAD" => {
+                let handler = resource
+                    .as_ref()
+                    .filter(|r| r.is_collection)
+                    .and_then(|r| self.registry.collection_get.get(r.kind()?))
+                    .map(|h| h.item.clone());
+                match handler {
+                    Some(handler) => {
+                        let head = method == Method::HEAD;
+                        let mut request =
+                            self.plugin_request(ctx.parts, Bytes::new(), ctx.key, ctx.principal);
+                        request.resource = resource;
+                        let mut response = handler.call(request).await?;
+                        if head {
+                            *response.body_mut() = axum::body::Body::empty();
+                        }
+                        Ok(response)
+                    }
+                    None => methods::get::get(self, &ctx, resource).await,
+                }
+            }
             "PUT" => methods::put::put(self, &ctx, resource, body).await,
             "DELETE" => methods::delete::delete(self, &ctx, resource).await,
             "MKCOL" => methods::mkcol::mkcol(self, &ctx, resource, body).await,

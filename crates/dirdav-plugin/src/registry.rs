@@ -197,6 +197,8 @@ pub struct Registry {
     pub routes: Vec<Owned<(String, SharedHandler)>>,
     /// Summarizers by collection kind.
     pub summarizers: BTreeMap<String, Owned<Summarizer>>,
+    /// Handlers for GET and HEAD on collections, by collection kind.
+    pub collection_get: BTreeMap<String, Owned<SharedHandler>>,
     conflicts: Vec<String>,
 }
 
@@ -452,6 +454,19 @@ impl Registrar<'_> {
         } else {
             let owned = self.owned(Arc::new(summarize) as Summarizer);
             self.registry.summarizers.insert(kind.to_owned(), owned);
+        }
+        self
+    }
+
+    /// Answers GET and HEAD on collections of `kind` (a calendar's export), instead of
+    /// the HTML listing plain folders get. For HEAD the core drops the body.
+    pub fn collection_get(&mut self, kind: &str, handler: impl Handler) -> &mut Self {
+        if let Some(other) = self.registry.collection_get.get(kind) {
+            let other = other.plugin;
+            self.conflict(format_args!("GET on {kind:?} collections"), other);
+        } else {
+            let owned = self.owned(Arc::new(handler) as SharedHandler);
+            self.registry.collection_get.insert(kind.to_owned(), owned);
         }
         self
     }

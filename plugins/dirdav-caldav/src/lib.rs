@@ -5,7 +5,8 @@
 //! compliance token; the calendar properties (description, colour, time zone, supported
 //! components and data, maximum size, `calendar-home-set`); checks on every PUT into a
 //! calendar, each refusal naming its RFC 4791 §5.3.2 precondition; a summary of every
-//! item (UID, component, time span) for the index; MKCALENDAR; and the
+//! item (UID, component, time span) for the index; MKCALENDAR; GET on a calendar as
+//! one `text/calendar` (subscriptions and exports); and the
 //! `calendar-multiget` and `calendar-query` REPORTs (the whole filter grammar of RFC 4791
 //! §9.7, time ranges on recurring events and tasks included).
 //!
@@ -18,6 +19,7 @@
 //! ```
 
 mod calendar_query;
+mod export;
 mod ical;
 mod mkcalendar;
 mod multiget;
@@ -175,6 +177,7 @@ impl Plugin for CalDav {
             .write_check(KIND, check_put)
             .summarizer(KIND, ical::summarize)
             .method("MKCALENDAR", mkcalendar::mkcalendar)
+            .collection_get(KIND, export::export)
             .report(
                 multiget::CALENDAR_MULTIGET,
                 |r| r.kind() == Some(KIND),

@@ -355,3 +355,86 @@ async fn calendar_query_by_time_range_reads_only_candidates() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(xml.contains("valid-filter"), "{xml}");
 }
+
+#[tokio::test]
+async fn get_on_a_calendar_exports_it_whole() {
+    let fx = fixture().await;
+    let berlin = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+    for uid in ["z1", "z2"] {
+        let body = event(uid).replace("BEGIN:VEVENT", &format!("{berlin}BEGIN:VEVENT"));
+        let (status, _) = send(
+            &fx.srv,
+            "PUT",
+            &format!("/alice/work/{uid}.ics"),
+            &[],
+            &body,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, text) = send(&fx.srv, "GET", "/alice/work/", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//dirdav//dirdav "),
+        "{text}"
+    );
+    assert!(text.contains("X-WR-CALNAME:Work\r\n"));
+    assert_eq!(
+        text.matches("BEGIN:VTIMEZONE").count(),
+        1,
+        "time zones merged once"
+    );
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 4);
+    for uid in ["a", "b", "z1", "z2"] {
+        assert!(text.contains(&format!("UID:{uid}\r\n")));
+    }
+    assert!(text.ends_with("END:VEVENT\r\nEND:VCALENDAR\r\n"));
+
+    let response = fx
+        .srv
+        .router()
+        .oneshot(
+            Request::builder()
+                .uri("/alice/work/")
+                .extension(Principal::new("alice"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let (status, _) = send(
+        &fx.srv,
+        "GET",
+        "/alice/work/",
+        &[("if-none-match", &etag)],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    send(&fx.srv, "DELETE", "/alice/work/a.ics", &[], "").await;
+    let (status, text) = send(
+        &fx.srv,
+        "GET",
+        "/alice/work/",
+        &[("if-none-match", &etag)],
+        "",
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the ETag follows the calendar's changes"
+    );
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 3);
+    let (status, text) = send(&fx.srv, "GET", "/alice/", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains("<!DOCTYPE html>"),
+        "plain folders still list as HTML"
+    );
+}
