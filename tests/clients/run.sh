@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Real client libraries against the built binary, each in a private virtualenv:
-# python-caldav (PyPI `caldav`). Serves a fresh copy of example-data.
+# Real client libraries against the built binary, in a private virtualenv:
+# python-caldav (PyPI `caldav`) and caldav-server-tester, which probes what a server
+# supports. Serves a fresh copy of example-data. Fails on any failed python-caldav
+# check and on any feature the tester finds "broken"; features it finds unsupported
+# are printed (they are the known gaps, listed in the project notes).
 #
 #   tests/clients/run.sh [path/to/dirdav]
 set -euo pipefail
@@ -9,7 +12,7 @@ bin=${1:-target/debug/dirdav}
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q --disable-pip-version-check "caldav>=2,<4"
+"$work/venv/bin/pip" install -q --disable-pip-version-check "caldav>=2,<4" "caldav-server-tester>=1.7,<2" vobject
 cp -r example-data "$work/example-data"
 (cd "$work" && exec "$OLDPWD/$bin" serve --listen 127.0.0.1:0 --state-dir "$work/state" 2> "$work/log") &
 pid=$!
@@ -20,3 +23,14 @@ for _ in $(seq 100); do
 done
 [ -n "${port:-}" ] || { cat "$work/log"; echo "dirdav did not start"; exit 1; }
 "$work/venv/bin/python" tests/clients/python_caldav.py "http://127.0.0.1:$port"
+
+"$work/venv/bin/caldav-server-tester" --caldav-url "http://127.0.0.1:$port/alice/" \
+  --caldav-username alice --caldav-password wonderland --format text > "$work/tester.txt" 2>&1 || true
+levels=$(grep -B1 'Feature support level found' "$work/tester.txt" | grep -v '^--' | paste - - \
+  | sed 's/Feature support level found: //' | awk -F'\t' '{ print $2 "\t" $1 }' | sort)
+echo "caldav-server-tester, deviations from full support:"
+echo "$levels" | sed 's/^/  /'
+if echo "$levels" | grep -q '^broken'; then
+  echo "caldav-server-tester: a feature is broken"
+  exit 1
+fi
