@@ -4,7 +4,7 @@
 //! as Microsoft clients expect.
 
 use dirdav_plugin::http::StatusCode;
-use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
+use dirdav_plugin::xml::{Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat};
 use icalendar::parser::{read_calendar_simple, unfold};
 
@@ -26,7 +26,8 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         .child(&PROP)
         .map(|p| p.elements().map(|e| e.name.clone()).collect())
         .unwrap_or_default();
-    let want_data = names.contains(&CALENDAR_DATA);
+    let data_request = crate::data::requested(root.child(&PROP))?;
+    let want_data = data_request.is_some();
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let store = &request.store;
     let principal = request.principal.as_ref();
@@ -50,8 +51,8 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             continue;
         }
         let mut propstats = store.propstats(&item, &others, principal);
-        if want_data {
-            let data = Element::with_text(CALENDAR_DATA, text.into_owned());
+        if let Some(data_request) = data_request {
+            let data = crate::data::render(data_request, &bytes);
             match propstats.iter_mut().find(|p| p.status == StatusCode::OK) {
                 Some(ok) => ok.props.push(data),
                 None => propstats.insert(

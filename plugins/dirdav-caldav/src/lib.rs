@@ -19,6 +19,8 @@
 //! ```
 
 mod calendar_query;
+mod data;
+mod expand;
 mod export;
 mod ical;
 mod mkcalendar;

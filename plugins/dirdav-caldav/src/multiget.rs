@@ -27,13 +27,11 @@ fn inside(path: &str, within: &str) -> bool {
 pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let target = request.resource.ok_or_else(DavError::not_found)?;
     let root = parse(&request.body, &Limits::default())?;
-    let names: Vec<Name> = root
+    let prop = root
         .child(&PROP)
-        .ok_or_else(|| DavError::bad_request("calendar-multiget needs DAV:prop"))?
-        .elements()
-        .map(|e| e.name.clone())
-        .collect();
-    let want_data = names.contains(&CALENDAR_DATA);
+        .ok_or_else(|| DavError::bad_request("calendar-multiget needs DAV:prop"))?;
+    let names: Vec<Name> = prop.elements().map(|e| e.name.clone()).collect();
+    let data_request = crate::data::requested(Some(prop))?;
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let principal = request.principal.as_ref();
     let store = &request.store;
@@ -57,9 +55,9 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             continue;
         };
         let mut propstats = store.propstats(&resource, &others, principal);
-        if want_data {
+        if let Some(data_request) = data_request {
             let bytes = store.read(&path).await?;
-            let data = Element::with_text(CALENDAR_DATA, String::from_utf8_lossy(&bytes));
+            let data = crate::data::render(data_request, &bytes);
             match propstats.iter_mut().find(|p| p.status == StatusCode::OK) {
                 Some(ok) => ok.props.push(data),
                 None => propstats.insert(

@@ -75,7 +75,7 @@ fn attr<'e>(e: &'e Element, name: &str) -> Option<&'e str> {
     e.get_attr(&Name::owned("", name))
 }
 
-fn time_range(e: &Element) -> Result<Option<TimeRange>, DavError> {
+pub(crate) fn time_range(e: &Element) -> Result<Option<TimeRange>, DavError> {
     let Some(tr) = e.child(&cal("time-range")) else {
         return Ok(None);
     };
@@ -213,7 +213,10 @@ fn upper_eq(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b)
 }
 
-fn props<'c>(c: &'c Component<'c>, name: &str) -> impl Iterator<Item = &'c Property<'c>> + 'c {
+pub(crate) fn props<'c>(
+    c: &'c Component<'c>,
+    name: &str,
+) -> impl Iterator<Item = &'c Property<'c>> + 'c {
     let name = name.to_owned();
     c.properties
         .iter()
@@ -229,7 +232,7 @@ fn param<'p>(p: &'p Property<'_>, name: &str) -> Option<&'p str> {
 
 /// A property's time in UTC seconds and whether it is exact: UTC, or a TZID the time
 /// zone database knows. Floating times and unknown zones are taken as UTC, inexact.
-fn utc_time(p: &Property<'_>) -> Option<(i64, bool)> {
+pub(crate) fn utc_time(p: &Property<'_>) -> Option<(i64, bool)> {
     let (naive, utc) = parse_time(p.val.as_str())?;
     if utc {
         return Some((naive, true));
@@ -246,7 +249,7 @@ fn utc_time(p: &Property<'_>) -> Option<(i64, bool)> {
     Some((naive, false))
 }
 
-fn first_time(c: &Component<'_>, name: &str) -> Option<(i64, bool)> {
+pub(crate) fn first_time(c: &Component<'_>, name: &str) -> Option<(i64, bool)> {
     props(c, name).next().and_then(utc_time)
 }
 
@@ -257,7 +260,7 @@ fn is_date(c: &Component<'_>, name: &str) -> bool {
 }
 
 /// Does the range match an instance starting at `start` (RFC 4791 §9.9)?
-fn instance_matches(c: &Component<'_>, start: (i64, bool), range: TimeRange) -> bool {
+pub(crate) fn instance_matches(c: &Component<'_>, start: (i64, bool), range: TimeRange) -> bool {
     let kind = c.name.as_str().to_ascii_uppercase();
     let slack = if start.1 { 0 } else { SLACK };
     let range = TimeRange {
@@ -330,13 +333,17 @@ fn unreachable_todo(c: &Component<'_>, range: TimeRange) -> bool {
 }
 
 /// The instant a RECURRENCE-ID names, in UTC seconds.
-fn recurrence_id(c: &Component<'_>) -> Option<i64> {
+pub(crate) fn recurrence_id(c: &Component<'_>) -> Option<i64> {
     first_time(c, "RECURRENCE-ID").map(|t| t.0)
 }
 
 /// Start times of a master component's instances that may touch `range`, without the
 /// ones its overrides replace. `None` when the rule cannot be expanded.
-fn instances(c: &Component<'_>, range: TimeRange, overridden: &[i64]) -> Option<Vec<(i64, bool)>> {
+pub(crate) fn instances(
+    c: &Component<'_>,
+    range: TimeRange,
+    overridden: &[i64],
+) -> Option<Vec<(i64, bool)>> {
     let start = props(c, "DTSTART").next()?;
     let exact = utc_time(start)?.1;
     let mut text = String::new();

@@ -438,3 +438,30 @@ async fn get_on_a_calendar_exports_it_whole() {
         "plain folders still list as HTML"
     );
 }
+
+#[tokio::test]
+async fn calendar_query_can_expand_recurrences() {
+    let fx = fixture().await;
+    let weekly = event_at("weekly", "20260105T090000Z", "20260105T100000Z")
+        .replace("DTEND", "RRULE:FREQ=WEEKLY;COUNT=3\r\nDTEND");
+    let (status, _) = send(&fx.srv, "PUT", "/alice/work/weekly.ics", &[], &weekly).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><C:calendar-data><C:expand start="20260110T000000Z" end="20260201T000000Z"/></C:calendar-data></D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+<C:time-range start="20260110T000000Z" end="20260201T000000Z"/></C:comp-filter></C:comp-filter></C:filter>
+</C:calendar-query>"#;
+    let (status, xml) = send(&fx.srv, "REPORT", "/alice/work/", &[("depth", "1")], body).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(hrefs(&xml), ["/alice/work/weekly.ics"], "{xml}");
+    assert!(
+        xml.contains("BEGIN:VEVENT&#13;\nUID:weekly&#13;\nDTSTAMP:20260101T000000Z&#13;\nSUMMARY:weekly&#13;\nDTSTART:20260112T090000Z&#13;\nDTEND:20260112T100000Z&#13;\nRECURRENCE-ID:20260112T090000Z&#13;\nEND:VEVENT"),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("BEGIN:VEVENT").count(),
+        2,
+        "the instances of 12 and 19 January"
+    );
+    assert!(!xml.contains("RRULE"));
+}

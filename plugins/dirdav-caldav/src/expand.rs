@@ -1,0 +1,190 @@
+//! `CALDAV:expand` (RFC 4791 §9.6.5): a recurring object returned as the instances that
+//! overlap a time range, each with its `RECURRENCE-ID`, start and end in UTC, and no
+//! recurrence rules; overridden instances as their overrides; time zones left out.
+
+use chrono::DateTime;
+use icalendar::parser::{Component, Property, read_calendar_simple, unfold};
+
+use crate::query::{
+    TimeRange, first_time, instance_matches, instances, props, recurrence_id, utc_time,
+};
+
+/// Properties an expanded instance loses or gets rewritten.
+const DROPPED: [&str; 7] = [
+    "RRULE",
+    "RDATE",
+    "EXDATE",
+    "EXRULE",
+    "DTSTART",
+    "DTEND",
+    "RECURRENCE-ID",
+];
+
+fn utc_text(t: i64) -> String {
+    DateTime::from_timestamp(t, 0)
+        .map_or_else(String::new, |d| d.format("%Y%m%dT%H%M%SZ").to_string())
+}
+
+/// Writes a content line, folded at 75 octets (RFC 5545 §3.1).
+fn line(out: &mut String, text: &str) {
+    let mut width = 0;
+    for ch in text.chars() {
+        if width + ch.len_utf8() > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(ch);
+        width += ch.len_utf8();
+    }
+    out.push_str("\r\n");
+}
+
+fn property(out: &mut String, p: &Property<'_>) {
+    let mut text = p.name.as_str().to_ascii_uppercase();
+    for param in &p.params {
+        text.push(';');
+        text.push_str(param.key.as_str());
+        if let Some(v) = &param.val {
+            text.push('=');
+            text.push_str(v.as_str());
+        }
+    }
+    text.push(':');
+    text.push_str(p.val.as_str());
+    line(out, &text);
+}
+
+fn component(out: &mut String, c: &Component<'_>) {
+    let name = c.name.as_str().to_ascii_uppercase();
+    line(out, &format!("BEGIN:{name}"));
+    for p in &c.properties {
+        property(out, p);
+    }
+    for sub in &c.components {
+        component(out, sub);
+    }
+    line(out, &format!("END:{name}"));
+}
+
+/// A date or date-time as an instance carries it: DATE values stay dates (all-day),
+/// date-times become UTC.
+fn time_value(p: &Property<'_>, start: i64) -> String {
+    if p.val.as_str().trim().len() == 8 {
+        format!(";VALUE=DATE:{}", &utc_text(start)[..8])
+    } else {
+        format!(":{}", utc_text(start))
+    }
+}
+
+/// One instance: the component's other properties, then its times in UTC.
+fn instance(out: &mut String, c: &Component<'_>, start: i64, recurrence: Option<i64>) {
+    let name = c.name.as_str().to_ascii_uppercase();
+    line(out, &format!("BEGIN:{name}"));
+    for p in c.properties.iter().filter(|p| {
+        !DROPPED
+            .iter()
+            .any(|d| p.name.as_str().eq_ignore_ascii_case(d))
+    }) {
+        property(out, p);
+    }
+    let dtstart = props(c, "DTSTART").next();
+    if let Some(p) = dtstart {
+        line(out, &format!("DTSTART{}", time_value(p, start)));
+    }
+    let shift = first_time(c, "DTSTART").map_or(0, |d| start - d.0);
+    if let Some(p) = props(c, "DTEND").next()
+        && let Some((end, _)) = utc_time(p)
+    {
+        line(out, &format!("DTEND{}", time_value(p, end + shift)));
+    }
+    if let (Some(r), Some(p)) = (recurrence, dtstart) {
+        line(out, &format!("RECURRENCE-ID{}", time_value(p, r)));
+    }
+    for sub in &c.components {
+        component(out, sub);
+    }
+    line(out, &format!("END:{name}"));
+}
+
+/// The object expanded over `range`; `None` when it cannot be parsed.
+pub(crate) fn expand(text: &str, range: TimeRange) -> Option<String> {
+    let unfolded = unfold(text);
+    let roots = read_calendar_simple(&unfolded).ok()?;
+    let root = roots.first()?;
+    let mut out = String::new();
+    line(&mut out, "BEGIN:VCALENDAR");
+    for p in &root.properties {
+        property(&mut out, p);
+    }
+    let parts: Vec<&Component<'_>> = root
+        .components
+        .iter()
+        .filter(|c| !c.name.as_str().eq_ignore_ascii_case("VTIMEZONE"))
+        .collect();
+    let overridden: Vec<i64> = parts.iter().filter_map(|c| recurrence_id(c)).collect();
+    for c in &parts {
+        let Some(start) = first_time(c, "DTSTART") else {
+            component(&mut out, c);
+            continue;
+        };
+        if let Some(r) = recurrence_id(c) {
+            if instance_matches(c, start, range) {
+                instance(&mut out, c, start.0, Some(r));
+            }
+            continue;
+        }
+        let recurring = props(c, "RRULE").next().is_some() || props(c, "RDATE").next().is_some();
+        if !recurring {
+            if instance_matches(c, start, range) {
+                instance(&mut out, c, start.0, None);
+            }
+            continue;
+        }
+        for s in instances(c, range, &overridden).unwrap_or_default() {
+            if instance_matches(c, s, range) {
+                instance(&mut out, c, s.0, Some(s.0));
+            }
+        }
+    }
+    line(&mut out, "END:VCALENDAR");
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ical::parse_time;
+
+    fn range(a: &str, b: &str) -> TimeRange {
+        TimeRange {
+            start: parse_time(a).unwrap().0,
+            end: parse_time(b).unwrap().0,
+        }
+    }
+
+    #[test]
+    fn expands_into_utc_instances_with_their_overrides() {
+        let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\nDTEND;TZID=Europe/Berlin:20260105T100000\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nEXDATE;TZID=Europe/Berlin:20260112T090000\r\nSUMMARY:Stand-up\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260119T090000\r\nDTSTART;TZID=Europe/Berlin:20260119T110000\r\nDTEND;TZID=Europe/Berlin:20260119T120000\r\nSUMMARY:Stand-up, later\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let out = expand(ics, range("20260101T000000Z", "20260201T000000Z")).unwrap();
+        assert_eq!(
+            out,
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n\
+BEGIN:VEVENT\r\nUID:w\r\nSUMMARY:Stand-up\r\nDTSTART:20260105T080000Z\r\nDTEND:20260105T090000Z\r\nRECURRENCE-ID:20260105T080000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:w\r\nSUMMARY:Stand-up\r\nDTSTART:20260126T080000Z\r\nDTEND:20260126T090000Z\r\nRECURRENCE-ID:20260126T080000Z\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:w\r\nSUMMARY:Stand-up, later\r\nDTSTART:20260119T100000Z\r\nDTEND:20260119T110000Z\r\nRECURRENCE-ID:20260119T080000Z\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n"
+        );
+        let narrow = expand(ics, range("20260126T000000Z", "20260127T000000Z")).unwrap();
+        assert_eq!(narrow.matches("BEGIN:VEVENT").count(), 1);
+    }
+
+    #[test]
+    fn long_lines_are_folded() {
+        let mut out = String::new();
+        line(&mut out, &"x".repeat(100));
+        assert_eq!(
+            out,
+            format!("{}\r\n {}\r\n", "x".repeat(75), "x".repeat(25))
+        );
+    }
+}
