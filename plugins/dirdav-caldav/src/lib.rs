@@ -7,7 +7,7 @@
 //! calendar, each refusal naming its RFC 4791 §5.3.2 precondition; a summary of every
 //! item (UID, component, time span) for the index; MKCALENDAR; GET on a calendar as
 //! one `text/calendar` (subscriptions and exports); and the
-//! `calendar-multiget` and `calendar-query` REPORTs (the whole filter grammar of RFC 4791
+//! `calendar-multiget`, `calendar-query` and `free-busy-query` REPORTs (the whole filter grammar of RFC 4791
 //! §9.7, time ranges on recurring events and tasks included).
 //!
 //! ```
@@ -22,6 +22,7 @@ mod calendar_query;
 mod data;
 mod expand;
 mod export;
+mod freebusy;
 mod ical;
 mod mkcalendar;
 mod multiget;
@@ -189,6 +190,11 @@ impl Plugin for CalDav {
                 calendar_query::CALENDAR_QUERY,
                 |r| r.kind() == Some(KIND),
                 calendar_query::report,
+            )
+            .report(
+                freebusy::FREE_BUSY_QUERY,
+                |r| r.is_collection_of(KIND),
+                freebusy::report,
             );
     }
 }

@@ -103,7 +103,8 @@ async fn a_calendar_describes_itself() {
 <cal:max-resource-size>10485760</cal:max-resource-size>\
 <d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>\
 <d:supported-report><d:report><cal:calendar-multiget/></d:report></d:supported-report>\
-<d:supported-report><d:report><cal:calendar-query/></d:report></d:supported-report></d:supported-report-set>\
+<d:supported-report><d:report><cal:calendar-query/></d:report></d:supported-report>\
+<d:supported-report><d:report><cal:free-busy-query/></d:report></d:supported-report></d:supported-report-set>\
 </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>\n"
         )
     );
@@ -464,4 +465,69 @@ async fn calendar_query_can_expand_recurrences() {
         "the instances of 12 and 19 January"
     );
     assert!(!xml.contains("RRULE"));
+}
+
+#[tokio::test]
+async fn free_busy_query_reports_opaque_time() {
+    let fx = fixture().await;
+    let put = |name: &'static str, body: String| {
+        let srv = fx.srv.clone();
+        async move {
+            send(&srv, "PUT", &format!("/alice/work/{name}"), &[], &body)
+                .await
+                .0
+        }
+    };
+    assert_eq!(
+        put(
+            "free.ics",
+            event_at("free", "20260102T140000Z", "20260102T150000Z")
+                .replace("SUMMARY", "TRANSP:TRANSPARENT\r\nSUMMARY")
+        )
+        .await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        put(
+            "maybe.ics",
+            event_at("maybe", "20260102T160000Z", "20260102T170000Z")
+                .replace("SUMMARY", "STATUS:TENTATIVE\r\nSUMMARY")
+        )
+        .await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        put(
+            "overlap.ics",
+            event_at("overlap", "20260102T103000Z", "20260102T120000Z")
+        )
+        .await,
+        StatusCode::CREATED
+    );
+    let body = r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20260102T000000Z" end="20260103T000000Z"/></C:free-busy-query>"#;
+    let (status, text) = send(&fx.srv, "REPORT", "/alice/work/", &[("depth", "1")], body).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("FREEBUSY") || l.starts_with("DTSTART") || l.starts_with("DTEND"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "DTSTART:20260102T000000Z",
+            "DTEND:20260103T000000Z",
+            // a.ics and b.ics (10:00-11:00) merged with overlap.ics (10:30-12:00).
+            "FREEBUSY;FBTYPE=BUSY:20260102T100000Z/20260102T120000Z",
+            "FREEBUSY;FBTYPE=BUSY-TENTATIVE:20260102T160000Z/20260102T170000Z",
+        ]
+    );
+    let (status, _) = send(
+        &fx.srv,
+        "REPORT",
+        "/alice/work/",
+        &[("depth", "1")],
+        r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"/>"#,
+    )
+    .await;
+    assert!(status.is_client_error());
 }
