@@ -466,7 +466,75 @@ fn comp_matches(cf: &CompFilter, parent: &Component<'_>) -> bool {
     if cf.not_defined {
         return children.is_empty();
     }
+    if cf.name == "VALARM"
+        && let Some(range) = cf.time_range
+    {
+        let rest = CompFilter {
+            time_range: None,
+            ..cf.clone()
+        };
+        return children.iter().any(|alarm| {
+            alarm_in_range(alarm, parent, range) && satisfies(&rest, alarm, &children)
+        });
+    }
     children.iter().any(|c| satisfies(cf, c, &children))
+}
+
+/// Does an alarm trigger within the range (RFC 4791 §9.9, VALARM)? Triggers are
+/// absolute, or relative to the start (or, with RELATED=END, the end) of each instance
+/// of the component holding the alarm; REPEAT and DURATION add repetitions.
+fn alarm_in_range(alarm: &Component<'_>, parent: &Component<'_>, range: TimeRange) -> bool {
+    let Some(trigger) = props(alarm, "TRIGGER").next() else {
+        return false;
+    };
+    let repeat = props(alarm, "REPEAT")
+        .next()
+        .and_then(|p| p.val.as_str().trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    let every = props(alarm, "DURATION")
+        .next()
+        .and_then(|p| parse_duration(p.val.as_str()))
+        .unwrap_or(0);
+    let fires = |t: i64| {
+        (0..=repeat.clamp(0, 1000)).any(|k| {
+            let at = t + k * every;
+            range.start <= at && at < range.end
+        })
+    };
+    let absolute = param(trigger, "VALUE").is_some_and(|v| upper_eq(v, "DATE-TIME"));
+    if absolute {
+        return utc_time(trigger).is_some_and(|(t, _)| fires(t));
+    }
+    let Some(offset) = parse_duration(trigger.val.as_str()) else {
+        return false;
+    };
+    let Some(start) = first_time(parent, "DTSTART").or_else(|| first_time(parent, "DUE")) else {
+        return false;
+    };
+    let length = match (
+        first_time(parent, "DTEND").or_else(|| first_time(parent, "DUE")),
+        props(parent, "DURATION").next(),
+    ) {
+        (Some(end), _) => end.0 - start.0,
+        (None, Some(d)) => parse_duration(d.val.as_str()).unwrap_or(0),
+        (None, None) => 0,
+    };
+    let from_end = param(trigger, "RELATED").is_some_and(|r| upper_eq(r, "END"));
+    let shift = offset + if from_end { length } else { 0 };
+    let recurring =
+        props(parent, "RRULE").next().is_some() || props(parent, "RDATE").next().is_some();
+    let starts = if recurring && recurrence_id(parent).is_none() {
+        let widened = TimeRange {
+            start: range
+                .start
+                .saturating_sub(shift.max(0) + repeat * every.abs()),
+            end: range.end.saturating_sub(shift.min(0)),
+        };
+        instances(parent, widened, &[]).unwrap_or_default()
+    } else {
+        vec![start]
+    };
+    starts.into_iter().any(|(s, _)| fires(s + shift))
 }
 
 /// Evaluates the filter against a parsed VCALENDAR.
@@ -623,6 +691,31 @@ mod tests {
             ics
         ));
         assert!(!check(&f(r#"<C:comp-filter name="VALARM"/>"#), ics));
+        let with_alarm = ics.replace(
+            "END:VEVENT",
+            "DTSTART:20260110T100000Z\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT",
+        );
+        let alarm = |a: &str, b: &str| {
+            f(&format!(
+                r#"<C:comp-filter name="VALARM"><C:time-range start="{a}" end="{b}"/></C:comp-filter>"#
+            ))
+        };
+        assert!(
+            check(&alarm("20260110T094000Z", "20260110T095000Z"), &with_alarm),
+            "fires at 09:45"
+        );
+        assert!(!check(
+            &alarm("20260110T095000Z", "20260110T100000Z"),
+            &with_alarm
+        ));
+        let weekly = with_alarm.replace(
+            "DTSTART:20260110T100000Z",
+            "DTSTART:20260110T100000Z\r\nRRULE:FREQ=WEEKLY",
+        );
+        assert!(
+            check(&alarm("20260117T094000Z", "20260117T095000Z"), &weekly),
+            "fires before every instance"
+        );
         assert!(check(
             &f(r#"<C:comp-filter name="VALARM"><C:is-not-defined/></C:comp-filter>"#),
             ics
