@@ -107,6 +107,8 @@ pub struct WriteCheck<'a> {
     pub content_type: Option<&'a str>,
     /// The bytes that will be stored, exactly as sent.
     pub body: &'a [u8],
+    /// For a MOVE, the item being moved: it leaves, so its UID is no conflict.
+    pub moving: Option<&'a str>,
     /// The core's read API.
     pub store: &'a dyn Store,
 }

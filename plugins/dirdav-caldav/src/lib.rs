@@ -124,6 +124,7 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
     let name = w.path.rsplit('/').next().unwrap_or("");
     let taken = w.store.members(&w.parent.path).into_iter().find(|m| {
         m.name() != name
+            && Some(m.path.as_str()) != w.moving
             && m.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(object.uid.as_str())
     });
     if let Some(other) = taken {

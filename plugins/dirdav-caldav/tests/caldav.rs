@@ -531,3 +531,80 @@ async fn free_busy_query_reports_opaque_time() {
     .await;
     assert!(status.is_client_error());
 }
+
+#[tokio::test]
+async fn copy_and_move_into_a_calendar_are_checked_like_put() {
+    let fx = fixture().await;
+    std::fs::create_dir_all(fx.dir.path().join("alice/inbox")).unwrap();
+    let fx = Fx {
+        srv: Server::builder(Config::new(fx.dir.path()).watch(Watch::Off))
+            .plugin(CalDav::default())
+            .build()
+            .await
+            .unwrap(),
+        dir: fx.dir,
+    };
+    send(
+        &fx.srv,
+        "PUT",
+        "/alice/inbox/notes.txt",
+        &[],
+        "not a calendar",
+    )
+    .await;
+    send(&fx.srv, "PUT", "/alice/inbox/dup.ics", &[], &event("a")).await;
+    send(&fx.srv, "PUT", "/alice/inbox/new.ics", &[], &event("n")).await;
+    let (status, xml) = send(
+        &fx.srv,
+        "COPY",
+        "/alice/inbox/notes.txt",
+        &[("destination", "/alice/work/notes.ics")],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(xml.contains("valid-calendar-data"), "{xml}");
+    let (status, xml) = send(
+        &fx.srv,
+        "MOVE",
+        "/alice/inbox/dup.ics",
+        &[("destination", "/alice/work/dup.ics")],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(xml.contains("<d:href>/alice/work/a.ics</d:href>"), "{xml}");
+    assert!(
+        fx.dir.path().join("alice/inbox/dup.ics").exists(),
+        "a refused MOVE leaves the source"
+    );
+    let (status, _) = send(
+        &fx.srv,
+        "MOVE",
+        "/alice/inbox/new.ics",
+        &[("destination", "/alice/work/new.ics")],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, xml) = send(
+        &fx.srv,
+        "MOVE",
+        "/alice/work/new.ics",
+        &[("destination", "/alice/work/renamed.ics")],
+        "",
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a rename within the calendar is not a UID conflict with itself: {xml}"
+    );
+    // The moved item now has a summary: its UID is taken.
+    let (status, xml) = send(&fx.srv, "PUT", "/alice/work/again.ics", &[], &event("n")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        xml.contains("<d:href>/alice/work/renamed.ics</d:href>"),
+        "{xml}"
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::Response;
 use dirdav_plugin::http::StatusCode;
-use dirdav_plugin::{DavError, Depth, Resource};
+use dirdav_plugin::{DavError, Depth, Resource, WriteCheck};
 
 use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
 use crate::dotfile::Edit;
@@ -82,6 +82,33 @@ pub(crate) async fn copy_move(
         ));
     }
 
+    // An item copied or moved into a collection is checked as a PUT of its bytes would
+    // be (RFC 4791 §5.3.2 names COPY and MOVE too).
+    if !source.is_collection {
+        let parent = srv.resource_in(&srv.index(), dest_parent);
+        let checks: Vec<_> = srv
+            .registry
+            .write_checks
+            .iter()
+            .filter(|c| parent.as_ref().and_then(Resource::kind) == Some(c.item.0.as_str()))
+            .collect();
+        if let (Some(parent), false) = (parent.as_ref(), checks.is_empty()) {
+            let path = srv.fs_path(&source.path);
+            let bytes = blocking("reading the source failed", move || std::fs::read(path)).await?;
+            let check = WriteCheck {
+                path: &dest_key,
+                parent,
+                existing: existing.as_ref(),
+                content_type: None,
+                body: &bytes,
+                moving: is_move.then_some(source.path.as_str()),
+                store: srv.as_ref(),
+            };
+            for c in checks {
+                (c.item.1)(&check)?;
+            }
+        }
+    }
     let src_path = srv.fs_path(&source.path);
     let dest_path = srv.fs_path(&dest_key);
     let src_is_dir = source.is_collection;
@@ -116,6 +143,23 @@ pub(crate) async fn copy_move(
         }
     })
     .await;
+    // Items arriving in a collection of another kind get that kind's summary.
+    if !src_is_dir {
+        let summarizer = srv
+            .index()
+            .dir(dest_parent)
+            .and_then(|d| srv.registry.summarizer(d.config.kind.as_deref()).cloned());
+        let entry = match srv.index().get(&dest_key) {
+            Some(crate::index::Entry::File(f)) => Some(f.clone()),
+            _ => None,
+        };
+        if let (Some(summarize), Some(mut entry)) = (summarizer, entry) {
+            let path = srv.fs_path(&dest_key);
+            let bytes = blocking("reading the copy failed", move || std::fs::read(path)).await?;
+            entry.summary = Some(std::sync::Arc::new(summarize(&bytes)));
+            srv.update(|index| index.put_file(&dest_key, entry)).await;
+        }
+    }
     let mut changed = vec![dest_key.clone()];
     if is_move {
         changed.push(source.path.clone());

@@ -98,6 +98,7 @@ pub(crate) async fn put(
             existing: current.as_ref(),
             content_type: ctx.header("content-type"),
             body: bytes,
+            moving: None,
             store: srv.as_ref(),
         };
         for c in checks {
