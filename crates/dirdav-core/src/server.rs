@@ -912,6 +912,20 @@ impl Store for Inner {
         })
     }
 
+    fn read_many(&self, paths: Vec<String>) -> BoxFuture<'_, Vec<Option<Bytes>>> {
+        let files: Vec<PathBuf> = paths.iter().map(|p| self.fs_path(p)).collect();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                files
+                    .iter()
+                    .map(|f| std::fs::read(f).ok().map(Bytes::from))
+                    .collect()
+            })
+            .await
+            .unwrap_or_default()
+        })
+    }
+
     fn path_of_href(&self, href: &str) -> Option<String> {
         match self.decode_href(href) {
             Ok(Some(p)) if !p.hidden => Some(p.key()),

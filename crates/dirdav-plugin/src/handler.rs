@@ -55,6 +55,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn members(&self, path: &str) -> Vec<Resource>;
     /// The bytes of a file.
     fn read(&self, path: &str) -> BoxFuture<'_, Result<Bytes, DavError>>;
+    /// The bytes of many files, read in one batch off the async threads (reports that
+    /// read candidates one after another pay a thread hop per file otherwise). A file
+    /// that cannot be read gives `None` in its place.
+    fn read_many(&self, paths: Vec<String>) -> BoxFuture<'_, Vec<Option<Bytes>>>;
     /// The decoded path an href (absolute URL or path, with the base path) names, if it
     /// lies inside the served tree.
     fn path_of_href(&self, href: &str) -> Option<String>;

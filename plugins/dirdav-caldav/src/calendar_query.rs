@@ -36,12 +36,18 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     } else {
         vec![target]
     };
+    let candidates: Vec<_> = candidates
+        .into_iter()
+        .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref()))
+        .collect();
+    let contents = store
+        .read_many(candidates.iter().map(|r| r.path.clone()).collect())
+        .await;
     let mut ms = Multistatus::new(&store.prefixes());
-    for item in candidates.into_iter().filter(|r| !r.is_collection) {
-        if !may_match(&filter, item.summary.as_deref()) {
+    for (item, bytes) in candidates.into_iter().zip(contents) {
+        let Some(bytes) = bytes else {
             continue;
-        }
-        let bytes = store.read(&item.path).await?;
+        };
         let text = String::from_utf8_lossy(&bytes);
         let unfolded = unfold(&text);
         let Ok(parsed) = read_calendar_simple(&unfolded) else {

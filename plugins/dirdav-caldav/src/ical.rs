@@ -180,7 +180,11 @@ fn component_span(c: &Component<'_>) -> Option<(i64, i64)> {
             .and_then(parse_time);
         hi = match until {
             Some((u, _)) => u.saturating_add(hi - lo).saturating_add(DAY),
-            None => i64::MAX,
+            None => match crate::query::last_counted_instance(c) {
+                // The last start is in UTC; local times keep their slack below.
+                Some(last) => last.saturating_add(hi - lo).saturating_add(SLACK),
+                None => i64::MAX,
+            },
         };
     }
     if prop(c, "RDATE").is_some() {
@@ -306,6 +310,13 @@ mod tests {
             "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY",
         );
         assert_eq!(summarize(weekly.as_bytes()).span.unwrap().1, i64::MAX);
+        let counted = weekly.replace("FREQ=WEEKLY", "FREQ=WEEKLY;COUNT=3");
+        let end = start + 2 * 7 * DAY + 3600;
+        assert_eq!(
+            summarize(counted.as_bytes()).span,
+            Some((start, end + SLACK)),
+            "COUNT rules end"
+        );
         let task = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:t\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
         assert_eq!(summarize(task.as_bytes()).span, Some((i64::MIN, i64::MAX)));
         assert_eq!(summarize(b"garbage"), dirdav_plugin::Summary::default());

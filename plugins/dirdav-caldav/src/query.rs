@@ -337,15 +337,9 @@ pub(crate) fn recurrence_id(c: &Component<'_>) -> Option<i64> {
     first_time(c, "RECURRENCE-ID").map(|t| t.0)
 }
 
-/// Start times of a master component's instances that may touch `range`, without the
-/// ones its overrides replace. `None` when the rule cannot be expanded.
-pub(crate) fn instances(
-    c: &Component<'_>,
-    range: TimeRange,
-    overridden: &[i64],
-) -> Option<Vec<(i64, bool)>> {
+/// The recurrence set of a master component, for the `rrule` crate.
+fn rule_set(c: &Component<'_>) -> Option<rrule::RRuleSet> {
     let start = props(c, "DTSTART").next()?;
-    let exact = utc_time(start)?.1;
     let mut text = String::new();
     let line = |p: &Property<'_>, name: &str| {
         let params: String = p
@@ -371,7 +365,18 @@ pub(crate) fn instances(
             text.push_str(&line(p, name));
         }
     }
-    let set: rrule::RRuleSet = text.parse().ok()?;
+    text.parse().ok()
+}
+
+/// Start times of a master component's instances that may touch `range`, without the
+/// ones its overrides replace. `None` when the rule cannot be expanded.
+pub(crate) fn instances(
+    c: &Component<'_>,
+    range: TimeRange,
+    overridden: &[i64],
+) -> Option<Vec<(i64, bool)>> {
+    let exact = utc_time(props(c, "DTSTART").next()?)?.1;
+    let set = rule_set(c)?;
     let longest = 400 * DAY; // instances starting this long before the range still count
     let from = rrule::Tz::UTC
         .timestamp_opt(
@@ -395,6 +400,20 @@ pub(crate) fn instances(
             .map(|t| (t, exact))
             .collect(),
     )
+}
+
+/// The start of the last instance of a finite rule (`COUNT`, no `UNTIL`, no `RDATE`),
+/// so that summaries need not take such rules as open-ended.
+pub(crate) fn last_counted_instance(c: &Component<'_>) -> Option<i64> {
+    let rule = props(c, "RRULE").next()?.val.as_str().to_ascii_uppercase();
+    if !rule.contains("COUNT=") || rule.contains("UNTIL=") || props(c, "RDATE").next().is_some() {
+        return None;
+    }
+    let result = rule_set(c)?.all(MAX_INSTANCES);
+    if result.limited {
+        return None;
+    }
+    result.dates.last().map(|d| d.timestamp())
 }
 
 fn component_in_range(c: &Component<'_>, siblings: &[&Component<'_>], range: TimeRange) -> bool {
