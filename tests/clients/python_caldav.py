@@ -22,6 +22,10 @@ def check(what, ok, detail=""):
 
 
 client = caldav.DAVClient(url=base + "/", username="alice", password="wonderland")
+principal = client.principal()
+check("discovery: current-user-principal", str(principal.url).rstrip("/").endswith("/alice"), principal.url)
+names = sorted(c.get_display_name() for c in principal.calendars())
+check("discovery: calendars of the calendar home", "Personal" in names, names)
 cal = client.calendar(url=base + "/alice/calendar/")
 check("display name", cal.get_display_name() == "Personal")
 

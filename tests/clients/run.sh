@@ -24,7 +24,7 @@ done
 [ -n "${port:-}" ] || { cat "$work/log"; echo "dirdav did not start"; exit 1; }
 "$work/venv/bin/python" tests/clients/python_caldav.py "http://127.0.0.1:$port"
 
-"$work/venv/bin/caldav-server-tester" --caldav-url "http://127.0.0.1:$port/alice/" \
+"$work/venv/bin/caldav-server-tester" --caldav-url "http://127.0.0.1:$port/" \
   --caldav-username alice --caldav-password wonderland --format text > "$work/tester.txt" 2>&1 || true
 levels=$(grep -B1 'Feature support level found' "$work/tester.txt" | grep -v '^--' | paste - - \
   | sed 's/Feature support level found: //' | awk -F'\t' '{ print $2 "\t" $1 }' | sort)

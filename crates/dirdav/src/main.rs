@@ -166,7 +166,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut builder = Server::builder(config)
         .plugin(dirdav_hello::Hello)
-        .plugin(dirdav_caldav::CalDav::default());
+        .plugin(dirdav_caldav::CalDav::default())
+        .plugin(dirdav_discovery::Discovery::default());
     if args.git_commit || file.git_commit.unwrap_or(false) {
         builder = builder.plugin(dirdav_git::GitCommit::discover(&root)?);
         tracing::info!("committing every change to git");

@@ -1,0 +1,114 @@
+//! Service discovery for dirdav: how a phone finds everything from a user name and a
+//! host (RFC 6764, RFC 8615, RFC 5397).
+//!
+//! - `/.well-known/caldav` and `/.well-known/carddav` answer 301 to the context path
+//!   (the server root, or the base path), with any method.
+//! - A user's principal is their home, `/<user>/` (as Radicale does): it is where the
+//!   calendar and address book homes are too, and every href ends in `/`.
+//! - `DAV:current-user-principal` is answered on every resource (RFC 5397); the home
+//!   answers `DAV:principal-URL` and `CALDAV:calendar-user-address-set`; every resource
+//!   answers `DAV:principal-collection-set`. Home-set properties come from the CalDAV and
+//!   CardDAV plugins; this plugin never names them.
+//!
+//! ```
+//! use dirdav_plugin::Registry;
+//! let mut registry = Registry::default();
+//! registry.register(&dirdav_discovery::Discovery::default());
+//! registry.check().unwrap();
+//! ```
+
+use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
+use dirdav_plugin::xml::{Element, Name, ns};
+use dirdav_plugin::{
+    Body, DavRequest, HandlerResult, LiveProperty, Plugin, PropContext, Registrar,
+};
+
+const CURRENT_USER_PRINCIPAL: Name = Name::new(ns::DAV, "current-user-principal");
+const PRINCIPAL_URL: Name = Name::new(ns::DAV, "principal-URL");
+const PRINCIPAL_COLLECTION_SET: Name = Name::new(ns::DAV, "principal-collection-set");
+const UNAUTHENTICATED: Name = Name::new(ns::DAV, "unauthenticated");
+const ADDRESS_SET: Name = Name::new(ns::CALDAV, "calendar-user-address-set");
+const HREF: Name = Name::new(ns::DAV, "href");
+
+/// The discovery plugin.
+#[derive(Debug, Default, Clone)]
+pub struct Discovery {
+    _private: (),
+}
+
+fn href(ctx: &PropContext<'_>, path: &str) -> Element {
+    Element::with_text(HREF, ctx.store.href_of(path, true))
+}
+
+/// The principal's own resource: its home.
+fn is_own_principal<'a>(ctx: &PropContext<'a>) -> Option<&'a str> {
+    let user = ctx.principal?;
+    (ctx.resource.is_collection && ctx.resource.path == *user.name).then_some(&user.name)
+}
+
+/// 301 to the context path, as an absolute URL built from the request's Host.
+async fn well_known(request: DavRequest) -> HandlerResult {
+    let context = request.store.href_of("", true);
+    let location = match request
+        .parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(host) if !host.is_empty() && !host.contains(['/', ' ']) => {
+            format!("http://{host}{context}")
+        }
+        _ => context,
+    };
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+impl Plugin for Discovery {
+    fn name(&self) -> &'static str {
+        "dirdav-discovery"
+    }
+
+    fn register(&self, r: &mut Registrar<'_>) {
+        r.route("/.well-known/caldav", well_known)
+            .route("/.well-known/carddav", well_known)
+            .property(
+                LiveProperty::computed(CURRENT_USER_PRINCIPAL, |ctx| {
+                    let inner = match ctx.principal {
+                        Some(user) => href(ctx, &user.name),
+                        None => Element::new(UNAUTHENTICATED),
+                    };
+                    Some(Element::new(CURRENT_USER_PRINCIPAL).child_element(inner))
+                })
+                .not_in_allprop(),
+            )
+            .property(
+                LiveProperty::computed(PRINCIPAL_URL, |ctx| {
+                    let user = is_own_principal(ctx)?;
+                    Some(Element::new(PRINCIPAL_URL).child_element(href(ctx, user)))
+                })
+                .not_in_allprop(),
+            )
+            .property(
+                LiveProperty::computed(PRINCIPAL_COLLECTION_SET, |ctx| {
+                    Some(Element::new(PRINCIPAL_COLLECTION_SET).child_element(href(ctx, "")))
+                })
+                .not_in_allprop(),
+            )
+            .property(
+                LiveProperty::computed(ADDRESS_SET, |ctx| {
+                    let user = is_own_principal(ctx)?;
+                    let mut set = Element::new(ADDRESS_SET);
+                    if user.contains('@') {
+                        set = set.child_element(Element::with_text(HREF, format!("mailto:{user}")));
+                    }
+                    Some(set.child_element(href(ctx, user)))
+                })
+                .not_in_allprop(),
+            );
+    }
+}

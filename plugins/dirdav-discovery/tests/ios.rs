@@ -1,0 +1,186 @@
+//! The iOS/macOS Calendar handshake of the founding seed `000_892e4c86e91fe4f0.txt`,
+//! request by request, with the bodies it shows.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use axum::body::Body;
+use dirdav_core::{Config, Server, Watch};
+use dirdav_plugin::Principal;
+use dirdav_plugin::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+async fn send(
+    srv: &Server,
+    method: &str,
+    path: &str,
+    depth: Option<&str>,
+    body: &str,
+) -> (StatusCode, Vec<(String, String)>, String) {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "dav.example.com:8008")
+        .header("user-agent", "macOS/14.0 (23A344) CalendarAgent/988")
+        .extension(Principal::new("alice"));
+    if let Some(d) = depth {
+        b = b.header("depth", d);
+    }
+    let response = srv
+        .router()
+        .oneshot(b.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn the_ios_calendar_handshake_works_as_the_seed_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let cal = dir.path().join("alice/calendar");
+    std::fs::create_dir_all(&cal).unwrap();
+    std::fs::write(
+        cal.join(".dav.toml"),
+        "kind = \"calendar\"\ndisplayname = \"Personal\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        cal.join("e1.ics"),
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTART:20111209T140000Z\r\nDTEND:20111209T180000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(dirdav_caldav::CalDav::default())
+        .plugin(dirdav_discovery::Discovery::default())
+        .build()
+        .await
+        .unwrap();
+
+    // 1. PROPFIND on /.well-known/caldav with the seed's body: a redirect to the context path.
+    let first = r#"<?xml version="1.0" encoding="UTF-8"?>
+<A:propfind xmlns:A="DAV:">
+  <A:prop>
+    <A:current-user-principal/>
+    <A:principal-URL/>
+    <A:resourcetype/>
+  </A:prop>
+</A:propfind>"#;
+    let (status, headers, _) =
+        send(&srv, "PROPFIND", "/.well-known/caldav", Some("0"), first).await;
+    assert_eq!(status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        header(&headers, "location"),
+        Some("http://dav.example.com:8008/")
+    );
+    for method in ["GET", "OPTIONS"] {
+        let (status, _, _) = send(&srv, method, "/.well-known/carddav", None, "").await;
+        assert_eq!(status, StatusCode::MOVED_PERMANENTLY, "{method}");
+    }
+
+    // 2. The same PROPFIND on the context path: 207 with current-user-principal.
+    let (status, headers, xml) = send(&srv, "PROPFIND", "/", Some("0"), first).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert!(header(&headers, "dav").unwrap().contains("calendar-access"));
+    assert!(
+        xml.contains(
+            "<d:current-user-principal><d:href>/alice/</d:href></d:current-user-principal>"
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("<d:resourcetype><d:collection/></d:resourcetype>"));
+
+    // 3. OPTIONS on the principal: the DAV header names what the server does.
+    let (status, headers, _) = send(&srv, "OPTIONS", "/alice/", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "dav"), Some("1, 3, calendar-access"));
+
+    // 4. The principal PROPFIND (the seed's body; its `/&gt` is a transcription slip of
+    //    the page, a real client sends `/>`).
+    let principal = r#"<?xml version="1.0" encoding="UTF-8"?>
+<A:propfind xmlns:A="DAV:">
+  <A:prop>
+    <C:calendar-home-set xmlns:C="urn:ietf:params:xml:ns:caldav"/>
+    <C:calendar-user-address-set xmlns:C="urn:ietf:params:xml:ns:caldav"/>
+    <A:current-user-principal/>
+    <A:displayname/>
+    <B:dropbox-home-URL xmlns:B="http://calendarserver.org/ns/"/>
+    <B:email-address-set xmlns:B="http://calendarserver.org/ns/"/>
+    <B:notification-URL xmlns:B="http://calendarserver.org/ns/"/>
+    <A:principal-collection-set/>
+    <A:principal-URL/>
+    <A:resource-id/>
+    <C:schedule-inbox-URL xmlns:C="urn:ietf:params:xml:ns:caldav"/>
+    <C:schedule-outbox-URL xmlns:C="urn:ietf:params:xml:ns:caldav"/>    <A:supported-report-set/>
+  </A:prop>
+</A:propfind>"#;
+    let (status, _, xml) = send(&srv, "PROPFIND", "/alice/", Some("0"), principal).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    for found in [
+        "<cal:calendar-home-set><d:href>/alice/</d:href></cal:calendar-home-set>",
+        "<cal:calendar-user-address-set><d:href>/alice/</d:href></cal:calendar-user-address-set>",
+        "<d:current-user-principal><d:href>/alice/</d:href></d:current-user-principal>",
+        "<d:principal-collection-set><d:href>/</d:href></d:principal-collection-set>",
+        "<d:principal-URL><d:href>/alice/</d:href></d:principal-URL>",
+        "<d:supported-report-set>",
+    ] {
+        assert!(xml.contains(found), "missing {found}: {xml}");
+    }
+    let missing = xml.split("HTTP/1.1 200 OK").nth(1).unwrap();
+    for unknown in [
+        "<cs:dropbox-home-URL/>",
+        "<cs:email-address-set/>",
+        "<cs:notification-URL/>",
+        "<cal:schedule-inbox-URL/>",
+    ] {
+        assert!(
+            missing.contains(unknown),
+            "{unknown} must be a 404 propstat: {xml}"
+        );
+    }
+    assert!(xml.contains("HTTP/1.1 404 Not Found"));
+
+    // 5. The home listing: each calendar with its ctag and sync token.
+    let listing = r#"<A:propfind xmlns:A="DAV:" xmlns:CS="http://calendarserver.org/ns/"><A:prop><A:resourcetype/><CS:getctag/><A:sync-token/></A:prop></A:propfind>"#;
+    let (_, _, xml) = send(&srv, "PROPFIND", "/alice/", Some("1"), listing).await;
+    assert!(xml.contains("<d:href>/alice/calendar/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cal:calendar/></d:resourcetype><cs:getctag>urn:dirdav:sync:"), "{xml}");
+
+    // 6. The items, then calendar-multiget with Apple's extra properties.
+    let etags = r#"<A:propfind xmlns:A="DAV:"><A:prop><A:getcontenttype/><A:getetag/></A:prop></A:propfind>"#;
+    let (_, _, xml) = send(&srv, "PROPFIND", "/alice/calendar/", Some("1"), etags).await;
+    assert!(xml.contains("<d:href>/alice/calendar/e1.ics</d:href><d:propstat><d:prop><d:getcontenttype>text/calendar; charset=utf-8</d:getcontenttype><d:getetag>\""));
+    let multiget = r#"<?xml version="1.0" encoding="UTF-8"?>
+<B:calendar-multiget xmlns:B="urn:ietf:params:xml:ns:caldav">
+  <A:prop xmlns:A="DAV:">
+  <A:getetag/>
+  <B:calendar-data/>
+  <C:updated-by xmlns:C="http://calendarserver.org/ns/"/>
+  <C:created-by xmlns:C="http://calendarserver.org/ns/"/>
+  </A:prop>
+  <A:href xmlns:A="DAV:">/alice/calendar/e1.ics</A:href>
+</B:calendar-multiget>"#;
+    let (status, _, xml) = send(&srv, "REPORT", "/alice/calendar/", Some("1"), multiget).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert!(xml.contains("<cal:calendar-data>BEGIN:VCALENDAR"), "{xml}");
+    assert!(
+        xml.contains("<cs:updated-by/><cs:created-by/></d:prop><d:status>HTTP/1.1 404 Not Found"),
+        "{xml}"
+    );
+}
