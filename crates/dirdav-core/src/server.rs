@@ -274,6 +274,7 @@ impl ServerBuilder {
             instance,
             on_request: std::sync::atomic::AtomicBool::new(watch == Watch::OnRequest),
             watcher: std::sync::Mutex::new(None),
+            welcomed: std::sync::Mutex::new(std::collections::HashSet::new()),
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {
@@ -476,6 +477,8 @@ pub(crate) struct Inner {
     /// Re-read folders before answering (no watcher, or it failed).
     on_request: std::sync::atomic::AtomicBool,
     watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
+    /// Principals whose first-request hooks have run.
+    welcomed: std::sync::Mutex<std::collections::HashSet<Principal>>,
 }
 
 /// One request, resolved.
@@ -770,6 +773,9 @@ impl Inner {
             path.hidden = true;
         }
         let principal = parts.extensions.get::<Principal>().cloned();
+        if let Some(p) = &principal {
+            self.welcome(p).await?;
+        }
         let ctx = Ctx {
             parts,
             path,
@@ -847,6 +853,27 @@ impl Inner {
                 }
             },
         }
+    }
+
+    /// Runs the first-request hooks for a principal not seen before in this process.
+    async fn welcome(self: &Arc<Self>, principal: &Principal) -> Result<(), DavError> {
+        if self.registry.first_request.is_empty()
+            || self
+                .welcomed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(principal)
+        {
+            return Ok(());
+        }
+        for hook in &self.registry.first_request {
+            (hook.item)(principal.clone(), self.clone()).await?;
+        }
+        self.welcomed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(principal.clone());
+        Ok(())
     }
 
     fn before_method(&self, ctx: &Ctx, resource: Option<&Resource>) -> Result<(), DavError> {

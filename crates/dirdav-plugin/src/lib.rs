@@ -17,7 +17,7 @@ pub use handler::{
 pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};
 pub use registry::{
-    LiveProperty, MethodCheck, Owned, Plugin, PropContext, PropGetter, Registrar, Registry,
-    RegistryError, Report, Summarizer, WriteCheck, WriteEvent,
+    LiveProperty, MethodCheck, Owned, Plugin, PrincipalHook, PropContext, PropGetter, Registrar,
+    Registry, RegistryError, Report, Summarizer, WriteCheck, WriteEvent,
 };
 pub use resource::{CollectionConfig, Principal, Resource, Summary};

@@ -149,6 +149,12 @@ type Observer = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
 type BeforeMethod = Arc<dyn Fn(&MethodCheck<'_>) -> Result<(), DavError> + Send + Sync>;
 type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>) -> bool + Send + Sync>;
 type Applies = Arc<dyn Fn(&Resource) -> bool + Send + Sync>;
+/// Runs once per principal per server process, before its first request is answered.
+pub type PrincipalHook = Arc<
+    dyn Fn(Principal, Arc<dyn Store>) -> crate::BoxFuture<'static, Result<(), DavError>>
+        + Send
+        + Sync,
+>;
 /// Extracts a [`Summary`](crate::Summary) from an item's bytes.
 pub type Summarizer = Arc<dyn Fn(&[u8]) -> crate::Summary + Send + Sync>;
 
@@ -201,6 +207,8 @@ pub struct Registry {
     pub summarizers: BTreeMap<String, Owned<Summarizer>>,
     /// Handlers for GET and HEAD on collections, by collection kind.
     pub collection_get: BTreeMap<String, Owned<SharedHandler>>,
+    /// Hooks run before a principal's first request (creating its home).
+    pub first_request: Vec<Owned<PrincipalHook>>,
     conflicts: Vec<String>,
 }
 
@@ -457,6 +465,20 @@ impl Registrar<'_> {
             let owned = self.owned(Arc::new(summarize) as Summarizer);
             self.registry.summarizers.insert(kind.to_owned(), owned);
         }
+        self
+    }
+
+    /// Runs before the first request of each principal (per server process), e.g. to
+    /// create the user's home. An error answers that request; the hook runs again on
+    /// the next one.
+    pub fn first_request<F, Fut>(&mut self, hook: F) -> &mut Self
+    where
+        F: Fn(Principal, Arc<dyn Store>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), DavError>> + Send + 'static,
+    {
+        let hook: PrincipalHook = Arc::new(move |p, s| Box::pin(hook(p, s)));
+        let owned = self.owned(hook);
+        self.registry.first_request.push(owned);
         self
     }
 

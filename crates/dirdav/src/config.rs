@@ -19,6 +19,7 @@ pub(crate) struct FileConfig {
     pub(crate) watch: Option<crate::WatchArg>,
     pub(crate) sync_log_limit: Option<usize>,
     pub(crate) git_commit: Option<bool>,
+    pub(crate) create_homes: Option<bool>,
 }
 
 /// Why settings could not be loaded.

@@ -72,6 +72,10 @@ struct ServeArgs {
     /// tree, one commit per request, authored as the user.
     #[arg(long)]
     git_commit: bool,
+    /// Do not create a user's home (with a calendar "Personal" and an address book
+    /// "Contacts") at their first request.
+    #[arg(long)]
+    no_create_homes: bool,
     /// URL prefix when served behind a reverse proxy, e.g. /dav.
     #[arg(long, value_name = "PREFIX")]
     base_path: Option<String>,
@@ -167,7 +171,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = Server::builder(config)
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
-        .plugin(dirdav_discovery::Discovery::default());
+        .plugin(
+            dirdav_discovery::Discovery::default()
+                .create_homes(!args.no_create_homes && file.create_homes.unwrap_or(true)),
+        );
     if args.git_commit || file.git_commit.unwrap_or(false) {
         builder = builder.plugin(dirdav_git::GitCommit::discover(&root)?);
         tracing::info!("committing every change to git");

@@ -9,6 +9,9 @@
 //!   answers `DAV:principal-URL` and `CALDAV:calendar-user-address-set`; every resource
 //!   answers `DAV:principal-collection-set`. Home-set properties come from the CalDAV and
 //!   CardDAV plugins; this plugin never names them.
+//! - At a user's first authenticated request, their home is created with a default
+//!   calendar ("Personal", events and tasks) and address book ("Contacts"), unless
+//!   [`Discovery::create_homes`] turns it off. An existing home is left as it is.
 //!
 //! ```
 //! use dirdav_plugin::Registry;
@@ -19,8 +22,11 @@
 
 use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
 use dirdav_plugin::xml::{Element, Name, ns};
+use std::sync::Arc;
+
 use dirdav_plugin::{
-    Body, DavRequest, HandlerResult, LiveProperty, Plugin, PropContext, Registrar,
+    Body, DavError, DavRequest, HandlerResult, LiveProperty, NewCollection, Plugin, Principal,
+    PropContext, Registrar, Store,
 };
 
 const CURRENT_USER_PRINCIPAL: Name = Name::new(ns::DAV, "current-user-principal");
@@ -31,9 +37,72 @@ const ADDRESS_SET: Name = Name::new(ns::CALDAV, "calendar-user-address-set");
 const HREF: Name = Name::new(ns::DAV, "href");
 
 /// The discovery plugin.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Discovery {
-    _private: (),
+    create_homes: bool,
+}
+
+impl Default for Discovery {
+    fn default() -> Self {
+        Discovery { create_homes: true }
+    }
+}
+
+impl Discovery {
+    /// Whether a user's home is created, with a default calendar ("Personal", events
+    /// and tasks) and address book ("Contacts"), at their first authenticated request.
+    /// On by default.
+    #[must_use]
+    pub fn create_homes(mut self, on: bool) -> Self {
+        self.create_homes = on;
+        self
+    }
+}
+
+/// Creates a user's home and its default collections when the home does not exist.
+async fn create_home(user: Principal, store: Arc<dyn Store>) -> Result<(), DavError> {
+    let home = user.name.to_string();
+    if home.is_empty()
+        || home.contains('/')
+        || home.starts_with('.')
+        || store.resource(&home).is_some()
+    {
+        return Ok(());
+    }
+    let named = |name: &str| vec![Element::with_text(Name::new(ns::DAV, "displayname"), name)];
+    let calendar = format!("{home}/calendar");
+    let contacts = format!("{home}/contacts");
+    let collections = [
+        (home.as_str(), None, Vec::new(), Vec::new()),
+        (
+            calendar.as_str(),
+            Some("calendar"),
+            named("Personal"),
+            vec![(
+                vec!["caldav".to_owned(), "components".to_owned()],
+                vec!["VEVENT".to_owned(), "VTODO".to_owned()],
+            )],
+        ),
+        (
+            contacts.as_str(),
+            Some("addressbook"),
+            named("Contacts"),
+            Vec::new(),
+        ),
+    ];
+    for (path, kind, props, lists) in collections {
+        store
+            .make_collection(NewCollection {
+                path,
+                kind,
+                lists,
+                props,
+                method: "MKCOL",
+                principal: Some(&user),
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 fn href(ctx: &PropContext<'_>, path: &str) -> Element {
@@ -74,6 +143,9 @@ impl Plugin for Discovery {
     }
 
     fn register(&self, r: &mut Registrar<'_>) {
+        if self.create_homes {
+            r.first_request(create_home);
+        }
         r.route("/.well-known/caldav", well_known)
             .route("/.well-known/carddav", well_known)
             .property(

@@ -184,3 +184,53 @@ async fn the_ios_calendar_handshake_works_as_the_seed_shows() {
         "{xml}"
     );
 }
+
+#[tokio::test]
+async fn a_new_user_gets_a_home_with_a_calendar_and_an_address_book() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("alice/custom")).unwrap();
+    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(dirdav_caldav::CalDav::default())
+        .plugin(dirdav_discovery::Discovery::default())
+        .build()
+        .await
+        .unwrap();
+    let request = |user: &str| {
+        Request::builder()
+            .method("PROPFIND")
+            .uri("/")
+            .header("depth", "0")
+            .extension(Principal::new(user))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let response = srv.router().oneshot(request("carol")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::MULTI_STATUS);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("carol/calendar/.dav.toml")).unwrap(),
+        "kind = \"calendar\"\ndisplayname = \"Personal\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\"]\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("carol/contacts/.dav.toml")).unwrap(),
+        "kind = \"addressbook\"\ndisplayname = \"Contacts\"\n"
+    );
+    assert!(
+        !dir.path().join("carol/.dav.toml").exists(),
+        "the home itself is a plain folder"
+    );
+    // An existing home is left as it is.
+    srv.router().oneshot(request("alice")).await.unwrap();
+    let alice: Vec<_> = std::fs::read_dir(dir.path().join("alice"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(alice, ["custom"]);
+    // Switched off, nothing is created.
+    let off = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(dirdav_discovery::Discovery::default().create_homes(false))
+        .build()
+        .await
+        .unwrap();
+    off.router().oneshot(request("dave")).await.unwrap();
+    assert!(!dir.path().join("dave").exists());
+}
