@@ -264,6 +264,8 @@ fn git_commit_makes_one_commit_per_change_authored_by_the_user() {
         "--htpasswd",
         htpasswd.to_str().unwrap(),
         "--git-commit",
+        // This test is about commits of requests; home creation is tested elsewhere.
+        "--no-create-homes",
     ]);
     let ok = |status: u16| assert!((200..300).contains(&status), "{status}");
     ok(srv
