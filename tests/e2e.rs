@@ -353,3 +353,45 @@ fn a_full_disk_answers_507_and_keeps_the_old_file() {
     let r = srv.request("GET", "/keep.txt").send();
     assert_eq!(r.body, "the old version\n");
 }
+
+#[test]
+fn dns_records_prints_zone_file_lines() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirdav"))
+            .arg("dns-records")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plain = run(&["--domain", "example.com"]);
+    assert!(
+        plain.contains("\n_caldav._tcp.example.com. 3600 IN SRV 0 1 8008 example.com.\n"),
+        "{plain}"
+    );
+    assert!(plain.contains("\n_carddav._tcp.example.com. 3600 IN SRV 0 1 8008 example.com.\n"));
+    assert!(!plain.contains("TXT"));
+    let tls = run(&[
+        "--domain",
+        "example.com",
+        "--host",
+        "dav.example.com",
+        "--port",
+        "8443",
+        "--tls",
+        "--base-path",
+        "/dav/",
+    ]);
+    assert!(tls.contains("\n_caldavs._tcp.example.com. 3600 IN SRV 0 1 8443 dav.example.com.\n_caldavs._tcp.example.com. 3600 IN TXT \"path=/dav/\"\n"), "{tls}");
+    assert!(tls.contains("\n_carddavs._tcp.example.com. 3600 IN TXT \"path=/dav/\"\n"));
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_dirdav"))
+        .arg("dns-records")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success(), "--domain is required");
+}

@@ -3,6 +3,7 @@
 
 mod auth;
 mod config;
+mod dns;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +39,28 @@ enum Command {
     /// Serve a tree. With no options: `example-data/` on 127.0.0.1:8008 with the demo
     /// users of `example-data/.htpasswd`.
     Serve(ServeArgs),
+    /// Print the DNS SRV and TXT records (RFC 6764) that let phones and desktop clients
+    /// find the server from a user's address alone, ready for a zone file.
+    DnsRecords(DnsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DnsArgs {
+    /// The domain of your users' addresses, e.g. example.com.
+    #[arg(long, value_name = "DOMAIN")]
+    domain: String,
+    /// The host dirdav runs on [default: the domain].
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// The port clients connect to [default: 443 with --tls, 8008 without].
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+    /// Clients connect over TLS (publishes _caldavs and _carddavs).
+    #[arg(long)]
+    tls: bool,
+    /// The URL prefix dirdav is served under, if not the root.
+    #[arg(long, value_name = "PREFIX")]
+    base_path: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +131,19 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::DnsRecords(args) => {
+            print!(
+                "{}",
+                dns::records(&dns::Service {
+                    domain: args.domain,
+                    host: args.host,
+                    port: args.port,
+                    tls: args.tls,
+                    base_path: args.base_path,
+                })
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
