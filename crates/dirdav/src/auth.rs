@@ -78,6 +78,11 @@ impl Htpasswd {
         self.users.len()
     }
 
+    /// The user names.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.users.keys().cloned().collect()
+    }
+
     /// Checks a password, remembering a success for [`CACHE_TTL`].
     pub(crate) async fn verify(&self, user: &str, password: &str) -> bool {
         let Some(hash) = self.users.get(user) else {

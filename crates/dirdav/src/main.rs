@@ -204,11 +204,17 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         config = config.sync_log_limit(n);
     }
 
+    let users = match &htpasswd {
+        Some(path) => Some((path.clone(), Htpasswd::load(path)?)),
+        None => None,
+    };
+    let names = users.as_ref().map(|(_, u)| u.names()).unwrap_or_default();
     let mut builder = Server::builder(config)
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(
             dirdav_discovery::Discovery::default()
+                .users(names)
                 .create_homes(!args.no_create_homes && file.create_homes.unwrap_or(true)),
         );
     if args.git_commit || file.git_commit.unwrap_or(false) {
@@ -217,9 +223,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let server = builder.build().await?;
     let mut app = server.router();
-    match htpasswd {
-        Some(path) => {
-            let users = Htpasswd::load(&path)?;
+    match users {
+        Some((path, users)) => {
             tracing::info!(htpasswd = %path.display(), users = users.len(), "Basic authentication");
             let auth = Auth {
                 users: Arc::new(users),

@@ -89,15 +89,19 @@ fn on_calendars(
     })
 }
 
-/// `CALDAV:calendar-home-set` (RFC 4791 §6.2.1): until principals exist, a user's home
-/// is `/<user>/`; it is answered on the root and on that home.
+/// `CALDAV:calendar-home-set` (RFC 4791 §6.2.1): a user's home is `/<user>/`, so every
+/// top-level folder answers with itself, and the root answers with the asking user's.
 fn home_set(ctx: &PropContext<'_>) -> Option<Element> {
-    let user = ctx.principal?;
     let path = ctx.resource.path.as_str();
-    if !ctx.resource.is_collection || !(path.is_empty() || path == &*user.name) {
+    if !ctx.resource.is_collection || path.contains('/') {
         return None;
     }
-    let href = Element::with_text(HREF, ctx.store.href_of(&user.name, true));
+    let home = if path.is_empty() {
+        &*ctx.principal?.name
+    } else {
+        path
+    };
+    let href = Element::with_text(HREF, ctx.store.href_of(home, true));
     Some(Element::new(HOME_SET).child_element(href))
 }
 

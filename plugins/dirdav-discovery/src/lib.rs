@@ -36,19 +36,34 @@ const UNAUTHENTICATED: Name = Name::new(ns::DAV, "unauthenticated");
 const ADDRESS_SET: Name = Name::new(ns::CALDAV, "calendar-user-address-set");
 const HREF: Name = Name::new(ns::DAV, "href");
 
+mod search;
+
 /// The discovery plugin.
 #[derive(Debug, Clone)]
 pub struct Discovery {
     create_homes: bool,
+    users: Arc<Vec<String>>,
 }
 
 impl Default for Discovery {
     fn default() -> Self {
-        Discovery { create_homes: true }
+        Discovery {
+            create_homes: true,
+            users: Arc::default(),
+        }
     }
 }
 
 impl Discovery {
+    /// The users principal searches find (those of the htpasswd file).
+    #[must_use]
+    pub fn users(mut self, mut users: Vec<String>) -> Self {
+        users.sort();
+        users.dedup();
+        self.users = Arc::new(users);
+        self
+    }
+
     /// Whether a user's home is created, with a default calendar ("Personal", events
     /// and tasks) and address book ("Contacts"), at their first authenticated request.
     /// On by default.
@@ -146,6 +161,21 @@ impl Plugin for Discovery {
         if self.create_homes {
             r.first_request(create_home);
         }
+        let users = self.users.clone();
+        let principals = |r: &dirdav_plugin::Resource| r.is_collection && !r.path.contains('/');
+        r.report(
+            search::PROPERTY_SEARCH,
+            principals,
+            move |request: DavRequest| {
+                let users = users.clone();
+                async move { search::property_search(request, &users).await }
+            },
+        )
+        .report(
+            search::SEARCH_PROPERTY_SET,
+            principals,
+            search::search_property_set,
+        );
         r.route("/.well-known/caldav", well_known)
             .route("/.well-known/carddav", well_known)
             .property(

@@ -234,3 +234,60 @@ async fn a_new_user_gets_a_home_with_a_calendar_and_an_address_book() {
     off.router().oneshot(request("dave")).await.unwrap();
     assert!(!dir.path().join("dave").exists());
 }
+
+#[tokio::test]
+async fn principals_are_found_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("bob")).unwrap();
+    std::fs::write(
+        dir.path().join("bob/.dav.toml"),
+        "displayname = \"Bob Builder\"\n",
+    )
+    .unwrap();
+    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(
+            dirdav_discovery::Discovery::default()
+                .users(vec!["alice".into(), "bob".into()])
+                .create_homes(false),
+        )
+        .build()
+        .await
+        .unwrap();
+    let search = |term: &str| {
+        format!(
+            r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop>
+<D:match>{term}</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#
+        )
+    };
+    let (status, _, xml) = send(&srv, "REPORT", "/", Some("0"), &search("builder")).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert!(
+        xml.contains(
+            "<d:href>/bob/</d:href><d:propstat><d:prop><d:displayname>Bob Builder</d:displayname>"
+        ),
+        "{xml}"
+    );
+    assert!(!xml.contains("/alice/"));
+    let (_, _, xml) = send(&srv, "REPORT", "/", Some("0"), &search("")).await;
+    assert_eq!(
+        xml.matches("<d:response>").count(),
+        2,
+        "an empty match lists everyone: {xml}"
+    );
+    assert!(xml.contains(
+        "<d:href>/alice/</d:href><d:propstat><d:prop><d:displayname>alice</d:displayname>"
+    ));
+    let (status, _, xml) = send(
+        &srv,
+        "REPORT",
+        "/",
+        Some("0"),
+        r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        xml.contains("<d:principal-search-property><d:prop><d:displayname/></d:prop>"),
+        "{xml}"
+    );
+}
