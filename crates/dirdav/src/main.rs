@@ -212,6 +212,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = Server::builder(config)
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
+        .plugin(dirdav_carddav::CardDav::default())
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(names)

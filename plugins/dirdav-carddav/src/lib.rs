@@ -1,0 +1,153 @@
+//! CardDAV (RFC 6352) for dirdav: folders whose `.dav.toml` says
+//! `kind = "addressbook"` are address books.
+//!
+//! This plugin contributes the `addressbook` kind and compliance token; the address book
+//! properties (description, supported address data, maximum size, collations,
+//! `addressbook-home-set`); checks on every PUT, COPY or MOVE into an address book, each
+//! refusal naming its RFC 6352 §6.3.2 precondition; a summary of every card (UID and
+//! the FN, N, EMAIL, TEL, NICKNAME, UID and ORG values) for the index; the
+//! `addressbook-multiget` and `addressbook-query` REPORTs, the latter answered from the
+//! summaries whenever its filter allows; and GET on an address book as one `text/vcard`.
+//!
+//! ```
+//! use dirdav_plugin::Registry;
+//! let mut registry = Registry::default();
+//! registry.register(&dirdav_carddav::CardDav::default());
+//! registry.check().unwrap();
+//! assert!(registry.compliance.contains(&"addressbook"));
+//! ```
+
+mod query;
+mod reports;
+mod vcard;
+
+use dirdav_plugin::xml::{Element, Name, ns};
+use dirdav_plugin::{DavError, LiveProperty, Plugin, PropContext, Registrar, WriteCheck};
+
+/// The collection kind this plugin serves.
+pub const KIND: &str = "addressbook";
+
+/// The largest card accepted (`CARDDAV:max-resource-size`).
+const MAX_RESOURCE_SIZE: usize = 10 * 1024 * 1024;
+
+pub(crate) const fn card(local: &'static str) -> Name {
+    Name::new(ns::CARDDAV, local)
+}
+
+const ADDRESSBOOK: Name = card("addressbook");
+const DESCRIPTION: Name = card("addressbook-description");
+const SUPPORTED_DATA: Name = card("supported-address-data");
+const ADDRESS_DATA_TYPE: Name = card("address-data-type");
+const MAX_SIZE: Name = card("max-resource-size");
+const HOME_SET: Name = card("addressbook-home-set");
+const COLLATIONS: Name = card("supported-collation-set");
+pub(crate) const ADDRESS_DATA: Name = card("address-data");
+const HREF: Name = Name::new(ns::DAV, "href");
+
+/// The CardDAV plugin.
+#[derive(Debug, Default, Clone)]
+pub struct CardDav {
+    _private: (),
+}
+
+fn on_books(
+    name: Name,
+    value: impl Fn(&PropContext<'_>) -> Element + Send + Sync + 'static,
+) -> LiveProperty {
+    LiveProperty::computed(name, move |ctx| {
+        ctx.resource.is_collection_of(KIND).then(|| value(ctx))
+    })
+}
+
+/// `CARDDAV:addressbook-home-set` (RFC 6352 §7.1.1): every top-level folder is a user's
+/// home, and the root answers with the asking user's.
+fn home_set(ctx: &PropContext<'_>) -> Option<Element> {
+    let path = ctx.resource.path.as_str();
+    if !ctx.resource.is_collection || path.contains('/') {
+        return None;
+    }
+    let home = if path.is_empty() {
+        &*ctx.principal?.name
+    } else {
+        path
+    };
+    Some(
+        Element::new(HOME_SET)
+            .child_element(Element::with_text(HREF, ctx.store.href_of(home, true))),
+    )
+}
+
+/// The checks before a card reaches disk (RFC 6352 §6.3.2.1).
+fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
+    if w.body.len() > MAX_RESOURCE_SIZE {
+        return Err(
+            DavError::forbidden(format!("larger than {MAX_RESOURCE_SIZE} bytes"))
+                .condition(card("max-resource-size")),
+        );
+    }
+    let parsed = vcard::validate(w.body).map_err(|e| match e {
+        vcard::Invalid::Data(m) => DavError::forbidden(m).condition(card("valid-address-data")),
+        vcard::Invalid::Version(m) => {
+            DavError::forbidden(m).condition(card("supported-address-data"))
+        }
+    })?;
+    let name = w.path.rsplit('/').next().unwrap_or("");
+    let taken = w.store.members(&w.parent.path).into_iter().find(|m| {
+        m.name() != name
+            && Some(m.path.as_str()) != w.moving
+            && m.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(parsed.uid.as_str())
+    });
+    if let Some(other) = taken {
+        let condition = Element::new(card("no-uid-conflict"))
+            .child_element(Element::with_text(HREF, other.href));
+        return Err(
+            DavError::forbidden(format!("UID {} is used by another card", parsed.uid))
+                .condition_element(condition),
+        );
+    }
+    Ok(())
+}
+
+impl Plugin for CardDav {
+    fn name(&self) -> &'static str {
+        "dirdav-carddav"
+    }
+
+    fn register(&self, r: &mut Registrar<'_>) {
+        r.namespace(ns::CARDDAV, "card")
+            .compliance("addressbook")
+            .collection_kind(KIND, vec![ADDRESSBOOK])
+            .property(LiveProperty::stored(DESCRIPTION, &["description"]))
+            .property(on_books(SUPPORTED_DATA, |_| {
+                ["3.0", "4.0"]
+                    .into_iter()
+                    .fold(Element::new(SUPPORTED_DATA), |set, v| {
+                        set.child_element(
+                            Element::new(ADDRESS_DATA_TYPE)
+                                .attr(Name::new("", "content-type"), "text/vcard")
+                                .attr(Name::new("", "version"), v),
+                        )
+                    })
+            }))
+            .property(on_books(MAX_SIZE, |_| {
+                Element::with_text(MAX_SIZE, MAX_RESOURCE_SIZE.to_string())
+            }))
+            .property(on_books(COLLATIONS, |_| {
+                ["i;ascii-casemap", "i;octet", "i;unicode-casemap"]
+                    .into_iter()
+                    .fold(Element::new(COLLATIONS), |set, c| {
+                        set.child_element(Element::with_text(card("supported-collation"), c))
+                    })
+            }))
+            .property(LiveProperty::computed(HOME_SET, home_set).not_in_allprop())
+            .write_check(KIND, check_put)
+            .summarizer(KIND, vcard::summarize)
+            .collection_get(KIND, reports::export)
+            .report(
+                reports::MULTIGET,
+                |r| r.kind() == Some(KIND),
+                reports::multiget,
+            )
+            .report(reports::QUERY, |r| r.kind() == Some(KIND), reports::query);
+    }
+}

@@ -1,0 +1,249 @@
+//! `addressbook-multiget` (RFC 6352 §8.7), `addressbook-query` (§8.6) and GET on an
+//! address book.
+
+use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
+use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
+use dirdav_plugin::{
+    Body, DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource, Store,
+};
+
+use crate::query::{Prop, matches, parse_filter, summary_props};
+use crate::{ADDRESS_DATA, card, vcard};
+
+pub(crate) const MULTIGET: Name = card("addressbook-multiget");
+pub(crate) const QUERY: Name = card("addressbook-query");
+const PROP: Name = Name::new(ns::DAV, "prop");
+const HREF: Name = Name::new(ns::DAV, "href");
+
+fn inside(path: &str, within: &str) -> bool {
+    within.is_empty()
+        || path == within
+        || path
+            .strip_prefix(within)
+            .is_some_and(|r| r.starts_with('/'))
+}
+
+/// One card's response: its properties and, when asked, its data.
+fn respond(
+    ms: &mut Multistatus,
+    store: &dyn Store,
+    href: &str,
+    item: &Resource,
+    names: &[Name],
+    data: Option<&[u8]>,
+    principal: Option<&dirdav_plugin::Principal>,
+) {
+    let mut stats = store.propstats(item, names, principal);
+    if let Some(bytes) = data {
+        let element = Element::with_text(ADDRESS_DATA, String::from_utf8_lossy(bytes));
+        match stats.iter_mut().find(|p| p.status == StatusCode::OK) {
+            Some(ok) => ok.props.push(element),
+            None => stats.insert(
+                0,
+                PropStat {
+                    status: StatusCode::OK,
+                    props: vec![element],
+                    error: None,
+                },
+            ),
+        }
+    }
+    if stats.iter().all(|p| p.props.is_empty()) {
+        ms.status(href, StatusCode::OK, None);
+    } else {
+        ms.propstats(href, &stats);
+    }
+}
+
+/// The requested properties, and whether address-data is among them.
+fn wanted(root: &Element) -> (Vec<Name>, bool) {
+    let names: Vec<Name> = root
+        .child(&PROP)
+        .map(|p| p.elements().map(|e| e.name.clone()).collect())
+        .unwrap_or_default();
+    let data = names.contains(&ADDRESS_DATA);
+    (
+        names.into_iter().filter(|n| *n != ADDRESS_DATA).collect(),
+        data,
+    )
+}
+
+pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
+    let target = request.resource.ok_or_else(DavError::not_found)?;
+    let root = parse(&request.body, &Limits::default())?;
+    let (names, want_data) = wanted(&root);
+    let store = request.store.as_ref();
+    let mut ms = Multistatus::new(&store.prefixes());
+    for href in root
+        .elements()
+        .filter(|e| e.name == HREF)
+        .map(Element::text)
+    {
+        let href = href.trim();
+        let Some(path) = store.path_of_href(href) else {
+            ms.status(href, StatusCode::NOT_FOUND, None);
+            continue;
+        };
+        if !inside(&path, &target.path) {
+            ms.status(href, StatusCode::FORBIDDEN, None);
+            continue;
+        }
+        let Some(item) = store.resource(&path).filter(|r| !r.is_collection) else {
+            ms.status(href, StatusCode::NOT_FOUND, None);
+            continue;
+        };
+        let data = if want_data {
+            Some(store.read(&path).await?)
+        } else {
+            None
+        };
+        respond(
+            &mut ms,
+            store,
+            href,
+            &item,
+            &names,
+            data.as_deref(),
+            request.principal.as_ref(),
+        );
+    }
+    Ok(ms.into_response())
+}
+
+pub(crate) async fn query(request: DavRequest) -> HandlerResult {
+    let target = request.resource.ok_or_else(DavError::not_found)?;
+    let root = parse(&request.body, &Limits::default())?;
+    let filter = match root.child(&card("filter")) {
+        Some(f) => parse_filter(f)?,
+        None => {
+            return Err(DavError::forbidden("addressbook-query needs a filter")
+                .condition(card("valid-filter")));
+        }
+    };
+    let limit = root
+        .child(&card("limit"))
+        .and_then(|l| l.child(&card("nresults")))
+        .map(|n| {
+            n.text()
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| DavError::bad_request("invalid nresults"))
+        })
+        .transpose()?;
+    let (names, want_data) = wanted(&root);
+    let store = request.store.as_ref();
+    let items: Vec<Resource> = if target.is_collection {
+        store.members(&target.path)
+    } else {
+        vec![target.clone()]
+    };
+    let items: Vec<Resource> = items.into_iter().filter(|r| !r.is_collection).collect();
+    // From the summaries alone where they suffice; else read and parse the cards.
+    let from_summary = filter.summary_suffices();
+    let contents = if from_summary && !want_data {
+        vec![None; items.len()]
+    } else {
+        store
+            .read_many(items.iter().map(|r| r.path.clone()).collect())
+            .await
+    };
+    let mut found = Vec::new();
+    for (item, bytes) in items.into_iter().zip(contents) {
+        let hit = match (&item.summary, from_summary) {
+            (Some(summary), true) => matches(&filter, &summary_props(summary)),
+            _ => {
+                let Some(bytes) = &bytes else { continue };
+                let text = String::from_utf8_lossy(bytes);
+                vcard::with_card(&text, |c| {
+                    let props: Vec<Prop<'_>> = c
+                        .properties
+                        .iter()
+                        .map(|p| Prop {
+                            name: p.name.as_str().to_ascii_uppercase(),
+                            value: p.val.as_str().trim(),
+                            params: p
+                                .params
+                                .iter()
+                                .map(|x| {
+                                    (
+                                        x.key.as_str().to_ascii_uppercase(),
+                                        x.val
+                                            .as_ref()
+                                            .map_or(String::new(), |v| v.as_str().to_owned()),
+                                    )
+                                })
+                                .collect(),
+                        })
+                        .collect();
+                    matches(&filter, &props)
+                })
+                .unwrap_or(false)
+            }
+        };
+        if hit {
+            found.push((item, bytes));
+        }
+    }
+    let mut ms = Multistatus::new(&store.prefixes());
+    let truncated = limit.is_some_and(|n| found.len() > n);
+    for (item, bytes) in found.into_iter().take(limit.unwrap_or(usize::MAX)) {
+        let data = if want_data { bytes.as_deref() } else { None };
+        respond(
+            &mut ms,
+            store,
+            &item.href,
+            &item,
+            &names,
+            data,
+            request.principal.as_ref(),
+        );
+    }
+    if truncated {
+        let error = DavError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "more matches than the limit",
+        )
+        .condition(Name::new(ns::DAV, "number-of-matches-within-limits"));
+        ms.status(&target.href, StatusCode::INSUFFICIENT_STORAGE, Some(&error));
+    }
+    Ok(ms.into_response())
+}
+
+/// GET on an address book: every card, one after another, as one `text/vcard`.
+pub(crate) async fn export(request: DavRequest) -> HandlerResult {
+    let book = request.resource.ok_or_else(DavError::not_found)?;
+    let items: Vec<Resource> = request
+        .store
+        .members(&book.path)
+        .into_iter()
+        .filter(|r| !r.is_collection)
+        .collect();
+    let contents = request
+        .store
+        .read_many(items.iter().map(|r| r.path.clone()).collect())
+        .await;
+    let mut text = String::new();
+    for bytes in contents.into_iter().flatten() {
+        let card = String::from_utf8_lossy(&bytes);
+        text.push_str(card.trim_end_matches(['\r', '\n']));
+        text.push_str("\r\n");
+    }
+    let mut response = Response::new(Body::from(text));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/vcard; charset=utf-8"),
+    );
+    if let Some(token) = &book.sync_token
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "\"{:016x}\"",
+            token
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b))
+                    .wrapping_mul(0x0100_0000_01b3))
+        ))
+    {
+        headers.insert(header::ETAG, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,172 @@
+//! Reading vCards (RFC 6350 4.0, RFC 2426 3.0) with the `icalendar` crate's content-line
+//! parser, which reads any `BEGIN:`/`END:` structure: validation for PUT and the summary
+//! the index keeps.
+
+use dirdav_plugin::Summary;
+use icalendar::parser::{Component, read_calendar_simple, unfold};
+
+/// Properties kept in the summary, so that queries on them read no file.
+pub(crate) const SUMMARY_FIELDS: [&str; 7] = ["FN", "N", "EMAIL", "TEL", "NICKNAME", "UID", "ORG"];
+
+/// Why a body is not an address object resource we store.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// Not a vCard we can read (`CARDDAV:valid-address-data`).
+    Data(String),
+    /// A vCard version we do not store (`CARDDAV:supported-address-data`).
+    Version(String),
+}
+
+/// A parsed vCard: its UID and version.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Card {
+    pub(crate) uid: String,
+    pub(crate) version: String,
+}
+
+fn value<'c>(c: &'c Component<'c>, name: &str) -> Option<&'c str> {
+    c.properties
+        .iter()
+        .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
+        .map(|p| p.val.as_str().trim())
+}
+
+/// Parses one vCard.
+pub(crate) fn with_card<T>(text: &str, f: impl FnOnce(&Component<'_>) -> T) -> Result<T, Invalid> {
+    let unfolded = unfold(text);
+    let roots =
+        read_calendar_simple(&unfolded).map_err(|e| Invalid::Data(format!("not a vCard: {e}")))?;
+    if roots.len() != 1 {
+        return Err(Invalid::Data(format!(
+            "{} vCards in one resource; one is required",
+            roots.len()
+        )));
+    }
+    let card = &roots[0];
+    if !card.name.as_str().trim().eq_ignore_ascii_case("VCARD") {
+        return Err(Invalid::Data(format!("{} is not VCARD", card.name)));
+    }
+    Ok(f(card))
+}
+
+/// Checks that `bytes` are one vCard 3.0 or 4.0 with FN and UID (RFC 6352 §5.1).
+/// Folded lines, PHOTO data and Apple's group cards are fine; bytes are stored as sent.
+pub(crate) fn validate(bytes: &[u8]) -> Result<Card, Invalid> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Invalid::Data("not UTF-8".into()))?;
+    if !text
+        .trim_start()
+        .to_ascii_uppercase()
+        .starts_with("BEGIN:VCARD")
+    {
+        return Err(Invalid::Data("does not start with BEGIN:VCARD".into()));
+    }
+    with_card(text, |card| {
+        let version = value(card, "VERSION").unwrap_or("").to_owned();
+        match version.as_str() {
+            "3.0" | "4.0" => {}
+            "2.1" => {
+                return Err(Invalid::Version(
+                    "vCard 2.1 is not supported: send 3.0 or 4.0".into(),
+                ));
+            }
+            other => {
+                return Err(Invalid::Version(format!(
+                    "vCard version {other:?} is not supported"
+                )));
+            }
+        }
+        if value(card, "FN").is_none_or(str::is_empty) {
+            return Err(Invalid::Data("a vCard needs FN".into()));
+        }
+        let uid = value(card, "UID")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Invalid::Data("a vCard needs UID (RFC 6352 §5.1)".into()))?;
+        Ok(Card {
+            uid: uid.to_owned(),
+            version,
+        })
+    })?
+}
+
+/// The summary: UID and the searchable values.
+pub(crate) fn summarize(bytes: &[u8]) -> Summary {
+    let Ok(card) = validate(bytes) else {
+        return Summary::default();
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let fields = with_card(&text, |c| {
+        c.properties
+            .iter()
+            .filter(|p| {
+                SUMMARY_FIELDS
+                    .iter()
+                    .any(|f| p.name.as_str().eq_ignore_ascii_case(f))
+            })
+            .map(|p| {
+                (
+                    p.name.as_str().to_ascii_uppercase(),
+                    p.val.as_str().trim().to_owned(),
+                )
+            })
+            .collect()
+    })
+    .unwrap_or_default();
+    Summary {
+        uid: Some(card.uid),
+        component: Some("VCARD".into()),
+        span: None,
+        fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CARD: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1\r\nFN:Carol Díaz\r\nN:Díaz;Carol;;;\r\nEMAIL;TYPE=WORK:carol@example.com\r\nPHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgABAQ\r\n AAAQABAAD\r\nEND:VCARD\r\n";
+
+    #[test]
+    fn accepts_real_cards() {
+        assert_eq!(
+            validate(CARD.as_bytes()),
+            Ok(Card {
+                uid: "c1".into(),
+                version: "3.0".into()
+            })
+        );
+        let group = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:g\r\nFN:Friends\r\nN:Friends;;;;\r\nX-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:c1\r\nEND:VCARD\r\n";
+        assert!(validate(group.as_bytes()).is_ok());
+        assert!(validate(CARD.replace("3.0", "4.0").as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_card() {
+        assert!(matches!(validate(b"hello"), Err(Invalid::Data(_))));
+        assert!(matches!(
+            validate(CARD.replace("FN:Carol Díaz\r\n", "").as_bytes()),
+            Err(Invalid::Data(_))
+        ));
+        assert!(matches!(
+            validate(CARD.replace("UID:c1\r\n", "").as_bytes()),
+            Err(Invalid::Data(_))
+        ));
+        assert!(matches!(
+            validate(CARD.replace("3.0", "2.1").as_bytes()),
+            Err(Invalid::Version(_))
+        ));
+        let two = format!("{CARD}{CARD}");
+        assert!(matches!(validate(two.as_bytes()), Err(Invalid::Data(_))));
+    }
+
+    #[test]
+    fn summaries_hold_the_searchable_fields() {
+        let s = summarize(CARD.as_bytes());
+        assert_eq!(s.uid.as_deref(), Some("c1"));
+        assert!(s.fields.contains(&("FN".into(), "Carol Díaz".into())));
+        assert!(
+            s.fields
+                .contains(&("EMAIL".into(), "carol@example.com".into()))
+        );
+        assert!(!s.fields.iter().any(|(n, _)| n == "PHOTO"));
+    }
+}
