@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real client libraries against the built binary, in a private virtualenv:
-# python-caldav (PyPI `caldav`) and caldav-server-tester, which probes what a server
-# supports. Serves a fresh copy of example-data. Fails on any failed python-caldav
+# python-caldav (PyPI `caldav`), caldav-server-tester, which probes what a server
+# supports, and vdirsyncer, syncing an address book both ways. Serves a fresh copy of example-data. Fails on any failed python-caldav
 # check and on any feature the tester finds "broken"; features it finds unsupported
 # are printed (they are the known gaps, listed in the project notes).
 #
@@ -12,7 +12,7 @@ bin=${1:-target/debug/dirdav}
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q --disable-pip-version-check "caldav>=2,<4" "caldav-server-tester>=1.7,<2" vobject
+"$work/venv/bin/pip" install -q --disable-pip-version-check "caldav>=2,<4" "caldav-server-tester>=1.7,<2" vobject "vdirsyncer>=0.19,<0.22"
 cp -r example-data "$work/example-data"
 (cd "$work" && exec "$OLDPWD/$bin" serve --listen 127.0.0.1:0 --state-dir "$work/state" 2> "$work/log") &
 pid=$!
@@ -34,3 +34,6 @@ if echo "$levels" | grep -q '^broken'; then
   echo "caldav-server-tester: a feature is broken"
   exit 1
 fi
+
+mkdir -p "$work/vdirsyncer"
+"$work/venv/bin/python" tests/clients/vdirsyncer_roundtrip.py "http://127.0.0.1:$port" "$work/venv/bin/vdirsyncer" "$work/vdirsyncer"
