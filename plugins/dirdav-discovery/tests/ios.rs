@@ -291,3 +291,51 @@ async fn principals_are_found_by_name() {
         "{xml}"
     );
 }
+
+/// The CardDAV equivalent, as seed `001_4f7ce248e61ec003.txt` describes it: context path,
+/// current user principal, features on the principal, home set, address books.
+#[tokio::test]
+async fn the_carddav_discovery_sequence_of_seed_001() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("alice/contacts");
+    std::fs::create_dir_all(&book).unwrap();
+    std::fs::write(
+        book.join(".dav.toml"),
+        "kind = \"addressbook\"\ndisplayname = \"Contacts\"\n",
+    )
+    .unwrap();
+    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(dirdav_carddav::CardDav::default())
+        .plugin(dirdav_discovery::Discovery::default())
+        .build()
+        .await
+        .unwrap();
+    let (status, headers, _) = send(&srv, "PROPFIND", "/.well-known/carddav", Some("0"), "").await;
+    assert_eq!(status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        header(&headers, "location"),
+        Some("http://dav.example.com:8008/")
+    );
+    let cup = r#"<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>"#;
+    let (_, headers, xml) = send(&srv, "PROPFIND", "/", Some("0"), cup).await;
+    assert!(header(&headers, "dav").unwrap().contains("addressbook"));
+    assert!(
+        xml.contains(
+            "<d:current-user-principal><d:href>/alice/</d:href></d:current-user-principal>"
+        )
+    );
+    let (status, headers, _) = send(&srv, "OPTIONS", "/alice/", None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "dav"), Some("1, 3, addressbook"));
+    let home = r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><prop><C:addressbook-home-set/><principal-URL/></prop></propfind>"#;
+    let (_, _, xml) = send(&srv, "PROPFIND", "/alice/", Some("0"), home).await;
+    assert!(
+        xml.contains(
+            "<card:addressbook-home-set><d:href>/alice/</d:href></card:addressbook-home-set>"
+        ),
+        "{xml}"
+    );
+    let listing = r#"<propfind xmlns="DAV:"><prop><resourcetype/><displayname/></prop></propfind>"#;
+    let (_, _, xml) = send(&srv, "PROPFIND", "/alice/", Some("1"), listing).await;
+    assert!(xml.contains("<d:href>/alice/contacts/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><card:addressbook/></d:resourcetype><d:displayname>Contacts</d:displayname>"), "{xml}");
+}
