@@ -395,3 +395,27 @@ fn dns_records_prints_zone_file_lines() {
         .unwrap();
     assert!(!missing.status.success(), "--domain is required");
 }
+
+#[test]
+fn clients_are_told_they_may_write_so_calendars_are_not_read_only() {
+    let (_dir, srv) = example_server();
+    let body =
+        r#"<propfind xmlns="DAV:"><prop><current-user-privilege-set/><owner/></prop></propfind>"#;
+    let r = srv
+        .request("PROPFIND", "/alice/calendar/")
+        .header("Depth", "0")
+        .auth("alice", "wonderland")
+        .body(body)
+        .send();
+    assert_eq!(r.status, 207);
+    assert!(
+        r.body.contains("<d:privilege><d:write/></d:privilege>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<d:privilege><d:read/></d:privilege>"));
+    assert!(
+        r.body
+            .contains("<d:owner><d:href>/alice/</d:href></d:owner>")
+    );
+}

@@ -213,6 +213,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_carddav::CardDav::default())
+        .plugin(dirdav_acl::Acl::default())
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(names)
