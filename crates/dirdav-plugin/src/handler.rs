@@ -64,6 +64,18 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn path_of_href(&self, href: &str) -> Option<String>;
     /// The href clients use for a path.
     fn href_of(&self, path: &str, is_collection: bool) -> String;
+    /// The item an href in a multiget names: 404 when there is none (or it is a
+    /// collection), 403 when it lies outside `within`, the collection the report was
+    /// sent to.
+    fn item_of_href(&self, href: &str, within: &Resource) -> Result<Resource, http::StatusCode> {
+        let path = self.path_of_href(href).ok_or(http::StatusCode::NOT_FOUND)?;
+        if !within.contains(&path) {
+            return Err(http::StatusCode::FORBIDDEN);
+        }
+        self.resource(&path)
+            .filter(|r| !r.is_collection)
+            .ok_or(http::StatusCode::NOT_FOUND)
+    }
     /// The namespace prefixes to declare on multistatus roots.
     fn prefixes(&self) -> Vec<(&'static str, &'static str)>;
     /// The members of a collection changed since a sync token (RFC 6578 §3): with no

@@ -24,6 +24,24 @@ pub struct PropStat {
     pub error: Option<Element>,
 }
 
+impl PropStat {
+    /// Adds a found property to the 200 group of a response's propstats, creating the
+    /// group when none was found yet (report data such as `calendar-data`).
+    pub fn add_found(propstats: &mut Vec<PropStat>, prop: Element) {
+        match propstats.iter_mut().find(|p| p.status == StatusCode::OK) {
+            Some(ok) => ok.props.push(prop),
+            None => propstats.insert(
+                0,
+                PropStat {
+                    status: StatusCode::OK,
+                    props: vec![prop],
+                    error: None,
+                },
+            ),
+        }
+    }
+}
+
 /// The status line RFC 4918 §14.28 puts in `DAV:status`.
 pub fn status_line(status: StatusCode) -> String {
     format!(

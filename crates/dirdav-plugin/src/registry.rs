@@ -113,6 +113,20 @@ pub struct WriteCheck<'a> {
     pub store: &'a dyn Store,
 }
 
+impl WriteCheck<'_> {
+    /// Another item of the target collection with this UID (by the index's summaries),
+    /// for the `no-uid-conflict` preconditions of CalDAV and CardDAV. The item being
+    /// replaced or moved is no conflict.
+    pub fn uid_taken(&self, uid: &str) -> Option<Resource> {
+        let name = self.path.rsplit('/').next().unwrap_or("");
+        self.store.members(&self.parent.path).into_iter().find(|m| {
+            m.name() != name
+                && Some(m.path.as_str()) != self.moving
+                && m.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(uid)
+        })
+    }
+}
+
 /// A change that has landed on disk, for observers.
 #[derive(Debug, Clone)]
 pub struct WriteEvent {

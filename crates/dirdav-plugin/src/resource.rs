@@ -120,6 +120,25 @@ impl Resource {
         self.path.rsplit('/').next().unwrap_or("")
     }
 
+    /// True when `path` is this resource or lies below it.
+    pub fn contains(&self, path: &str) -> bool {
+        self.path.is_empty()
+            || path == self.path
+            || path
+                .strip_prefix(&self.path)
+                .is_some_and(|r| r.starts_with('/'))
+    }
+
+    /// A strong entity tag for a collection's whole content (an export), derived from
+    /// its sync token: it changes whenever a member does.
+    pub fn collection_etag(&self) -> Option<String> {
+        let token = self.sync_token.as_ref()?;
+        let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Some(format!("\"{hash:016x}\""))
+    }
+
     /// Dead properties of this resource.
     pub fn dead_props(&self) -> Option<&BTreeMap<Name, Element>> {
         if self.is_collection {

@@ -59,17 +59,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         let mut propstats = store.propstats(&item, &others, principal);
         if let Some(data_request) = data_request {
             let data = crate::data::render(data_request, &bytes);
-            match propstats.iter_mut().find(|p| p.status == StatusCode::OK) {
-                Some(ok) => ok.props.push(data),
-                None => propstats.insert(
-                    0,
-                    PropStat {
-                        status: StatusCode::OK,
-                        props: vec![data],
-                        error: None,
-                    },
-                ),
-            }
+            PropStat::add_found(&mut propstats, data);
         }
         if others.is_empty() && !want_data {
             ms.status(&item.href, StatusCode::OK, None);

@@ -43,8 +43,7 @@ fn blocks(text: &str) -> Vec<(String, String, Option<String>)> {
 
 pub(crate) async fn export(request: DavRequest) -> HandlerResult {
     let calendar = request.resource.ok_or_else(DavError::not_found)?;
-    let token = calendar.sync_token.clone().unwrap_or_default();
-    let etag = format!("\"{:016x}\"", fnv(token.as_bytes()));
+    let etag = calendar.collection_etag().unwrap_or_default();
     let matches = request
         .parts
         .headers
@@ -107,13 +106,6 @@ pub(crate) async fn export(request: DavRequest) -> HandlerResult {
     }
     *response.body_mut() = Body::from(text);
     Ok(response)
-}
-
-/// FNV-1a: a stable, dependency-free fingerprint of the sync token.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

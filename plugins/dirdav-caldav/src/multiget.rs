@@ -1,7 +1,6 @@
 //! The `calendar-multiget` REPORT (RFC 4791 §7.9): the named members of a calendar,
 //! with their properties and `calendar-data`, in one request.
 
-use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat};
 
@@ -11,15 +10,6 @@ use crate::{CALENDAR_DATA, cal};
 pub(crate) const CALENDAR_MULTIGET: Name = cal("calendar-multiget");
 const PROP: Name = Name::new(ns::DAV, "prop");
 const HREF: Name = Name::new(ns::DAV, "href");
-
-/// True when `path` is `within` or lies below it.
-fn inside(path: &str, within: &str) -> bool {
-    within.is_empty()
-        || path == within
-        || path
-            .strip_prefix(within)
-            .is_some_and(|r| r.starts_with('/'))
-}
 
 /// Answers each href in the order given: its properties and calendar data, 404 for one
 /// that does not exist, 403 for one outside the collection the report was sent to.
@@ -42,33 +32,18 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         .map(Element::text)
     {
         let href = href.trim();
-        let Some(path) = store.path_of_href(href) else {
-            ms.status(href, StatusCode::NOT_FOUND, None);
-            continue;
-        };
-        if !inside(&path, &target.path) {
-            ms.status(href, StatusCode::FORBIDDEN, None);
-            continue;
-        }
-        let Some(resource) = store.resource(&path).filter(|r| !r.is_collection) else {
-            ms.status(href, StatusCode::NOT_FOUND, None);
-            continue;
+        let resource = match store.item_of_href(href, &target) {
+            Ok(r) => r,
+            Err(status) => {
+                ms.status(href, status, None);
+                continue;
+            }
         };
         let mut propstats = store.propstats(&resource, &others, principal);
         if let Some(data_request) = data_request {
-            let bytes = store.read(&path).await?;
+            let bytes = store.read(&resource.path).await?;
             let data = crate::data::render(data_request, &bytes);
-            match propstats.iter_mut().find(|p| p.status == StatusCode::OK) {
-                Some(ok) => ok.props.push(data),
-                None => propstats.insert(
-                    0,
-                    PropStat {
-                        status: StatusCode::OK,
-                        props: vec![data],
-                        error: None,
-                    },
-                ),
-            }
+            PropStat::add_found(&mut propstats, data);
         }
         ms.propstats(href, &propstats);
     }

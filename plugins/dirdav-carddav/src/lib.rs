@@ -91,12 +91,7 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
             DavError::forbidden(m).condition(card("supported-address-data"))
         }
     })?;
-    let name = w.path.rsplit('/').next().unwrap_or("");
-    let taken = w.store.members(&w.parent.path).into_iter().find(|m| {
-        m.name() != name
-            && Some(m.path.as_str()) != w.moving
-            && m.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(parsed.uid.as_str())
-    });
+    let taken = w.uid_taken(&parsed.uid);
     if let Some(other) = taken {
         let condition = Element::new(card("no-uid-conflict"))
             .child_element(Element::with_text(HREF, other.href));

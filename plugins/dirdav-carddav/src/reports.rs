@@ -15,14 +15,6 @@ pub(crate) const QUERY: Name = card("addressbook-query");
 const PROP: Name = Name::new(ns::DAV, "prop");
 const HREF: Name = Name::new(ns::DAV, "href");
 
-fn inside(path: &str, within: &str) -> bool {
-    within.is_empty()
-        || path == within
-        || path
-            .strip_prefix(within)
-            .is_some_and(|r| r.starts_with('/'))
-}
-
 /// One card's response: its properties and, when asked, its data.
 fn respond(
     ms: &mut Multistatus,
@@ -36,17 +28,7 @@ fn respond(
     let mut stats = store.propstats(item, names, principal);
     if let Some(bytes) = data {
         let element = Element::with_text(ADDRESS_DATA, String::from_utf8_lossy(bytes));
-        match stats.iter_mut().find(|p| p.status == StatusCode::OK) {
-            Some(ok) => ok.props.push(element),
-            None => stats.insert(
-                0,
-                PropStat {
-                    status: StatusCode::OK,
-                    props: vec![element],
-                    error: None,
-                },
-            ),
-        }
+        PropStat::add_found(&mut stats, element);
     }
     if stats.iter().all(|p| p.props.is_empty()) {
         ms.status(href, StatusCode::OK, None);
@@ -80,20 +62,15 @@ pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
         .map(Element::text)
     {
         let href = href.trim();
-        let Some(path) = store.path_of_href(href) else {
-            ms.status(href, StatusCode::NOT_FOUND, None);
-            continue;
-        };
-        if !inside(&path, &target.path) {
-            ms.status(href, StatusCode::FORBIDDEN, None);
-            continue;
-        }
-        let Some(item) = store.resource(&path).filter(|r| !r.is_collection) else {
-            ms.status(href, StatusCode::NOT_FOUND, None);
-            continue;
+        let item = match store.item_of_href(href, &target) {
+            Ok(r) => r,
+            Err(status) => {
+                ms.status(href, status, None);
+                continue;
+            }
         };
         let data = if want_data {
-            Some(store.read(&path).await?)
+            Some(store.read(&item.path).await?)
         } else {
             None
         };
@@ -234,14 +211,8 @@ pub(crate) async fn export(request: DavRequest) -> HandlerResult {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/vcard; charset=utf-8"),
     );
-    if let Some(token) = &book.sync_token
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "\"{:016x}\"",
-            token
-                .bytes()
-                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b))
-                    .wrapping_mul(0x0100_0000_01b3))
-        ))
+    if let Some(etag) = book.collection_etag()
+        && let Ok(v) = HeaderValue::from_str(&etag)
     {
         headers.insert(header::ETAG, v);
     }
