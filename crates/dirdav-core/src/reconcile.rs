@@ -27,7 +27,11 @@ pub(crate) fn is_ignored(name: &str) -> bool {
         || name.ends_with('~')
         || name == "4913"
         || [".tmp", ".swp", ".swx"].iter().any(|ext| {
-            name.len() > ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
+            // `get`, not slicing: the name may end in a multi-byte character.
+            name.len() > ext.len()
+                && name
+                    .get(name.len() - ext.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(ext))
         })
 }
 
@@ -362,7 +366,16 @@ mod tests {
         ] {
             assert!(is_ignored(n), "{n}");
         }
-        for n in ["a.ics", "tmp", ".tmp.ics"[1..].as_ref(), "4914", "swp"] {
+        for n in [
+            "a.ics",
+            "tmp",
+            ".tmp.ics"[1..].as_ref(),
+            "4914",
+            "swp",
+            "x€€",
+            "€",
+            "Grüße.ics",
+        ] {
             assert!(!is_ignored(n), "{n}");
         }
     }

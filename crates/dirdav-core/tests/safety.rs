@@ -302,3 +302,27 @@ async fn racing_if_match_updates_let_exactly_one_win() {
         7
     );
 }
+
+/// A name ending in a multi-byte character once panicked the check for editors'
+/// temporaries (it sliced at `len - 4`), dropping the connection.
+#[tokio::test]
+async fn names_ending_in_multibyte_characters_are_served() {
+    let fx = Fixture::new();
+    let srv = fx.server().await;
+    for name in [
+        "x%E2%82%AC%E2%82%AC",
+        "%E2%82%AC",
+        "Gr%C3%BC%C3%9Fe.tmp%C3%A9",
+    ] {
+        let path = format!("/docs/{name}");
+        let r = req("PUT", &path).body("bytes").send(&srv).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}");
+        let r = req("GET", &path).send(&srv).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (StatusCode::OK, "bytes"),
+            "{path}"
+        );
+    }
+    assert_eq!(fx.read("docs/x€€").as_deref(), Some("bytes"));
+}

@@ -70,7 +70,10 @@ fn component(out: &mut String, c: &Component<'_>) {
 /// date-times become UTC.
 fn time_value(p: &Property<'_>, start: i64) -> String {
     if p.val.as_str().trim().len() == 8 {
-        format!(";VALUE=DATE:{}", &utc_text(start)[..8])
+        format!(
+            ";VALUE=DATE:{}",
+            utc_text(start).get(..8).unwrap_or_default()
+        )
     } else {
         format!(":{}", utc_text(start))
     }
