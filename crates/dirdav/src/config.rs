@@ -20,6 +20,17 @@ pub(crate) struct FileConfig {
     pub(crate) sync_log_limit: Option<usize>,
     pub(crate) git_commit: Option<bool>,
     pub(crate) create_homes: Option<bool>,
+    /// `[users.<name>]`: display name and e-mail address of each user.
+    #[serde(default)]
+    pub(crate) users: std::collections::BTreeMap<String, UserConfig>,
+}
+
+/// What `dirdav.toml` may say about one user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserConfig {
+    pub(crate) displayname: Option<String>,
+    pub(crate) email: Option<String>,
 }
 
 /// Why settings could not be loaded.
@@ -111,6 +122,13 @@ mod tests {
         let c = FileConfig::load(&file).unwrap();
         assert_eq!(c.root.unwrap(), dir.path().join("tree"));
         assert_eq!(c.listen.unwrap().port(), 9000);
+        std::fs::write(
+            &file,
+            "[users.alice]\ndisplayname = \"Alice Example\"\nemail = \"alice@example.com\"\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(&file).unwrap();
+        assert_eq!(c.users["alice"].email.as_deref(), Some("alice@example.com"));
         std::fs::write(&file, "rooot = 1\n").unwrap();
         assert!(matches!(
             FileConfig::load(&file),

@@ -217,6 +217,18 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(names)
+                .user_info(
+                    file.users
+                        .iter()
+                        .map(|(name, u)| {
+                            let info = dirdav_discovery::UserInfo {
+                                displayname: u.displayname.clone(),
+                                email: u.email.clone(),
+                            };
+                            (name.clone(), info)
+                        })
+                        .collect(),
+                )
                 .create_homes(!args.no_create_homes && file.create_homes.unwrap_or(true)),
         );
     if args.git_commit || file.git_commit.unwrap_or(false) {

@@ -35,14 +35,26 @@ const PRINCIPAL_COLLECTION_SET: Name = Name::new(ns::DAV, "principal-collection-
 const UNAUTHENTICATED: Name = Name::new(ns::DAV, "unauthenticated");
 const ADDRESS_SET: Name = Name::new(ns::CALDAV, "calendar-user-address-set");
 const HREF: Name = Name::new(ns::DAV, "href");
+const EMAIL_ADDRESS_SET: Name = Name::new(ns::CALENDARSERVER, "email-address-set");
+const EMAIL_ADDRESS: Name = Name::new(ns::CALENDARSERVER, "email-address");
 
 mod search;
+
+/// What the configuration says about a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    /// The name clients show (principal search, invitations).
+    pub displayname: Option<String>,
+    /// The user's e-mail address: `calendar-user-address-set` and `CS:email-address-set`.
+    pub email: Option<String>,
+}
 
 /// The discovery plugin.
 #[derive(Debug, Clone)]
 pub struct Discovery {
     create_homes: bool,
     users: Arc<Vec<String>>,
+    info: Arc<std::collections::BTreeMap<String, UserInfo>>,
 }
 
 impl Default for Discovery {
@@ -50,6 +62,7 @@ impl Default for Discovery {
         Discovery {
             create_homes: true,
             users: Arc::default(),
+            info: Arc::default(),
         }
     }
 }
@@ -61,6 +74,13 @@ impl Discovery {
         users.sort();
         users.dedup();
         self.users = Arc::new(users);
+        self
+    }
+
+    /// Details of users from the configuration (display names, e-mail addresses).
+    #[must_use]
+    pub fn user_info(mut self, info: std::collections::BTreeMap<String, UserInfo>) -> Self {
+        self.info = Arc::new(info);
         self
     }
 
@@ -162,13 +182,19 @@ impl Plugin for Discovery {
             r.first_request(create_home);
         }
         let users = self.users.clone();
+        let shown: Arc<std::collections::BTreeMap<String, String>> = Arc::new(
+            self.info
+                .iter()
+                .filter_map(|(u, i)| Some((u.clone(), i.displayname.clone()?)))
+                .collect(),
+        );
         let principals = |r: &dirdav_plugin::Resource| r.is_collection && !r.path.contains('/');
         r.report(
             search::PROPERTY_SEARCH,
             principals,
             move |request: DavRequest| {
-                let users = users.clone();
-                async move { search::property_search(request, &users).await }
+                let (users, shown) = (users.clone(), shown.clone());
+                async move { search::property_search(request, &users, &shown).await }
             },
         )
         .report(
@@ -201,16 +227,34 @@ impl Plugin for Discovery {
                 })
                 .not_in_allprop(),
             )
-            .property(
-                LiveProperty::computed(ADDRESS_SET, |ctx| {
+            .property({
+                let info = self.info.clone();
+                LiveProperty::computed(ADDRESS_SET, move |ctx| {
                     let user = is_own_principal(ctx)?;
+                    let email = info
+                        .get(user)
+                        .and_then(|i| i.email.clone())
+                        .or_else(|| user.contains('@').then(|| user.to_owned()));
                     let mut set = Element::new(ADDRESS_SET);
-                    if user.contains('@') {
-                        set = set.child_element(Element::with_text(HREF, format!("mailto:{user}")));
+                    if let Some(email) = email {
+                        set =
+                            set.child_element(Element::with_text(HREF, format!("mailto:{email}")));
                     }
                     Some(set.child_element(href(ctx, user)))
                 })
-                .not_in_allprop(),
-            );
+                .not_in_allprop()
+            })
+            .property({
+                let info = self.info.clone();
+                LiveProperty::computed(EMAIL_ADDRESS_SET, move |ctx| {
+                    let user = is_own_principal(ctx)?;
+                    let email = info.get(user)?.email.clone()?;
+                    Some(
+                        Element::new(EMAIL_ADDRESS_SET)
+                            .child_element(Element::with_text(EMAIL_ADDRESS, email)),
+                    )
+                })
+                .not_in_allprop()
+            });
     }
 }

@@ -3,6 +3,8 @@
 //! to list principals. Principals are the configured users; a user's display name is
 //! their home's `displayname`, else their user name.
 
+use std::collections::BTreeMap;
+
 use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
 use dirdav_plugin::xml::{Element, Limits, Name, XmlWriter, ns, parse};
 use dirdav_plugin::{Body, DavRequest, HandlerResult, Multistatus, PropStat};
@@ -14,20 +16,26 @@ const PROP: Name = Name::new(ns::DAV, "prop");
 const MATCH: Name = Name::new(ns::DAV, "match");
 const DISPLAYNAME: Name = Name::new(ns::DAV, "displayname");
 
-/// The name a user is found by.
-fn display_name(request: &DavRequest, user: &str) -> String {
-    request
-        .store
-        .resource(user)
-        .and_then(|home| {
-            home.collection
-                .string_at(&["displayname"])
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| user.to_owned())
+/// The name a user is found by: the configured one, else the home's, else the user name.
+fn display_name(request: &DavRequest, user: &str, shown: &BTreeMap<String, String>) -> String {
+    shown.get(user).cloned().unwrap_or_else(|| {
+        request
+            .store
+            .resource(user)
+            .and_then(|home| {
+                home.collection
+                    .string_at(&["displayname"])
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| user.to_owned())
+    })
 }
 
-pub(crate) async fn property_search(request: DavRequest, users: &[String]) -> HandlerResult {
+pub(crate) async fn property_search(
+    request: DavRequest,
+    users: &[String],
+    shown: &BTreeMap<String, String>,
+) -> HandlerResult {
     let root = parse(&request.body, &Limits::default())?;
     let any = root.get_attr(&Name::new("", "test")) == Some("anyof");
     let mut terms: Vec<String> = Vec::new();
@@ -71,9 +79,10 @@ pub(crate) async fn property_search(request: DavRequest, users: &[String]) -> Ha
     }
     let mut ms = Multistatus::new(&request.store.prefixes());
     for user in users {
-        let shown = display_name(&request, user).to_lowercase();
+        let name = display_name(&request, user, shown);
+        let lower = name.to_lowercase();
         let hit =
-            |t: &String| shown.contains(t.as_str()) || user.to_lowercase().contains(t.as_str());
+            |t: &String| lower.contains(t.as_str()) || user.to_lowercase().contains(t.as_str());
         let found = terms.is_empty()
             || if any {
                 terms.iter().any(hit)
@@ -94,7 +103,7 @@ pub(crate) async fn property_search(request: DavRequest, users: &[String]) -> Ha
                     && missing.props.iter().any(|p| p.name == DISPLAYNAME)
                 {
                     missing.props.retain(|p| p.name != DISPLAYNAME);
-                    let name = Element::with_text(DISPLAYNAME, user.clone());
+                    let name = Element::with_text(DISPLAYNAME, name.clone());
                     match stats.iter_mut().find(|p| p.status == StatusCode::OK) {
                         Some(ok) => ok.props.push(name),
                         None => stats.insert(
@@ -110,7 +119,7 @@ pub(crate) async fn property_search(request: DavRequest, users: &[String]) -> Ha
                 ms.propstats(&href, &stats);
             }
             None => {
-                let name = Element::with_text(DISPLAYNAME, user.clone());
+                let name = Element::with_text(DISPLAYNAME, name.clone());
                 ms.propstats(
                     &href,
                     &[PropStat {
