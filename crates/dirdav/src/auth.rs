@@ -126,6 +126,8 @@ pub(crate) struct Auth {
     pub(crate) users: Arc<Htpasswd>,
     pub(crate) realm: HeaderValue,
     pub(crate) dav_header: HeaderValue,
+    /// `<base path>/.well-known/`, answered without credentials.
+    pub(crate) well_known: String,
 }
 
 fn credentials(request: &Request) -> Option<(String, String)> {
@@ -147,11 +149,16 @@ fn credentials(request: &Request) -> Option<(String, String)> {
 }
 
 /// Admits requests with valid credentials, as their principal; answers 401 otherwise.
+/// `/.well-known/` is answered without credentials: its redirect reveals nothing, and
+/// clients probe it before they authenticate (RFC 6764 §5).
 pub(crate) async fn require_user(
     State(auth): State<Auth>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    if request.uri().path().starts_with(&auth.well_known) {
+        return next.run(request).await;
+    }
     if let Some((user, password)) = credentials(&request)
         && auth.users.verify(&user, &password).await
     {

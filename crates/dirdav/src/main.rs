@@ -244,6 +244,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 users: Arc::new(users),
                 realm: HeaderValue::from_static("Basic realm=\"dirdav\", charset=\"UTF-8\""),
                 dav_header: server.dav_header(),
+                well_known: format!("{}/.well-known/", server.base_path()),
             };
             app = app.layer(middleware::from_fn_with_state(auth, auth::require_user));
         }
