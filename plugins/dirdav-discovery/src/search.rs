@@ -1,7 +1,7 @@
 //! `DAV:principal-property-search` and `DAV:principal-search-property-set` (RFC 3744
 //! §9.4, §9.5): finding users by name, as iOS does for invitees and CalDAV libraries do
 //! to list principals. Principals are the configured users; a user's display name is
-//! their home's `displayname`, else their user name.
+//! the one `dirdav.toml` gives, else their home's `displayname`, else their user name.
 
 use std::collections::BTreeMap;
 
