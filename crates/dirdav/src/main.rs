@@ -4,6 +4,7 @@
 mod auth;
 mod config;
 mod dns;
+mod doctor;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,50 @@ enum Command {
     /// Print the DNS SRV and TXT records (RFC 6764) that let phones and desktop clients
     /// find the server from a user's address alone, ready for a zone file.
     DnsRecords(DnsArgs),
+    /// Check a running server as a client would: the well-known redirect, OPTIONS,
+    /// current-user-principal, the home sets and the collections, and with --write a test
+    /// item created and deleted. The password comes from DIRDAV_PASSWORD, else a prompt.
+    /// Exits non-zero when a client would fail.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DoctorArgs {
+    /// The server URL a user would give a client, e.g. http://127.0.0.1:8008/.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// The user to sign in as.
+    #[arg(long, value_name = "NAME")]
+    user: String,
+    /// Also create and delete a test item in the first calendar and address book.
+    #[arg(long)]
+    write: bool,
+}
+
+/// The password for `doctor`: from `DIRDAV_PASSWORD`, else asked for on the terminal
+/// (with echo off where `stty` can do that). Never from the command line, where other
+/// users could read it.
+fn doctor_password(user: &str) -> Result<String, String> {
+    if let Ok(password) = std::env::var("DIRDAV_PASSWORD") {
+        return Ok(password);
+    }
+    eprint!("Password for {user}: ");
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let silenced = std::io::IsTerminal::is_terminal(&std::io::stdin()) && stty("-echo");
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    if silenced {
+        stty("echo");
+        eprintln!();
+    }
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 #[derive(Debug, clap::Args)]
@@ -143,6 +188,27 @@ fn main() -> std::process::ExitCode {
                 })
             );
             Ok(())
+        }
+        Command::Doctor(args) => {
+            let checked = doctor_password(&args.user).and_then(|password| {
+                runtime.block_on(doctor::run(&doctor::Options {
+                    url: args.url,
+                    user: args.user,
+                    password,
+                    write: args.write,
+                }))
+            });
+            return match checked {
+                Ok(true) => std::process::ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("dirdav doctor: a client would fail; see FAIL above");
+                    std::process::ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("dirdav doctor: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
     };
     match result {

@@ -1,0 +1,523 @@
+//! `dirdav doctor`: does what a CalDAV/CardDAV client does when an account is added, one
+//! step at a time, and says what it found and, where a step fails, why and what to fix.
+//!
+//! The steps follow RFC 6764 §6 and what iOS and DAVx5 do: the `.well-known` redirect,
+//! OPTIONS and its DAV tokens, `current-user-principal`, the home sets, the collections
+//! in the homes, and with `--write` a test item created and deleted in the first
+//! calendar and address book. Plain `http://` only for now.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use dirdav_xml::{Element, Limits, Name, ns};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+
+/// What to check.
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// The server URL a user would type into a client: `http://host:port/` or with a path.
+    pub(crate) url: String,
+    pub(crate) user: String,
+    pub(crate) password: String,
+    /// Create and delete a test item in the first calendar and address book.
+    pub(crate) write: bool,
+}
+
+/// A server reached over plain HTTP.
+struct Client {
+    /// `host:port`, to connect to.
+    address: String,
+    /// The `Host` header.
+    host: String,
+    authorization: String,
+}
+
+/// A response, read in full.
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Splits `http://host[:port]/path` into the authority and the path.
+fn split_url(url: &str) -> Result<(String, String), String> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(if url.starts_with("https://") {
+            "doctor speaks plain http:// only for now; point it at the server behind your TLS proxy"
+                .into()
+        } else {
+            format!("{url} is not an http:// URL")
+        });
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() {
+        return Err(format!("{url} names no host"));
+    }
+    Ok((authority.to_owned(), path.to_owned()))
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Reply, String> {
+        let stream = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect(&self.address),
+        )
+        .await
+        .map_err(|_| format!("connecting to {} timed out", self.address))?
+        .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("HTTP handshake with {} failed: {e}", self.address))?;
+        tokio::spawn(connection);
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Host", &self.host)
+            .header("Authorization", &self.authorization)
+            .header("User-Agent", "dirdav-doctor");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .map_err(|e| format!("cannot build a request for {path}: {e}"))?;
+        let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+            .await
+            .map_err(|_| format!("{method} {path} timed out"))?
+            .map_err(|e| format!("{method} {path} failed: {e}"))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, 16 << 20)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the answer to {method} {path} failed: {e}"))?
+            .to_bytes();
+        Ok(Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// A PROPFIND asking for these properties.
+    async fn propfind(&self, path: &str, depth: &str, props: &str) -> Result<Reply, String> {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:propfind xmlns:d=\"DAV:\" \
+             xmlns:c=\"urn:ietf:params:xml:ns:caldav\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\">\
+             <d:prop>{props}</d:prop></d:propfind>"
+        );
+        self.send(
+            "PROPFIND",
+            path,
+            &[
+                ("Depth", depth),
+                ("Content-Type", "application/xml; charset=utf-8"),
+            ],
+            &body,
+        )
+        .await
+    }
+}
+
+/// One `DAV:response` of a multistatus: its href and the properties found (200).
+struct Found {
+    href: String,
+    props: Vec<Element>,
+}
+
+impl Found {
+    fn prop(&self, ns: &'static str, local: &'static str) -> Option<&Element> {
+        let name = Name::new(ns, local);
+        self.props.iter().find(|p| p.name == name)
+    }
+
+    /// The text of the first `DAV:href` inside a property.
+    fn href_in(&self, ns: &'static str, local: &'static str) -> Option<String> {
+        let href = self.prop(ns, local)?.child(&Name::new(ns::DAV, "href"))?;
+        Some(href.text().trim().to_owned())
+    }
+}
+
+fn multistatus(reply: &Reply) -> Result<Vec<Found>, String> {
+    let root = dirdav_xml::parse(&reply.body, &Limits::default())
+        .map_err(|e| format!("the multistatus body is not well-formed XML: {e}"))?;
+    let dav = |local: &'static str| Name::new(ns::DAV, local);
+    if root.name != dav("multistatus") {
+        return Err(format!("expected DAV:multistatus, got {}", root.name));
+    }
+    Ok(root
+        .elements()
+        .filter(|e| e.name == dav("response"))
+        .map(|response| {
+            let href = response
+                .child(&dav("href"))
+                .map(|h| h.text().trim().to_owned())
+                .unwrap_or_default();
+            let props = response
+                .elements()
+                .filter(|e| e.name == dav("propstat"))
+                .filter(|ps| {
+                    ps.child(&dav("status"))
+                        .is_some_and(|s| s.text().contains(" 200 "))
+                })
+                .filter_map(|ps| ps.child(&dav("prop")))
+                .flat_map(|prop| prop.elements().cloned())
+                .collect();
+            Found { href, props }
+        })
+        .collect())
+}
+
+/// The path of an href or `Location`, which may be an absolute URL.
+fn path_of(href: &str) -> String {
+    match href.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]).to_owned(),
+        None => href.to_owned(),
+    }
+}
+
+/// Prints the steps and counts the failures.
+#[derive(Default)]
+struct Report {
+    failures: usize,
+}
+
+impl Report {
+    fn ok(&mut self, step: &str, detail: &str) {
+        println!("ok    {step}: {detail}");
+    }
+
+    fn warn(&mut self, step: &str, detail: &str, fix: &str) {
+        println!("warn  {step}: {detail}\n      fix: {fix}");
+    }
+
+    fn fail(&mut self, step: &str, detail: &str, fix: &str) {
+        self.failures += 1;
+        println!("FAIL  {step}: {detail}\n      fix: {fix}");
+    }
+}
+
+/// What a 401 or other refusal most likely means.
+fn refusal(reply: &Reply, user: &str, path: &str) -> (String, String) {
+    match reply.status {
+        401 => (
+            format!("the server refused the password of {user} (401)"),
+            "check the user name and password; the server reads bcrypt entries of its htpasswd file only".into(),
+        ),
+        403 => (
+            format!("{user} may not read {path} (403)"),
+            "check the access rules for this user".into(),
+        ),
+        404 => (
+            format!("nothing is served at {path} (404)"),
+            "check the URL's path: a server started with --base-path answers only under that prefix".into(),
+        ),
+        s => (
+            format!("{path} answered {s}"),
+            "see the server's log for this request".into(),
+        ),
+    }
+}
+
+/// Runs every step; `Ok(true)` when a client would succeed.
+pub(crate) async fn run(options: &Options) -> Result<bool, String> {
+    let (address, start) = split_url(&options.url)?;
+    let address = if address.contains(':') {
+        address
+    } else {
+        format!("{address}:80")
+    };
+    use base64::Engine as _;
+    let credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", options.user, options.password));
+    let client = Client {
+        host: address.clone(),
+        address,
+        authorization: format!("Basic {credentials}"),
+    };
+    let mut report = Report::default();
+
+    // 1. The well-known URLs (RFC 6764 §5), which clients given only a host name ask first.
+    let mut context = start.clone();
+    for service in ["caldav", "carddav"] {
+        let step = format!("/.well-known/{service}");
+        let reply = client
+            .propfind(&step, "0", "<d:current-user-principal/>")
+            .await?;
+        match reply.status {
+            301 | 302 | 303 | 307 | 308 => {
+                let location = path_of(reply.header("location"));
+                if reply.status == 302 {
+                    report.warn(
+                        &step,
+                        &format!("302 to {location}"),
+                        "answer 301: TbSync does not follow a 302 here",
+                    );
+                } else {
+                    report.ok(&step, &format!("{} to {location}", reply.status));
+                }
+                if start == "/" {
+                    context = location;
+                }
+            }
+            207 => report.ok(&step, "answered in place (207)"),
+            status => report.fail(
+                &step,
+                &format!(
+                    "{status}: clients given only the host name will not find the server"
+                ),
+                &format!(
+                    "make /.well-known/{service} redirect (301) to the server's path, e.g. in the reverse proxy"
+                ),
+            ),
+        }
+    }
+
+    // 2. OPTIONS: the DAV header says which protocols the server speaks.
+    let reply = client.send("OPTIONS", &context, &[], "").await?;
+    if reply.status / 100 != 2 {
+        let (detail, fix) = refusal(&reply, &options.user, &context);
+        report.fail("OPTIONS", &detail, &fix);
+        return Ok(false);
+    }
+    let failures = report.failures;
+    let dav = reply.header("dav").to_owned();
+    let tokens: Vec<&str> = dav.split(',').map(str::trim).collect();
+    for (token, what) in [
+        ("1", "WebDAV"),
+        ("calendar-access", "CalDAV"),
+        ("addressbook", "CardDAV"),
+    ] {
+        if !tokens.contains(&token) {
+            report.fail(
+                "OPTIONS",
+                &format!("the DAV header ({dav}) lacks {token}: clients will not use {what}"),
+                "enable the plugin for it",
+            );
+        }
+    }
+    if report.failures == failures {
+        report.ok("OPTIONS", &format!("DAV: {dav}"));
+    }
+
+    // 3. Who am I? (RFC 5397)
+    let reply = client
+        .propfind(&context, "0", "<d:current-user-principal/>")
+        .await?;
+    if reply.status != 207 {
+        let (detail, fix) = refusal(&reply, &options.user, &context);
+        report.fail("current-user-principal", &detail, &fix);
+        return Ok(false);
+    }
+    let principal = multistatus(&reply)?
+        .iter()
+        .find_map(|f| f.href_in(ns::DAV, "current-user-principal"));
+    let Some(principal) = principal.map(|p| path_of(&p)) else {
+        report.fail(
+            "current-user-principal",
+            &format!("{context} does not name the user's principal"),
+            "clients cannot find the calendars without it; is the discovery plugin on?",
+        );
+        return Ok(false);
+    };
+    report.ok("current-user-principal", &principal);
+
+    // 4. The homes.
+    let reply = client
+        .propfind(
+            &principal,
+            "0",
+            "<c:calendar-home-set/><card:addressbook-home-set/><d:displayname/>",
+        )
+        .await?;
+    if reply.status != 207 {
+        let (detail, fix) = refusal(&reply, &options.user, &principal);
+        report.fail("home sets", &detail, &fix);
+        return Ok(false);
+    }
+    let found = multistatus(&reply)?;
+    let mut homes = Vec::new();
+    for (namespace, local, kind) in [
+        (ns::CALDAV, "calendar-home-set", "calendar"),
+        (ns::CARDDAV, "addressbook-home-set", "addressbook"),
+    ] {
+        match found.iter().find_map(|f| f.href_in(namespace, local)) {
+            Some(home) => {
+                report.ok(local, &home);
+                homes.push((path_of(&home), kind));
+            }
+            None => report.fail(
+                local,
+                &format!("the principal {principal} does not give one"),
+                "clients will find no collections of this kind",
+            ),
+        }
+    }
+
+    // 5. The collections in each home.
+    let mut first = Vec::new();
+    for (home, kind) in homes {
+        let reply = client
+            .propfind(&home, "1", "<d:resourcetype/><d:displayname/>")
+            .await?;
+        if reply.status != 207 {
+            let (detail, fix) = refusal(&reply, &options.user, &home);
+            report.fail(&format!("{kind}s"), &detail, &fix);
+            continue;
+        }
+        let ns = if kind == "calendar" {
+            ns::CALDAV
+        } else {
+            ns::CARDDAV
+        };
+        let collections: Vec<(String, String)> = multistatus(&reply)?
+            .iter()
+            .filter(|f| {
+                f.prop(ns::DAV, "resourcetype").is_some_and(|t| {
+                    t.elements()
+                        .any(|e| e.name.ns() == ns && e.name.local() == kind)
+                })
+            })
+            .map(|f| {
+                let name = f
+                    .prop(ns::DAV, "displayname")
+                    .map(|d| d.text())
+                    .unwrap_or_default();
+                (path_of(&f.href), name)
+            })
+            .collect();
+        if collections.is_empty() {
+            report.fail(
+                &format!("{kind}s"),
+                &format!("none in {home}"),
+                "create one (MKCALENDAR or extended MKCOL), or let the server create the home",
+            );
+            continue;
+        }
+        let listed: Vec<String> = collections
+            .iter()
+            .map(|(path, name)| format!("{path} ({name})"))
+            .collect();
+        report.ok(&format!("{kind}s"), &listed.join(", "));
+        first.push((collections[0].0.clone(), kind));
+    }
+
+    // 6. A test write and delete, when asked.
+    if options.write {
+        for (collection, kind) in first {
+            write_and_delete(&client, &mut report, &collection, kind).await?;
+        }
+    }
+    Ok(report.failures == 0)
+}
+
+async fn write_and_delete(
+    client: &Client,
+    report: &mut Report,
+    collection: &str,
+    kind: &str,
+) -> Result<(), String> {
+    let uid = format!("dirdav-doctor-{}", std::process::id());
+    let (extension, content_type, body) = if kind == "calendar" {
+        (
+            "ics",
+            "text/calendar; charset=utf-8",
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//dirdav//doctor//EN\r\nBEGIN:VEVENT\r\n\
+                 UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T090000Z\r\n\
+                 DTEND:20260101T100000Z\r\nSUMMARY:dirdav doctor test\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            ),
+        )
+    } else {
+        (
+            "vcf",
+            "text/vcard; charset=utf-8",
+            format!(
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:dirdav doctor test\r\nN:test;doctor;;;\r\nEND:VCARD\r\n"
+            ),
+        )
+    };
+    let separator = if collection.ends_with('/') { "" } else { "/" };
+    let path = format!("{collection}{separator}{uid}.{extension}");
+    let step = format!("write to {collection}");
+    let reply = client
+        .send(
+            "PUT",
+            &path,
+            &[("Content-Type", content_type), ("If-None-Match", "*")],
+            &body,
+        )
+        .await?;
+    if reply.status != 201 {
+        let detail = format!(
+            "PUT {path} answered {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body).trim()
+        );
+        report.fail(
+            &step,
+            &detail,
+            "clients will make this collection read-only; check permissions on the folder",
+        );
+        return Ok(());
+    }
+    let reply = client.send("DELETE", &path, &[], "").await?;
+    if reply.status / 100 == 2 {
+        report.ok(&step, &format!("created and deleted {path}"));
+    } else {
+        report.fail(
+            &step,
+            &format!("DELETE {path} answered {}", reply.status),
+            &format!("remove {path} by hand"),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_authority_and_path() {
+        assert_eq!(
+            split_url("http://127.0.0.1:8008/dav/").unwrap(),
+            ("127.0.0.1:8008".to_owned(), "/dav/".to_owned())
+        );
+        assert_eq!(
+            split_url("http://example.com").unwrap(),
+            ("example.com".to_owned(), "/".to_owned())
+        );
+        assert!(
+            split_url("https://example.com/")
+                .unwrap_err()
+                .contains("http:// only")
+        );
+        assert!(split_url("ftp://x/").is_err());
+    }
+
+    #[test]
+    fn hrefs_lose_their_scheme_and_host() {
+        assert_eq!(path_of("http://h:1/alice/"), "/alice/");
+        assert_eq!(path_of("/alice/"), "/alice/");
+        assert_eq!(path_of("http://h"), "/");
+    }
+}
