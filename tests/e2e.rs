@@ -419,3 +419,31 @@ fn clients_are_told_they_may_write_so_calendars_are_not_read_only() {
             .contains("<d:owner><d:href>/alice/</d:href></d:owner>")
     );
 }
+
+#[test]
+fn the_well_known_redirect_keeps_https_behind_a_trusted_proxy_only() {
+    let (_dir, srv) = example_server();
+    let redirect = |srv: &Dirdav| {
+        let r = srv
+            .request("PROPFIND", "/.well-known/caldav")
+            .header("Depth", "0")
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "dav.example.com")
+            .send();
+        assert_eq!(r.status, 301);
+        r.header("location").unwrap().to_owned()
+    };
+    // The proxy on this machine is trusted by default.
+    assert_eq!(redirect(&srv), "https://dav.example.com/");
+    // Naming another proxy withdraws that trust: the headers are ignored.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &dir.path().join("example-data"),
+    );
+    let other = Dirdav::start_in(&["--trusted-proxy", "192.0.2.1"], dir.path());
+    assert_eq!(
+        redirect(&other),
+        format!("http://127.0.0.1:{}/", other.port)
+    );
+}

@@ -20,6 +20,7 @@ pub(crate) struct FileConfig {
     pub(crate) sync_log_limit: Option<usize>,
     pub(crate) git_commit: Option<bool>,
     pub(crate) create_homes: Option<bool>,
+    pub(crate) trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// `[users.<name>]`: display name and e-mail address of each user.
     #[serde(default)]
     pub(crate) users: std::collections::BTreeMap<String, UserConfig>,
@@ -116,10 +117,12 @@ mod tests {
         let file = dir.path().join("dirdav.toml");
         std::fs::write(
             &file,
-            "root = \"tree\"\nlisten = \"127.0.0.1:9000\"\nbase-path = \"/dav\"\n",
+            "root = \"tree\"\nlisten = \"127.0.0.1:9000\"\nbase-path = \"/dav\"\n\
+             trusted-proxies = [\"10.0.0.2\", \"::1\"]\n",
         )
         .unwrap();
         let c = FileConfig::load(&file).unwrap();
+        assert_eq!(c.trusted_proxies.unwrap().len(), 2);
         assert_eq!(c.root.unwrap(), dir.path().join("tree"));
         assert_eq!(c.listen.unwrap().port(), 9000);
         std::fs::write(

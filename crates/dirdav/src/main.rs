@@ -154,6 +154,27 @@ struct ServeArgs {
     /// `DAV:propfind-finite-depth` [default: 10000].
     #[arg(long, value_name = "N")]
     propfind_infinity_limit: Option<usize>,
+    /// A reverse proxy whose `X-Forwarded-Proto` and `X-Forwarded-Host` are believed
+    /// (they shape the well-known redirect); repeat for several [default: 127.0.0.1 and
+    /// ::1]. From any other address these headers are dropped.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Drops `X-Forwarded-*` from peers that are not trusted proxies, so that what the
+/// plugins read there was said by a proxy the operator named.
+async fn forwarded_headers(
+    axum::extract::State(trusted): axum::extract::State<Arc<Vec<std::net::IpAddr>>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !trusted.contains(&peer.ip().to_canonical()) {
+        let headers = request.headers_mut();
+        headers.remove("x-forwarded-proto");
+        headers.remove("x-forwarded-host");
+    }
+    next.run(request).await
 }
 
 fn main() -> std::process::ExitCode {
@@ -316,6 +337,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => tracing::warn!("no htpasswd file: every request is anonymous and may write"),
     }
+    let trusted = if !args.trusted_proxies.is_empty() {
+        args.trusted_proxies
+    } else {
+        file.trusted_proxies.unwrap_or_else(|| {
+            vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ]
+        })
+    };
+    app = app.layer(middleware::from_fn_with_state(
+        Arc::new(trusted),
+        forwarded_headers,
+    ));
     app = app.layer(middleware::from_fn(access_log));
 
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -324,9 +359,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         root = %server.root().display(),
         "serving"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -150,17 +150,28 @@ fn is_own_principal<'a>(ctx: &PropContext<'a>) -> Option<&'a str> {
     (ctx.resource.is_collection && ctx.resource.path == *user.name).then_some(&user.name)
 }
 
-/// 301 to the context path, as an absolute URL built from the request's Host.
+/// 301 to the context path, as an absolute URL built from the request's Host, or from
+/// `X-Forwarded-Host` and `X-Forwarded-Proto` when a reverse proxy says how the client
+/// reached it (the binary drops those headers from peers that are not trusted proxies):
+/// behind a TLS proxy the redirect must say `https`.
 async fn well_known(request: DavRequest) -> HandlerResult {
     let context = request.store.href_of("", true);
-    let location = match request
-        .parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-    {
-        Some(host) if !host.is_empty() && !host.contains(['/', ' ']) => {
-            format!("http://{host}{context}")
+    let headers = &request.parts.headers;
+    let first = |name| {
+        headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let scheme = match first("x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let location = match first("x-forwarded-host").or_else(|| first(header::HOST.as_str())) {
+        Some(host) if !host.contains(['/', ' ', '@', '\\']) => {
+            format!("{scheme}://{host}{context}")
         }
         _ => context,
     };
