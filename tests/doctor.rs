@@ -6,20 +6,9 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{Dirdav, copy_dir};
-
-fn example_server(args: &[&str]) -> (tempfile::TempDir, Dirdav) {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
-        &dir.path().join("example-data"),
-    );
-    let server = Dirdav::start_in(args, dir.path());
-    (dir, server)
-}
+use support::example_server;
 
 fn doctor(url: &str, user: &str, password: &str, extra: &[&str]) -> (bool, String) {
     let Output { status, stdout, .. } = Command::new(env!("CARGO_BIN_EXE_dirdav"))

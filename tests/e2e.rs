@@ -7,18 +7,11 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{Dirdav, copy_dir, read_response};
+use support::{Dirdav, read_response};
 
-/// A private copy of example-data in a temp dir, served the way the README says:
-/// `dirdav serve` with no root, from the folder holding `example-data/`.
+/// `dirdav serve` with no options, as the README says, on a private copy of example-data.
 fn example_server() -> (tempfile::TempDir, Dirdav) {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
-        &dir.path().join("example-data"),
-    );
-    let server = Dirdav::start_in(&[], dir.path());
-    (dir, server)
+    support::example_server(&[])
 }
 
 #[test]
@@ -436,12 +429,7 @@ fn the_well_known_redirect_keeps_https_behind_a_trusted_proxy_only() {
     // The proxy on this machine is trusted by default.
     assert_eq!(redirect(&srv), "https://dav.example.com/");
     // Naming another proxy withdraws that trust: the headers are ignored.
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
-        &dir.path().join("example-data"),
-    );
-    let other = Dirdav::start_in(&["--trusted-proxy", "192.0.2.1"], dir.path());
+    let (_other_dir, other) = support::example_server(&["--trusted-proxy", "192.0.2.1"]);
     assert_eq!(
         redirect(&other),
         format!("http://127.0.0.1:{}/", other.port)

@@ -253,3 +253,15 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A private copy of example-data in a temp dir, served the way the README says:
+/// `dirdav serve` (with these extra arguments) from the folder holding `example-data/`.
+pub fn example_server(args: &[&str]) -> (tempfile::TempDir, Dirdav) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &dir.path().join("example-data"),
+    );
+    let server = Dirdav::start_in(args, dir.path());
+    (dir, server)
+}

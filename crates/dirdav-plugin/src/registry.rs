@@ -34,6 +34,25 @@ pub struct PropContext<'a> {
     pub store: &'a dyn Store,
 }
 
+impl PropContext<'_> {
+    /// The href of the home a home-set property (`calendar-home-set`,
+    /// `addressbook-home-set`) names here: a user's home is `/<user>/`, so a top-level
+    /// collection names itself and the root names the asking user's home. `None`
+    /// elsewhere, and at the root for an anonymous request.
+    pub fn home_set_href(&self) -> Option<String> {
+        let path = self.resource.path.as_str();
+        if !self.resource.is_collection || path.contains('/') {
+            return None;
+        }
+        let home = if path.is_empty() {
+            &*self.principal?.name
+        } else {
+            path
+        };
+        Some(self.store.href_of(home, true))
+    }
+}
+
 /// Computes a live property's value; `None` means the resource has no such property
 /// (a 404 in the propstat).
 pub type PropGetter = Arc<dyn Fn(&PropContext<'_>) -> Option<Element> + Send + Sync>;

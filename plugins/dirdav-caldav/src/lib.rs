@@ -92,16 +92,7 @@ fn on_calendars(
 /// `CALDAV:calendar-home-set` (RFC 4791 §6.2.1): a user's home is `/<user>/`, so every
 /// top-level folder answers with itself, and the root answers with the asking user's.
 fn home_set(ctx: &PropContext<'_>) -> Option<Element> {
-    let path = ctx.resource.path.as_str();
-    if !ctx.resource.is_collection || path.contains('/') {
-        return None;
-    }
-    let home = if path.is_empty() {
-        &*ctx.principal?.name
-    } else {
-        path
-    };
-    let href = Element::with_text(HREF, ctx.store.href_of(home, true));
+    let href = Element::with_text(HREF, ctx.home_set_href()?);
     Some(Element::new(HOME_SET).child_element(href))
 }
 

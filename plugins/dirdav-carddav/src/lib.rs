@@ -62,19 +62,8 @@ fn on_books(
 /// `CARDDAV:addressbook-home-set` (RFC 6352 §7.1.1): every top-level folder is a user's
 /// home, and the root answers with the asking user's.
 fn home_set(ctx: &PropContext<'_>) -> Option<Element> {
-    let path = ctx.resource.path.as_str();
-    if !ctx.resource.is_collection || path.contains('/') {
-        return None;
-    }
-    let home = if path.is_empty() {
-        &*ctx.principal?.name
-    } else {
-        path
-    };
-    Some(
-        Element::new(HOME_SET)
-            .child_element(Element::with_text(HREF, ctx.store.href_of(home, true))),
-    )
+    let href = Element::with_text(HREF, ctx.home_set_href()?);
+    Some(Element::new(HOME_SET).child_element(href))
 }
 
 /// The checks before a card reaches disk (RFC 6352 §6.3.2.1).
