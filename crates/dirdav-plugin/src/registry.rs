@@ -144,6 +144,19 @@ impl WriteCheck<'_> {
                 && m.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(uid)
         })
     }
+
+    /// The `no-uid-conflict` precondition (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1): 403
+    /// with `condition` holding the href of the item that already has this UID.
+    pub fn require_unique_uid(&self, uid: &str, condition: Name) -> Result<(), DavError> {
+        let Some(other) = self.uid_taken(uid) else {
+            return Ok(());
+        };
+        let href = Element::with_text(Name::new(dirdav_xml::ns::DAV, "href"), other.href);
+        Err(
+            DavError::forbidden(format!("UID {uid} is used by {}", other.path))
+                .condition_element(Element::new(condition).child_element(href)),
+        )
+    }
 }
 
 /// A change that has landed on disk, for observers.

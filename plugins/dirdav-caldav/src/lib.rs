@@ -116,16 +116,7 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
             format!("this calendar does not take {}", object.component),
         ));
     }
-    let taken = w.uid_taken(&object.uid);
-    if let Some(other) = taken {
-        let condition = Element::new(cal("no-uid-conflict"))
-            .child_element(Element::with_text(HREF, other.href));
-        return Err(
-            DavError::forbidden(format!("UID {} is used by another item", object.uid))
-                .condition_element(condition),
-        );
-    }
-    Ok(())
+    w.require_unique_uid(&object.uid, cal("no-uid-conflict"))
 }
 
 impl Plugin for CalDav {

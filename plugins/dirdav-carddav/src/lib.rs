@@ -80,16 +80,7 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
             DavError::forbidden(m).condition(card("supported-address-data"))
         }
     })?;
-    let taken = w.uid_taken(&parsed.uid);
-    if let Some(other) = taken {
-        let condition = Element::new(card("no-uid-conflict"))
-            .child_element(Element::with_text(HREF, other.href));
-        return Err(
-            DavError::forbidden(format!("UID {} is used by another card", parsed.uid))
-                .condition_element(condition),
-        );
-    }
-    Ok(())
+    w.require_unique_uid(&parsed.uid, card("no-uid-conflict"))
 }
 
 impl Plugin for CardDav {
