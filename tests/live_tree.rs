@@ -242,7 +242,7 @@ fn git_commit_makes_one_commit_per_change_authored_by_the_user() {
     std::fs::create_dir_all(r.join("tree/cal")).unwrap();
     std::fs::write(
         r.join("tree/cal/.dav.toml"),
-        "# my calendar\nkind = \"calendar\"\n",
+        "# my calendar\nkind = \"calendar\"\n\n[acl]\nall = [\"alice\"]\n",
     )
     .unwrap();
     git(r, &["add", "-A"]);

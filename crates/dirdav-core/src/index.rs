@@ -82,6 +82,12 @@ pub(crate) enum Entry {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct StaleToken;
 
+impl dirdav_plugin::Configs for Index {
+    fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
+        self.dir(path).map(|d| d.config.clone())
+    }
+}
+
 /// Folders and files by key (`"alice/calendar/x.ics"`, `""` for the root).
 #[derive(Debug)]
 pub(crate) struct Index {

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
 use dirdav_plugin::xml::{Name, ns};
 use dirdav_plugin::{
-    BoxFuture, DavError, DavRequest, Depth, MethodCheck, NewCollection, Plugin, Principal,
-    PropContext, PropStat, Registry, Resource, Store, SyncChanges, WriteEvent,
+    BoxFuture, CollectionConfig, Configs, DavError, DavRequest, Depth, MethodCheck, NewCollection,
+    Plugin, Principal, PropContext, PropStat, Registry, Resource, Store, SyncChanges, WriteEvent,
 };
 use http_body_util::BodyExt;
 
@@ -884,12 +884,17 @@ impl Inner {
             Some(d) => self.decode_href(d).ok().flatten().map(|p| p.key()),
             None => None,
         };
+        let destination_exists = destination
+            .as_deref()
+            .is_some_and(|d| self.index().get(d).is_some());
         let check = MethodCheck {
             method: ctx.method(),
             path: &ctx.key,
             resource,
             destination: destination.as_deref(),
+            destination_exists,
             principal: ctx.principal.as_ref(),
+            store: self,
         };
         self.registry
             .before_method
@@ -913,6 +918,12 @@ impl Inner {
             depth: None,
             store: self.clone(),
         }
+    }
+}
+
+impl Configs for Inner {
+    fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
+        self.index().config(path)
     }
 }
 
@@ -1011,7 +1022,7 @@ impl Store for Inner {
                 Change::Deleted(was_dir) => removed.push(self.href(&key, was_dir)),
                 Change::File(_) | Change::Dir => {
                     if let Some(r) = self.resource_in(&index, &key)
-                        && self.registry.visible(&r, principal)
+                        && self.registry.visible(&r, principal, &*index)
                     {
                         changed.push(r);
                     }

@@ -104,7 +104,7 @@ impl Plugin for Everything {
                     Ok(())
                 }
             })
-            .member_filter(|res, principal| {
+            .member_filter(|res, principal, _| {
                 !(res.path == "docs" && principal.is_none_or(|p| &*p.name != "alice"))
             })
             .route(

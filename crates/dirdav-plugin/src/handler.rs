@@ -7,7 +7,7 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::{Response, request::Parts};
 
-use crate::{DavError, Principal, PropStat, Resource};
+use crate::{CollectionConfig, DavError, Principal, PropStat, Resource};
 use dirdav_xml::Name;
 
 /// A boxed, sendable future, as handlers return.
@@ -46,9 +46,17 @@ pub struct DavRequest {
     pub store: Arc<dyn Store>,
 }
 
+/// The settings of collections by path, answered from memory: what decisions that
+/// depend on a resource's ancestors (inherited access rules) look up.
+pub trait Configs {
+    /// The settings of the collection at a decoded path (`""` is the root), if there
+    /// is one.
+    fn config(&self, path: &str) -> Option<Arc<CollectionConfig>>;
+}
+
 /// The core's API for plugins: resolution and reads, all answered from the index
 /// except [`Store::read`].
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Store: Configs + Send + Sync + fmt::Debug {
     /// The resource at a decoded path, if it exists.
     fn resource(&self, path: &str) -> Option<Resource>;
     /// The members of a collection, in name order.

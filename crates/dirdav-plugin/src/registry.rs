@@ -5,7 +5,7 @@ use std::sync::Arc;
 use dirdav_xml::{Element, Name};
 use http::Method;
 
-use crate::{DavError, Principal, Resource, SharedHandler, Store, handler::Handler};
+use crate::{Configs, DavError, Principal, Resource, SharedHandler, Store, handler::Handler};
 
 /// A dirdav plugin: a value that registers what it contributes on a [`Registrar`].
 ///
@@ -176,7 +176,6 @@ pub struct WriteEvent {
 }
 
 /// A request about to run, for before-method hooks (authorization).
-#[derive(Debug)]
 pub struct MethodCheck<'a> {
     /// The method.
     pub method: &'a Method,
@@ -186,14 +185,29 @@ pub struct MethodCheck<'a> {
     pub resource: Option<&'a Resource>,
     /// The decoded `Destination` of COPY and MOVE.
     pub destination: Option<&'a str>,
+    /// True when something exists at `destination` (it would be overwritten).
+    pub destination_exists: bool,
     /// Who asks.
     pub principal: Option<&'a Principal>,
+    /// The core's read API; as a [`Configs`], it answers the settings of ancestors.
+    pub store: &'a dyn Store,
+}
+
+impl fmt::Debug for MethodCheck<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MethodCheck")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("destination", &self.destination)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
+    }
 }
 
 type Check = Arc<dyn Fn(&WriteCheck<'_>) -> Result<(), DavError> + Send + Sync>;
 type Observer = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
 type BeforeMethod = Arc<dyn Fn(&MethodCheck<'_>) -> Result<(), DavError> + Send + Sync>;
-type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>) -> bool + Send + Sync>;
+type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>, &dyn Configs) -> bool + Send + Sync>;
 type Applies = Arc<dyn Fn(&Resource) -> bool + Send + Sync>;
 /// Runs once per principal per server process, before its first request is answered.
 pub type PrincipalHook = Arc<
@@ -327,11 +341,17 @@ impl Registry {
         self.summarizers.get(kind?).map(|s| &s.item)
     }
 
-    /// True when this principal may see this resource in listings.
-    pub fn visible(&self, resource: &Resource, principal: Option<&Principal>) -> bool {
+    /// True when this principal may see this resource in listings; `configs` answers
+    /// the settings of its ancestors.
+    pub fn visible(
+        &self,
+        resource: &Resource,
+        principal: Option<&Principal>,
+        configs: &dyn Configs,
+    ) -> bool {
         self.member_filters
             .iter()
-            .all(|f| (f.item)(resource, principal))
+            .all(|f| (f.item)(resource, principal, configs))
     }
 }
 
@@ -485,10 +505,12 @@ impl Registrar<'_> {
         self
     }
 
-    /// Hides resources from listings (PROPFIND, REPORT) when the filter returns false.
+    /// Hides resources from listings (PROPFIND, REPORT, sync-collection) when the filter
+    /// returns false. The filter runs while the core holds its index: it must look up
+    /// other collections through the [`Configs`] it is handed, never through a `Store`.
     pub fn member_filter(
         &mut self,
-        filter: impl Fn(&Resource, Option<&Principal>) -> bool + Send + Sync + 'static,
+        filter: impl Fn(&Resource, Option<&Principal>, &dyn Configs) -> bool + Send + Sync + 'static,
     ) -> &mut Self {
         let owned = self.owned(Arc::new(filter) as MemberFilter);
         self.registry.member_filters.push(owned);

@@ -148,9 +148,10 @@ fn credentials(request: &Request) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// Admits requests with valid credentials, as their principal; answers 401 otherwise.
-/// `/.well-known/` is answered without credentials: its redirect reveals nothing, and
-/// clients probe it before they authenticate (RFC 6764 §5).
+/// Admits requests with valid credentials as their principal and answers 401 to wrong
+/// ones. A request without credentials goes on as anonymous: the ACL plugin lets it read
+/// what `[acl]` grants to `all` (a public calendar) and answers 401 elsewhere, and this
+/// layer adds the challenge to every 401.
 pub(crate) async fn require_user(
     State(auth): State<Auth>,
     mut request: Request,
@@ -159,23 +160,44 @@ pub(crate) async fn require_user(
     if request.uri().path().starts_with(&auth.well_known) {
         return next.run(request).await;
     }
-    if let Some((user, password)) = credentials(&request)
-        && auth.users.verify(&user, &password).await
-    {
-        let principal = Principal::new(&user);
-        request.extensions_mut().insert(principal.clone());
-        let mut response = next.run(request).await;
-        response.extensions_mut().insert(principal);
-        return response;
+    match credentials(&request) {
+        Some((user, password)) if auth.users.verify(&user, &password).await => {
+            let principal = Principal::new(&user);
+            request.extensions_mut().insert(principal.clone());
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(principal);
+            response
+        }
+        Some(_) => challenge(
+            &auth,
+            Response::new(Body::from("authentication required\n")),
+        ),
+        None if request.headers().contains_key(header::AUTHORIZATION) => challenge(
+            &auth,
+            Response::new(Body::from("authentication required\n")),
+        ),
+        None => {
+            let response = next.run(request).await;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                challenge(&auth, response)
+            } else {
+                response
+            }
+        }
     }
-    let mut response = Response::new(Body::from("authentication required\n"));
+}
+
+/// Makes a response a 401 challenge for Basic credentials.
+fn challenge(auth: &Auth, mut response: Response) -> Response {
     *response.status_mut() = StatusCode::UNAUTHORIZED;
     let headers = response.headers_mut();
     headers.insert(header::WWW_AUTHENTICATE, auth.realm.clone());
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
     headers.insert("dav", auth.dav_header.clone());
     response
 }

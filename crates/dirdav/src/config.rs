@@ -24,6 +24,9 @@ pub(crate) struct FileConfig {
     /// `[users.<name>]`: display name and e-mail address of each user.
     #[serde(default)]
     pub(crate) users: std::collections::BTreeMap<String, UserConfig>,
+    /// `[groups]`: members of each group, named `@group` in `[acl]` tables.
+    #[serde(default)]
+    pub(crate) groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// What `dirdav.toml` may say about one user.
@@ -127,10 +130,12 @@ mod tests {
         assert_eq!(c.listen.unwrap().port(), 9000);
         std::fs::write(
             &file,
-            "[users.alice]\ndisplayname = \"Alice Example\"\nemail = \"alice@example.com\"\n",
+            "[users.alice]\ndisplayname = \"Alice Example\"\nemail = \"alice@example.com\"\n\
+             [groups]\nteam = [\"alice\", \"bob\"]\n",
         )
         .unwrap();
         let c = FileConfig::load(&file).unwrap();
+        assert_eq!(c.groups["team"], ["alice", "bob"]);
         assert_eq!(c.users["alice"].email.as_deref(), Some("alice@example.com"));
         std::fs::write(&file, "rooot = 1\n").unwrap();
         assert!(matches!(

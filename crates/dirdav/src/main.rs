@@ -300,7 +300,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_carddav::CardDav::default())
-        .plugin(dirdav_acl::Acl::default())
+        .plugin(match &users {
+            Some(_) => dirdav_acl::Acl::default()
+                .users(names.iter().cloned())
+                .groups(file.groups.clone()),
+            None => dirdav_acl::Acl::open(),
+        })
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(names)

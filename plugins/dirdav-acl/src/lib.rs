@@ -1,19 +1,39 @@
-//! Access control for dirdav (RFC 3744). So far: the properties clients read to decide
-//! what they may do. Thunderbird and TbSync make a calendar read-only when
-//! `DAV:current-user-privilege-set` is missing, so it is always answered; until
-//! authorization lands (the `[acl]` tables of `.dav.toml`), every user the server admits
-//! may do everything, and the property says exactly that. The `access-control`
-//! compliance token is not claimed until the ACL method and the checks exist.
+//! Access control for dirdav (RFC 3744): who may read and change what.
+//!
+//! A user holds every privilege in their home (`/<user>/`). Everywhere else, the
+//! `[acl]` table of a folder's `.dav.toml` grants privileges (`read`, `write`,
+//! `write-content`, `write-properties`, `bind`, `unbind`, `read-acl`, `all`) to users,
+//! groups (`@team`), `authenticated` (every signed-in user) and `all` (anyone, signed in
+//! or not); each privilege's list is inherited down the tree until a folder sets its own.
+//! The root and each user's home (their principal) may be read by every signed-in user;
+//! their members are listed only to those who may read them.
+//!
+//! A refusal is 401 for an anonymous request (so the client asks for credentials),
+//! 404 when the user may not even read what they aimed at (its existence stays
+//! private), and 403 with `DAV:need-privileges` otherwise. The rules are edited in
+//! `.dav.toml`, not with the ACL method: every entry is protected, so ACL answers 403
+//! `DAV:no-protected-ace-conflict`.
 //!
 //! ```
 //! use dirdav_plugin::Registry;
 //! let mut registry = Registry::default();
-//! registry.register(&dirdav_acl::Acl::default());
+//! registry.register(&dirdav_acl::Acl::default().users(["alice".to_owned()]));
 //! registry.check().unwrap();
 //! ```
 
+mod rules;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Name, ns};
-use dirdav_plugin::{LiveProperty, Plugin, PropContext, Registrar};
+use dirdav_plugin::{
+    Configs, DavError, DavRequest, LiveProperty, MethodCheck, Plugin, PropContext, Registrar,
+};
+
+pub use rules::{Grant, Policy, Privileges};
+use rules::{parent, privilege_named};
 
 const CURRENT_USER_PRIVILEGE_SET: Name = Name::new(ns::DAV, "current-user-privilege-set");
 const SUPPORTED_PRIVILEGE_SET: Name = Name::new(ns::DAV, "supported-privilege-set");
@@ -22,29 +42,54 @@ const PRIVILEGE: Name = Name::new(ns::DAV, "privilege");
 const DESCRIPTION: Name = Name::new(ns::DAV, "description");
 const OWNER: Name = Name::new(ns::DAV, "owner");
 const HREF: Name = Name::new(ns::DAV, "href");
-
-/// The privileges granted today: all of them (RFC 3744 §3.12 aggregates the rest under
-/// `all`; clients look for `write` and `read` by name, so they are listed too).
-const GRANTED: [&str; 9] = [
-    "all",
-    "read",
-    "write",
-    "write-properties",
-    "write-content",
-    "bind",
-    "unbind",
-    "read-current-user-privilege-set",
-    "read-acl",
-];
+const ACL: Name = Name::new(ns::DAV, "acl");
+const ACE: Name = Name::new(ns::DAV, "ace");
+const PRINCIPAL: Name = Name::new(ns::DAV, "principal");
+const GRANT: Name = Name::new(ns::DAV, "grant");
+const PROTECTED: Name = Name::new(ns::DAV, "protected");
+const INHERITED: Name = Name::new(ns::DAV, "inherited");
+const ACL_RESTRICTIONS: Name = Name::new(ns::DAV, "acl-restrictions");
+const INHERITED_ACL_SET: Name = Name::new(ns::DAV, "inherited-acl-set");
+const NEED_PRIVILEGES: Name = Name::new(ns::DAV, "need-privileges");
+const RESOURCE: Name = Name::new(ns::DAV, "resource");
 
 /// The access control plugin.
 #[derive(Debug, Default, Clone)]
 pub struct Acl {
-    _private: (),
+    policy: Policy,
 }
 
-fn privilege(name: &'static str) -> Element {
-    Element::new(PRIVILEGE).child_element(Element::new(Name::new(ns::DAV, name)))
+impl Acl {
+    /// For a server without authentication, where every request is anonymous: everyone
+    /// may do everything, and the privilege properties say so.
+    pub fn open() -> Acl {
+        Acl {
+            policy: Policy {
+                open: true,
+                ..Policy::default()
+            },
+        }
+    }
+
+    /// The users whose homes are the top-level folders of their names.
+    #[must_use]
+    pub fn users(mut self, users: impl IntoIterator<Item = String>) -> Self {
+        self.policy.users.extend(users);
+        self
+    }
+
+    /// Groups (`[groups]` of `dirdav.toml`), named in `[acl]` as `@name`.
+    #[must_use]
+    pub fn groups(mut self, groups: BTreeMap<String, Vec<String>>) -> Self {
+        for (name, members) in groups {
+            self.policy.groups.entry(name).or_default().extend(members);
+        }
+        self
+    }
+}
+
+fn privilege(name: &str) -> Element {
+    Element::new(PRIVILEGE).child_element(Element::new(Name::owned(ns::DAV, name)))
 }
 
 /// `DAV:supported-privilege-set` (RFC 3744 §5.3): the privilege tree.
@@ -88,15 +133,226 @@ fn supported(_: &PropContext<'_>) -> Option<Element> {
     Some(Element::new(SUPPORTED_PRIVILEGE_SET).child_element(all))
 }
 
-/// `DAV:owner` (RFC 3744 §5.1): a user owns their home and everything in it.
-fn owner(ctx: &PropContext<'_>) -> Option<Element> {
-    let home = ctx
-        .resource
-        .path
-        .split('/')
-        .next()
-        .filter(|h| !h.is_empty())?;
-    Some(Element::new(OWNER).child_element(Element::with_text(HREF, ctx.store.href_of(home, true))))
+/// The user whose home holds a resource, if the server knows them.
+fn owner_of<'a>(policy: &Policy, path: &'a str) -> Option<&'a str> {
+    let home = rules::home_of(path);
+    (!home.is_empty() && (policy.open || policy.users.contains(home))).then_some(home)
+}
+
+/// The privileges of the asking user on the resource of a property request.
+fn held(policy: &Policy, ctx: &PropContext<'_>) -> Privileges {
+    let configs: &dyn Configs = ctx.store;
+    policy.privileges(
+        ctx.principal.map(|p| &*p.name),
+        &ctx.resource.path,
+        ctx.resource.is_collection,
+        configs,
+    )
+}
+
+/// `DAV:acl` (RFC 3744 §5.5): the entries in effect, all protected since they live in
+/// `.dav.toml`; those set by an ancestor name it in `DAV:inherited`. Groups are shown
+/// as their members, who are principals; `authenticated` and `all` as themselves.
+fn acl(policy: &Policy, ctx: &PropContext<'_>) -> Option<Element> {
+    if !held(policy, ctx).contains(Privileges::READ_ACL) {
+        return None;
+    }
+    let store = ctx.store;
+    let href = |path: &str| Element::with_text(HREF, store.href_of(path, true));
+    let ace = |who: Element, privileges: Vec<Element>, from: Option<&str>| {
+        let grant = privileges
+            .into_iter()
+            .fold(Element::new(GRANT), Element::child_element);
+        let ace = Element::new(ACE)
+            .child_element(Element::new(PRINCIPAL).child_element(who))
+            .child_element(grant)
+            .child_element(Element::new(PROTECTED));
+        match from {
+            Some(from) => ace.child_element(Element::new(INHERITED).child_element(href(from))),
+            None => ace,
+        }
+    };
+    let mut list = Element::new(ACL);
+    if policy.open {
+        return Some(list.child_element(ace(
+            Element::new(Name::new(ns::DAV, "all")),
+            vec![privilege("all")],
+            None,
+        )));
+    }
+    let path = ctx.resource.path.as_str();
+    if owner_of(policy, path).is_some() {
+        let owner = Element::new(Name::new(ns::DAV, "property")).child_element(Element::new(OWNER));
+        list = list.child_element(ace(owner, vec![privilege("all")], None));
+    }
+    let collection = if ctx.resource.is_collection {
+        path
+    } else {
+        parent(path)
+    };
+    for grant in policy.grants(collection, store) {
+        if privilege_named(&grant.privilege).is_none() {
+            continue;
+        }
+        let from = (grant.from != collection || !ctx.resource.is_collection)
+            .then_some(grant.from.as_str());
+        for grantee in &grant.grantees {
+            let who = match grantee.as_str() {
+                "all" | "authenticated" => {
+                    vec![Element::new(Name::owned(ns::DAV, grantee.as_str()))]
+                }
+                g => match g.strip_prefix('@') {
+                    Some(group) => policy
+                        .groups
+                        .get(group)
+                        .into_iter()
+                        .flatten()
+                        .map(|member| href(member))
+                        .collect(),
+                    None => vec![href(g)],
+                },
+            };
+            for who in who {
+                list = list.child_element(ace(who, vec![privilege(&grant.privilege)], from));
+            }
+        }
+    }
+    Some(list)
+}
+
+/// `DAV:inherited-acl-set` (RFC 3744 §5.7): the folders whose `[acl]` rules apply here.
+fn inherited_acl_set(policy: &Policy, ctx: &PropContext<'_>) -> Option<Element> {
+    let path = ctx.resource.path.as_str();
+    let collection = if ctx.resource.is_collection {
+        path
+    } else {
+        parent(path)
+    };
+    let mut froms: Vec<String> = policy
+        .grants(collection, ctx.store)
+        .into_iter()
+        .map(|g| g.from)
+        .filter(|f| f != path)
+        .collect();
+    froms.sort();
+    froms.dedup();
+    Some(
+        froms
+            .iter()
+            .fold(Element::new(INHERITED_ACL_SET), |set, f| {
+                set.child_element(Element::with_text(HREF, ctx.store.href_of(f, true)))
+            }),
+    )
+}
+
+/// The single privileges missing from `held` for `needed`, by name, for
+/// `DAV:need-privileges` (`read` stands for reading one's privileges too).
+fn missing_names(held: Privileges, needed: Privileges) -> Vec<&'static str> {
+    let missing = held.missing(needed);
+    [
+        ("read", Privileges::READ),
+        ("read-acl", Privileges::READ_ACL),
+        ("write-properties", Privileges::WRITE_PROPERTIES),
+        ("write-content", Privileges::WRITE_CONTENT),
+        ("bind", Privileges::BIND),
+        ("unbind", Privileges::UNBIND),
+    ]
+    .into_iter()
+    .filter(|(_, p)| missing.contains(*p))
+    .map(|(n, _)| n)
+    .collect()
+}
+
+/// The privileges a method needs (RFC 3744 §7 and appendix B), as (path, is a
+/// collection, privileges). COPY and MOVE need read at the source and bind at the
+/// destination's collection (and unbind there when they overwrite); MOVE also unbind at
+/// the source's collection.
+fn needs<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, bool, Privileges)> {
+    let path = m.path;
+    let is_collection = m.resource.is_some_and(|r| r.is_collection);
+    let exists = m.resource.is_some();
+    let target = |p| vec![(path, is_collection, p)];
+    let into_destination = |mut list: Vec<(&'a str, bool, Privileges)>| {
+        if let Some(dest) = m.destination {
+            let mut p = Privileges::BIND;
+            if m.destination_exists {
+                p |= Privileges::UNBIND;
+            }
+            list.push((parent(dest), true, p));
+        }
+        list
+    };
+    match m.method.as_str() {
+        "PUT" if exists => target(Privileges::WRITE_CONTENT),
+        "PUT" | "MKCOL" | "MKCALENDAR" => vec![(parent(path), true, Privileges::BIND)],
+        "DELETE" => vec![(parent(path), true, Privileges::UNBIND)],
+        "PROPPATCH" => target(Privileges::WRITE_PROPERTIES),
+        "ACL" => target(Privileges::READ_ACL),
+        "COPY" => into_destination(target(Privileges::READ)),
+        "MOVE" => into_destination(vec![
+            (path, is_collection, Privileges::READ),
+            (parent(path), true, Privileges::UNBIND),
+        ]),
+        _ => target(Privileges::READ),
+    }
+}
+
+/// The before-method hook: refuses a request the user lacks privileges for.
+fn authorize(policy: &Policy, m: &MethodCheck<'_>) -> Result<(), DavError> {
+    if policy.open {
+        return Ok(());
+    }
+    let who = m.principal.map(|p| &*p.name);
+    let configs: &dyn Configs = m.store;
+    let held =
+        |path: &str, is_collection: bool| policy.privileges(who, path, is_collection, configs);
+    let challenge = || DavError::new(StatusCode::UNAUTHORIZED, "authentication required");
+    // What the user aims at must be theirs to see, or it does not exist for them.
+    let (seen, seen_is_collection) = match m.resource {
+        Some(r) => (m.path, r.is_collection),
+        None => (parent(m.path), true),
+    };
+    if !held(seen, seen_is_collection).contains(Privileges::READ) {
+        return Err(if who.is_none() {
+            challenge()
+        } else {
+            DavError::not_found()
+        });
+    }
+    let mut refusal = Element::new(NEED_PRIVILEGES);
+    let mut refused = Vec::new();
+    for (path, is_collection, needed) in needs(m) {
+        let privileges = held(path, is_collection);
+        if privileges.contains(needed) {
+            continue;
+        }
+        if who.is_none() {
+            return Err(challenge());
+        }
+        refused.push(path);
+        if !privileges.contains(Privileges::READ) {
+            // A destination the user may not see: refused, without naming it.
+            continue;
+        }
+        for name in missing_names(privileges, needed) {
+            refusal = refusal.child_element(
+                Element::new(RESOURCE)
+                    .child_element(Element::with_text(
+                        HREF,
+                        m.store.href_of(path, is_collection),
+                    ))
+                    .child_element(privilege(name)),
+            );
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let who = who.unwrap_or("-");
+    Err(
+        DavError::forbidden(format!("{who} may not {} {}", m.method, refused.join(", ")))
+            .condition_element(refusal),
+    )
 }
 
 impl Plugin for Acl {
@@ -105,19 +361,59 @@ impl Plugin for Acl {
     }
 
     fn register(&self, r: &mut Registrar<'_>) {
-        r.property(
-            LiveProperty::computed(CURRENT_USER_PRIVILEGE_SET, |_| {
-                Some(
-                    GRANTED
-                        .into_iter()
-                        .fold(Element::new(CURRENT_USER_PRIVILEGE_SET), |set, p| {
-                            set.child_element(privilege(p))
-                        }),
+        let policy = Arc::new(self.policy.clone());
+        let p = policy.clone();
+        let cups = move |ctx: &PropContext<'_>| {
+            let names = held(&p, ctx).names();
+            Some(
+                names
+                    .into_iter()
+                    .fold(Element::new(CURRENT_USER_PRIVILEGE_SET), |set, name| {
+                        set.child_element(privilege(name))
+                    }),
+            )
+        };
+        let p = policy.clone();
+        let owner = move |ctx: &PropContext<'_>| {
+            let home = owner_of(&p, &ctx.resource.path)?;
+            Some(
+                Element::new(OWNER)
+                    .child_element(Element::with_text(HREF, ctx.store.href_of(home, true))),
+            )
+        };
+        let p = policy.clone();
+        let acl = move |ctx: &PropContext<'_>| acl(&p, ctx);
+        let p = policy.clone();
+        let inherited = move |ctx: &PropContext<'_>| inherited_acl_set(&p, ctx);
+        let restrictions = |_: &PropContext<'_>| {
+            Some(
+                Element::new(ACL_RESTRICTIONS)
+                    .child_element(Element::new(Name::new(ns::DAV, "grant-only")))
+                    .child_element(Element::new(Name::new(ns::DAV, "no-invert"))),
+            )
+        };
+        let p = policy.clone();
+        let visible = move |res: &dirdav_plugin::Resource,
+                            who: Option<&dirdav_plugin::Principal>,
+                            configs: &dyn Configs| {
+            p.privileges(who.map(|w| &*w.name), &res.path, res.is_collection, configs)
+                .contains(Privileges::READ)
+        };
+        let p = policy;
+        r.compliance("access-control")
+            .property(LiveProperty::computed(CURRENT_USER_PRIVILEGE_SET, cups).not_in_allprop())
+            .property(LiveProperty::computed(SUPPORTED_PRIVILEGE_SET, supported).not_in_allprop())
+            .property(LiveProperty::computed(OWNER, owner).not_in_allprop())
+            .property(LiveProperty::computed(ACL, acl).not_in_allprop())
+            .property(LiveProperty::computed(ACL_RESTRICTIONS, restrictions).not_in_allprop())
+            .property(LiveProperty::computed(INHERITED_ACL_SET, inherited).not_in_allprop())
+            .member_filter(visible)
+            .before_method(move |m| authorize(&p, m))
+            .method("ACL", |_: DavRequest| async {
+                Err(DavError::forbidden(
+                    "access rules are set in the [acl] table of .dav.toml, not with ACL",
                 )
-            })
-            .not_in_allprop(),
-        )
-        .property(LiveProperty::computed(SUPPORTED_PRIVILEGE_SET, supported).not_in_allprop())
-        .property(LiveProperty::computed(OWNER, owner).not_in_allprop());
+                .condition(Name::new(ns::DAV, "no-protected-ace-conflict")))
+            });
     }
 }

@@ -148,7 +148,10 @@ fn listing(srv: &Inner, ctx: &Ctx, resource: &Resource, head: bool) -> Response 
         let Some(member) = srv.resource_in(&index, &key) else {
             continue;
         };
-        if !srv.registry.visible(&member, ctx.principal.as_ref()) {
+        if !srv
+            .registry
+            .visible(&member, ctx.principal.as_ref(), &*index)
+        {
             continue;
         }
         let mut label = escape(member.name());

@@ -69,7 +69,7 @@ pub(crate) fn propfind(
 ) -> Result<Response, DavError> {
     let resource = resource.ok_or_else(DavError::not_found)?;
     let principal = ctx.principal.as_ref();
-    if !srv.registry.visible(&resource, principal) {
+    if !srv.registry.visible(&resource, principal, &*srv.index()) {
         return Err(DavError::not_found());
     }
     let depth = ctx.depth()?.unwrap_or(Depth::Infinity);
@@ -97,7 +97,7 @@ pub(crate) fn propfind(
         };
         keys.iter()
             .filter_map(|k| srv.resource_in(&index, k))
-            .filter(|r| srv.registry.visible(r, principal))
+            .filter(|r| srv.registry.visible(r, principal, &*index))
             .collect()
     };
     let minimal = wants_minimal(ctx);

@@ -1,0 +1,372 @@
+//! The access rules: who holds which privilege where, from the `[acl]` tables of the
+//! tree's `.dav.toml` files. Pure functions of the principal, the path and the settings,
+//! so that every decision can be tested without a server.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dirdav_plugin::{CollectionConfig, Configs};
+
+/// A set of privileges (RFC 3744 §3), as bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Privileges(u16);
+
+impl Privileges {
+    /// `DAV:read`: GET, PROPFIND, REPORT; seeing the resource at all.
+    pub const READ: Privileges = Privileges(1);
+    /// `DAV:read-current-user-privilege-set`.
+    pub const READ_CUPS: Privileges = Privileges(1 << 1);
+    /// `DAV:read-acl`: the `acl` property.
+    pub const READ_ACL: Privileges = Privileges(1 << 2);
+    /// `DAV:write-properties`: PROPPATCH.
+    pub const WRITE_PROPERTIES: Privileges = Privileges(1 << 3);
+    /// `DAV:write-content`: PUT over an existing resource.
+    pub const WRITE_CONTENT: Privileges = Privileges(1 << 4);
+    /// `DAV:bind`: adding members to a collection.
+    pub const BIND: Privileges = Privileges(1 << 5);
+    /// `DAV:unbind`: removing members from a collection.
+    pub const UNBIND: Privileges = Privileges(1 << 6);
+    /// No privilege.
+    pub const NONE: Privileges = Privileges(0);
+    /// `DAV:write`, the aggregate of the four write privileges.
+    pub const WRITE: Privileges = Privileges(0b111_1000);
+    /// `DAV:all`. `write-acl` is never granted: the rules live in `.dav.toml`.
+    pub const ALL: Privileges = Privileges(0b111_1111);
+
+    /// True when every privilege of `other` is in `self`.
+    pub fn contains(self, other: Privileges) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The privileges of `other` missing from `self`.
+    pub fn missing(self, other: Privileges) -> Privileges {
+        Privileges(other.0 & !self.0)
+    }
+
+    /// True when the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The privilege names of the set, aggregates first (`all`, `read`, `write`) and
+    /// then each single privilege, as `current-user-privilege-set` lists them.
+    pub fn names(self) -> Vec<&'static str> {
+        NAMES
+            .iter()
+            .filter(|(_, p)| self.contains(*p))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+impl std::ops::BitOr for Privileges {
+    type Output = Privileges;
+    fn bitor(self, rhs: Privileges) -> Privileges {
+        Privileges(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Privileges {
+    fn bitor_assign(&mut self, rhs: Privileges) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// Every privilege name `[acl]` accepts, and what it grants. `read` includes reading
+/// one's own privileges (RFC 3744 §3.7).
+pub(crate) const NAMES: [(&str, Privileges); 9] = [
+    ("all", Privileges::ALL),
+    (
+        "read",
+        Privileges(Privileges::READ.0 | Privileges::READ_CUPS.0),
+    ),
+    ("write", Privileges::WRITE),
+    ("write-properties", Privileges::WRITE_PROPERTIES),
+    ("write-content", Privileges::WRITE_CONTENT),
+    ("bind", Privileges::BIND),
+    ("unbind", Privileges::UNBIND),
+    ("read-current-user-privilege-set", Privileges::READ_CUPS),
+    ("read-acl", Privileges::READ_ACL),
+];
+
+/// What a privilege name in `[acl]` grants, if it is one.
+pub(crate) fn privilege_named(name: &str) -> Option<Privileges> {
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+}
+
+/// One rule in effect at a collection: a privilege name, who holds it, and the folder
+/// whose `[acl]` table says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The privilege name as written (`read`, `write` …).
+    pub privilege: String,
+    /// Who: user names, `@group`, `authenticated` or `all`.
+    pub grantees: Vec<String>,
+    /// The decoded path of the folder whose `.dav.toml` holds the rule.
+    pub from: String,
+}
+
+/// Who may do what: the users and groups the server knows, and whether it checks at all.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    /// No authentication is configured: every request may do everything.
+    pub open: bool,
+    /// The users whose homes are the top-level folders of their names.
+    pub users: BTreeSet<String>,
+    /// Groups by name (without the `@`), with their members.
+    pub groups: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The parent of a decoded path (`""` for top-level names and the root).
+pub(crate) fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+/// The user whose home holds `path`: its first segment.
+pub(crate) fn home_of(path: &str) -> &str {
+    path.split('/').next().unwrap_or("")
+}
+
+impl Policy {
+    /// True when `grantee` (as written in `[acl]`) names this principal.
+    pub fn matches(&self, grantee: &str, principal: Option<&str>) -> bool {
+        match grantee {
+            "all" => true,
+            "authenticated" => principal.is_some(),
+            g => match (g.strip_prefix('@'), principal) {
+                (Some(group), Some(p)) => self.groups.get(group).is_some_and(|m| m.contains(p)),
+                (None, Some(p)) => g == p,
+                (_, None) => false,
+            },
+        }
+    }
+
+    /// The rules in effect at a collection: for each privilege name, the nearest
+    /// `[acl]` table, from the collection up to the root, that names it. A folder
+    /// overrides what it inherits one privilege at a time: `read = []` takes read away
+    /// below it, while `write` still comes from above.
+    pub fn grants(&self, collection: &str, configs: &dyn Configs) -> Vec<Grant> {
+        let mut grants: Vec<Grant> = Vec::new();
+        let mut dir = Some(collection);
+        while let Some(d) = dir {
+            if let Some(config) = configs.config(d) {
+                collect(&config, d, &mut grants);
+            }
+            dir = (!d.is_empty()).then(|| parent(d));
+        }
+        grants
+    }
+
+    /// The privileges a principal (`None`: anonymous) holds on a resource. A file has
+    /// those of its collection. A user holds every privilege in their home; the root
+    /// and every user's home (their principal) may be read by every signed-in user, so
+    /// that discovery works and one user can see what another shares (members are
+    /// listed only where they may be read).
+    pub fn privileges(
+        &self,
+        principal: Option<&str>,
+        path: &str,
+        is_collection: bool,
+        configs: &dyn Configs,
+    ) -> Privileges {
+        if self.open {
+            return Privileges::ALL;
+        }
+        if principal.is_some_and(|p| !path.is_empty() && home_of(path) == p) {
+            return Privileges::ALL;
+        }
+        let collection = if is_collection { path } else { parent(path) };
+        let mut held = Privileges::NONE;
+        for grant in self.grants(collection, configs) {
+            if grant.grantees.iter().any(|g| self.matches(g, principal))
+                && let Some(p) = privilege_named(&grant.privilege)
+            {
+                held |= p;
+            }
+        }
+        let principal_resource =
+            path.is_empty() || (!path.contains('/') && self.users.contains(path));
+        if is_collection && principal_resource && principal.is_some() {
+            held |= Privileges::READ | Privileges::READ_CUPS;
+        }
+        held
+    }
+}
+
+/// Adds the rules of one folder's `[acl]` for privileges not yet decided nearer.
+fn collect(config: &CollectionConfig, dir: &str, grants: &mut Vec<Grant>) {
+    let Some(table) = config.table("acl") else {
+        return;
+    };
+    for (privilege, value) in table {
+        if grants.iter().any(|g| g.privilege == *privilege) {
+            continue;
+        }
+        let grantees = match value {
+            toml::Value::String(s) => vec![s.clone()],
+            toml::Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        grants.push(Grant {
+            privilege: privilege.clone(),
+            grantees,
+            from: dir.to_owned(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    struct Tree(HashMap<&'static str, Arc<CollectionConfig>>);
+
+    impl Configs for Tree {
+        fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
+            self.0.get(path).cloned()
+        }
+    }
+
+    fn tree(entries: &[(&'static str, &str)]) -> Tree {
+        Tree(
+            entries
+                .iter()
+                .map(|(path, toml)| {
+                    let config = CollectionConfig {
+                        document: toml.parse().unwrap(),
+                        ..CollectionConfig::default()
+                    };
+                    (*path, Arc::new(config))
+                })
+                .collect(),
+        )
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            open: false,
+            users: ["alice", "bob", "carol"].map(String::from).into(),
+            groups: [("team".to_owned(), ["bob", "carol"].map(String::from).into())].into(),
+        }
+    }
+
+    #[test]
+    fn owners_hold_everything_in_their_home_and_strangers_nothing() {
+        let t = tree(&[
+            ("", ""),
+            ("alice", ""),
+            ("alice/calendar", "kind = \"calendar\""),
+        ]);
+        let p = policy();
+        assert_eq!(
+            p.privileges(Some("alice"), "alice/calendar/x.ics", false, &t),
+            Privileges::ALL
+        );
+        assert_eq!(
+            p.privileges(Some("bob"), "alice/calendar/x.ics", false, &t),
+            Privileges::NONE
+        );
+        assert_eq!(
+            p.privileges(Some("bob"), "alice/calendar", true, &t),
+            Privileges::NONE
+        );
+        // The home itself is alice's principal: readable, its members are not.
+        assert!(
+            p.privileges(Some("bob"), "alice", true, &t)
+                .contains(Privileges::READ)
+        );
+        assert!(
+            p.privileges(Some("bob"), "", true, &t)
+                .contains(Privileges::READ)
+        );
+        assert!(
+            !p.privileges(Some("bob"), "", true, &t)
+                .contains(Privileges::BIND)
+        );
+        assert_eq!(p.privileges(None, "", true, &t), Privileges::NONE);
+        assert_eq!(p.privileges(None, "alice", true, &t), Privileges::NONE);
+        // A top-level folder that is nobody's home is nobody's to read by default.
+        assert_eq!(
+            p.privileges(Some("bob"), "shared", true, &t),
+            Privileges::NONE
+        );
+    }
+
+    #[test]
+    fn grants_are_inherited_one_privilege_at_a_time() {
+        let t = tree(&[
+            ("team", "[acl]\nread = [\"@team\"]\nwrite = \"carol\"\n"),
+            (
+                "team/holidays",
+                "kind = \"calendar\"\n[acl]\nread = [\"all\"]\n",
+            ),
+            ("team/secret", "[acl]\nread = []\n"),
+        ]);
+        let p = policy();
+        let bob = |path, col| p.privileges(Some("bob"), path, col, &t);
+        assert!(bob("team/notes.txt", false).contains(Privileges::READ));
+        assert!(!bob("team/notes.txt", false).contains(Privileges::WRITE_CONTENT));
+        let carol = p.privileges(Some("carol"), "team/secret", true, &t);
+        assert!(
+            !carol.contains(Privileges::READ),
+            "read = [] takes read away"
+        );
+        assert!(
+            carol.contains(Privileges::WRITE),
+            "write is still inherited"
+        );
+        assert!(
+            p.privileges(None, "team/holidays/x.ics", false, &t)
+                .contains(Privileges::READ)
+        );
+        assert!(
+            !p.privileges(None, "team/holidays", true, &t)
+                .contains(Privileges::BIND)
+        );
+        assert_eq!(
+            p.privileges(Some("alice"), "team", true, &t),
+            Privileges::NONE
+        );
+        let grants = p.grants("team/holidays", &t);
+        assert_eq!(grants.len(), 2);
+        assert_eq!(
+            (grants[0].privilege.as_str(), grants[0].from.as_str()),
+            ("read", "team/holidays")
+        );
+        assert_eq!(
+            (grants[1].privilege.as_str(), grants[1].from.as_str()),
+            ("write", "team")
+        );
+    }
+
+    #[test]
+    fn sharing_inside_a_home_and_open_servers() {
+        let t = tree(&[(
+            "alice/calendar",
+            "[acl]\nread = [\"bob\"]\nwrite-content = [\"carol\"]\n",
+        )]);
+        let p = policy();
+        let bob = p.privileges(Some("bob"), "alice/calendar/x.ics", false, &t);
+        assert!(bob.contains(Privileges::READ) && !bob.contains(Privileges::WRITE_CONTENT));
+        let carol = p.privileges(Some("carol"), "alice/calendar/x.ics", false, &t);
+        assert_eq!(carol, Privileges::WRITE_CONTENT);
+        assert_eq!(carol.names(), ["write-content"]);
+        assert_eq!(
+            (Privileges::READ | Privileges::READ_CUPS).names(),
+            ["read", "read-current-user-privilege-set"]
+        );
+        assert_eq!(Privileges::ALL.names().len(), NAMES.len());
+        let open = Policy {
+            open: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            open.privileges(None, "alice/calendar", true, &t),
+            Privileges::ALL
+        );
+    }
+}

@@ -1,0 +1,377 @@
+//! End-to-end: who may do what, over a real socket. A matrix of users × requests
+//! checks every status, and that a refused request leaves the tree as it was.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use support::Dirdav;
+
+const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+
+fn event(uid: &str, summary: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\nDURATION:PT1H\r\n\
+         SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// alice shares `calendar` with the group `friends` (bob and carol) to read, and with
+/// carol to write; `private` is hers alone; `public/holidays` may be read by anyone.
+/// dave is a user nothing is shared with.
+fn tree() -> (tempfile::TempDir, Dirdav) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "alice/calendar/.dav.toml",
+        "kind = \"calendar\"\ndisplayname = \"Personal\"\n\n[acl]\nread = [\"@friends\"]\nwrite = [\"carol\"]\n",
+    );
+    write("alice/calendar/ev.ics", &event("ev", "Lunch"));
+    write("alice/calendar/ev2.ics", &event("ev2", "Dentist"));
+    write("alice/private/.dav.toml", "kind = \"calendar\"\n");
+    write("alice/private/p.ics", &event("p", "Secret"));
+    write(
+        "public/holidays/.dav.toml",
+        "kind = \"calendar\"\n\n[acl]\nread = [\"all\"]\n",
+    );
+    write("public/holidays/h.ics", &event("h", "New Year"));
+    let htpasswd: String = USERS
+        .iter()
+        .map(|u| format!("{u}:{}\n", bcrypt::hash(format!("{u}-pw"), 4).unwrap()))
+        .collect();
+    std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
+    std::fs::write(
+        dir.path().join("dirdav.toml"),
+        "root = \"tree\"\nhtpasswd = \"htpasswd\"\ncreate-homes = false\n\n[groups]\nfriends = [\"bob\", \"carol\"]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("dirdav.toml");
+    let srv = Dirdav::start(&["--config", config.to_str().unwrap()]);
+    (dir, srv)
+}
+
+/// Every file below `root` with its bytes, dotfiles included.
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                out.insert(format!("{}/", entry.path().display()), Vec::new());
+                stack.push(entry.path());
+            } else {
+                out.insert(
+                    entry.path().display().to_string(),
+                    std::fs::read(entry.path()).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+struct Case {
+    method: &'static str,
+    path: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    body: String,
+    /// Expected status for alice, bob, carol, dave and an anonymous request.
+    expect: [u16; 5],
+}
+
+fn case(
+    method: &'static str,
+    path: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    body: impl Into<String>,
+    expect: [u16; 5],
+) -> Case {
+    Case {
+        method,
+        path,
+        headers,
+        body: body.into(),
+        expect,
+    }
+}
+
+#[test]
+fn every_user_gets_exactly_what_the_acl_grants_and_refusals_change_nothing() {
+    const PROPFIND: &str = r#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#;
+    const PROPPATCH: &str = r#"<propertyupdate xmlns="DAV:"><set><prop><displayname>Ours</displayname></prop></set></propertyupdate>"#;
+    let cases = [
+        //                                                        alice bob carol dave anon
+        case(
+            "GET",
+            "/alice/calendar/ev.ics",
+            &[],
+            "",
+            [200, 200, 200, 404, 401],
+        ),
+        case(
+            "PROPFIND",
+            "/alice/calendar/",
+            &[("Depth", "1")],
+            PROPFIND,
+            [207, 207, 207, 404, 401],
+        ),
+        case(
+            "PUT",
+            "/alice/calendar/ev.ics",
+            &[],
+            event("ev", "Long lunch"),
+            [204, 403, 204, 404, 401],
+        ),
+        case(
+            "PUT",
+            "/alice/calendar/new.ics",
+            &[],
+            event("new", "Party"),
+            [201, 403, 201, 404, 401],
+        ),
+        case(
+            "PROPPATCH",
+            "/alice/calendar/",
+            &[],
+            PROPPATCH,
+            [207, 403, 207, 404, 401],
+        ),
+        case(
+            "MOVE",
+            "/alice/calendar/ev.ics",
+            &[("Destination", "/alice/calendar/moved.ics")],
+            "",
+            [201, 403, 201, 404, 401],
+        ),
+        case(
+            "DELETE",
+            "/alice/calendar/ev2.ics",
+            &[],
+            "",
+            [204, 403, 204, 404, 401],
+        ),
+        case(
+            "GET",
+            "/alice/private/p.ics",
+            &[],
+            "",
+            [200, 404, 404, 404, 401],
+        ),
+        case(
+            "PUT",
+            "/alice/private/p.ics",
+            &[],
+            event("p", "Not secret"),
+            [204, 404, 404, 404, 401],
+        ),
+        case(
+            "PROPFIND",
+            "/alice/private/",
+            &[("Depth", "0")],
+            PROPFIND,
+            [207, 404, 404, 404, 401],
+        ),
+        case(
+            "MKCOL",
+            "/alice/newcol/",
+            &[],
+            "",
+            [201, 403, 403, 403, 401],
+        ),
+        case(
+            "GET",
+            "/public/holidays/h.ics",
+            &[],
+            "",
+            [200, 200, 200, 200, 200],
+        ),
+        case(
+            "PROPFIND",
+            "/public/holidays/",
+            &[("Depth", "1")],
+            PROPFIND,
+            [207, 207, 207, 207, 207],
+        ),
+        case(
+            "PUT",
+            "/public/holidays/h.ics",
+            &[],
+            event("h", "Changed"),
+            [403, 403, 403, 403, 401],
+        ),
+        case("DELETE", "/alice/", &[], "", [403, 403, 403, 403, 401]),
+        case(
+            "PUT",
+            "/top.txt",
+            &[],
+            "at the root",
+            [403, 403, 403, 403, 401],
+        ),
+    ];
+    let who: [Option<&str>; 5] = [
+        Some("alice"),
+        Some("bob"),
+        Some("carol"),
+        Some("dave"),
+        None,
+    ];
+    for (column, user) in who.iter().enumerate() {
+        // A fresh tree per user: the writes of one row do not change the next.
+        let (dir, srv) = tree();
+        let root = dir.path().join("tree");
+        for c in &cases {
+            let before = snapshot(&root);
+            let mut request = srv.request(c.method, c.path);
+            for (name, value) in c.headers {
+                request = request.header(name, value);
+            }
+            if let Some(user) = user {
+                request = request.auth(user, &format!("{user}-pw"));
+            }
+            let r = request.body(c.body.clone()).send();
+            let expected = c.expect[column];
+            let name = user.unwrap_or("anonymous");
+            assert_eq!(
+                r.status, expected,
+                "{name}: {} {}: {}",
+                c.method, c.path, r.body
+            );
+            if expected >= 400 {
+                assert_eq!(
+                    snapshot(&root),
+                    before,
+                    "{name}: {} {} changed the tree",
+                    c.method,
+                    c.path
+                );
+            }
+            match expected {
+                401 => assert!(
+                    r.header("www-authenticate")
+                        .is_some_and(|v| v.starts_with("Basic"))
+                ),
+                403 if c.path.starts_with("/alice/calendar/") => assert!(
+                    r.body
+                        .contains("<d:need-privileges><d:resource><d:href>/alice/calendar/"),
+                    "{name}: {} {}: {}",
+                    c.method,
+                    c.path,
+                    r.body
+                ),
+                404 => assert!(!r.body.contains("alice"), "a 404 names nothing: {}", r.body),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn listings_show_only_what_the_user_may_read_and_privilege_sets_tell_clients_the_truth() {
+    let (_dir, srv) = tree();
+    let propfind = |user: &str, path: &str, depth: &str, prop: &str| {
+        srv.request("PROPFIND", path)
+            .header("Depth", depth)
+            .auth(user, &format!("{user}-pw"))
+            .body(format!(
+                r#"<propfind xmlns="DAV:"><prop><{prop}/></prop></propfind>"#
+            ))
+            .send()
+    };
+    let r = propfind("bob", "/alice/", "1", "resourcetype");
+    assert_eq!(r.status, 207);
+    assert!(
+        r.body.contains("<d:href>/alice/calendar/</d:href>"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("private"), "{}", r.body);
+    let r = propfind("dave", "/alice/", "1", "resourcetype");
+    assert_eq!(r.status, 207, "a home is its user's principal: readable");
+    assert!(!r.body.contains("/alice/calendar/"), "{}", r.body);
+    let r = propfind("bob", "/", "1", "resourcetype");
+    assert!(
+        !r.body.contains("/public/"),
+        "nothing is granted on /public/ itself: {}",
+        r.body
+    );
+
+    let cups =
+        |user: &str| propfind(user, "/alice/calendar/", "0", "current-user-privilege-set").body;
+    let bob = cups("bob");
+    assert!(
+        bob.contains("<d:read/>") && !bob.contains("<d:write/>") && !bob.contains("write-content"),
+        "{bob}"
+    );
+    let carol = cups("carol");
+    assert!(
+        carol.contains("<d:read/>") && carol.contains("<d:write/>"),
+        "{carol}"
+    );
+    let alice = cups("alice");
+    assert!(
+        alice.contains("<d:all/>") && alice.contains("<d:write/>"),
+        "{alice}"
+    );
+
+    // The owner reads the rules in effect; a sharee without read-acl does not.
+    let r = propfind("alice", "/alice/calendar/ev.ics", "0", "acl");
+    assert!(
+        r.body.contains("<d:property><d:owner/></d:property>"),
+        "{}",
+        r.body
+    );
+    for member in ["/bob/", "/carol/"] {
+        assert!(
+            r.body.contains(&format!(
+                "<d:href>{member}</d:href></d:principal><d:grant><d:privilege><d:read/>"
+            )),
+            "{}",
+            r.body
+        );
+    }
+    assert!(
+        r.body
+            .contains("<d:inherited><d:href>/alice/calendar/</d:href></d:inherited>"),
+        "{}",
+        r.body
+    );
+    let r = propfind("bob", "/alice/calendar/", "0", "acl");
+    assert!(r.body.contains("404 Not Found"), "{}", r.body);
+
+    let r = srv
+        .request("ACL", "/alice/calendar/")
+        .auth("alice", "alice-pw")
+        .body(r#"<acl xmlns="DAV:"><ace><principal><all/></principal><grant><privilege><write/></privilege></grant></ace></acl>"#)
+        .send();
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("no-protected-ace-conflict"), "{}", r.body);
+    let r = srv.request("OPTIONS", "/").auth("bob", "bob-pw").send();
+    assert!(r.header("dav").unwrap().contains("access-control"));
+
+    // sync-collection and calendar-query answer sharees too, and only with readable items.
+    let r = srv
+        .request("REPORT", "/alice/calendar/")
+        .header("Depth", "1")
+        .auth("bob", "bob-pw")
+        .body(r#"<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#)
+        .send();
+    assert_eq!(r.status, 207);
+    assert!(r.body.contains("/alice/calendar/ev.ics"), "{}", r.body);
+    let r = srv
+        .request("REPORT", "/alice/private/")
+        .header("Depth", "1")
+        .auth("bob", "bob-pw")
+        .body(r#"<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#)
+        .send();
+    assert_eq!(r.status, 404);
+}
