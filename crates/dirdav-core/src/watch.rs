@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::AccessKind;
+use notify::{EventKind, RecursiveMode, Watcher};
 
 use crate::dotfile::DOTFILE;
 use crate::index::{Entry, Index};
@@ -26,6 +27,15 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> notify::Result<notify::RecommendedWat
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            // Opening and closing a file unchanged are events too (inotify's IN_OPEN and
+            // IN_CLOSE_NOWRITE): reading a `.dav.toml` to compare it would otherwise
+            // wake the watcher again, for ever.
+            Ok(event)
+                if event.kind.is_access()
+                    && event.kind
+                        != EventKind::Access(AccessKind::Close(
+                            notify::event::AccessMode::Write,
+                        )) => {}
             Ok(event) => {
                 let _ = tx.send(event.paths);
             }

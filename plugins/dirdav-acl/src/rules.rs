@@ -175,13 +175,26 @@ impl Policy {
             return Privileges::ALL;
         }
         let collection = if is_collection { path } else { parent(path) };
+        // What `grants` computes, without allocating: this runs once per listed member.
         let mut held = Privileges::NONE;
-        for grant in self.grants(collection, configs) {
-            if grant.grantees.iter().any(|g| self.matches(g, principal))
-                && let Some(p) = privilege_named(&grant.privilege)
-            {
-                held |= p;
+        let mut decided = 0u16;
+        let mut dir = Some(collection);
+        while let Some(d) = dir {
+            if let Some(table) = configs.config(d).as_deref().and_then(|c| c.table("acl")) {
+                for (key, value) in table {
+                    let Some(i) = NAMES.iter().position(|(n, _)| n == key) else {
+                        continue;
+                    };
+                    if decided & (1 << i) != 0 {
+                        continue;
+                    }
+                    decided |= 1 << i;
+                    if grantees(value).any(|g| self.matches(g, principal)) {
+                        held |= NAMES[i].1;
+                    }
+                }
             }
+            dir = (!d.is_empty()).then(|| parent(d));
         }
         let principal_resource =
             path.is_empty() || (!path.contains('/') && self.users.contains(path));
@@ -201,20 +214,22 @@ fn collect(config: &CollectionConfig, dir: &str, grants: &mut Vec<Grant>) {
         if grants.iter().any(|g| g.privilege == *privilege) {
             continue;
         }
-        let grantees = match value {
-            toml::Value::String(s) => vec![s.clone()],
-            toml::Value::Array(items) => items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
         grants.push(Grant {
             privilege: privilege.clone(),
-            grantees,
+            grantees: grantees(value).map(str::to_owned).collect(),
             from: dir.to_owned(),
         });
     }
+}
+
+/// The grantees of one `[acl]` entry: a list of names, or one name alone.
+fn grantees(value: &toml::Value) -> impl Iterator<Item = &str> {
+    let (one, many) = match value {
+        toml::Value::String(s) => (Some(s.as_str()), None),
+        toml::Value::Array(items) => (None, Some(items.iter().filter_map(toml::Value::as_str))),
+        _ => (None, None),
+    };
+    one.into_iter().chain(many.into_iter().flatten())
 }
 
 #[cfg(test)]
