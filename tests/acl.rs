@@ -44,6 +44,12 @@ fn tree() -> (tempfile::TempDir, Dirdav) {
         "kind = \"calendar\"\n\n[acl]\nread = [\"all\"]\n",
     );
     write("public/holidays/h.ics", &event("h", "New Year"));
+    for user in ["bob", "carol", "dave"] {
+        write(
+            &format!("{user}/calendar/.dav.toml"),
+            "kind = \"calendar\"\n",
+        );
+    }
     let htpasswd: String = USERS
         .iter()
         .map(|u| format!("{u}:{}\n", bcrypt::hash(format!("{u}-pw"), 4).unwrap()))
@@ -372,6 +378,129 @@ fn listings_show_only_what_the_user_may_read_and_privilege_sets_tell_clients_the
         .header("Depth", "1")
         .auth("bob", "bob-pw")
         .body(r#"<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#)
+        .send();
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn a_shared_calendar_shows_in_the_sharees_home_read_only_when_only_read_is_granted() {
+    let (dir, srv) = tree();
+    let root = dir.path().join("tree");
+    const PROPS: &str = r#"<propfind xmlns="DAV:"><prop><resourcetype/><displayname/><owner/><current-user-privilege-set/></prop></propfind>"#;
+    let r = srv
+        .request("PROPFIND", "/bob/")
+        .header("Depth", "1")
+        .auth("bob", "bob-pw")
+        .body(PROPS)
+        .send();
+    assert_eq!(r.status, 207);
+    let shared = r
+        .body
+        .split("<d:response>")
+        .find(|part| part.contains("<d:href>/bob/alice-calendar/</d:href>"))
+        .unwrap_or_else(|| panic!("the share is listed in bob's home: {}", r.body));
+    assert!(
+        shared.contains("<d:displayname>Personal</d:displayname>"),
+        "{shared}"
+    );
+    assert!(shared.contains("calendar"), "{shared}");
+    assert!(
+        shared.contains("<d:owner><d:href>/alice/</d:href></d:owner>"),
+        "{shared}"
+    );
+    assert!(
+        shared.contains("<d:read/>") && !shared.contains("<d:write/>"),
+        "{shared}"
+    );
+    assert!(!r.body.contains("private"), "{}", r.body);
+    assert!(
+        !root.join("bob/alice-calendar").exists(),
+        "nothing is copied"
+    );
+
+    // Everything below the share answers from alice's calendar, with hrefs under the share.
+    let r = srv
+        .request("GET", "/bob/alice-calendar/ev.ics")
+        .auth("bob", "bob-pw")
+        .send();
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("SUMMARY:Lunch"));
+    let r = srv
+        .request("REPORT", "/bob/alice-calendar/")
+        .header("Depth", "1")
+        .auth("bob", "bob-pw")
+        .body(r#"<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#)
+        .send();
+    assert_eq!(r.status, 207);
+    assert!(
+        r.body
+            .contains("<d:href>/bob/alice-calendar/ev.ics</d:href>"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("/alice/calendar/"), "{}", r.body);
+    let r = srv
+        .request("REPORT", "/bob/alice-calendar/")
+        .header("Depth", "1")
+        .auth("bob", "bob-pw")
+        .body(r#"<C:calendar-multiget xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><getetag/><C:calendar-data/></prop><href>/bob/alice-calendar/ev2.ics</href></C:calendar-multiget>"#)
+        .send();
+    assert_eq!(r.status, 207);
+    assert!(
+        r.body
+            .contains("<d:href>/bob/alice-calendar/ev2.ics</d:href>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("SUMMARY:Dentist"), "{}", r.body);
+
+    // bob may only read: his PUT is refused with need-privileges, and nothing changes.
+    let before = snapshot(&root);
+    let r = srv
+        .request("PUT", "/bob/alice-calendar/new.ics")
+        .auth("bob", "bob-pw")
+        .body(event("new", "Sneaky"))
+        .send();
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body.contains("<d:need-privileges><d:resource><d:href>/bob/alice-calendar/</d:href><d:privilege><d:bind/></d:privilege></d:resource></d:need-privileges>"),
+        "{}",
+        r.body
+    );
+    assert_eq!(snapshot(&root), before);
+
+    // carol may write: her changes land in alice's folder.
+    let r = srv
+        .request("PUT", "/carol/alice-calendar/new.ics")
+        .auth("carol", "carol-pw")
+        .body(event("new", "Party"))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        std::fs::read_to_string(root.join("alice/calendar/new.ics"))
+            .unwrap()
+            .contains("Party")
+    );
+    let r = srv
+        .request("MOVE", "/carol/alice-calendar/new.ics")
+        .header("Destination", "/carol/alice-calendar/party.ics")
+        .auth("carol", "carol-pw")
+        .send();
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(root.join("alice/calendar/party.ics").exists());
+    assert!(!root.join("alice/calendar/new.ics").exists());
+
+    // dave has nothing shared with him.
+    let r = srv
+        .request("PROPFIND", "/dave/")
+        .header("Depth", "1")
+        .auth("dave", "dave-pw")
+        .body(PROPS)
+        .send();
+    assert!(!r.body.contains("alice"), "{}", r.body);
+    let r = srv
+        .request("GET", "/dave/alice-calendar/ev.ics")
+        .auth("dave", "dave-pw")
         .send();
     assert_eq!(r.status, 404);
 }

@@ -92,6 +92,8 @@ impl dirdav_plugin::Configs for Index {
 #[derive(Debug)]
 pub(crate) struct Index {
     entries: BTreeMap<String, Entry>,
+    /// The keys of the folders among `entries`, to list collections without walking files.
+    dirs: BTreeSet<String>,
     seq: u64,
     log_limit: usize,
     ops: Vec<Op>,
@@ -105,6 +107,7 @@ impl Index {
     pub(crate) fn new(seq: u64, log_limit: usize) -> Index {
         Index {
             entries: BTreeMap::new(),
+            dirs: BTreeSet::new(),
             seq,
             log_limit: log_limit.max(1),
             ops: Vec::new(),
@@ -131,11 +134,11 @@ impl Index {
                 born,
                 log: VecDeque::new(),
             };
-            index.entries.insert(key.clone(), Entry::Dir(dir));
+            index.insert(key.clone(), Entry::Dir(dir));
             index.link(&key);
         }
         for (key, file) in loaded.files {
-            index.entries.insert(key.clone(), Entry::File(file));
+            index.insert(key.clone(), Entry::File(file));
             index.link(&key);
         }
         for (dir, seq, name, change) in loaded.logs {
@@ -169,6 +172,20 @@ impl Index {
     /// The entry at a key.
     pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
         self.entries.get(key)
+    }
+
+    /// Adds or replaces an entry.
+    fn insert(&mut self, key: String, entry: Entry) {
+        match entry {
+            Entry::Dir(_) => self.dirs.insert(key.clone()),
+            Entry::File(_) => self.dirs.remove(&key),
+        };
+        self.entries.insert(key, entry);
+    }
+
+    /// Every folder with its entry, in key order.
+    pub(crate) fn dirs(&self) -> impl Iterator<Item = (&String, &DirEntry)> + '_ {
+        self.dirs.iter().filter_map(|k| Some((k, self.dir(k)?)))
     }
 
     /// True when the key names a folder.
@@ -286,7 +303,7 @@ impl Index {
         };
         let etag = file.etag.clone();
         self.ops.push(Op::File(key.to_owned(), file.clone()));
-        self.entries.insert(key.to_owned(), Entry::File(file));
+        self.insert(key.to_owned(), Entry::File(file));
         self.link(key);
         if changed {
             self.log(key, Change::File(etag));
@@ -335,7 +352,7 @@ impl Index {
             born: 0,
             log: VecDeque::new(),
         };
-        self.entries.insert(key.to_owned(), Entry::Dir(dir));
+        self.insert(key.to_owned(), Entry::Dir(dir));
         self.link(key);
         self.log(key, Change::Dir);
         self.mark_born(key);
@@ -389,6 +406,7 @@ impl Index {
         let was_dir = self.is_dir(key);
         for k in doomed {
             self.entries.remove(&k);
+            self.dirs.remove(&k);
             self.ops.push(Op::Remove(k));
         }
         if let Some((parent, name)) = split(key)
@@ -430,7 +448,7 @@ impl Index {
             .map(|(k, _)| k.clone())
             .collect();
         for (k, e) in copied {
-            self.entries.insert(k.clone(), e);
+            self.insert(k.clone(), e);
             self.link(&k);
         }
         if let Some(change) = top {

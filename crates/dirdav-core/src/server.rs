@@ -667,7 +667,11 @@ impl Inner {
                 "href must be an absolute path or URL",
             ));
         }
-        path::decode(path, &self.config.base_path)
+        let mut path = path::decode(path, &self.config.base_path)?;
+        if let Some(p) = path.as_mut() {
+            self.unshare(p);
+        }
+        Ok(path)
     }
 
     /// Tells the observers about a change that landed: the files and folders it
@@ -756,10 +760,52 @@ impl Inner {
         if parts.method == Method::OPTIONS && raw_path == "*" {
             return Ok(methods::options::answer(&self.allow(None)));
         }
-        let Some(path) = path::decode(&raw_path, &self.config.base_path)? else {
+        let Some(mut path) = path::decode(&raw_path, &self.config.base_path)? else {
             return Err(DavError::not_found());
         };
-        let mut path = path;
+        let Some(shown) = self.unshare(&mut path) else {
+            return self.serve(parts, body, path).await;
+        };
+        // Through a share: answered by the collection it shows, under the shown hrefs.
+        let result = self.serve(parts, body, path).await;
+        let response = result.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "request refused");
+            e.into_response()
+        });
+        Ok(shown.rewrite(response).await)
+    }
+
+    /// If `path` lies below a share in a user's home ([`Share`]), makes it the path it
+    /// shows and returns how to show hrefs of the answer.
+    fn unshare(&self, path: &mut DavPath) -> Option<Shown> {
+        if path.hidden || path.segments.len() < 2 || self.registry.shares.is_empty() {
+            return None;
+        }
+        let member = format!("{}/{}", path.segments[0], path.segments[1]);
+        if self.index().get(&member).is_some() {
+            return None;
+        }
+        let share = self
+            .registry
+            .shares_for(&path.segments[0], self)
+            .into_iter()
+            .find(|s| s.name == path.segments[1])?;
+        let shown = Shown {
+            shown: self.href(&member, true),
+            real: self.href(&share.target, true),
+        };
+        path.segments
+            .splice(0..2, share.target.split('/').map(str::to_owned));
+        Some(shown)
+    }
+
+    /// Answers a request for a decoded path.
+    async fn serve(
+        self: &Arc<Self>,
+        parts: http::request::Parts,
+        body: axum::body::Body,
+        mut path: DavPath,
+    ) -> Result<Response, DavError> {
         let key = path.key();
         if !path.hidden
             && let Some((parent, name)) = path::split(&key)
@@ -921,6 +967,48 @@ impl Inner {
     }
 }
 
+/// How the hrefs of an answer given through a share are shown: the target
+/// collection's href prefix is replaced by the share's.
+#[derive(Debug)]
+struct Shown {
+    shown: String,
+    real: String,
+}
+
+impl Shown {
+    /// Rewrites the hrefs of an XML answer (multistatus, `DAV:error`) and `Location`.
+    async fn rewrite(&self, response: Response) -> Response {
+        let (mut parts, body) = response.into_parts();
+        if let Some(location) = parts.headers.get(header::LOCATION)
+            && let Some(rest) = location
+                .to_str()
+                .ok()
+                .and_then(|l| l.strip_prefix(&self.real))
+            && let Ok(v) = HeaderValue::from_str(&format!("{}{rest}", self.shown))
+        {
+            parts.headers.insert(header::LOCATION, v);
+        }
+        let xml = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("xml"));
+        if !xml {
+            return Response::from_parts(parts, body);
+        }
+        let bytes = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        let text = String::from_utf8_lossy(&bytes).replace(
+            &format!("href>{}", self.real),
+            &format!("href>{}", self.shown),
+        );
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Response::from_parts(parts, axum::body::Body::from(text))
+    }
+}
+
 impl Configs for Inner {
     fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
         self.index().config(path)
@@ -973,6 +1061,15 @@ impl Store for Inner {
 
     fn href_of(&self, path: &str, is_collection: bool) -> String {
         self.href(path, is_collection)
+    }
+
+    fn collections(&self) -> Vec<Resource> {
+        let index = self.index();
+        index
+            .dirs()
+            .filter(|(_, d)| d.config.kind.is_some())
+            .filter_map(|(k, _)| self.resource_in(&index, k))
+            .collect()
     }
 
     fn prefixes(&self) -> Vec<(&'static str, &'static str)> {

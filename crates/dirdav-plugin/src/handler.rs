@@ -84,6 +84,8 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
             .filter(|r| !r.is_collection)
             .ok_or(http::StatusCode::NOT_FOUND)
     }
+    /// Every collection that has a kind (calendars, address books …), in path order.
+    fn collections(&self) -> Vec<Resource>;
     /// The namespace prefixes to declare on multistatus roots.
     fn prefixes(&self) -> Vec<(&'static str, &'static str)>;
     /// The members of a collection changed since a sync token (RFC 6578 §3): with no

@@ -18,6 +18,6 @@ pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};
 pub use registry::{
     LiveProperty, MethodCheck, Owned, Plugin, PrincipalHook, PropContext, PropGetter, Registrar,
-    Registry, RegistryError, Report, Summarizer, WriteCheck, WriteEvent,
+    Registry, RegistryError, Report, Share, SharesHook, Summarizer, WriteCheck, WriteEvent,
 };
 pub use resource::{CollectionConfig, Principal, Resource, Summary};

@@ -159,6 +159,17 @@ impl WriteCheck<'_> {
     }
 }
 
+/// A collection shown in a user's home although it lives elsewhere: one shared with
+/// them. The core lists it among the home's members as `/<user>/<name>/` and answers
+/// every request below that href from `target`, with hrefs under the shown one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// The member name in the user's home. A real folder of that name wins.
+    pub name: String,
+    /// The decoded path of the collection it shows.
+    pub target: String,
+}
+
 /// A change that has landed on disk, for observers.
 #[derive(Debug, Clone)]
 pub struct WriteEvent {
@@ -209,6 +220,8 @@ type Observer = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
 type BeforeMethod = Arc<dyn Fn(&MethodCheck<'_>) -> Result<(), DavError> + Send + Sync>;
 type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>, &dyn Configs) -> bool + Send + Sync>;
 type Applies = Arc<dyn Fn(&Resource) -> bool + Send + Sync>;
+/// Lists the collections shared with a user (see [`Share`]).
+pub type SharesHook = Arc<dyn Fn(&str, &dyn Store) -> Vec<Share> + Send + Sync>;
 /// Runs once per principal per server process, before its first request is answered.
 pub type PrincipalHook = Arc<
     dyn Fn(Principal, Arc<dyn Store>) -> crate::BoxFuture<'static, Result<(), DavError>>
@@ -269,6 +282,8 @@ pub struct Registry {
     pub collection_get: BTreeMap<String, Owned<SharedHandler>>,
     /// Hooks run before a principal's first request (creating its home).
     pub first_request: Vec<Owned<PrincipalHook>>,
+    /// Hooks listing the collections shared with a user.
+    pub shares: Vec<Owned<SharesHook>>,
     conflicts: Vec<String>,
 }
 
@@ -334,6 +349,22 @@ impl Registry {
             .iter()
             .find(|(n, _)| *n == ns)
             .map(|(_, p)| *p)
+    }
+
+    /// The collections shared with a user, from every plugin's hook; the first of two
+    /// with the same name wins.
+    pub fn shares_for(&self, user: &str, store: &dyn Store) -> Vec<Share> {
+        let mut shares: Vec<Share> = Vec::new();
+        for share in self.shares.iter().flat_map(|h| (h.item)(user, store)) {
+            if !share.target.is_empty()
+                && !share.name.is_empty()
+                && !share.name.contains('/')
+                && !shares.iter().any(|s| s.name == share.name)
+            {
+                shares.push(share);
+            }
+        }
+        shares
     }
 
     /// The summarizer for items of a collection kind.
@@ -547,6 +578,18 @@ impl Registrar<'_> {
         let hook: PrincipalHook = Arc::new(move |p, s| Box::pin(hook(p, s)));
         let owned = self.owned(hook);
         self.registry.first_request.push(owned);
+        self
+    }
+
+    /// Lists the collections shared with a user, shown in their home (see [`Share`]).
+    /// Called while answering requests to the home and below it, and to hrefs that do
+    /// not exist; it should be cheap ([`Store::collections`] is answered from memory).
+    pub fn shares(
+        &mut self,
+        hook: impl Fn(&str, &dyn Store) -> Vec<Share> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned(Arc::new(hook) as SharesHook);
+        self.registry.shares.push(owned);
         self
     }
 

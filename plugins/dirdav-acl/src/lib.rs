@@ -30,6 +30,7 @@ use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Name, ns};
 use dirdav_plugin::{
     Configs, DavError, DavRequest, LiveProperty, MethodCheck, Plugin, PropContext, Registrar,
+    Share, Store,
 };
 
 pub use rules::{Grant, Policy, Privileges};
@@ -355,6 +356,43 @@ fn authorize(policy: &Policy, m: &MethodCheck<'_>) -> Result<(), DavError> {
     )
 }
 
+/// The calendars and address books granted to a user by name or through a group (not
+/// to `authenticated` or `all`), outside their home: shown in the home as
+/// `<owner>-<name>` (the path with `/` as `-`), since Apple's clients, DAVx5 and Home
+/// Assistant look for collections in one home only.
+fn shares(policy: &Policy, user: &str, store: &dyn Store) -> Vec<Share> {
+    if policy.open {
+        return Vec::new();
+    }
+    let named = |grantee: &str| {
+        grantee == user
+            || grantee
+                .strip_prefix('@')
+                .and_then(|g| policy.groups.get(g))
+                .is_some_and(|members| members.contains(user))
+    };
+    store
+        .collections()
+        .into_iter()
+        .filter(|c| rules::home_of(&c.path) != user)
+        .filter(|c| {
+            policy.grants(&c.path, store).iter().any(|g| {
+                matches!(g.privilege.as_str(), "read" | "all")
+                    && g.grantees.iter().any(|x| named(x))
+            })
+        })
+        .filter(|c| {
+            policy
+                .privileges(Some(user), &c.path, true, store)
+                .contains(Privileges::READ)
+        })
+        .map(|c| Share {
+            name: c.path.replace('/', "-"),
+            target: c.path,
+        })
+        .collect()
+}
+
 impl Plugin for Acl {
     fn name(&self) -> &'static str {
         "dirdav-acl"
@@ -399,6 +437,8 @@ impl Plugin for Acl {
             p.privileges(who.map(|w| &*w.name), &res.path, res.is_collection, configs)
                 .contains(Privileges::READ)
         };
+        let p = policy.clone();
+        let shared = move |user: &str, store: &dyn Store| shares(&p, user, store);
         let p = policy;
         r.compliance("access-control")
             .property(LiveProperty::computed(CURRENT_USER_PRIVILEGE_SET, cups).not_in_allprop())
@@ -408,6 +448,7 @@ impl Plugin for Acl {
             .property(LiveProperty::computed(ACL_RESTRICTIONS, restrictions).not_in_allprop())
             .property(LiveProperty::computed(INHERITED_ACL_SET, inherited).not_in_allprop())
             .member_filter(visible)
+            .shares(shared)
             .before_method(move |m| authorize(&p, m))
             .method("ACL", |_: DavRequest| async {
                 Err(DavError::forbidden(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use dirdav_plugin::http::{HeaderValue, header};
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
-use dirdav_plugin::{DavError, Depth, Multistatus, PropContext, Resource};
+use dirdav_plugin::{DavError, Depth, Multistatus, Principal, PropContext, Resource};
 
 use crate::props::{PropRequest, propstats};
 use crate::server::{Ctx, Inner};
@@ -100,6 +100,13 @@ pub(crate) fn propfind(
             .filter(|r| srv.registry.visible(r, principal, &*index))
             .collect()
     };
+    let mut resources = resources;
+    if depth == Depth::One
+        && let Some(home) = resources.first()
+    {
+        let shared = shared_members(srv, home, principal);
+        resources.extend(shared);
+    }
     let minimal = wants_minimal(ctx);
     let mut ms = Multistatus::new(&srv.registry.prefixes);
     for r in &resources {
@@ -122,6 +129,30 @@ pub(crate) fn propfind(
         );
     }
     Ok(response)
+}
+
+/// The collections shared with the user whose home `home` is, shown among its members
+/// under their share names (RFC-wise ordinary members; on disk they live elsewhere).
+fn shared_members(
+    srv: &Arc<Inner>,
+    home: &Resource,
+    principal: Option<&Principal>,
+) -> Vec<Resource> {
+    if home.path.is_empty() || home.path.contains('/') || srv.registry.shares.is_empty() {
+        return Vec::new();
+    }
+    let shares = srv.registry.shares_for(&home.path, srv.as_ref());
+    let index = srv.index();
+    shares
+        .into_iter()
+        .filter(|s| index.get(&format!("{}/{}", home.path, s.name)).is_none())
+        .filter_map(|s| {
+            let mut r = srv.resource_in(&index, &s.target)?;
+            r.href = srv.href(&format!("{}/{}", home.path, s.name), true);
+            Some(r)
+        })
+        .filter(|r| r.is_collection && srv.registry.visible(r, principal, &*index))
+        .collect()
 }
 
 #[cfg(test)]
