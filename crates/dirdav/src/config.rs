@@ -21,6 +21,8 @@ pub(crate) struct FileConfig {
     pub(crate) git_commit: Option<bool>,
     pub(crate) create_homes: Option<bool>,
     pub(crate) trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    pub(crate) trust_proxy_user: Option<String>,
+    pub(crate) allow_plain_auth: Option<bool>,
     /// `[users.<name>]`: display name and e-mail address of each user.
     #[serde(default)]
     pub(crate) users: std::collections::BTreeMap<String, UserConfig>,

@@ -159,6 +159,15 @@ struct ServeArgs {
     /// ::1]. From any other address these headers are dropped.
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Take the user from this request header (e.g. Remote-User) when a trusted proxy
+    /// sends it, for single sign-on in front of dirdav; from any other address the
+    /// header is ignored.
+    #[arg(long, value_name = "HEADER")]
+    trust_proxy_user: Option<String>,
+    /// Accept passwords over plain HTTP from any address (by default only from
+    /// loopback and trusted proxies; use TLS instead where you can).
+    #[arg(long)]
+    allow_plain_auth: bool,
 }
 
 /// Drops `X-Forwarded-*` from peers that are not trusted proxies, so that what the
@@ -300,12 +309,17 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_carddav::CardDav::default())
-        .plugin(match &users {
-            Some(_) => dirdav_acl::Acl::default()
-                .users(names.iter().cloned())
-                .groups(file.groups.clone()),
-            None => dirdav_acl::Acl::open(),
-        })
+        .plugin(
+            if users.is_none() && args.trust_proxy_user.is_none() && file.trust_proxy_user.is_none()
+            {
+                dirdav_acl::Acl::open()
+            } else {
+                dirdav_acl::Acl::default()
+                    .users(names.iter().cloned())
+                    .users(file.users.keys().cloned())
+                    .groups(file.groups.clone())
+            },
+        )
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(names)
@@ -329,20 +343,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let server = builder.build().await?;
     let mut app = server.router();
-    match users {
-        Some((path, users)) => {
-            tracing::info!(htpasswd = %path.display(), users = users.len(), "Basic authentication");
-            let auth = Auth {
-                users: Arc::new(users),
-                realm: HeaderValue::from_static("Basic realm=\"dirdav\", charset=\"UTF-8\""),
-                dav_header: server.dav_header(),
-                well_known: format!("{}/.well-known/", server.base_path()),
-            };
-            app = app.layer(middleware::from_fn_with_state(auth, auth::require_user));
-        }
-        None => tracing::warn!("no htpasswd file: every request is anonymous and may write"),
-    }
-    let trusted = if !args.trusted_proxies.is_empty() {
+    let trusted = Arc::new(if !args.trusted_proxies.is_empty() {
         args.trusted_proxies
     } else {
         file.trusted_proxies.unwrap_or_else(|| {
@@ -351,11 +352,41 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 std::net::Ipv6Addr::LOCALHOST.into(),
             ]
         })
+    });
+    let proxy_user = match args.trust_proxy_user.or(file.trust_proxy_user) {
+        Some(name) => Some(
+            http::HeaderName::try_from(name.as_str())
+                .map_err(|_| format!("--trust-proxy-user: {name:?} is not a header name"))?,
+        ),
+        None => None,
     };
-    app = app.layer(middleware::from_fn_with_state(
-        Arc::new(trusted),
-        forwarded_headers,
-    ));
+    if users.is_some() || proxy_user.is_some() {
+        match &users {
+            Some((path, users)) => tracing::info!(
+                htpasswd = %path.display(),
+                users = users.len(),
+                "Basic authentication"
+            ),
+            None => tracing::info!("no htpasswd file: passwords are not accepted"),
+        }
+        if let Some(header) = &proxy_user {
+            tracing::info!(%header, proxies = ?trusted, "users named by trusted proxies");
+        }
+        let auth = Auth {
+            users: users.map(|(_, u)| Arc::new(u)),
+            realm: HeaderValue::from_static("Basic realm=\"dirdav\", charset=\"UTF-8\""),
+            dav_header: server.dav_header(),
+            well_known: format!("{}/.well-known/", server.base_path()),
+            throttle: Arc::default(),
+            trusted: trusted.clone(),
+            proxy_user,
+            allow_plain: args.allow_plain_auth || file.allow_plain_auth.unwrap_or(false),
+        };
+        app = app.layer(middleware::from_fn_with_state(auth, auth::require_user));
+    } else {
+        tracing::warn!("no htpasswd file: every request is anonymous and may write");
+    }
+    app = app.layer(middleware::from_fn_with_state(trusted, forwarded_headers));
     app = app.layer(middleware::from_fn(access_log));
 
     let listener = tokio::net::TcpListener::bind(listen).await?;
