@@ -108,6 +108,20 @@ impl Dirdav {
         status
     }
 
+    /// The HTTPS port, when the server was started with TLS (logged before the HTTP one).
+    pub fn tls_port(&self) -> Option<u16> {
+        let early = self.early.borrow();
+        let line = early
+            .iter()
+            .find(|l| l.contains("url=https://127.0.0.1:"))?;
+        let rest = &line[line.find("url=https://127.0.0.1:")? + "url=https://127.0.0.1:".len()..];
+        rest.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    }
+
     /// Log lines printed so far.
     pub fn drain_log(&self) -> Vec<String> {
         let mut out = std::mem::take(&mut *self.early.borrow_mut());
@@ -183,7 +197,7 @@ impl Request {
 }
 
 /// Reads a whole response from a `Connection: close` stream.
-pub fn read_response(stream: &mut TcpStream) -> Response {
+pub fn read_response(stream: &mut impl Read) -> Response {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     // Skip interim 1xx responses (100 Continue).

@@ -23,6 +23,9 @@ pub(crate) struct FileConfig {
     pub(crate) trusted_proxies: Option<Vec<std::net::IpAddr>>,
     pub(crate) trust_proxy_user: Option<String>,
     pub(crate) allow_plain_auth: Option<bool>,
+    pub(crate) tls_cert: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
+    pub(crate) tls_listen: Option<SocketAddr>,
     /// `[users.<name>]`: display name and e-mail address of each user.
     #[serde(default)]
     pub(crate) users: std::collections::BTreeMap<String, UserConfig>,
@@ -73,6 +76,8 @@ impl FileConfig {
             &mut config.root,
             &mut config.htpasswd,
             &mut config.state_dir,
+            &mut config.tls_cert,
+            &mut config.tls_key,
         ]
         .into_iter()
         .flatten()

@@ -5,6 +5,7 @@ mod auth;
 mod config;
 mod dns;
 mod doctor;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ struct Cli {
 enum Command {
     /// Serve a tree. With no options: `example-data/` on 127.0.0.1:8008 with the demo
     /// users of `example-data/.htpasswd`.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the DNS SRV and TXT records (RFC 6764) that let phones and desktop clients
     /// find the server from a user's address alone, ready for a zone file.
     DnsRecords(DnsArgs),
@@ -168,6 +169,16 @@ struct ServeArgs {
     /// loopback and trusted proxies; use TLS instead where you can).
     #[arg(long)]
     allow_plain_auth: bool,
+    /// Serve HTTPS with this certificate chain (PEM), besides HTTP on --listen; the
+    /// files are read again on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Address and port for HTTPS [default: 127.0.0.1:8443].
+    #[arg(long, value_name = "ADDR")]
+    tls_listen: Option<SocketAddr>,
 }
 
 /// Drops `X-Forwarded-*` from peers that are not trusted proxies, so that what the
@@ -205,7 +216,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::DnsRecords(args) => {
             print!(
                 "{}",
@@ -389,20 +400,97 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     app = app.layer(middleware::from_fn_with_state(trusted, forwarded_headers));
     app = app.layer(middleware::from_fn(access_log));
 
+    app = app.layer(middleware::map_response(secure_headers));
+
+    let tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
+        (Some(cert), Some(key)) => {
+            let certificate = tls::Certificate::load(&cert, &key)?;
+            certificate.reload_on_sighup();
+            let addr = args
+                .tls_listen
+                .or(file.tls_listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+            let tcp = tokio::net::TcpListener::bind(addr).await?;
+            let listener = tls::TlsListener::new(tcp, certificate.acceptor()?)?;
+            tracing::info!(
+                url = %format!("https://{}{}/", axum::serve::Listener::local_addr(&listener)?, server.base_path()),
+                cert = %cert.display(),
+                "serving"
+            );
+            Some(listener)
+        }
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(
         url = %format!("http://{}{}/", listener.local_addr()?, server.base_path()),
         root = %server.root().display(),
         "serving"
     );
-    axum::serve(
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let https = async {
+        let Some(listener) = tls else {
+            return Ok(());
+        };
+        let app = app
+            .clone()
+            .layer(axum::Extension(auth::Secure))
+            .layer(middleware::map_response(strict_transport));
+        axum::serve(
+            axum::serve::ListenerExt::tap_io(listener, |_| {}),
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(until_stopped(stopped.clone()))
+        .await
+    };
+    let http = axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app.clone()
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .with_graceful_shutdown(until_stopped(stopped.clone()));
+    tokio::try_join!(http.into_future(), https)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Headers every answer carries: no MIME sniffing, no framing, no referrer, and for the
+/// files of a tree opened in a browser, no scripts (an uploaded HTML file must not act
+/// with the visitor's credentials on this origin).
+async fn secure_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; sandbox",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Over HTTPS, tells browsers to keep to it (a year, as is usual).
+async fn strict_transport(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        "strict-transport-security",
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    response
 }
 
 /// `--watch` values.
