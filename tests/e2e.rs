@@ -52,6 +52,19 @@ fn the_default_command_serves_example_data_to_its_demo_users() {
         assert!(r.body.contains(href), "{href} missing from {}", r.body);
     }
     assert!(!r.body.contains("htpasswd"));
+    // alice shares her calendar with bob to read: it is in his home, read-only.
+    let r = srv
+        .request("PROPFIND", "/bob/")
+        .header("Depth", "1")
+        .auth("bob", "builder")
+        .body(r#"<propfind xmlns="DAV:"><prop><current-user-privilege-set/></prop></propfind>"#)
+        .send();
+    let shared = r
+        .body
+        .split("<d:response>")
+        .find(|p| p.contains("<d:href>/bob/alice-calendar/</d:href>"))
+        .unwrap_or_else(|| panic!("{}", r.body));
+    assert!(shared.contains("<d:read/>") && !shared.contains("<d:write/>"), "{shared}");
     let r = srv.request("OPTIONS", "/").auth("bob", "builder").send();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("0"));
