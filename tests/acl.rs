@@ -38,6 +38,14 @@ fn tree() -> (tempfile::TempDir, Dirdav) {
     write("alice/calendar/ev.ics", &event("ev", "Lunch"));
     write("alice/calendar/ev2.ics", &event("ev2", "Dentist"));
     write("alice/private/.dav.toml", "kind = \"calendar\"\n");
+    write(
+        "alice/contacts/.dav.toml",
+        "kind = \"addressbook\"\n\n[acl]\nread = [\"bob\"]\n",
+    );
+    write(
+        "alice/contacts/k.vcf",
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:k\r\nFN:Kim Example\r\nN:Example;Kim;;;\r\nEND:VCARD\r\n",
+    );
     write("alice/private/p.ics", &event("p", "Secret"));
     write(
         "public/holidays/.dav.toml",

@@ -64,7 +64,10 @@ fn the_default_command_serves_example_data_to_its_demo_users() {
         .split("<d:response>")
         .find(|p| p.contains("<d:href>/bob/alice-calendar/</d:href>"))
         .unwrap_or_else(|| panic!("{}", r.body));
-    assert!(shared.contains("<d:read/>") && !shared.contains("<d:write/>"), "{shared}");
+    assert!(
+        shared.contains("<d:read/>") && !shared.contains("<d:write/>"),
+        "{shared}"
+    );
     let r = srv.request("OPTIONS", "/").auth("bob", "builder").send();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("0"));
