@@ -65,7 +65,7 @@ fn tree() -> (tempfile::TempDir, Dirdav) {
     std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
     std::fs::write(
         dir.path().join("dirdav.toml"),
-        "root = \"tree\"\nhtpasswd = \"htpasswd\"\ncreate-homes = false\n\n[groups]\nfriends = [\"bob\", \"carol\"]\n",
+        "root = \"tree\"\nhtpasswd = \"htpasswd\"\ncreate-homes = false\n\n[users.alice]\ndisplayname = \"Alice Example\"\n\n[groups]\nfriends = [\"bob\", \"carol\"]\n",
     )
     .unwrap();
     let config = dir.path().join("dirdav.toml");
@@ -408,7 +408,7 @@ fn a_shared_calendar_shows_in_the_sharees_home_read_only_when_only_read_is_grant
         .find(|part| part.contains("<d:href>/bob/alice-calendar/</d:href>"))
         .unwrap_or_else(|| panic!("the share is listed in bob's home: {}", r.body));
     assert!(
-        shared.contains("<d:displayname>Personal</d:displayname>"),
+        shared.contains("<d:displayname>Personal (Alice Example)</d:displayname>"),
         "{shared}"
     );
     assert!(shared.contains("calendar"), "{shared}");
@@ -424,6 +424,30 @@ fn a_shared_calendar_shows_in_the_sharees_home_read_only_when_only_read_is_grant
     assert!(
         !root.join("bob/alice-calendar").exists(),
         "nothing is copied"
+    );
+
+    let r = srv
+        .request("PROPFIND", "/bob/alice-calendar/")
+        .header("Depth", "0")
+        .auth("bob", "bob-pw")
+        .body(PROPS)
+        .send();
+    assert!(
+        r.body
+            .contains("<d:displayname>Personal (Alice Example)</d:displayname>"),
+        "{}",
+        r.body
+    );
+    let r = srv
+        .request("PROPFIND", "/alice/calendar/")
+        .header("Depth", "0")
+        .auth("alice", "alice-pw")
+        .body(PROPS)
+        .send();
+    assert!(
+        r.body.contains("<d:displayname>Personal</d:displayname>"),
+        "the owner sees the name: {}",
+        r.body
     );
 
     // Everything below the share answers from alice's calendar, with hrefs under the share.

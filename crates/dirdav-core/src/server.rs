@@ -488,6 +488,9 @@ pub(crate) struct Ctx {
     pub(crate) path: DavPath,
     pub(crate) key: String,
     pub(crate) principal: Option<Principal>,
+    /// For a request through a share: the collection it shows and the display name it
+    /// shows it with.
+    pub(crate) share_label: Option<(String, String)>,
 }
 
 impl Ctx {
@@ -764,10 +767,10 @@ impl Inner {
             return Err(DavError::not_found());
         };
         let Some(shown) = self.unshare(&mut path) else {
-            return self.serve(parts, body, path).await;
+            return self.serve(parts, body, path, None).await;
         };
         // Through a share: answered by the collection it shows, under the shown hrefs.
-        let result = self.serve(parts, body, path).await;
+        let result = self.serve(parts, body, path, shown.label.clone()).await;
         let response = result.unwrap_or_else(|e| {
             tracing::debug!(error = %e, "request refused");
             e.into_response()
@@ -793,6 +796,7 @@ impl Inner {
         let shown = Shown {
             shown: self.href(&member, true),
             real: self.href(&share.target, true),
+            label: share.displayname.map(|d| (share.target.clone(), d)),
         };
         path.segments
             .splice(0..2, share.target.split('/').map(str::to_owned));
@@ -805,6 +809,7 @@ impl Inner {
         parts: http::request::Parts,
         body: axum::body::Body,
         mut path: DavPath,
+        share_label: Option<(String, String)>,
     ) -> Result<Response, DavError> {
         let key = path.key();
         if !path.hidden
@@ -827,6 +832,7 @@ impl Inner {
             path,
             key,
             principal,
+            share_label,
         };
         if !ctx.path.hidden && matches!(ctx.method().as_str(), "PROPFIND" | "REPORT") {
             self.refresh_for(&ctx.key).await;
@@ -967,12 +973,24 @@ impl Inner {
     }
 }
 
+/// A collection as a share shows it: with the share's display name.
+pub(crate) fn labelled(mut resource: Resource, label: &str) -> Resource {
+    let mut config = (*resource.collection).clone();
+    config.document.insert(
+        "displayname".to_owned(),
+        toml::Value::String(label.to_owned()),
+    );
+    resource.collection = Arc::new(config);
+    resource
+}
+
 /// How the hrefs of an answer given through a share are shown: the target
 /// collection's href prefix is replaced by the share's.
 #[derive(Debug)]
 struct Shown {
     shown: String,
     real: String,
+    label: Option<(String, String)>,
 }
 
 impl Shown {

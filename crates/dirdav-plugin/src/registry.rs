@@ -168,6 +168,9 @@ pub struct Share {
     pub name: String,
     /// The decoded path of the collection it shows.
     pub target: String,
+    /// The display name the share shows instead of the collection's own (so that
+    /// alice's "Personal" is not mistaken for bob's), if any.
+    pub displayname: Option<String>,
 }
 
 /// A change that has landed on disk, for observers.

@@ -329,6 +329,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                     .users(names.iter().cloned())
                     .users(file.users.keys().cloned())
                     .groups(file.groups.clone())
+                    .display_names(
+                        file.users
+                            .iter()
+                            .filter_map(|(n, u)| Some((n.clone(), u.displayname.clone()?)))
+                            .collect(),
+                    )
             },
         )
         .plugin(

@@ -79,6 +79,14 @@ impl Acl {
         self
     }
 
+    /// Users' display names (`[users.<name>] displayname`), shown in the names of the
+    /// collections they share: "Personal (Alice Example)".
+    #[must_use]
+    pub fn display_names(mut self, names: BTreeMap<String, String>) -> Self {
+        self.policy.display_names.extend(names);
+        self
+    }
+
     /// Groups (`[groups]` of `dirdav.toml`), named in `[acl]` as `@name`.
     #[must_use]
     pub fn groups(mut self, groups: BTreeMap<String, Vec<String>>) -> Self {
@@ -359,7 +367,8 @@ fn authorize(policy: &Policy, m: &MethodCheck<'_>) -> Result<(), DavError> {
 /// The calendars and address books granted to a user by name or through a group (not
 /// to `authenticated` or `all`), outside their home: shown in the home as
 /// `<owner>-<name>` (the path with `/` as `-`), since Apple's clients, DAVx5 and Home
-/// Assistant look for collections in one home only.
+/// Assistant look for collections in one home only, and named after their sharer:
+/// "Personal (Alice Example)".
 fn shares(policy: &Policy, user: &str, store: &dyn Store) -> Vec<Share> {
     if policy.open {
         return Vec::new();
@@ -386,9 +395,18 @@ fn shares(policy: &Policy, user: &str, store: &dyn Store) -> Vec<Share> {
                 .privileges(Some(user), &c.path, true, store)
                 .contains(Privileges::READ)
         })
-        .map(|c| Share {
-            name: c.path.replace('/', "-"),
-            target: c.path,
+        .map(|c| {
+            let sharer = rules::home_of(&c.path);
+            let sharer = policy
+                .display_names
+                .get(sharer)
+                .map_or(sharer, String::as_str);
+            let own = c.collection.string_at(&["displayname"]).unwrap_or(c.name());
+            Share {
+                name: c.path.replace('/', "-"),
+                displayname: Some(format!("{own} ({sharer})")),
+                target: c.path,
+            }
         })
         .collect()
 }

@@ -114,6 +114,8 @@ pub struct Policy {
     pub users: BTreeSet<String>,
     /// Groups by name (without the `@`), with their members.
     pub groups: BTreeMap<String, BTreeSet<String>>,
+    /// Users' display names, for the names of what they share.
+    pub display_names: BTreeMap<String, String>,
 }
 
 /// The parent of a decoded path (`""` for top-level names and the root).
@@ -266,6 +268,7 @@ mod tests {
             open: false,
             users: ["alice", "bob", "carol"].map(String::from).into(),
             groups: [("team".to_owned(), ["bob", "carol"].map(String::from).into())].into(),
+            ..Policy::default()
         }
     }
 

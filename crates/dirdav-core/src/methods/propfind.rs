@@ -101,6 +101,11 @@ pub(crate) fn propfind(
             .collect()
     };
     let mut resources = resources;
+    if let Some((target, label)) = &ctx.share_label
+        && let Some(r) = resources.iter_mut().find(|r| r.path == *target)
+    {
+        *r = crate::server::labelled(r.clone(), label);
+    }
     if depth == Depth::One
         && let Some(home) = resources.first()
     {
@@ -148,6 +153,9 @@ fn shared_members(
         .filter(|s| index.get(&format!("{}/{}", home.path, s.name)).is_none())
         .filter_map(|s| {
             let mut r = srv.resource_in(&index, &s.target)?;
+            if let Some(label) = &s.displayname {
+                r = crate::server::labelled(r, label);
+            }
             r.href = srv.href(&format!("{}/{}", home.path, s.name), true);
             Some(r)
         })
