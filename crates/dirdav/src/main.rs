@@ -460,6 +460,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(until_stopped(stopped.clone()))
         .await
     };
+    // Answers are written as they are made: no waiting for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let http = axum::serve(
         listener,
         app.clone()

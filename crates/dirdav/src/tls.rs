@@ -163,6 +163,7 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let _ = stream.set_nodelay(true);
                 if tx.is_closed() {
                     return;
                 }

@@ -54,8 +54,19 @@ pub(crate) async fn get(
             return Ok(response);
         }
     };
+    let mut len = len;
     let body = if head {
         Body::empty()
+    } else if len <= IN_ONE_READ {
+        // Items are small: one trip to the blocking pool, and one body the server sends
+        // with the head in a single write.
+        let path = srv.fs_path(&resource.path);
+        let bytes = crate::storage::blocking("reading the file failed", move || {
+            read_range(&path, start, len)
+        })
+        .await?;
+        len = bytes.len() as u64;
+        Body::from(bytes)
     } else {
         let mut file = tokio::fs::File::open(srv.fs_path(&resource.path))
             .await
@@ -203,4 +214,19 @@ mod tests {
         assert_eq!(parse_range("bytes=5-2", 10), Range::Full);
         assert_eq!(parse_range("bytes=0-", 0), Range::Unsatisfiable);
     }
+}
+
+/// Files up to this size are read whole and sent as one body.
+const IN_ONE_READ: u64 = 256 * 1024;
+
+/// Up to `len` bytes of a file from `start`.
+fn read_range(path: &std::path::Path, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path)?;
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))?;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# dirdav beside Radicale and Xandikos on the same data and requests (see compare.py):
+# builds dirdav and the bare GET server in release mode, installs Radicale and Xandikos
+# from PyPI into a virtualenv under target/, and prints one Markdown table per N.
+#
+#   tests/bench/compare.sh [N ...]        (default: 1000 10000)
+#   BENCH_ONLY=dirdav tests/bench/compare.sh 50000
+#
+# GET throughput needs wrk (apt-get install wrk); without it that row is left out.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release -q
+cargo build --release -q -p dirdav-core --example bare_get
+venv=target/bench-venv
+if [ ! -x "$venv/bin/xandikos" ] || [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q radicale xandikos
+fi
+wrk_flag=()
+command -v wrk >/dev/null && wrk_flag=(--wrk)
+only=()
+[ -n "${BENCH_ONLY:-}" ] && only=(--only "$BENCH_ONLY")
+"$venv/bin/python" -c 'import radicale, xandikos; print("Radicale", radicale.VERSION, "· Xandikos", xandikos.__version__ if hasattr(xandikos, "__version__") else "")' >&2 || true
+exec python3 tests/bench/compare.py --dirdav target/release/dirdav \
+  --bare target/release/examples/bare_get --venv "$venv" "${wrk_flag[@]}" "${only[@]}" "$@"
