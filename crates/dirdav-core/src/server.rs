@@ -12,7 +12,8 @@ use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
 use dirdav_plugin::xml::{Name, ns};
 use dirdav_plugin::{
     BoxFuture, CollectionConfig, Configs, DavError, DavRequest, Depth, MethodCheck, NewCollection,
-    Plugin, Principal, PropContext, PropStat, Registry, Resource, Store, SyncChanges, WriteEvent,
+    Plugin, Principal, PropContext, PropStat, Registry, Resource, Store, Summary, SyncChanges,
+    WriteEvent,
 };
 use http_body_util::BodyExt;
 
@@ -1042,6 +1043,18 @@ impl Store for Inner {
         let index = self.index();
         index
             .members(path)
+            .filter_map(|(k, _)| self.resource_in(&index, &k))
+            .collect()
+    }
+
+    fn members_where(&self, path: &str, keep: &dyn Fn(&Summary) -> bool) -> Vec<Resource> {
+        let index = self.index();
+        index
+            .members(path)
+            .filter(|(_, e)| match e {
+                Entry::File(f) => f.summary.as_deref().is_some_and(keep),
+                Entry::Dir(_) => false,
+            })
             .filter_map(|(k, _)| self.resource_in(&index, &k))
             .collect()
     }

@@ -138,11 +138,10 @@ impl WriteCheck<'_> {
     /// replaced or moved is no conflict.
     pub fn uid_taken(&self, uid: &str) -> Option<Resource> {
         let name = self.path.rsplit('/').next().unwrap_or("");
-        self.store.members(&self.parent.path).into_iter().find(|m| {
-            m.name() != name
-                && Some(m.path.as_str()) != self.moving
-                && m.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(uid)
-        })
+        self.store
+            .members_where(&self.parent.path, &|s| s.uid.as_deref() == Some(uid))
+            .into_iter()
+            .find(|m| m.name() != name && Some(m.path.as_str()) != self.moving)
     }
 
     /// The `no-uid-conflict` precondition (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1): 403

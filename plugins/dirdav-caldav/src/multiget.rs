@@ -1,7 +1,7 @@
 //! The `calendar-multiget` REPORT (RFC 4791 §7.9): the named members of a calendar,
 //! with their properties and `calendar-data`, in one request.
 
-use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
+use dirdav_plugin::xml::{Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat};
 
 use crate::{CALENDAR_DATA, cal};
@@ -26,13 +26,29 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let principal = request.principal.as_ref();
     let store = &request.store;
     let mut ms = Multistatus::new(&store.prefixes());
-    for href in root
+    let found: Vec<(String, Result<_, _>)> = root
         .elements()
         .filter(|e| e.name == HREF)
-        .map(Element::text)
-    {
-        let href = href.trim();
-        let resource = match store.item_of_href(href, &target) {
+        .map(|e| {
+            let href = e.text().trim().to_owned();
+            let item = store.item_of_href(&href, &target);
+            (href, item)
+        })
+        .collect();
+    // One batch read for every item asked for, not a trip to the blocking pool each.
+    let mut bytes = match data_request {
+        Some(_) => {
+            let paths = found
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.path.clone()))
+                .collect();
+            store.read_many(paths).await.into_iter()
+        }
+        None => Vec::new().into_iter(),
+    };
+    for (href, resource) in found {
+        let href = href.as_str();
+        let resource = match resource {
             Ok(r) => r,
             Err(status) => {
                 ms.status(href, status, None);
@@ -41,9 +57,17 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         };
         let mut propstats = store.propstats(&resource, &others, principal);
         if let Some(data_request) = data_request {
-            let bytes = store.read(&resource.path).await?;
-            let data = crate::data::render(data_request, &bytes);
-            PropStat::add_found(&mut propstats, data);
+            match bytes.next().flatten() {
+                Some(bytes) => {
+                    let data = crate::data::render(data_request, &bytes);
+                    PropStat::add_found(&mut propstats, data);
+                }
+                // Gone between the index and the read: as if it had never been there.
+                None => {
+                    ms.status(href, dirdav_plugin::http::StatusCode::NOT_FOUND, None);
+                    continue;
+                }
+            }
         }
         ms.propstats(href, &propstats);
     }

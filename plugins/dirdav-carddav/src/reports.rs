@@ -56,13 +56,28 @@ pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
     let (names, want_data) = wanted(&root);
     let store = request.store.as_ref();
     let mut ms = Multistatus::new(&store.prefixes());
-    for href in root
+    let found: Vec<(String, Result<_, _>)> = root
         .elements()
         .filter(|e| e.name == HREF)
-        .map(Element::text)
-    {
-        let href = href.trim();
-        let item = match store.item_of_href(href, &target) {
+        .map(|e| {
+            let href = e.text().trim().to_owned();
+            let item = store.item_of_href(&href, &target);
+            (href, item)
+        })
+        .collect();
+    // One batch read for every card asked for, not a trip to the blocking pool each.
+    let mut bytes = if want_data {
+        let paths = found
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.path.clone()))
+            .collect();
+        store.read_many(paths).await.into_iter()
+    } else {
+        Vec::new().into_iter()
+    };
+    for (href, item) in found {
+        let href = href.as_str();
+        let item = match item {
             Ok(r) => r,
             Err(status) => {
                 ms.status(href, status, None);
@@ -70,7 +85,14 @@ pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
             }
         };
         let data = if want_data {
-            Some(store.read(&item.path).await?)
+            match bytes.next().flatten() {
+                Some(b) => Some(b),
+                // Gone between the index and the read: as if it had never been there.
+                None => {
+                    ms.status(href, dirdav_plugin::http::StatusCode::NOT_FOUND, None);
+                    continue;
+                }
+            }
         } else {
             None
         };

@@ -197,6 +197,21 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Files up to this size are read whole and sent as one body.
+const IN_ONE_READ: u64 = 256 * 1024;
+
+/// Up to `len` bytes of a file from `start`.
+fn read_range(path: &std::path::Path, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path)?;
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))?;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,19 +229,4 @@ mod tests {
         assert_eq!(parse_range("bytes=5-2", 10), Range::Full);
         assert_eq!(parse_range("bytes=0-", 0), Range::Unsatisfiable);
     }
-}
-
-/// Files up to this size are read whole and sent as one body.
-const IN_ONE_READ: u64 = 256 * 1024;
-
-/// Up to `len` bytes of a file from `start`.
-fn read_range(path: &std::path::Path, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Seek};
-    let mut file = std::fs::File::open(path)?;
-    if start > 0 {
-        file.seek(SeekFrom::Start(start))?;
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(len).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
