@@ -94,6 +94,9 @@ pub(crate) struct Index {
     entries: BTreeMap<String, Entry>,
     /// The keys of the folders among `entries`, to list collections without walking files.
     dirs: BTreeSet<String>,
+    /// (folder, UID) → the keys of its files with that UID, from their summaries: the
+    /// `no-uid-conflict` check of every PUT without a pass over the folder.
+    uids: BTreeMap<(String, String), BTreeSet<String>>,
     seq: u64,
     log_limit: usize,
     ops: Vec<Op>,
@@ -108,6 +111,7 @@ impl Index {
         Index {
             entries: BTreeMap::new(),
             dirs: BTreeSet::new(),
+            uids: BTreeMap::new(),
             seq,
             log_limit: log_limit.max(1),
             ops: Vec::new(),
@@ -176,11 +180,41 @@ impl Index {
 
     /// Adds or replaces an entry.
     fn insert(&mut self, key: String, entry: Entry) {
-        match entry {
+        match &entry {
             Entry::Dir(_) => self.dirs.insert(key.clone()),
             Entry::File(_) => self.dirs.remove(&key),
         };
+        self.unmap_uid(&key);
+        if let Entry::File(f) = &entry
+            && let Some(uid) = f.summary.as_ref().and_then(|s| s.uid.clone())
+        {
+            let dir = split(&key).map_or("", |(p, _)| p).to_owned();
+            self.uids.entry((dir, uid)).or_default().insert(key.clone());
+        }
         self.entries.insert(key, entry);
+    }
+
+    /// Forgets the UID of the file at `key`, if it had one.
+    fn unmap_uid(&mut self, key: &str) {
+        if let Some(Entry::File(old)) = self.entries.get(key)
+            && let Some(uid) = old.summary.as_ref().and_then(|s| s.uid.clone())
+        {
+            let slot = (split(key).map_or("", |(p, _)| p).to_owned(), uid);
+            if let Some(keys) = self.uids.get_mut(&slot) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.uids.remove(&slot);
+                }
+            }
+        }
+    }
+
+    /// The keys of the files of folder `dir` whose summary has this UID.
+    pub(crate) fn with_uid(&self, dir: &str, uid: &str) -> Vec<String> {
+        self.uids
+            .get(&(dir.to_owned(), uid.to_owned()))
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Every folder with its entry, in key order.
@@ -405,6 +439,7 @@ impl Index {
         }
         let was_dir = self.is_dir(key);
         for k in doomed {
+            self.unmap_uid(&k);
             self.entries.remove(&k);
             self.dirs.remove(&k);
             self.ops.push(Op::Remove(k));
@@ -571,6 +606,35 @@ mod tests {
 
     fn names(changes: &[(String, Change, u64)]) -> Vec<&str> {
         changes.iter().map(|(k, _, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn files_are_found_by_uid_through_puts_moves_and_removals() {
+        let with = |uid: &str, etag: &str| FileEntry {
+            summary: Some(Arc::new(Summary {
+                uid: Some(uid.to_owned()),
+                ..Summary::default()
+            })),
+            ..file(etag)
+        };
+        let mut index = Index::new(0, 100);
+        dir(&mut index, "");
+        dir(&mut index, "a");
+        dir(&mut index, "b");
+        index.put_file("a/x.ics", with("u1", "\"1\""));
+        index.put_file("a/y.ics", with("u2", "\"2\""));
+        assert_eq!(index.with_uid("a", "u1"), ["a/x.ics"]);
+        index.put_file("a/x.ics", with("u3", "\"3\""));
+        assert!(index.with_uid("a", "u1").is_empty(), "a new version forgets the old UID");
+        assert_eq!(index.with_uid("a", "u3"), ["a/x.ics"]);
+        index.rename("a/x.ics", "b/x.ics");
+        assert!(index.with_uid("a", "u3").is_empty());
+        assert_eq!(index.with_uid("b", "u3"), ["b/x.ics"]);
+        index.copy("a", "c", false);
+        assert_eq!(index.with_uid("c", "u2"), ["c/y.ics"]);
+        index.remove("a");
+        assert!(index.with_uid("a", "u2").is_empty());
+        assert_eq!(index.with_uid("c", "u2"), ["c/y.ics"]);
     }
 
     #[test]

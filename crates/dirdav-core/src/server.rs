@@ -1059,6 +1059,15 @@ impl Store for Inner {
             .collect()
     }
 
+    fn members_with_uid(&self, path: &str, uid: &str) -> Vec<Resource> {
+        let index = self.index();
+        index
+            .with_uid(path, uid)
+            .iter()
+            .filter_map(|k| self.resource_in(&index, k))
+            .collect()
+    }
+
     fn read(&self, path: &str) -> BoxFuture<'_, Result<Bytes, DavError>> {
         let fs_path = self.fs_path(path);
         Box::pin(async move {

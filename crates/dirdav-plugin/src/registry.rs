@@ -139,7 +139,7 @@ impl WriteCheck<'_> {
     pub fn uid_taken(&self, uid: &str) -> Option<Resource> {
         let name = self.path.rsplit('/').next().unwrap_or("");
         self.store
-            .members_where(&self.parent.path, &|s| s.uid.as_deref() == Some(uid))
+            .members_with_uid(&self.parent.path, uid)
             .into_iter()
             .find(|m| m.name() != name && Some(m.path.as_str()) != self.moving)
     }
