@@ -625,7 +625,10 @@ mod tests {
         index.put_file("a/y.ics", with("u2", "\"2\""));
         assert_eq!(index.with_uid("a", "u1"), ["a/x.ics"]);
         index.put_file("a/x.ics", with("u3", "\"3\""));
-        assert!(index.with_uid("a", "u1").is_empty(), "a new version forgets the old UID");
+        assert!(
+            index.with_uid("a", "u1").is_empty(),
+            "a new version forgets the old UID"
+        );
         assert_eq!(index.with_uid("a", "u3"), ["a/x.ics"]);
         index.rename("a/x.ics", "b/x.ics");
         assert!(index.with_uid("a", "u3").is_empty());
