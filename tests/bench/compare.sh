@@ -7,10 +7,18 @@
 #   BENCH_ONLY=dirdav tests/bench/compare.sh 50000
 #
 # GET throughput needs wrk (apt-get install wrk); without it that row is left out.
+# BENCH_PROFILE=debug uses the debug build (CI's smoke run, which has built it already:
+# its figures are meaningless, only that every server answers every request counts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q
-cargo build --release -q -p dirdav-core --example bare_get
+profile=${BENCH_PROFILE:-release}
+if [ "$profile" = release ]; then
+  cargo build --release -q
+  cargo build --release -q -p dirdav-core --example bare_get
+else
+  cargo build -q
+  cargo build -q -p dirdav-core --example bare_get
+fi
 venv=target/bench-venv
 if [ ! -x "$venv/bin/xandikos" ] || [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -21,5 +29,5 @@ command -v wrk >/dev/null && wrk_flag=(--wrk)
 only=()
 [ -n "${BENCH_ONLY:-}" ] && only=(--only "$BENCH_ONLY")
 "$venv/bin/python" -c 'import radicale, xandikos; print("Radicale", radicale.VERSION, "· Xandikos", xandikos.__version__ if hasattr(xandikos, "__version__") else "")' >&2 || true
-exec python3 tests/bench/compare.py --dirdav target/release/dirdav \
-  --bare target/release/examples/bare_get --venv "$venv" "${wrk_flag[@]}" "${only[@]}" "$@"
+exec python3 tests/bench/compare.py --dirdav "target/$profile/dirdav" \
+  --bare "target/$profile/examples/bare_get" --venv "$venv" "${wrk_flag[@]}" "${only[@]}" "$@"
