@@ -94,6 +94,48 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     }
     /// Every collection that has a kind (calendars, address books …), in path order.
     fn collections(&self) -> Vec<Resource>;
+    /// The items a multiget names, in the order given, each with its bytes when
+    /// `read` (one batch read for all): an href naming nothing or a collection is 404,
+    /// one outside `within` 403 ([`Store::item_of_href`]), an item gone before it
+    /// could be read 404.
+    fn multiget_items<'a>(
+        &'a self,
+        hrefs: Vec<String>,
+        within: &'a Resource,
+        read: bool,
+    ) -> BoxFuture<'a, Vec<MultigetItem>> {
+        Box::pin(async move {
+            let found: Vec<(String, Result<Resource, http::StatusCode>)> = hrefs
+                .into_iter()
+                .map(|href| {
+                    let item = self.item_of_href(&href, within);
+                    (href, item)
+                })
+                .collect();
+            let mut bytes = if read {
+                let paths = found
+                    .iter()
+                    .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.path.clone()))
+                    .collect();
+                self.read_many(paths).await.into_iter()
+            } else {
+                Vec::new().into_iter()
+            };
+            found
+                .into_iter()
+                .map(|(href, item)| {
+                    let item = item.and_then(|r| match read {
+                        false => Ok((r, None)),
+                        true => match bytes.next().flatten() {
+                            Some(b) => Ok((r, Some(b))),
+                            None => Err(http::StatusCode::NOT_FOUND),
+                        },
+                    });
+                    (href, item)
+                })
+                .collect()
+        })
+    }
     /// The namespace prefixes to declare on multistatus roots.
     fn prefixes(&self) -> Vec<(&'static str, &'static str)>;
     /// The members of a collection changed since a sync token (RFC 6578 §3): with no
@@ -124,6 +166,10 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     fn make_collection<'a>(&'a self, new: NewCollection<'a>)
     -> BoxFuture<'a, Result<(), DavError>>;
 }
+
+/// One href of a multiget ([`Store::multiget_items`]): the item and its bytes, or the
+/// status to answer for the href.
+pub type MultigetItem = (String, Result<(Resource, Option<Bytes>), http::StatusCode>);
 
 /// A collection to create with [`Store::make_collection`].
 #[derive(Debug)]

@@ -11,8 +11,8 @@ pub use bytes::Bytes;
 pub use dirdav_xml as xml;
 pub use error::{DavError, ERROR};
 pub use handler::{
-    BoxFuture, Configs, DavRequest, Depth, Handler, HandlerResult, NewCollection, SharedHandler,
-    Store, SyncChanges,
+    BoxFuture, Configs, DavRequest, Depth, Handler, HandlerResult, MultigetItem, NewCollection,
+    SharedHandler, Store, SyncChanges,
 };
 pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};

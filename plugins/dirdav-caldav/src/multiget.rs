@@ -26,50 +26,27 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let principal = request.principal.as_ref();
     let store = &request.store;
     let mut ms = Multistatus::new(&store.prefixes());
-    let found: Vec<(String, Result<_, _>)> = root
+    let hrefs = root
         .elements()
         .filter(|e| e.name == HREF)
-        .map(|e| {
-            let href = e.text().trim().to_owned();
-            let item = store.item_of_href(&href, &target);
-            (href, item)
-        })
+        .map(|e| e.text().trim().to_owned())
         .collect();
-    // One batch read for every item asked for, not a trip to the blocking pool each.
-    let mut bytes = match data_request {
-        Some(_) => {
-            let paths = found
-                .iter()
-                .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.path.clone()))
-                .collect();
-            store.read_many(paths).await.into_iter()
-        }
-        None => Vec::new().into_iter(),
-    };
-    for (href, resource) in found {
-        let href = href.as_str();
-        let resource = match resource {
-            Ok(r) => r,
+    for (href, item) in store
+        .multiget_items(hrefs, &target, data_request.is_some())
+        .await
+    {
+        let (resource, bytes) = match item {
+            Ok(found) => found,
             Err(status) => {
-                ms.status(href, status, None);
+                ms.status(&href, status, None);
                 continue;
             }
         };
         let mut propstats = store.propstats(&resource, &others, principal);
-        if let Some(data_request) = data_request {
-            match bytes.next().flatten() {
-                Some(bytes) => {
-                    let data = crate::data::render(data_request, &bytes);
-                    PropStat::add_found(&mut propstats, data);
-                }
-                // Gone between the index and the read: as if it had never been there.
-                None => {
-                    ms.status(href, dirdav_plugin::http::StatusCode::NOT_FOUND, None);
-                    continue;
-                }
-            }
+        if let (Some(data_request), Some(bytes)) = (data_request, bytes) {
+            PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
         }
-        ms.propstats(href, &propstats);
+        ms.propstats(&href, &propstats);
     }
     Ok(ms.into_response())
 }

@@ -56,50 +56,23 @@ pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
     let (names, want_data) = wanted(&root);
     let store = request.store.as_ref();
     let mut ms = Multistatus::new(&store.prefixes());
-    let found: Vec<(String, Result<_, _>)> = root
+    let hrefs = root
         .elements()
         .filter(|e| e.name == HREF)
-        .map(|e| {
-            let href = e.text().trim().to_owned();
-            let item = store.item_of_href(&href, &target);
-            (href, item)
-        })
+        .map(|e| e.text().trim().to_owned())
         .collect();
-    // One batch read for every card asked for, not a trip to the blocking pool each.
-    let mut bytes = if want_data {
-        let paths = found
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().ok().map(|r| r.path.clone()))
-            .collect();
-        store.read_many(paths).await.into_iter()
-    } else {
-        Vec::new().into_iter()
-    };
-    for (href, item) in found {
-        let href = href.as_str();
-        let item = match item {
-            Ok(r) => r,
+    for (href, item) in store.multiget_items(hrefs, &target, want_data).await {
+        let (item, data) = match item {
+            Ok(found) => found,
             Err(status) => {
-                ms.status(href, status, None);
+                ms.status(&href, status, None);
                 continue;
             }
-        };
-        let data = if want_data {
-            match bytes.next().flatten() {
-                Some(b) => Some(b),
-                // Gone between the index and the read: as if it had never been there.
-                None => {
-                    ms.status(href, dirdav_plugin::http::StatusCode::NOT_FOUND, None);
-                    continue;
-                }
-            }
-        } else {
-            None
         };
         respond(
             &mut ms,
             store,
-            href,
+            &href,
             &item,
             &names,
             data.as_deref(),
