@@ -51,6 +51,16 @@ impl PropContext<'_> {
         };
         Some(self.store.href_of(home, true))
     }
+
+    /// A home-set property (`CALDAV:calendar-home-set`, `CARDDAV:addressbook-home-set`)
+    /// holding [`PropContext::home_set_href`].
+    pub fn home_set(&self, name: Name) -> Option<Element> {
+        let href = Element::with_text(
+            Name::new(dirdav_xml::ns::DAV, "href"),
+            self.home_set_href()?,
+        );
+        Some(Element::new(name).child_element(href))
+    }
 }
 
 /// Computes a live property's value; `None` means the resource has no such property
@@ -83,6 +93,18 @@ impl LiveProperty {
             stored_at: None,
             in_allprop: true,
         }
+    }
+
+    /// A protected, computed property that only collections of `kind` have (a 404 in
+    /// the propstat elsewhere).
+    pub fn on_collections_of(
+        kind: &'static str,
+        name: Name,
+        value: impl Fn(&PropContext<'_>) -> Element + Send + Sync + 'static,
+    ) -> Self {
+        Self::computed(name, move |ctx| {
+            ctx.resource.is_collection_of(kind).then(|| value(ctx))
+        })
     }
 
     /// A writable property kept as a string at `key` in a collection's `.dav.toml`.

@@ -316,27 +316,31 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let names = users.as_ref().map(|(_, u)| u.names()).unwrap_or_default();
+    let proxy_user = match args.trust_proxy_user.or(file.trust_proxy_user) {
+        Some(name) => Some(
+            http::HeaderName::try_from(name.as_str())
+                .map_err(|_| format!("--trust-proxy-user: {name:?} is not a header name"))?,
+        ),
+        None => None,
+    };
     let mut builder = Server::builder(config)
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_carddav::CardDav::default())
-        .plugin(
-            if users.is_none() && args.trust_proxy_user.is_none() && file.trust_proxy_user.is_none()
-            {
-                dirdav_acl::Acl::open()
-            } else {
-                dirdav_acl::Acl::default()
-                    .users(names.iter().cloned())
-                    .users(file.users.keys().cloned())
-                    .groups(file.groups.clone())
-                    .display_names(
-                        file.users
-                            .iter()
-                            .filter_map(|(n, u)| Some((n.clone(), u.displayname.clone()?)))
-                            .collect(),
-                    )
-            },
-        )
+        .plugin(if users.is_none() && proxy_user.is_none() {
+            dirdav_acl::Acl::open()
+        } else {
+            dirdav_acl::Acl::default()
+                .users(names.iter().cloned())
+                .users(file.users.keys().cloned())
+                .groups(file.groups.clone())
+                .display_names(
+                    file.users
+                        .iter()
+                        .filter_map(|(n, u)| Some((n.clone(), u.displayname.clone()?)))
+                        .collect(),
+                )
+        })
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(names)
@@ -370,13 +374,6 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             ]
         })
     });
-    let proxy_user = match args.trust_proxy_user.or(file.trust_proxy_user) {
-        Some(name) => Some(
-            http::HeaderName::try_from(name.as_str())
-                .map_err(|_| format!("--trust-proxy-user: {name:?} is not a header name"))?,
-        ),
-        None => None,
-    };
     if users.is_some() || proxy_user.is_some() {
         match &users {
             Some((path, users)) => tracing::info!(

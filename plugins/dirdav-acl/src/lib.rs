@@ -33,8 +33,8 @@ use dirdav_plugin::{
     Share, Store,
 };
 
+use rules::parent;
 pub use rules::{Grant, Policy, Privileges};
-use rules::{parent, privilege_named};
 
 const CURRENT_USER_PRIVILEGE_SET: Name = Name::new(ns::DAV, "current-user-privilege-set");
 const SUPPORTED_PRIVILEGE_SET: Name = Name::new(ns::DAV, "supported-privilege-set");
@@ -200,9 +200,6 @@ fn acl(policy: &Policy, ctx: &PropContext<'_>) -> Option<Element> {
         parent(path)
     };
     for grant in policy.grants(collection, store) {
-        if privilege_named(&grant.privilege).is_none() {
-            continue;
-        }
         let from = (grant.from != collection || !ctx.resource.is_collection)
             .then_some(grant.from.as_str());
         for grantee in &grant.grantees {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dirdav_plugin::{CollectionConfig, Configs};
+use dirdav_plugin::Configs;
 
 /// A set of privileges (RFC 3744 §3), as bits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,11 +88,6 @@ pub(crate) const NAMES: [(&str, Privileges); 9] = [
     ("read-acl", Privileges::READ_ACL),
 ];
 
-/// What a privilege name in `[acl]` grants, if it is one.
-pub(crate) fn privilege_named(name: &str) -> Option<Privileges> {
-    NAMES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
-}
-
 /// One rule in effect at a collection: a privilege name, who holds it, and the folder
 /// whose `[acl]` table says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,14 +142,14 @@ impl Policy {
     /// overrides what it inherits one privilege at a time: `read = []` takes read away
     /// below it, while `write` still comes from above.
     pub fn grants(&self, collection: &str, configs: &dyn Configs) -> Vec<Grant> {
-        let mut grants: Vec<Grant> = Vec::new();
-        let mut dir = Some(collection);
-        while let Some(d) = dir {
-            if let Some(config) = configs.config(d) {
-                collect(&config, d, &mut grants);
-            }
-            dir = (!d.is_empty()).then(|| parent(d));
-        }
+        let mut grants = Vec::new();
+        nearest_rules(collection, configs, |dir, i, value| {
+            grants.push(Grant {
+                privilege: NAMES[i].0.to_owned(),
+                grantees: grantees(value).map(str::to_owned).collect(),
+                from: dir.to_owned(),
+            });
+        });
         grants
     }
 
@@ -177,27 +172,13 @@ impl Policy {
             return Privileges::ALL;
         }
         let collection = if is_collection { path } else { parent(path) };
-        // What `grants` computes, without allocating: this runs once per listed member.
+        // Without collecting `grants`: this runs once per listed member.
         let mut held = Privileges::NONE;
-        let mut decided = 0u16;
-        let mut dir = Some(collection);
-        while let Some(d) = dir {
-            if let Some(table) = configs.config(d).as_deref().and_then(|c| c.table("acl")) {
-                for (key, value) in table {
-                    let Some(i) = NAMES.iter().position(|(n, _)| n == key) else {
-                        continue;
-                    };
-                    if decided & (1 << i) != 0 {
-                        continue;
-                    }
-                    decided |= 1 << i;
-                    if grantees(value).any(|g| self.matches(g, principal)) {
-                        held |= NAMES[i].1;
-                    }
-                }
+        nearest_rules(collection, configs, |_, i, value| {
+            if grantees(value).any(|g| self.matches(g, principal)) {
+                held |= NAMES[i].1;
             }
-            dir = (!d.is_empty()).then(|| parent(d));
-        }
+        });
         let principal_resource =
             path.is_empty() || (!path.contains('/') && self.users.contains(path));
         if is_collection && principal_resource && principal.is_some() {
@@ -207,20 +188,31 @@ impl Policy {
     }
 }
 
-/// Adds the rules of one folder's `[acl]` for privileges not yet decided nearer.
-fn collect(config: &CollectionConfig, dir: &str, grants: &mut Vec<Grant>) {
-    let Some(table) = config.table("acl") else {
-        return;
-    };
-    for (privilege, value) in table {
-        if grants.iter().any(|g| g.privilege == *privilege) {
-            continue;
+/// Walks from `collection` up to the root and calls `f(folder, i, value)` once for each
+/// privilege `NAMES[i]`, with the nearest `[acl]` entry that names it. Names that are
+/// no privilege are skipped.
+fn nearest_rules(
+    collection: &str,
+    configs: &dyn Configs,
+    mut f: impl FnMut(&str, usize, &toml::Value),
+) {
+    let mut decided = 0u16;
+    let mut dir = Some(collection);
+    while let Some(d) = dir {
+        if let Some(config) = configs.config(d)
+            && let Some(table) = config.table("acl")
+        {
+            for (key, value) in table {
+                let Some(i) = NAMES.iter().position(|(n, _)| n == key) else {
+                    continue;
+                };
+                if decided & (1 << i) == 0 {
+                    decided |= 1 << i;
+                    f(d, i, value);
+                }
+            }
         }
-        grants.push(Grant {
-            privilege: privilege.clone(),
-            grantees: grantees(value).map(str::to_owned).collect(),
-            from: dir.to_owned(),
-        });
+        dir = (!d.is_empty()).then(|| parent(d));
     }
 }
 
@@ -237,6 +229,7 @@ fn grantees(value: &toml::Value) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dirdav_plugin::CollectionConfig;
     use std::collections::HashMap;
     use std::sync::Arc;
 

@@ -29,7 +29,7 @@ mod multiget;
 mod query;
 
 use dirdav_plugin::xml::{Element, Name, ns};
-use dirdav_plugin::{DavError, LiveProperty, Plugin, PropContext, Registrar, Resource, WriteCheck};
+use dirdav_plugin::{DavError, LiveProperty, Plugin, Registrar, Resource, WriteCheck};
 
 /// The collection kind this plugin serves.
 pub const KIND: &str = "calendar";
@@ -54,7 +54,6 @@ const HOME_SET: Name = cal("calendar-home-set");
 const COMP: Name = cal("comp");
 const CALENDAR_DATA: Name = cal("calendar-data");
 const CALENDAR_COLOR: Name = Name::new(ns::APPLE_ICAL, "calendar-color");
-const HREF: Name = Name::new(ns::DAV, "href");
 const COLLATIONS: Name = cal("supported-collation-set");
 
 /// The CalDAV plugin.
@@ -78,22 +77,6 @@ pub(crate) fn components(resource: &Resource) -> Vec<String> {
         })
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| DEFAULT_COMPONENTS.iter().map(|c| (*c).to_owned()).collect())
-}
-
-fn on_calendars(
-    name: Name,
-    value: impl Fn(&PropContext<'_>) -> Element + Send + Sync + 'static,
-) -> LiveProperty {
-    LiveProperty::computed(name, move |ctx| {
-        ctx.resource.is_collection_of(KIND).then(|| value(ctx))
-    })
-}
-
-/// `CALDAV:calendar-home-set` (RFC 4791 §6.2.1): a user's home is `/<user>/`, so every
-/// top-level folder answers with itself, and the root answers with the asking user's.
-fn home_set(ctx: &PropContext<'_>) -> Option<Element> {
-    let href = Element::with_text(HREF, ctx.home_set_href()?);
-    Some(Element::new(HOME_SET).child_element(href))
 }
 
 /// The checks before a calendar object reaches disk (RFC 4791 §5.3.2).
@@ -135,24 +118,35 @@ impl Plugin for CalDav {
                 LiveProperty::stored(CALENDAR_TIMEZONE, &["caldav", "calendar-timezone"])
                     .not_in_allprop(),
             )
-            .property(on_calendars(SUPPORTED_COMPONENTS, |ctx| {
-                components(ctx.resource)
-                    .into_iter()
-                    .fold(Element::new(SUPPORTED_COMPONENTS), |set, c| {
-                        set.child_element(Element::new(COMP).attr(Name::new("", "name"), c))
-                    })
-            }))
-            .property(on_calendars(SUPPORTED_DATA, |_| {
-                let data = Element::new(CALENDAR_DATA)
-                    .attr(Name::new("", "content-type"), "text/calendar")
-                    .attr(Name::new("", "version"), "2.0");
-                Element::new(SUPPORTED_DATA).child_element(data)
-            }))
-            .property(on_calendars(MAX_SIZE, |_| {
+            .property(LiveProperty::on_collections_of(
+                KIND,
+                SUPPORTED_COMPONENTS,
+                |ctx| {
+                    components(ctx.resource).into_iter().fold(
+                        Element::new(SUPPORTED_COMPONENTS),
+                        |set, c| {
+                            set.child_element(Element::new(COMP).attr(Name::new("", "name"), c))
+                        },
+                    )
+                },
+            ))
+            .property(LiveProperty::on_collections_of(
+                KIND,
+                SUPPORTED_DATA,
+                |_| {
+                    let data = Element::new(CALENDAR_DATA)
+                        .attr(Name::new("", "content-type"), "text/calendar")
+                        .attr(Name::new("", "version"), "2.0");
+                    Element::new(SUPPORTED_DATA).child_element(data)
+                },
+            ))
+            .property(LiveProperty::on_collections_of(KIND, MAX_SIZE, |_| {
                 Element::with_text(MAX_SIZE, MAX_RESOURCE_SIZE.to_string())
             }))
-            .property(LiveProperty::computed(HOME_SET, home_set).not_in_allprop())
-            .property(on_calendars(COLLATIONS, |_| {
+            .property(
+                LiveProperty::computed(HOME_SET, |ctx| ctx.home_set(HOME_SET)).not_in_allprop(),
+            )
+            .property(LiveProperty::on_collections_of(KIND, COLLATIONS, |_| {
                 ["i;ascii-casemap", "i;octet", "i;unicode-casemap"]
                     .into_iter()
                     .fold(Element::new(COLLATIONS), |set, c| {

@@ -22,7 +22,7 @@ mod reports;
 mod vcard;
 
 use dirdav_plugin::xml::{Element, Name, ns};
-use dirdav_plugin::{DavError, LiveProperty, Plugin, PropContext, Registrar, WriteCheck};
+use dirdav_plugin::{DavError, LiveProperty, Plugin, Registrar, WriteCheck};
 
 /// The collection kind this plugin serves.
 pub const KIND: &str = "addressbook";
@@ -42,28 +42,11 @@ const MAX_SIZE: Name = card("max-resource-size");
 const HOME_SET: Name = card("addressbook-home-set");
 const COLLATIONS: Name = card("supported-collation-set");
 pub(crate) const ADDRESS_DATA: Name = card("address-data");
-const HREF: Name = Name::new(ns::DAV, "href");
 
 /// The CardDAV plugin.
 #[derive(Debug, Default, Clone)]
 pub struct CardDav {
     _private: (),
-}
-
-fn on_books(
-    name: Name,
-    value: impl Fn(&PropContext<'_>) -> Element + Send + Sync + 'static,
-) -> LiveProperty {
-    LiveProperty::computed(name, move |ctx| {
-        ctx.resource.is_collection_of(KIND).then(|| value(ctx))
-    })
-}
-
-/// `CARDDAV:addressbook-home-set` (RFC 6352 §7.1.1): every top-level folder is a user's
-/// home, and the root answers with the asking user's.
-fn home_set(ctx: &PropContext<'_>) -> Option<Element> {
-    let href = Element::with_text(HREF, ctx.home_set_href()?);
-    Some(Element::new(HOME_SET).child_element(href))
 }
 
 /// The checks before a card reaches disk (RFC 6352 §6.3.2.1).
@@ -93,28 +76,34 @@ impl Plugin for CardDav {
             .compliance("addressbook")
             .collection_kind(KIND, vec![ADDRESSBOOK])
             .property(LiveProperty::stored(DESCRIPTION, &["description"]))
-            .property(on_books(SUPPORTED_DATA, |_| {
-                ["3.0", "4.0"]
-                    .into_iter()
-                    .fold(Element::new(SUPPORTED_DATA), |set, v| {
-                        set.child_element(
-                            Element::new(ADDRESS_DATA_TYPE)
-                                .attr(Name::new("", "content-type"), "text/vcard")
-                                .attr(Name::new("", "version"), v),
-                        )
-                    })
-            }))
-            .property(on_books(MAX_SIZE, |_| {
+            .property(LiveProperty::on_collections_of(
+                KIND,
+                SUPPORTED_DATA,
+                |_| {
+                    ["3.0", "4.0"]
+                        .into_iter()
+                        .fold(Element::new(SUPPORTED_DATA), |set, v| {
+                            set.child_element(
+                                Element::new(ADDRESS_DATA_TYPE)
+                                    .attr(Name::new("", "content-type"), "text/vcard")
+                                    .attr(Name::new("", "version"), v),
+                            )
+                        })
+                },
+            ))
+            .property(LiveProperty::on_collections_of(KIND, MAX_SIZE, |_| {
                 Element::with_text(MAX_SIZE, MAX_RESOURCE_SIZE.to_string())
             }))
-            .property(on_books(COLLATIONS, |_| {
+            .property(LiveProperty::on_collections_of(KIND, COLLATIONS, |_| {
                 ["i;ascii-casemap", "i;octet", "i;unicode-casemap"]
                     .into_iter()
                     .fold(Element::new(COLLATIONS), |set, c| {
                         set.child_element(Element::with_text(card("supported-collation"), c))
                     })
             }))
-            .property(LiveProperty::computed(HOME_SET, home_set).not_in_allprop())
+            .property(
+                LiveProperty::computed(HOME_SET, |ctx| ctx.home_set(HOME_SET)).not_in_allprop(),
+            )
             .write_check(KIND, check_put)
             .summarizer(KIND, vcard::summarize)
             .collection_get(KIND, reports::export)
