@@ -279,3 +279,67 @@ pub fn example_server(args: &[&str]) -> (tempfile::TempDir, Dirdav) {
     let server = Dirdav::start_in(args, dir.path());
     (dir, server)
 }
+
+const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+/// A one-event calendar object whose UID and summary are `uid`.
+pub fn event(uid: &str) -> String {
+    EVENT.replace("{uid}", uid)
+}
+
+fn sync_body(token: &str, level: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>{level}</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    )
+}
+
+/// A sync-collection REPORT: the hrefs reported (removed ones with " 404"), sorted,
+/// and the new token.
+pub fn sync(srv: &Dirdav, path: &str, token: &str, level: &str) -> (Vec<String>, String) {
+    let r = srv
+        .request("REPORT", path)
+        .body(sync_body(token, level))
+        .send();
+    assert_eq!(r.status, 207, "{}", r.body);
+    let mut hrefs: Vec<String> = r
+        .body
+        .split("<d:response>")
+        .skip(1)
+        .map(|resp| {
+            let href = resp
+                .split("<d:href>")
+                .nth(1)
+                .unwrap()
+                .split("</d:href>")
+                .next()
+                .unwrap();
+            if resp.contains("404 Not Found</d:status></d:response>")
+                && !resp.contains("<d:propstat>")
+            {
+                format!("{href} 404")
+            } else {
+                href.to_owned()
+            }
+        })
+        .collect();
+    hrefs.sort();
+    let token = r
+        .body
+        .split("<d:sync-token>")
+        .nth(1)
+        .unwrap()
+        .split("</d:sync-token>")
+        .next()
+        .unwrap()
+        .to_owned();
+    (hrefs, token)
+}
+
+/// A tree with one calendar, `cal/`, and its state folder, for a server of its own.
+pub fn calendar_tree() -> (tempfile::TempDir, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("cal")).unwrap();
+    std::fs::write(root.path().join("cal/.dav.toml"), "kind = \"calendar\"\n").unwrap();
+    (root, state)
+}

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod body;
 mod compat;
 mod conditions;
 mod dotfile;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use axum::extract::{Request, State as AxumState};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,7 @@ use dirdav_plugin::{
 };
 use http_body_util::BodyExt;
 
+use crate::body::StallTimeout;
 use crate::index::{Change, Entry, Index};
 use crate::methods;
 use crate::path::{self, DavPath};
@@ -68,10 +70,13 @@ pub struct Config {
     pub sync_log_limit: usize,
     /// How outside edits are noticed.
     pub watch: Watch,
+    /// How long a request body may stay silent before the request is answered 408.
+    pub body_timeout: Duration,
 }
 
 impl Config {
-    /// Defaults for a tree: no base path, 256 MiB bodies, 4 MiB XML, 10,000 resources
+    /// Defaults for a tree: no base path, 256 MiB bodies, 4 MiB XML, 30 s of body
+    /// silence, 10,000 resources
     /// for `Depth: infinity`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
@@ -83,6 +88,7 @@ impl Config {
             state_dir: None,
             sync_log_limit: 10_000,
             watch: Watch::Auto,
+            body_timeout: Duration::from_secs(30),
         }
     }
 
@@ -97,6 +103,13 @@ impl Config {
     #[must_use]
     pub fn watch(mut self, watch: Watch) -> Self {
         self.watch = watch;
+        self
+    }
+
+    /// Sets how long a request body may stay silent mid-transfer (408 after that).
+    #[must_use]
+    pub fn body_timeout(mut self, limit: Duration) -> Self {
+        self.body_timeout = limit;
         self
     }
 
@@ -391,6 +404,8 @@ impl Server {
     pub async fn handle(&self, request: Request) -> Response {
         let method = request.method().clone();
         let uri = request.uri().clone();
+        let limit = self.inner.config.body_timeout;
+        let request = request.map(|body| StallTimeout::wrap(body, limit));
         let mut response = match self.inner.dispatch(request).await {
             Ok(r) => r,
             Err(e) => {
@@ -742,9 +757,7 @@ impl Inner {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large",
             )),
-            Err(e) => Err(DavError::bad_request(format!(
-                "reading the body failed: {e}"
-            ))),
+            Err(e) => Err(crate::body::body_error(&*e)),
         }
     }
 

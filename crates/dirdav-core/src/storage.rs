@@ -121,7 +121,16 @@ impl TempFile {
         Ok(buf)
     }
 
-    /// Makes the file durable and renames it over `target`, then syncs the folder:
+    /// Makes the written bytes durable and closes the file; [`TempFile::commit`] then
+    /// only renames. Lets the slow part of a write happen before any lock is taken.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Makes the file durable (unless [`TempFile::sync`] did) and renames it over `target`, then syncs the folder:
     /// after a crash, `target` holds the old bytes or the new ones, never a mix.
     /// Returns the new entity tag.
     pub(crate) fn commit(mut self, target: &Path) -> io::Result<String> {

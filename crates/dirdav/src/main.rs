@@ -5,13 +5,14 @@ mod auth;
 mod config;
 mod dns;
 mod doctor;
+mod listen;
 mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -179,6 +180,14 @@ struct ServeArgs {
     /// Address and port for HTTPS [default: 127.0.0.1:8443].
     #[arg(long, value_name = "ADDR")]
     tls_listen: Option<SocketAddr>,
+    /// Seconds a client may stay silent while it owes the server a request's headers
+    /// or the rest of its body; idle keep-alive connections close after as long
+    /// [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+    /// The most connections open at once; more wait until one closes [default: 512].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
 }
 
 /// Drops `X-Forwarded-*` from peers that are not trusted proxies, so that what the
@@ -283,6 +292,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(size) = args.max_body.or(file.max_body) {
         config = config.max_body(parse_size(&size)?);
     }
+    let idle = Duration::from_secs(args.idle_timeout.or(file.idle_timeout).unwrap_or(30).max(1));
+    config = config.body_timeout(idle);
     if let Some(n) = args
         .propfind_infinity_limit
         .or(file.propfind_infinity_limit)
@@ -439,35 +450,26 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|s| *s).await;
+    let limits = listen::Limits {
+        idle,
+        max_connections: args.max_connections.or(file.max_connections).unwrap_or(512),
     };
+    let https_app = app.clone();
     let https = async {
         let Some(listener) = tls else {
-            return Ok(());
+            return;
         };
-        let app = app
-            .clone()
+        let app = https_app
             .layer(axum::Extension(auth::Secure))
             .layer(middleware::map_response(strict_transport));
-        axum::serve(
-            axum::serve::ListenerExt::tap_io(listener, |_| {}),
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(until_stopped(stopped.clone()))
-        .await
+        listen::serve(listener, app, limits, stopped.clone()).await;
     };
     // Answers are written as they are made: no waiting for Nagle's algorithm.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let http = axum::serve(
-        listener,
-        app.clone()
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(until_stopped(stopped.clone()));
-    tokio::try_join!(http.into_future(), https)?;
+    let http = listen::serve(listener, app, limits, stopped.clone());
+    tokio::join!(http, https);
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@ use dirdav_plugin::{DavError, Resource, WriteCheck};
 use http_body_util::BodyExt;
 
 use super::{preconditions, refuse_hidden};
+use crate::body::body_error;
 use crate::index::FileEntry;
 use crate::path::split;
 use crate::server::{Ctx, Inner};
@@ -43,6 +44,33 @@ pub(crate) async fn put(
         return Err(too_large());
     }
 
+    // Fail early, before a byte is uploaded, where the answer is already known.
+    if !srv.index().is_dir(parent_key) {
+        return Err(DavError::conflict("the parent collection does not exist"));
+    }
+    preconditions(srv, ctx, resource.as_ref())?;
+
+    // The body is received and made durable before the collection's lock is taken, so
+    // a slow upload never holds up other writers; under the lock only the checks, the
+    // rename and the index update remain.
+    let mut tmp = TempFile::new(&srv.fs_path(parent_key))
+        .map_err(|e| io_error("creating a temporary file failed", e))?;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| body_error(&e))?;
+        if let Some(data) = frame.data_ref() {
+            if tmp.len() + data.len() as u64 > srv.config.max_body {
+                return Err(too_large());
+            }
+            tmp.write(data).map_err(|e| io_error("writing failed", e))?;
+        }
+    }
+    let mut tmp = blocking("storing the file failed", move || {
+        tmp.sync()?;
+        Ok(tmp)
+    })
+    .await?;
+
     let _guard = srv.locks.item(parent_key).await;
     // What the lock protects: the state as it is now, not as it was when resolved.
     let (parent, current) = {
@@ -61,20 +89,6 @@ pub(crate) async fn put(
         return Err(DavError::method_not_allowed("PUT on a collection"));
     }
     preconditions(srv, ctx, current.as_ref())?;
-
-    let mut tmp = TempFile::new(&srv.fs_path(parent_key))
-        .map_err(|e| io_error("creating a temporary file failed", e))?;
-    let mut body = body;
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| DavError::bad_request(format!("reading the body failed: {e}")))?;
-        if let Some(data) = frame.data_ref() {
-            if tmp.len() + data.len() as u64 > srv.config.max_body {
-                return Err(too_large());
-            }
-            tmp.write(data).map_err(|e| io_error("writing failed", e))?;
-        }
-    }
 
     let checks: Vec<_> = srv
         .registry
