@@ -97,6 +97,13 @@ impl Dirdav {
         self.child.id()
     }
 
+    /// Kills the server with SIGKILL, as a crash or power cut would stop it.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
@@ -293,45 +300,53 @@ fn sync_body(token: &str, level: &str) -> String {
     )
 }
 
-/// A sync-collection REPORT: the hrefs reported (removed ones with " 404"), sorted,
-/// and the new token.
-pub fn sync(srv: &Dirdav, path: &str, token: &str, level: &str) -> (Vec<String>, String) {
+/// A sync-collection REPORT: each href reported with its ETag (`None`: removed; empty
+/// for a folder), in the order given, and the new token.
+pub fn sync_entries(
+    srv: &Dirdav,
+    path: &str,
+    token: &str,
+    level: &str,
+) -> (Vec<(String, Option<String>)>, String) {
     let r = srv
         .request("REPORT", path)
         .body(sync_body(token, level))
         .send();
     assert_eq!(r.status, 207, "{}", r.body);
-    let mut hrefs: Vec<String> = r
+    let between = |text: &str, open: &str, close: &str| -> Option<String> {
+        let start = text.find(open)? + open.len();
+        Some(text[start..start + text[start..].find(close)?].to_owned())
+    };
+    let entries = r
         .body
         .split("<d:response>")
         .skip(1)
         .map(|resp| {
-            let href = resp
-                .split("<d:href>")
-                .nth(1)
-                .unwrap()
-                .split("</d:href>")
-                .next()
-                .unwrap();
-            if resp.contains("404 Not Found</d:status></d:response>")
-                && !resp.contains("<d:propstat>")
-            {
-                format!("{href} 404")
-            } else {
-                href.to_owned()
-            }
+            let href = between(resp, "<d:href>", "</d:href>").unwrap();
+            let etag = resp.contains("<d:propstat>").then(|| {
+                between(resp, "<d:getetag>", "</d:getetag>")
+                    .unwrap_or_default()
+                    .replace("&quot;", "\"")
+            });
+            (href, etag)
+        })
+        .collect();
+    let token = between(&r.body, "<d:sync-token>", "</d:sync-token>").unwrap();
+    (entries, token)
+}
+
+/// A sync-collection REPORT: the hrefs reported (removed ones with " 404"), sorted,
+/// and the new token.
+pub fn sync(srv: &Dirdav, path: &str, token: &str, level: &str) -> (Vec<String>, String) {
+    let (entries, token) = sync_entries(srv, path, token, level);
+    let mut hrefs: Vec<String> = entries
+        .into_iter()
+        .map(|(href, etag)| match etag {
+            Some(_) => href,
+            None => format!("{href} 404"),
         })
         .collect();
     hrefs.sort();
-    let token = r
-        .body
-        .split("<d:sync-token>")
-        .nth(1)
-        .unwrap()
-        .split("</d:sync-token>")
-        .next()
-        .unwrap()
-        .to_owned();
     (hrefs, token)
 }
 

@@ -17,7 +17,7 @@ use crate::compat::{Format, RADICALE_PROPS, is_vdir_meta, radicale_config, vdir_
 use crate::dotfile::{DOTFILE, parse_config};
 use crate::index::{Entry, FileEntry, Index};
 use crate::path::join;
-use crate::storage::{etag_of, hash_file, times};
+use crate::storage::{TEMP_PREFIX, etag_of, hash_file, times};
 
 /// Names that are never indexed, served or written: dotfiles (`.dav.toml`, `.git`, the
 /// server's and sync tools' temporaries) and editors' working files, which appear and
@@ -65,6 +65,9 @@ pub(crate) struct Scan {
     pub(crate) listed: Vec<String>,
     /// The scanned folder itself is gone.
     pub(crate) missing: Option<String>,
+    /// The server's own temporary files found on the way (see
+    /// [`remove_stale_temporaries`](crate::storage::remove_stale_temporaries)).
+    pub(crate) temporaries: Vec<PathBuf>,
 }
 
 /// Identifies the bytes of a `.dav.toml` (never 0, which stands for "no file").
@@ -144,13 +147,20 @@ pub(crate) fn scan(root: &Path, key: &str, recursive: bool) -> Scan {
     };
     scan.dirs.push(scanned_dir(key, &base, &meta));
     scan.listed.push(key.to_owned());
+    let mut temporaries = Vec::new();
     let walker = walkdir::WalkDir::new(&base)
         .min_depth(1)
         .max_depth(if recursive { usize::MAX } else { 1 })
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| !is_ignored(&e.file_name().to_string_lossy()));
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            if name.starts_with(TEMP_PREFIX) {
+                temporaries.push(e.path().to_path_buf());
+            }
+            !is_ignored(&name)
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
@@ -194,6 +204,7 @@ pub(crate) fn scan(root: &Path, key: &str, recursive: bool) -> Scan {
             });
         }
     }
+    scan.temporaries = temporaries;
     // A vdir's metadata files are its settings, not members.
     let vdirs: BTreeSet<String> = scan
         .dirs

@@ -241,6 +241,10 @@ impl ServerBuilder {
         let walk_registry = registry.clone();
         let mut index = tokio::task::spawn_blocking(move || {
             let scan = scan(&walk_root, "", true);
+            let swept = crate::storage::remove_stale_temporaries(&scan.temporaries);
+            if swept > 0 {
+                tracing::info!(count = swept, "removed temporary files an earlier run left");
+            }
             let hashes = read_all(scan.to_read(&index, &walk_registry));
             let hashed = hashes.len();
             scan.apply(&mut index, &hashes);

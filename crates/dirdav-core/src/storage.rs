@@ -153,6 +153,45 @@ impl Drop for TempFile {
     }
 }
 
+/// Removes temporary files that no running server will rename: those a killed or
+/// crashed process left. A temporary's name carries its writer's process id; where
+/// `/proc` tells which processes live, a file is stale when its writer is gone (or is
+/// this process, which has written nothing yet at startup); elsewhere, when it is over
+/// an hour old. Returns how many were removed.
+pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
+    let me = std::process::id();
+    let procfs = Path::new("/proc/self").exists();
+    let stale = |path: &Path| -> bool {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let pid = name
+            .strip_prefix(TEMP_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        match pid {
+            Some(pid) if procfs => pid == me || !Path::new("/proc").join(pid.to_string()).exists(),
+            _ => fs::symlink_metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600),
+        }
+    };
+    paths
+        .iter()
+        .filter(|p| stale(p))
+        .filter(|p| match fs::remove_file(p) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(path = %p.display(), error = %e, "a stale temporary file could not be removed");
+                false
+            }
+        })
+        .count()
+}
+
 /// Syncs the folder holding `path`, so that a rename or creation in it is durable.
 /// Failure is logged rather than returned: the data itself is already synced.
 pub(crate) fn sync_parent(path: &Path) {
@@ -241,6 +280,22 @@ mod tests {
             t.write(b"half").unwrap();
         }
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn temporaries_of_dead_writers_are_swept_and_a_live_writers_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = |pid: u32| dir.path().join(format!("{TEMP_PREFIX}{pid}-7"));
+        // pid 1 always runs; no pid is above 2^22 on Linux.
+        let (dead, live, mine) = (name(4_000_000_000), name(1), name(std::process::id()));
+        for p in [&dead, &live, &mine] {
+            fs::write(p, "half").unwrap();
+        }
+        let found = [dead.clone(), live.clone(), mine.clone()];
+        assert_eq!(remove_stale_temporaries(&found), 2);
+        assert!(!dead.exists() && !mine.exists());
+        assert!(live.exists());
     }
 
     #[test]
