@@ -77,7 +77,7 @@ struct Sent {
 }
 
 /// Runs one writer until `stop`; `kind` picks its mix.
-fn writer(port: u16, kind: u64, seed: u64, sent: Arc<Mutex<Sent>>, stop: Arc<AtomicBool>) {
+fn writer(port: u16, kind: u64, seed: u64, sent: &Mutex<Sent>, stop: &AtomicBool) {
     let mut rng = Rng(seed);
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -200,7 +200,7 @@ fn killed_mid_write_the_server_comes_back_whole() {
             .map(|kind| {
                 let (sent, stop) = (sent.clone(), stop.clone());
                 let (port, seed) = (srv.port, rng.below(u64::MAX));
-                std::thread::spawn(move || writer(port, kind, seed, sent, stop))
+                std::thread::spawn(move || writer(port, kind, seed, &sent, &stop))
             })
             .collect();
         std::thread::sleep(Duration::from_millis(100 + rng.below(500)));
