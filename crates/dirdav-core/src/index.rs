@@ -14,7 +14,7 @@
 //! bounded log (older tokens can no longer be answered); `born` is the number at which
 //! it appeared (older tokens never described it).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -74,7 +74,7 @@ pub(crate) struct DirEntry {
 /// An entry of the index.
 #[derive(Clone, Debug)]
 pub(crate) enum Entry {
-    Dir(DirEntry),
+    Dir(Box<DirEntry>),
     File(FileEntry),
 }
 
@@ -88,6 +88,12 @@ impl dirdav_plugin::Configs for Index {
     }
 }
 
+/// The key of a (folder, UID) pair in [`Index::uids`], unambiguous since a folder name
+/// cannot hold a NUL.
+fn uid_slot(dir: &str, uid: &str) -> Box<str> {
+    format!("{dir}\0{uid}").into_boxed_str()
+}
+
 /// Folders and files by key (`"alice/calendar/x.ics"`, `""` for the root).
 #[derive(Debug)]
 pub(crate) struct Index {
@@ -96,7 +102,9 @@ pub(crate) struct Index {
     dirs: BTreeSet<String>,
     /// (folder, UID) → the keys of its files with that UID, from their summaries: the
     /// `no-uid-conflict` check of every PUT without a pass over the folder.
-    uids: BTreeMap<(String, String), BTreeSet<String>>,
+    /// Keyed by [`uid_slot`]; one allocation per UID rather than a folder name, a UID
+    /// and a set (which is most of the memory per item, at a set's node size).
+    uids: HashMap<Box<str>, Vec<Box<str>>>,
     seq: u64,
     log_limit: usize,
     ops: Vec<Op>,
@@ -111,7 +119,7 @@ impl Index {
         Index {
             entries: BTreeMap::new(),
             dirs: BTreeSet::new(),
-            uids: BTreeMap::new(),
+            uids: HashMap::new(),
             seq,
             log_limit: log_limit.max(1),
             ops: Vec::new(),
@@ -138,7 +146,7 @@ impl Index {
                 born,
                 log: VecDeque::new(),
             };
-            index.insert(key.clone(), Entry::Dir(dir));
+            index.insert(key.clone(), Entry::Dir(Box::new(dir)));
             index.link(&key);
         }
         for (key, file) in loaded.files {
@@ -188,8 +196,11 @@ impl Index {
         if let Entry::File(f) = &entry
             && let Some(uid) = f.summary.as_ref().and_then(|s| s.uid.clone())
         {
-            let dir = split(&key).map_or("", |(p, _)| p).to_owned();
-            self.uids.entry((dir, uid)).or_default().insert(key.clone());
+            let dir = split(&key).map_or("", |(p, _)| p);
+            let keys = self.uids.entry(uid_slot(dir, &uid)).or_default();
+            if !keys.iter().any(|k| **k == *key) {
+                keys.push(key.as_str().into());
+            }
         }
         self.entries.insert(key, entry);
     }
@@ -199,9 +210,9 @@ impl Index {
         if let Some(Entry::File(old)) = self.entries.get(key)
             && let Some(uid) = old.summary.as_ref().and_then(|s| s.uid.clone())
         {
-            let slot = (split(key).map_or("", |(p, _)| p).to_owned(), uid);
+            let slot = uid_slot(split(key).map_or("", |(p, _)| p), &uid);
             if let Some(keys) = self.uids.get_mut(&slot) {
-                keys.remove(key);
+                keys.retain(|k| **k != *key);
                 if keys.is_empty() {
                     self.uids.remove(&slot);
                 }
@@ -211,10 +222,13 @@ impl Index {
 
     /// The keys of the files of folder `dir` whose summary has this UID.
     pub(crate) fn with_uid(&self, dir: &str, uid: &str) -> Vec<String> {
-        self.uids
-            .get(&(dir.to_owned(), uid.to_owned()))
-            .map(|keys| keys.iter().cloned().collect())
-            .unwrap_or_default()
+        let mut keys: Vec<String> = self
+            .uids
+            .get(&uid_slot(dir, uid))
+            .map(|keys| keys.iter().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
     }
 
     /// Every folder with its entry, in key order.
@@ -386,7 +400,7 @@ impl Index {
             born: 0,
             log: VecDeque::new(),
         };
-        self.insert(key.to_owned(), Entry::Dir(dir));
+        self.insert(key.to_owned(), Entry::Dir(Box::new(dir)));
         self.link(key);
         self.log(key, Change::Dir);
         self.mark_born(key);
@@ -530,7 +544,7 @@ impl Index {
         let dirs: Vec<(&str, &DirEntry)> = if infinite {
             self.subtree(key)
                 .filter_map(|(k, e)| match e {
-                    Entry::Dir(d) => Some((k.as_str(), d)),
+                    Entry::Dir(d) => Some((k.as_str(), &**d)),
                     Entry::File(_) => None,
                 })
                 .collect()

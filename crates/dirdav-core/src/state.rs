@@ -20,6 +20,9 @@ const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const DIRS: TableDefinition<&str, &[u8]> = TableDefinition::new("dirs");
 const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
 
+/// The database's page cache, in bytes.
+const STATE_CACHE: usize = 4 * 1024 * 1024;
+
 /// Bumped when the layout changes; a state of another version is rebuilt from the tree.
 const FORMAT: &[u8] = b"dirdav-state-2";
 
@@ -100,7 +103,12 @@ impl State {
     pub(crate) fn open(dir: &Path) -> Result<State, StateError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("index.redb");
-        let db = Database::create(&path)?;
+        // redb caches up to 1 GiB by default, and reading the whole state at startup
+        // would keep all of it resident; the in-memory index is what serves reads, so
+        // the database needs only enough cache to write.
+        let db = Database::builder()
+            .set_cache_size(STATE_CACHE)
+            .create(&path)?;
         Ok(State { db, path })
     }
 
