@@ -21,7 +21,7 @@ const DIRS: TableDefinition<&str, &[u8]> = TableDefinition::new("dirs");
 const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
 
 /// The database's page cache, in bytes.
-const STATE_CACHE: usize = 4 * 1024 * 1024;
+const STATE_CACHE: usize = 1024 * 1024;
 
 /// Bumped when the layout changes; a state of another version is rebuilt from the tree.
 const FORMAT: &[u8] = b"dirdav-state-2";
