@@ -159,6 +159,11 @@ def main():
     print(f"| 2xx / 4xx / 5xx | {status['2xx']} / {status['4xx']} / {status['5xx']} |")
     print(f"| RSS before / after 1 min / peak / end (MiB) | {before[0]:.1f} / {warm[1]:.1f} / {peak_rss:.1f} / {after[0]:.1f} |")
     print(f"| open fds before / after 1 min / peak during / end | {before[1]} / {warm[2]} / {max(s[2] for s in samples)} / {after[1]} |")
+    minutes = [s for s in samples if s[0] % 60 < 5]
+    print("| minute | " + " | ".join(f"{int(s[0] // 60)}" for s in minutes) + " |")
+    print("|---|" + "---:|" * len(minutes))
+    print("| RSS (MiB) | " + " | ".join(f"{s[1]:.1f}" for s in minutes) + " |")
+    print("| open fds | " + " | ".join(f"{s[2]}" for s in minutes) + " |")
     failures = []
     if int(status["5xx"]) > 0:
         failures.append(f"{status['5xx']} answers were 5xx")
