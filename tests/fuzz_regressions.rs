@@ -29,27 +29,14 @@ fn replay(target: &str, run: fn(&[u8])) {
     assert!(count > 0, "no inputs for {target}");
 }
 
-#[test]
-fn xml() {
-    replay("xml", targets::xml);
+/// One test per target, named after it.
+macro_rules! replays {
+    ($($target:ident),*) => {$(
+        #[test]
+        fn $target() {
+            replay(stringify!($target), targets::$target);
+        }
+    )*};
 }
 
-#[test]
-fn report() {
-    replay("report", targets::report);
-}
-
-#[test]
-fn dav_body() {
-    replay("dav_body", targets::dav_body);
-}
-
-#[test]
-fn put_item() {
-    replay("put_item", targets::put_item);
-}
-
-#[test]
-fn headers() {
-    replay("headers", targets::headers);
-}
+replays!(xml, report, dav_body, put_item, headers);

@@ -263,16 +263,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 /// Copies a folder tree (for running against a private copy of example-data).
 pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+    dirdav_harness::copy_dir(from, to).unwrap();
 }
 
 /// A private copy of example-data in a temp dir, served the way the README says:

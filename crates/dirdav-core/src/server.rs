@@ -13,8 +13,7 @@ use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
 use dirdav_plugin::xml::{Name, ns};
 use dirdav_plugin::{
     BoxFuture, CollectionConfig, Configs, DavError, DavRequest, Depth, MethodCheck, NewCollection,
-    Plugin, Principal, PropContext, PropStat, Registry, Resource, Store, Summary, SyncChanges,
-    WriteEvent,
+    Plugin, Principal, PropContext, PropStat, Registry, Resource, Store, SyncChanges, WriteEvent,
 };
 use http_body_util::BodyExt;
 
@@ -76,8 +75,7 @@ pub struct Config {
 
 impl Config {
     /// Defaults for a tree: no base path, 256 MiB bodies, 4 MiB XML, 30 s of body
-    /// silence, 10,000 resources
-    /// for `Depth: infinity`.
+    /// silence, 10,000 resources for `Depth: infinity`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
@@ -1060,18 +1058,6 @@ impl Store for Inner {
         let index = self.index();
         index
             .members(path)
-            .filter_map(|(k, _)| self.resource_in(&index, &k))
-            .collect()
-    }
-
-    fn members_where(&self, path: &str, keep: &dyn Fn(&Summary) -> bool) -> Vec<Resource> {
-        let index = self.index();
-        index
-            .members(path)
-            .filter(|(_, e)| match e {
-                Entry::File(f) => f.summary.as_deref().is_some_and(keep),
-                Entry::Dir(_) => false,
-            })
             .filter_map(|(k, _)| self.resource_in(&index, &k))
             .collect()
     }

@@ -130,8 +130,9 @@ impl TempFile {
         Ok(())
     }
 
-    /// Makes the file durable (unless [`TempFile::sync`] did) and renames it over `target`, then syncs the folder:
-    /// after a crash, `target` holds the old bytes or the new ones, never a mix.
+    /// Makes the file durable (unless [`TempFile::sync`] did), renames it over `target`,
+    /// then syncs the folder: after a crash, `target` holds the old bytes or the new
+    /// ones, never a mix.
     /// Returns the new entity tag.
     pub(crate) fn commit(mut self, target: &Path) -> io::Result<String> {
         if let Some(f) = self.file.take() {

@@ -61,14 +61,9 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     fn resource(&self, path: &str) -> Option<Resource>;
     /// The members of a collection, in name order.
     fn members(&self, path: &str) -> Vec<Resource>;
-    /// The members of a collection whose summary satisfies `keep`, in name order; only
-    /// those are made into [`Resource`]s, so a lookup by UID in a large collection
-    /// costs a pass over the summaries, not a copy of every member.
-    fn members_where(&self, path: &str, keep: &dyn Fn(&crate::Summary) -> bool) -> Vec<Resource>;
-    /// The members of a collection whose summary has this UID (for `no-uid-conflict`).
-    fn members_with_uid(&self, path: &str, uid: &str) -> Vec<Resource> {
-        self.members_where(path, &|s| s.uid.as_deref() == Some(uid))
-    }
+    /// The members of a collection whose summary has this UID (for `no-uid-conflict`),
+    /// in name order; answered from an index, not a pass over the members.
+    fn members_with_uid(&self, path: &str, uid: &str) -> Vec<Resource>;
     /// The bytes of a file.
     fn read(&self, path: &str) -> BoxFuture<'_, Result<Bytes, DavError>>;
     /// The bytes of many files, read in one batch off the async threads (reports that
