@@ -267,6 +267,19 @@ def responses(body):
 
 # --- measurements -----------------------------------------------------------------
 
+class OverBudget(Exception):
+    """A server used up its time budget; its remaining measures are left blank."""
+
+
+_deadline = threading.local()
+
+
+def check_budget(what):
+    deadline = getattr(_deadline, "at", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise OverBudget(what)
+
+
 def timed(f, runs=7):
     times = []
     for _ in range(runs):
@@ -282,11 +295,12 @@ def put_all(srv, items, concurrency, kind):
     ctype = "text/calendar; charset=utf-8" if kind == "cal" else "text/vcard; charset=utf-8"
     ext = "ics" if kind == "cal" else "vcf"
     latencies, lock, queue = [], threading.Lock(), list(items)
+    deadline = getattr(_deadline, "at", None) or float("inf")
 
     def worker():
         while True:
             with lock:
-                if not queue:
+                if not queue or time.monotonic() > deadline:
                     return
                 i, body = queue.pop()
             t = time.perf_counter()
@@ -303,6 +317,8 @@ def put_all(srv, items, concurrency, kind):
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    if queue:
+        raise OverBudget(f"PUT {kind} c={concurrency}: {len(latencies)} of {len(items)} stored")
     latencies.sort()
     if not latencies:
         return (0, 0, 0)
@@ -377,8 +393,21 @@ def wrk(port, path, seconds=5):
     return rps, p50, p99
 
 
-def measure(srv, n, use_wrk):
+def measure(srv, n, use_wrk, budget):
+    """Runs every measure on one server; a server that goes past `budget` seconds keeps
+    what it measured so far and the rest is left blank (with the reason) in the table."""
     r = {}
+    _deadline.at = time.monotonic() + budget
+    try:
+        measure_steps(srv, n, use_wrk, r)
+    except OverBudget as e:
+        r["over budget"] = f"stopped after {budget:.0f} s at {e}"
+    finally:
+        _deadline.at = None
+    return r
+
+
+def measure_steps(srv, n, use_wrk, r):
     srv.create()
     srv.start()
     srv.wait()
@@ -394,14 +423,19 @@ def measure(srv, n, use_wrk):
     r["PUT c=8 (items/s)"], r["PUT c=8 p50 (ms)"], r["PUT c=8 p99 (ms)"] = put_all(srv, events[one:], 8, "cal")
     put_all(srv, [(i, card(i)) for i in range(n)], 8, "book")
     depth1 = {"Depth": "1"}
+    check_budget("PROPFIND Depth 1 (ms)")
     r["PROPFIND Depth 1 (ms)"] = timed(lambda: request(srv.port, "PROPFIND", srv.cal, PROPFIND_ETAG, depth1), 5)
     rnd = random.Random(7)
     cal_hrefs = [f"{srv.cal}{i:06d}.ics" for i in rnd.sample(range(n), min(100, n))]
     book_hrefs = [f"{srv.book}{i:06d}.vcf" for i in rnd.sample(range(n), min(100, n))]
+    check_budget("calendar-multiget 100 (ms)")
     r["calendar-multiget 100 (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.cal, multiget("cal", cal_hrefs), depth1))
     _, _, body = request(srv.port, "REPORT", srv.cal, MONTH_QUERY, depth1)
+    check_budget("calendar-query one month: matches")
     r["calendar-query one month: matches"] = responses(body)
+    check_budget("calendar-query one month (ms)")
     r["calendar-query one month (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.cal, MONTH_QUERY, depth1))
+    check_budget("sync-collection initial (ms)")
     r["sync-collection initial (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.cal, sync_body(None), depth1), 5)
     times = []
     for k in range(7):
@@ -413,24 +447,31 @@ def measure(srv, n, use_wrk):
         _, _, body = request(srv.port, "REPORT", srv.cal, sync_body(token), depth1)
         times.append((time.perf_counter() - t) * 1000)
         assert f"{k:06d}.ics" in body, f"{srv.name}: the change is not in the sync answer"
+    check_budget("sync-collection after one change (ms)")
     r["sync-collection after one change (ms)"] = statistics.median(times)
     _, _, body = request(srv.port, "REPORT", srv.book, FN_QUERY, depth1)
+    check_budget("addressbook-query FN contains: matches")
     r["addressbook-query FN contains: matches"] = responses(body)
+    check_budget("addressbook-query FN contains (ms)")
     r["addressbook-query FN contains (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.book, FN_QUERY, depth1))
+    check_budget("addressbook-multiget 100 (ms)")
     r["addressbook-multiget 100 (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.book, multiget("book", book_hrefs), depth1))
+    check_budget("16-client sync cycle (cycles/s)")
     r["16-client sync cycle (cycles/s)"] = sync_cycles(srv)
     if use_wrk:
         r["GET under wrk (req/s)"], r["GET p50 (ms)"], r["GET p99 (ms)"] = wrk(srv.port, f"{srv.cal}{n - 1:06d}.ics")
+    check_budget("RSS after the run (MiB)")
     r["RSS after the run (MiB)"] = srv.rss_mib()
     srv.stop()
     _local.conns = {}
     srv.start()
+    check_budget("start-up to first listing, warm (s)")
     r["start-up to first listing, warm (s)"] = wait_listing(srv)
     srv.stop()
     srv.start(cold=True)
+    check_budget("start-up to first listing, cold (s)")
     r["start-up to first listing, cold (s)"] = wait_listing(srv)
     srv.stop()
-    return r
 
 
 def wait_listing(srv):
@@ -462,21 +503,27 @@ def table(n, results, bare):
     print(f"\n### N = {n:,}\n")
     print("| measure | " + " | ".join(names) + " | dirdav vs the faster anchor |")
     print("|---|" + "---:|" * (len(names) + 1))
-    for key in results["dirdav"]:
+    keys = [k for s in names for k in results[s] if k != "over budget"]
+    for key in dict.fromkeys(keys):
         row = [results[s].get(key) for s in names]
         ratio = ""
         anchors = [v for s, v in zip(names, row) if s != "dirdav" and isinstance(v, (int, float)) and v]
-        d = row[0]
+        d = results.get("dirdav", {}).get(key)
         if "matches" in key:
-            ratio = "same" if all(v == d for v in row if v is not None) else "DIFFER"
+            measured = [v for v in row if v is not None]
+            ratio = "" if len(measured) < 2 else "same" if len(set(measured)) == 1 else "DIFFER"
         elif anchors and isinstance(d, (int, float)) and d:
             if key.endswith(LOWER_IS_BETTER):
                 ratio = f"{min(anchors) / d:.1f}× faster" if key.endswith(("(ms)", "(s)")) else f"{min(anchors) / d:.1f}× less"
             else:
                 ratio = f"{d / max(anchors):.1f}× more"
         print(f"| {key} | " + " | ".join(fmt(v) for v in row) + f" | {ratio} |")
+    for s in names:
+        if "over budget" in results[s]:
+            print(f"\n{s} went past its time budget and was stopped: {results[s]['over budget']}; "
+                  "its blank cells were not measured.")
     if bare:
-        d = results["dirdav"].get("GET under wrk (req/s)")
+        d = results.get("dirdav", {}).get("GET under wrk (req/s)")
         print(f"\nThe bare axum server (same bytes from memory) under the same wrk: {bare:,.0f} req/s;"
               + (f" dirdav's GET is {100 * d / bare:.0f}% of it." if d else ""))
 
@@ -487,6 +534,8 @@ def main():
     ap.add_argument("--bare")
     ap.add_argument("--venv", required=True)
     ap.add_argument("--wrk", action="store_true")
+    ap.add_argument("--budget", type=float, default=1800,
+                    help="seconds each server may take for one N before its remaining measures are skipped")
     ap.add_argument("--only", help="comma-separated servers to run (dirdav,Radicale,Xandikos)")
     ap.add_argument("sizes", nargs="*", type=int, default=[1000, 10000])
     args = ap.parse_args()
@@ -502,7 +551,7 @@ def main():
                 print(f"N={n}: {srv.name} ...", file=sys.stderr, flush=True)
                 t = time.monotonic()
                 try:
-                    results[srv.name] = measure(srv, n, args.wrk)
+                    results[srv.name] = measure(srv, n, args.wrk, args.budget)
                 finally:
                     srv.stop()
                 print(f"  done in {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
