@@ -431,7 +431,6 @@ def measure_steps(srv, n, use_wrk, r):
     check_budget("calendar-multiget 100 (ms)")
     r["calendar-multiget 100 (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.cal, multiget("cal", cal_hrefs), depth1))
     _, _, body = request(srv.port, "REPORT", srv.cal, MONTH_QUERY, depth1)
-    check_budget("calendar-query one month: matches")
     r["calendar-query one month: matches"] = responses(body)
     check_budget("calendar-query one month (ms)")
     r["calendar-query one month (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.cal, MONTH_QUERY, depth1))
@@ -450,7 +449,6 @@ def measure_steps(srv, n, use_wrk, r):
     check_budget("sync-collection after one change (ms)")
     r["sync-collection after one change (ms)"] = statistics.median(times)
     _, _, body = request(srv.port, "REPORT", srv.book, FN_QUERY, depth1)
-    check_budget("addressbook-query FN contains: matches")
     r["addressbook-query FN contains: matches"] = responses(body)
     check_budget("addressbook-query FN contains (ms)")
     r["addressbook-query FN contains (ms)"] = timed(lambda: request(srv.port, "REPORT", srv.book, FN_QUERY, depth1))
@@ -460,7 +458,6 @@ def measure_steps(srv, n, use_wrk, r):
     r["16-client sync cycle (cycles/s)"] = sync_cycles(srv)
     if use_wrk:
         r["GET under wrk (req/s)"], r["GET p50 (ms)"], r["GET p99 (ms)"] = wrk(srv.port, f"{srv.cal}{n - 1:06d}.ics")
-    check_budget("RSS after the run (MiB)")
     r["RSS after the run (MiB)"] = srv.rss_mib()
     srv.stop()
     _local.conns = {}
