@@ -29,7 +29,7 @@ wrk_flag=()
 command -v wrk >/dev/null && wrk_flag=(--wrk)
 only=()
 [ -n "${BENCH_ONLY:-}" ] && only=(--only "$BENCH_ONLY")
-only+=(--budget "${BENCH_BUDGET:-1800}")
 "$venv/bin/python" -c 'import radicale, xandikos; print("Radicale", radicale.VERSION, "· Xandikos", xandikos.__version__ if hasattr(xandikos, "__version__") else "")' >&2 || true
 exec python3 tests/bench/compare.py --dirdav "target/$profile/dirdav" \
-  --bare "target/$profile/examples/bare_get" --venv "$venv" "${wrk_flag[@]}" "${only[@]}" "$@"
+  --bare "target/$profile/examples/bare_get" --venv "$venv" "${wrk_flag[@]}" "${only[@]}" \
+  --budget "${BENCH_BUDGET:-1800}" "$@"
