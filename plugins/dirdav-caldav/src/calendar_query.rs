@@ -57,7 +57,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             continue;
         }
         let mut propstats = store.propstats(&item, &others, principal);
-        if let Some(data_request) = data_request {
+        if let Some(data_request) = &data_request {
             let data = crate::data::render(data_request, &bytes);
             PropStat::add_found(&mut propstats, data);
         }

@@ -8,6 +8,7 @@ use icalendar::parser::{Component, Property, read_calendar_simple, unfold};
 use crate::query::{
     TimeRange, first_time, instance_matches, instances, props, recurrence_id, utc_time,
 };
+use crate::write::{component, line, property};
 
 /// Properties an expanded instance loses or gets rewritten.
 const DROPPED: [&str; 7] = [
@@ -23,47 +24,6 @@ const DROPPED: [&str; 7] = [
 fn utc_text(t: i64) -> String {
     DateTime::from_timestamp(t, 0)
         .map_or_else(String::new, |d| d.format("%Y%m%dT%H%M%SZ").to_string())
-}
-
-/// Writes a content line, folded at 75 octets (RFC 5545 §3.1).
-fn line(out: &mut String, text: &str) {
-    let mut width = 0;
-    for ch in text.chars() {
-        if width + ch.len_utf8() > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(ch);
-        width += ch.len_utf8();
-    }
-    out.push_str("\r\n");
-}
-
-fn property(out: &mut String, p: &Property<'_>) {
-    let mut text = p.name.as_str().to_ascii_uppercase();
-    for param in &p.params {
-        text.push(';');
-        text.push_str(param.key.as_str());
-        if let Some(v) = &param.val {
-            text.push('=');
-            text.push_str(v.as_str());
-        }
-    }
-    text.push(':');
-    text.push_str(p.val.as_str());
-    line(out, &text);
-}
-
-fn component(out: &mut String, c: &Component<'_>) {
-    let name = c.name.as_str().to_ascii_uppercase();
-    line(out, &format!("BEGIN:{name}"));
-    for p in &c.properties {
-        property(out, p);
-    }
-    for sub in &c.components {
-        component(out, sub);
-    }
-    line(out, &format!("END:{name}"));
 }
 
 /// A date or date-time as an instance carries it: DATE values stay dates (all-day),
@@ -179,15 +139,5 @@ END:VCALENDAR\r\n"
         );
         let narrow = expand(ics, range("20260126T000000Z", "20260127T000000Z")).unwrap();
         assert_eq!(narrow.matches("BEGIN:VEVENT").count(), 1);
-    }
-
-    #[test]
-    fn long_lines_are_folded() {
-        let mut out = String::new();
-        line(&mut out, &"x".repeat(100));
-        assert_eq!(
-            out,
-            format!("{}\r\n {}\r\n", "x".repeat(75), "x".repeat(25))
-        );
     }
 }

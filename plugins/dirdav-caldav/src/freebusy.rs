@@ -1,6 +1,7 @@
 //! The `free-busy-query` REPORT (RFC 4791 §7.10): one VFREEBUSY for a time range, built
 //! from the calendar's opaque events (TRANSP:TRANSPARENT and STATUS:CANCELLED ones do
-//! not count; STATUS:TENTATIVE ones are BUSY-TENTATIVE), recurrences included.
+//! not count; STATUS:TENTATIVE ones are BUSY-TENTATIVE), recurrences included, and from
+//! the busy periods of stored VFREEBUSY components, each keeping its FBTYPE.
 
 use chrono::DateTime;
 use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
@@ -9,7 +10,7 @@ use dirdav_plugin::{Body, DavError, DavRequest, HandlerResult};
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 use crate::cal;
-use crate::ical::parse_duration;
+use crate::ical::{parse_duration, parse_time};
 use crate::query::{TimeRange, first_time, instances, props, recurrence_id, time_range};
 
 /// The report's root element.
@@ -48,22 +49,65 @@ fn duration(c: &Component<'_>) -> i64 {
     }
 }
 
-/// Busy periods of one calendar object in the range: (start, end, tentative).
-fn busy(root: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, bool)> {
+/// The busy types a free-busy answer reports, in the order it lists them.
+const KINDS: [&str; 3] = ["BUSY", "BUSY-TENTATIVE", "BUSY-UNAVAILABLE"];
+
+/// The busy periods of a stored VFREEBUSY that overlap the range, clipped to it:
+/// (start, end, index into [`KINDS`]). FREE periods and unknown types are left out.
+fn stored_busy(c: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, usize)> {
+    let mut out = Vec::new();
+    for p in props(c, "FREEBUSY") {
+        let kind = p
+            .params
+            .iter()
+            .find(|x| x.key.as_str().eq_ignore_ascii_case("FBTYPE"))
+            .and_then(|x| x.val.as_ref())
+            .map_or_else(|| "BUSY".to_owned(), |v| v.as_str().to_ascii_uppercase());
+        let Some(kind) = KINDS.iter().position(|k| *k == kind) else {
+            continue;
+        };
+        for period in p.val.as_str().split(',') {
+            let Some((from, to)) = period.trim().split_once('/') else {
+                continue;
+            };
+            let Some((start, _)) = parse_time(from) else {
+                continue;
+            };
+            let end = parse_time(to)
+                .map(|t| t.0)
+                .or_else(|| parse_duration(to).map(|d| start + d));
+            if let Some(end) = end {
+                let (a, b) = (start.max(range.start), end.min(range.end));
+                if a < b {
+                    out.push((a, b, kind));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Busy periods of one calendar object in the range: (start, end, index into [`KINDS`]).
+fn busy(root: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, usize)> {
     let events: Vec<&Component<'_>> = root
         .components
         .iter()
         .filter(|c| c.name.as_str().eq_ignore_ascii_case("VEVENT"))
         .collect();
     let overridden: Vec<i64> = events.iter().filter_map(|c| recurrence_id(c)).collect();
-    let mut out = Vec::new();
+    let mut out: Vec<(i64, i64, usize)> = root
+        .components
+        .iter()
+        .filter(|c| c.name.as_str().eq_ignore_ascii_case("VFREEBUSY"))
+        .flat_map(|c| stored_busy(c, range))
+        .collect();
     for c in events {
         if value(c, "TRANSP").as_deref() == Some("TRANSPARENT")
             || value(c, "STATUS").as_deref() == Some("CANCELLED")
         {
             continue;
         }
-        let tentative = value(c, "STATUS").as_deref() == Some("TENTATIVE");
+        let kind = usize::from(value(c, "STATUS").as_deref() == Some("TENTATIVE"));
         let Some(start) = first_time(c, "DTSTART") else {
             continue;
         };
@@ -81,7 +125,7 @@ fn busy(root: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, bool)> {
         for (s, _) in starts {
             let (a, b) = (s.max(range.start), (s + length).min(range.end));
             if a < b {
-                out.push((a, b, tentative));
+                out.push((a, b, kind));
             }
         }
     }
@@ -117,7 +161,9 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     };
     for item in items.into_iter().filter(|r| !r.is_collection) {
         let skip = item.summary.as_ref().is_some_and(|s| {
-            s.component.as_deref().is_some_and(|c| c != "VEVENT")
+            s.component
+                .as_deref()
+                .is_some_and(|c| c != "VEVENT" && c != "VFREEBUSY")
                 || s.span
                     .is_some_and(|(a, b)| b <= range.start || a >= range.end)
         });
@@ -133,14 +179,6 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             periods.extend(busy(root, range));
         }
     }
-    let busy_periods = merge(
-        periods
-            .iter()
-            .filter(|p| !p.2)
-            .map(|p| (p.0, p.1))
-            .collect(),
-    );
-    let tentative = merge(periods.iter().filter(|p| p.2).map(|p| (p.0, p.1)).collect());
     let mut text = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//dirdav//dirdav {}//EN\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:{}\r\nDTSTART:{}\r\nDTEND:{}\r\n",
         env!("CARGO_PKG_VERSION"),
@@ -150,13 +188,14 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         utc(range.start),
         utc(range.end)
     );
-    for (kind, list) in [("BUSY", &busy_periods), ("BUSY-TENTATIVE", &tentative)] {
-        for (a, b) in list.iter() {
-            text.push_str(&format!(
-                "FREEBUSY;FBTYPE={kind}:{}/{}\r\n",
-                utc(*a),
-                utc(*b)
-            ));
+    for (index, kind) in KINDS.iter().enumerate() {
+        let of_kind = periods
+            .iter()
+            .filter(|p| p.2 == index)
+            .map(|p| (p.0, p.1))
+            .collect();
+        for (a, b) in merge(of_kind) {
+            text.push_str(&format!("FREEBUSY;FBTYPE={kind}:{}/{}\r\n", utc(a), utc(b)));
         }
     }
     text.push_str("END:VFREEBUSY\r\nEND:VCALENDAR\r\n");

@@ -27,6 +27,7 @@ mod ical;
 mod mkcalendar;
 mod multiget;
 mod query;
+mod write;
 
 use dirdav_plugin::xml::{Element, Name, ns};
 use dirdav_plugin::{DavError, LiveProperty, Plugin, Registrar, Resource, WriteCheck};

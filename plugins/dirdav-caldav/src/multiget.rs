@@ -43,7 +43,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             }
         };
         let mut propstats = store.propstats(&resource, &others, principal);
-        if let (Some(data_request), Some(bytes)) = (data_request, bytes) {
+        if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
             PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
         }
         ms.propstats(&href, &propstats);
