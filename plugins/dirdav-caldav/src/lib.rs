@@ -7,8 +7,10 @@
 //! calendar, each refusal naming its RFC 4791 §5.3.2 precondition; a summary of every
 //! item (UID, component, time span) for the index; MKCALENDAR; GET on a calendar as
 //! one `text/calendar` (subscriptions and exports); and the
-//! `calendar-multiget`, `calendar-query` and `free-busy-query` REPORTs (the whole filter grammar of RFC 4791
-//! §9.7, time ranges on recurring events and tasks included).
+//! `calendar-multiget`, `calendar-query` and `free-busy-query` REPORTs (the whole filter
+//! grammar of RFC 4791 §9.7, time ranges on recurring events and tasks included; partial
+//! retrieval, `expand`, `limit-recurrence-set` and `limit-freebusy-set` in
+//! `calendar-data`).
 //!
 //! ```
 //! use dirdav_plugin::Registry;
