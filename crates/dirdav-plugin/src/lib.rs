@@ -1,5 +1,6 @@
 #![doc = include_str!("../GUIDE.md")]
 
+pub mod contentline;
 mod error;
 mod handler;
 mod multistatus;

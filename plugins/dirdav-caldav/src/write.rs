@@ -2,47 +2,21 @@
 //! expanded instances, partial retrieval, free-busy. Stored objects are otherwise
 //! returned byte for byte as they were written.
 
+use dirdav_plugin::contentline::{fold_into, property_into};
 use icalendar::parser::{Component, Property};
 
-/// Writes a content line, folded at 75 octets without splitting a character.
+/// Writes a content line, folded at 75 octets.
 pub(crate) fn line(out: &mut String, text: &str) {
-    let mut width = 0;
-    for ch in text.chars() {
-        if width + ch.len_utf8() > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(ch);
-        width += ch.len_utf8();
-    }
-    out.push_str("\r\n");
-}
-
-/// A parameter value as RFC 5545 §3.2 wants it: quoted when it holds `:`, `;` or `,`
-/// (the parser hands values over without their quotes), and when it holds a space, as
-/// most clients write names.
-fn param_value(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains([':', ';', ',', ' ']) && !value.starts_with('"') {
-        format!("\"{value}\"").into()
-    } else {
-        value.into()
-    }
+    fold_into(out, text);
 }
 
 /// Writes a property with the value given (its own, or a narrowed one).
 pub(crate) fn property_with(out: &mut String, p: &Property<'_>, value: &str) {
-    let mut text = p.name.as_str().to_ascii_uppercase();
-    for param in &p.params {
-        text.push(';');
-        text.push_str(param.key.as_str());
-        if let Some(v) = &param.val {
-            text.push('=');
-            text.push_str(&param_value(v.as_str()));
-        }
-    }
-    text.push(':');
-    text.push_str(value);
-    line(out, &text);
+    let params = p
+        .params
+        .iter()
+        .map(|x| (x.key.as_str(), x.val.as_ref().map(|v| v.as_str())));
+    property_into(out, p.name.as_str(), params, value);
 }
 
 /// Writes a property as it was read.
@@ -67,16 +41,6 @@ pub(crate) fn component(out: &mut String, c: &Component<'_>) {
 mod tests {
     use super::*;
     use icalendar::parser::{read_calendar_simple, unfold};
-
-    #[test]
-    fn long_lines_are_folded() {
-        let mut out = String::new();
-        line(&mut out, &"x".repeat(100));
-        assert_eq!(
-            out,
-            format!("{}\r\n {}\r\n", "x".repeat(75), "x".repeat(25))
-        );
-    }
 
     #[test]
     fn parameters_keep_the_quotes_they_need() {

@@ -1,0 +1,91 @@
+//! Writing content lines, the text form iCalendar (RFC 5545 §3.1) and vCard (RFC 6350
+//! §3.2) share: for plugins that compose such text (expanded or narrowed calendar
+//! objects, converted vCards). Parsing is the format crates' business.
+
+use std::borrow::Cow;
+
+/// Appends one content line and its CRLF, folded at 75 octets without splitting a
+/// character; continuation lines start with a space.
+pub fn fold_into(out: &mut String, text: &str) {
+    let mut width = 0;
+    for ch in text.chars() {
+        if width + ch.len_utf8() > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(ch);
+        width += ch.len_utf8();
+    }
+    out.push_str("\r\n");
+}
+
+/// A parameter value as it must be written: in double quotes when it holds `:`, `;`
+/// or `,` (which would otherwise end it), and when it holds a space, as most clients
+/// write display names. Parsers hand values over without their quotes.
+pub fn param_value(value: &str) -> Cow<'_, str> {
+    if value.contains([':', ';', ',', ' ']) && !value.starts_with('"') {
+        format!("\"{value}\"").into()
+    } else {
+        value.into()
+    }
+}
+
+/// Appends a property line: `NAME;KEY=value...:value`, the name upper-cased.
+pub fn property_into<'a>(
+    out: &mut String,
+    name: &str,
+    params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    value: &str,
+) {
+    let mut text = name.to_ascii_uppercase();
+    for (key, val) in params {
+        text.push(';');
+        text.push_str(key);
+        if let Some(v) = val {
+            text.push('=');
+            text.push_str(&param_value(v));
+        }
+    }
+    text.push(':');
+    text.push_str(value);
+    fold_into(out, &text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_fold_at_75_octets_between_characters() {
+        let mut out = String::new();
+        fold_into(&mut out, &"x".repeat(100));
+        assert_eq!(
+            out,
+            format!("{}\r\n {}\r\n", "x".repeat(75), "x".repeat(25))
+        );
+        let mut out = String::new();
+        fold_into(&mut out, &format!("{}é", "x".repeat(74)));
+        assert_eq!(out, format!("{}\r\n é\r\n", "x".repeat(74)));
+    }
+
+    #[test]
+    fn parameter_values_are_quoted_when_they_must_be() {
+        let mut out = String::new();
+        property_into(
+            &mut out,
+            "attendee",
+            [
+                ("CN", Some("Lisa Dusseault")),
+                ("DELEGATED-FROM", Some("mailto:a@example.com")),
+                ("RSVP", Some("TRUE")),
+                ("X-FLAG", None),
+            ],
+            "mailto:lisa@example.com",
+        );
+        assert!(out.lines().all(|l| l.len() <= 75));
+        assert_eq!(
+            out.replace("\r\n ", ""),
+            "ATTENDEE;CN=\"Lisa Dusseault\";DELEGATED-FROM=\"mailto:a@example.com\";RSVP=TRUE;X-FLAG:mailto:lisa@example.com\r\n"
+        );
+    }
+}
