@@ -19,25 +19,26 @@ pub fn fold_into(out: &mut String, text: &str) {
     out.push_str("\r\n");
 }
 
-/// A parameter value as it must be written: in double quotes when it holds `:`, `;`
-/// or `,` (which would otherwise end it), and when it holds a space, as most clients
-/// write display names. Parsers hand values over without their quotes.
+/// A parameter value as it must be written: in double quotes when it holds `:` or `;`
+/// (which would otherwise end it), and when it holds a space, as most clients write
+/// display names. Parsers hand values over without their quotes; a comma alone is
+/// taken as separating the values of a list (`TYPE=WORK,PREF`) and left unquoted.
 pub fn param_value(value: &str) -> Cow<'_, str> {
-    if value.contains([':', ';', ',', ' ']) && !value.starts_with('"') {
+    if value.contains([':', ';', ' ']) && !value.starts_with('"') {
         format!("\"{value}\"").into()
     } else {
         value.into()
     }
 }
 
-/// Appends a property line: `NAME;KEY=value...:value`, the name upper-cased.
+/// Appends a property line: `NAME;KEY=value...:value`, the name as given.
 pub fn property_into<'a>(
     out: &mut String,
     name: &str,
     params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     value: &str,
 ) {
-    let mut text = name.to_ascii_uppercase();
+    let mut text = name.to_owned();
     for (key, val) in params {
         text.push(';');
         text.push_str(key);
@@ -73,11 +74,12 @@ mod tests {
         let mut out = String::new();
         property_into(
             &mut out,
-            "attendee",
+            "ATTENDEE",
             [
                 ("CN", Some("Lisa Dusseault")),
                 ("DELEGATED-FROM", Some("mailto:a@example.com")),
                 ("RSVP", Some("TRUE")),
+                ("TYPE", Some("WORK,PREF")),
                 ("X-FLAG", None),
             ],
             "mailto:lisa@example.com",
@@ -85,7 +87,7 @@ mod tests {
         assert!(out.lines().all(|l| l.len() <= 75));
         assert_eq!(
             out.replace("\r\n ", ""),
-            "ATTENDEE;CN=\"Lisa Dusseault\";DELEGATED-FROM=\"mailto:a@example.com\";RSVP=TRUE;X-FLAG:mailto:lisa@example.com\r\n"
+            "ATTENDEE;CN=\"Lisa Dusseault\";DELEGATED-FROM=\"mailto:a@example.com\";RSVP=TRUE;TYPE=WORK,PREF;X-FLAG:mailto:lisa@example.com\r\n"
         );
     }
 }

@@ -16,7 +16,7 @@ pub(crate) fn property_with(out: &mut String, p: &Property<'_>, value: &str) {
         .params
         .iter()
         .map(|x| (x.key.as_str(), x.val.as_ref().map(|v| v.as_str())));
-    property_into(out, p.name.as_str(), params, value);
+    property_into(out, &p.name.as_str().to_ascii_uppercase(), params, value);
 }
 
 /// Writes a property as it was read.

@@ -7,7 +7,8 @@
 //! refusal naming its RFC 6352 §6.3.2 precondition; a summary of every card (UID and
 //! the FN, N, EMAIL, TEL, NICKNAME, UID and ORG values) for the index; the
 //! `addressbook-multiget` and `addressbook-query` REPORTs, the latter answered from the
-//! summaries whenever its filter allows; and GET on an address book as one `text/vcard`.
+//! summaries whenever its filter allows, both with `address-data` subsets and vCard
+//! 3.0 ⇄ 4.0 conversion; and GET on an address book as one `text/vcard`.
 //!
 //! ```
 //! use dirdav_plugin::Registry;
@@ -17,6 +18,8 @@
 //! assert!(registry.compliance.contains(&"addressbook"));
 //! ```
 
+mod convert;
+mod data;
 mod query;
 mod reports;
 mod vcard;

@@ -7,6 +7,7 @@ use dirdav_plugin::{
     Body, DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource, Store,
 };
 
+use crate::data::{self, DataRequest};
 use crate::query::{Prop, matches, parse_filter, summary_props};
 use crate::{ADDRESS_DATA, card, vcard};
 
@@ -15,20 +16,34 @@ pub(crate) const QUERY: Name = card("addressbook-query");
 const PROP: Name = Name::new(ns::DAV, "prop");
 const HREF: Name = Name::new(ns::DAV, "href");
 
-/// One card's response: its properties and, when asked, its data.
+/// What a report asks for: WebDAV properties, and address data if any.
+struct Wanted {
+    names: Vec<Name>,
+    data: Option<DataRequest>,
+}
+
+/// One card's response: its properties and, when asked, its data; 415 with
+/// `supported-address-data-conversion` when its data cannot be given as asked.
 fn respond(
     ms: &mut Multistatus,
     store: &dyn Store,
     href: &str,
     item: &Resource,
-    names: &[Name],
-    data: Option<&[u8]>,
+    wanted: &Wanted,
+    bytes: Option<&[u8]>,
     principal: Option<&dirdav_plugin::Principal>,
 ) {
-    let mut stats = store.propstats(item, names, principal);
-    if let Some(bytes) = data {
-        let element = Element::with_text(ADDRESS_DATA, String::from_utf8_lossy(bytes));
-        PropStat::add_found(&mut stats, element);
+    let mut stats = store.propstats(item, &wanted.names, principal);
+    if let (Some(request), Some(bytes)) = (&wanted.data, bytes) {
+        match data::render(request, bytes) {
+            Ok(element) => PropStat::add_found(&mut stats, element),
+            Err(reason) => {
+                let error = DavError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, reason)
+                    .condition(card("supported-address-data-conversion"));
+                ms.status(href, StatusCode::UNSUPPORTED_MEDIA_TYPE, Some(&error));
+                return;
+            }
+        }
     }
     if stats.iter().all(|p| p.props.is_empty()) {
         ms.status(href, StatusCode::OK, None);
@@ -37,23 +52,23 @@ fn respond(
     }
 }
 
-/// The requested properties, and whether address-data is among them.
-fn wanted(root: &Element) -> (Vec<Name>, bool) {
+/// The requested properties, and the address data asked for, if any.
+fn wanted(root: &Element) -> Result<Wanted, DavError> {
     let names: Vec<Name> = root
         .child(&PROP)
         .map(|p| p.elements().map(|e| e.name.clone()).collect())
         .unwrap_or_default();
-    let data = names.contains(&ADDRESS_DATA);
-    (
-        names.into_iter().filter(|n| *n != ADDRESS_DATA).collect(),
-        data,
-    )
+    Ok(Wanted {
+        names: names.into_iter().filter(|n| *n != ADDRESS_DATA).collect(),
+        data: data::requested(root.child(&PROP))?,
+    })
 }
 
 pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
     let target = request.resource.ok_or_else(DavError::not_found)?;
     let root = parse(&request.body, &Limits::default())?;
-    let (names, want_data) = wanted(&root);
+    let wanted = wanted(&root)?;
+    let want_data = wanted.data.is_some();
     let store = request.store.as_ref();
     let mut ms = Multistatus::new(&store.prefixes());
     let hrefs = root
@@ -74,7 +89,7 @@ pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
             store,
             &href,
             &item,
-            &names,
+            &wanted,
             data.as_deref(),
             request.principal.as_ref(),
         );
@@ -102,7 +117,8 @@ pub(crate) async fn query(request: DavRequest) -> HandlerResult {
                 .map_err(|_| DavError::bad_request("invalid nresults"))
         })
         .transpose()?;
-    let (names, want_data) = wanted(&root);
+    let wanted = wanted(&root)?;
+    let want_data = wanted.data.is_some();
     let store = request.store.as_ref();
     let items: Vec<Resource> = if target.is_collection {
         store.members(&target.path)
@@ -165,7 +181,7 @@ pub(crate) async fn query(request: DavRequest) -> HandlerResult {
             store,
             &item.href,
             &item,
-            &names,
+            &wanted,
             data,
             request.principal.as_ref(),
         );
