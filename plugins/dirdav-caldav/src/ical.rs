@@ -10,6 +10,8 @@ pub(crate) enum Invalid {
     Data(String),
     /// iCalendar, but not one calendar object (`CALDAV:valid-calendar-object-resource`).
     Object(String),
+    /// Beyond a limit the calendar advertises: the precondition's name, and why.
+    Limit(&'static str, String),
 }
 
 /// A parsed calendar object resource: its component type and UID.
@@ -51,12 +53,73 @@ fn root(text: &str) -> Result<Component<'_>, Invalid> {
 /// its overridden instances). Tolerates what real clients send: lowercase names, a
 /// missing VERSION, folded lines, a `METHOD`.
 pub(crate) fn validate(bytes: &[u8]) -> Result<Object, Invalid> {
+    with_root(bytes, object)
+}
+
+/// [`validate`], and the limits a calendar advertises (RFC 4791 §5.2.8–§5.2.9): no
+/// finite recurrence with more than [`MAX_INSTANCES`] instances, no instance with more
+/// than [`MAX_ATTENDEES`] attendees. Open-ended rules are accepted: queries expand them
+/// only over the range asked for.
+pub(crate) fn validate_put(bytes: &[u8]) -> Result<Object, Invalid> {
+    with_root(bytes, |root| {
+        let found = object(root)?;
+        limits(root)?;
+        Ok(found)
+    })
+}
+
+fn with_root<T>(
+    bytes: &[u8],
+    f: impl FnOnce(&Component<'_>) -> Result<T, Invalid>,
+) -> Result<T, Invalid> {
     let text = std::str::from_utf8(bytes).map_err(|_| Invalid::Data("not UTF-8".into()))?;
     if !upper(text.lines().next().unwrap_or("")).starts_with("BEGIN:VCALENDAR") {
         return Err(Invalid::Data("does not start with BEGIN:VCALENDAR".into()));
     }
     let unfolded = unfold(text);
     let root = root(&unfolded)?;
+    f(&root)
+}
+
+/// The most instances a finite recurrence may have (`CALDAV:max-instances`).
+pub(crate) const MAX_INSTANCES: u16 = 10_000;
+/// The most attendees one instance may have (`CALDAV:max-attendees-per-instance`).
+pub(crate) const MAX_ATTENDEES: usize = 1_000;
+
+fn limits(root: &Component<'_>) -> Result<(), Invalid> {
+    for c in &root.components {
+        let attendees = c
+            .properties
+            .iter()
+            .filter(|p| p.name.as_str().eq_ignore_ascii_case("ATTENDEE"))
+            .count();
+        if attendees > MAX_ATTENDEES {
+            return Err(Invalid::Limit(
+                "max-attendees-per-instance",
+                format!("{attendees} attendees; at most {MAX_ATTENDEES} are taken"),
+            ));
+        }
+        let finite = c.properties.iter().any(|p| {
+            p.name.as_str().eq_ignore_ascii_case("RRULE") && {
+                let rule = p.val.as_str().to_ascii_uppercase();
+                rule.contains("COUNT=") || rule.contains("UNTIL=")
+            }
+        });
+        if finite
+            && let Some(count) = crate::query::count_instances(c, MAX_INSTANCES + 1)
+            && count > usize::from(MAX_INSTANCES)
+        {
+            return Err(Invalid::Limit(
+                "max-instances",
+                format!("more than {MAX_INSTANCES} instances"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The component type and UID of a parsed VCALENDAR, if it is one calendar object.
+fn object(root: &Component<'_>) -> Result<Object, Invalid> {
     let mut component: Option<String> = None;
     let mut uid: Option<String> = None;
     for c in root

@@ -58,6 +58,12 @@ const COMP: Name = cal("comp");
 const CALENDAR_DATA: Name = cal("calendar-data");
 const CALENDAR_COLOR: Name = Name::new(ns::APPLE_ICAL, "calendar-color");
 const COLLATIONS: Name = cal("supported-collation-set");
+/// The earliest and latest times stored: the whole range iCalendar can write, as
+/// dirdav has no narrower one.
+const MIN_DATE: Name = cal("min-date-time");
+const MAX_DATE: Name = cal("max-date-time");
+const MAX_INSTANCES: Name = cal("max-instances");
+const MAX_ATTENDEES: Name = cal("max-attendees-per-instance");
 
 /// The CalDAV plugin.
 #[derive(Debug, Default, Clone)]
@@ -92,9 +98,10 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
             format!("larger than {MAX_RESOURCE_SIZE} bytes"),
         ));
     }
-    let object = ical::validate(w.body).map_err(|e| match e {
+    let object = ical::validate_put(w.body).map_err(|e| match e {
         ical::Invalid::Data(m) => forbidden("valid-calendar-data", m),
         ical::Invalid::Object(m) => forbidden("valid-calendar-object-resource", m),
+        ical::Invalid::Limit(condition, m) => forbidden(condition, m),
     })?;
     if !components(w.parent).contains(&object.component) {
         return Err(forbidden(
@@ -145,6 +152,18 @@ impl Plugin for CalDav {
             ))
             .property(LiveProperty::on_collections_of(KIND, MAX_SIZE, |_| {
                 Element::with_text(MAX_SIZE, MAX_RESOURCE_SIZE.to_string())
+            }))
+            .property(LiveProperty::on_collections_of(KIND, MIN_DATE, |_| {
+                Element::with_text(MIN_DATE, "00010101T000000Z")
+            }))
+            .property(LiveProperty::on_collections_of(KIND, MAX_DATE, |_| {
+                Element::with_text(MAX_DATE, "99991231T235959Z")
+            }))
+            .property(LiveProperty::on_collections_of(KIND, MAX_INSTANCES, |_| {
+                Element::with_text(MAX_INSTANCES, ical::MAX_INSTANCES.to_string())
+            }))
+            .property(LiveProperty::on_collections_of(KIND, MAX_ATTENDEES, |_| {
+                Element::with_text(MAX_ATTENDEES, ical::MAX_ATTENDEES.to_string())
             }))
             .property(
                 LiveProperty::computed(HOME_SET, |ctx| ctx.home_set(HOME_SET)).not_in_allprop(),

@@ -402,6 +402,12 @@ pub(crate) fn instances(
     )
 }
 
+/// How many instances a master component's recurrence set has, counting up to
+/// `limit`; `None` when the rule cannot be expanded.
+pub(crate) fn count_instances(c: &Component<'_>, limit: u16) -> Option<usize> {
+    Some(rule_set(c)?.all(limit).dates.len())
+}
+
 /// The start of the last instance of a finite rule (`COUNT`, no `UNTIL`, no `RDATE`),
 /// so that summaries need not take such rules as open-ended.
 pub(crate) fn last_counted_instance(c: &Component<'_>) -> Option<i64> {

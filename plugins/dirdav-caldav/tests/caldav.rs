@@ -90,7 +90,8 @@ async fn a_calendar_describes_itself() {
     let fx = fixture().await;
     let body = r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/">
 <prop><resourcetype/><displayname/><C:supported-calendar-component-set/><C:supported-calendar-data/>
-<C:max-resource-size/><supported-report-set/></prop></propfind>"#;
+<C:max-resource-size/><C:min-date-time/><C:max-date-time/><C:max-instances/><C:max-attendees-per-instance/>\
+<supported-report-set/></prop></propfind>"#;
     let (status, xml) = send(&fx.srv, "PROPFIND", "/alice/work/", &[("depth", "0")], body).await;
     assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(
@@ -101,6 +102,8 @@ async fn a_calendar_describes_itself() {
 <cal:supported-calendar-component-set><cal:comp name=\"VEVENT\"/></cal:supported-calendar-component-set>\
 <cal:supported-calendar-data><cal:calendar-data content-type=\"text/calendar\" version=\"2.0\"/></cal:supported-calendar-data>\
 <cal:max-resource-size>10485760</cal:max-resource-size>\
+<cal:min-date-time>00010101T000000Z</cal:min-date-time><cal:max-date-time>99991231T235959Z</cal:max-date-time>\
+<cal:max-instances>10000</cal:max-instances><cal:max-attendees-per-instance>1000</cal:max-attendees-per-instance>\
 <d:supported-report-set><d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>\
 <d:supported-report><d:report><cal:calendar-multiget/></d:report></d:supported-report>\
 <d:supported-report><d:report><cal:calendar-query/></d:report></d:supported-report>\
@@ -138,6 +141,27 @@ async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
             event("a"),
             "<no-uid-conflict xmlns=\"urn:ietf:params:xml:ns:caldav\"><d:href>/alice/work/a.ics</d:href></no-uid-conflict>",
         ),
+        (
+            event("x").replace("SUMMARY", "RRULE:FREQ=MINUTELY;COUNT=20000\r\nSUMMARY"),
+            "<max-instances xmlns=\"urn:ietf:params:xml:ns:caldav\"/>",
+        ),
+        (
+            event("x").replace(
+                "SUMMARY",
+                "RRULE:FREQ=HOURLY;UNTIL=20300101T000000Z\r\nSUMMARY",
+            ),
+            "<max-instances xmlns=\"urn:ietf:params:xml:ns:caldav\"/>",
+        ),
+        (
+            event("x").replace(
+                "SUMMARY",
+                &(0..1001)
+                    .map(|i| format!("ATTENDEE:mailto:guest{i}@example.com\r\n"))
+                    .chain(["SUMMARY".to_owned()])
+                    .collect::<String>(),
+            ),
+            "<max-attendees-per-instance xmlns=\"urn:ietf:params:xml:ns:caldav\"/>",
+        ),
     ];
     for (body, condition) in cases {
         let (status, xml) = send(&fx.srv, "PUT", "/alice/work/x.ics", &[], &body).await;
@@ -163,6 +187,13 @@ async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
         "rewriting an item keeps its UID"
     );
     let (status, _) = send(&fx.srv, "PUT", "/alice/work/c.ics", &[], &event("c")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Open-ended rules are fine, however many instances they would have in all.
+    let forever = event("f").replace("SUMMARY", "RRULE:FREQ=MINUTELY\r\nSUMMARY");
+    let (status, _) = send(&fx.srv, "PUT", "/alice/work/f.ics", &[], &forever).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let daily = event("g").replace("SUMMARY", "RRULE:FREQ=DAILY;COUNT=3650\r\nSUMMARY");
+    let (status, _) = send(&fx.srv, "PUT", "/alice/work/g.ics", &[], &daily).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = send(
         &fx.srv,
