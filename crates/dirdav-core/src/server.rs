@@ -1184,6 +1184,10 @@ impl Store for Inner {
         Box::pin(methods::mkcol::create(self, new))
     }
 
+    fn visible(&self, resource: &Resource, principal: Option<&Principal>) -> bool {
+        self.registry.visible(resource, principal, &*self.index())
+    }
+
     fn propstats(
         &self,
         resource: &Resource,

@@ -146,6 +146,9 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
         limit: Option<usize>,
         principal: Option<&Principal>,
     ) -> Result<SyncChanges, DavError>;
+    /// Whether a user may see a resource in listings (every plugin's member filter
+    /// agrees, as for PROPFIND and sync-collection).
+    fn visible(&self, resource: &Resource, principal: Option<&Principal>) -> bool;
     /// The named properties of a resource, grouped by status (200 and 404), as the core
     /// answers them in PROPFIND.
     fn propstats(

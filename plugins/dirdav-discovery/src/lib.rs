@@ -9,6 +9,8 @@
 //!   answers `DAV:principal-URL` and `CALDAV:calendar-user-address-set`; every resource
 //!   answers `DAV:principal-collection-set`. Home-set properties come from the CalDAV and
 //!   CardDAV plugins; this plugin never names them.
+//! - The `DAV:expand-property` (RFC 3253 §3.8) and `DAV:principal-match` (RFC 3744 §9.3)
+//!   REPORTs, which walk from a principal to what it points at.
 //! - At a user's first authenticated request, their home is created with a default
 //!   calendar ("Personal", events and tasks) and address book ("Contacts"), unless
 //!   [`Discovery::create_homes`] turns it off. An existing home is left as it is.
@@ -38,6 +40,7 @@ const HREF: Name = Name::new(ns::DAV, "href");
 const EMAIL_ADDRESS_SET: Name = Name::new(ns::CALENDARSERVER, "email-address-set");
 const EMAIL_ADDRESS: Name = Name::new(ns::CALENDARSERVER, "email-address");
 
+mod reports;
 mod search;
 
 /// What the configuration says about a user.
@@ -212,6 +215,12 @@ impl Plugin for Discovery {
             search::SEARCH_PROPERTY_SET,
             principals,
             search::search_property_set,
+        )
+        .report(reports::EXPAND_PROPERTY, |_| true, reports::expand_property)
+        .report(
+            reports::PRINCIPAL_MATCH,
+            |r| r.is_collection,
+            reports::principal_match,
         );
         r.route("/.well-known/caldav", well_known)
             .route("/.well-known/carddav", well_known)
