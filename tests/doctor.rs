@@ -109,3 +109,105 @@ fn doctor_fails_without_well_known_and_without_dav() {
         "{out}"
     );
 }
+
+/// A DNS server on 127.0.0.1 answering from a table of (name, record), with NXDOMAIN
+/// for anything else: what `dirdav doctor` finds when given only a domain.
+fn dns_server(
+    records: Vec<(&'static str, hickory_resolver::proto::rr::RData)>,
+) -> std::net::SocketAddr {
+    use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
+    use hickory_resolver::proto::rr::Record;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let at = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut reply = Message::response(query.metadata.id, OpCode::Query);
+            reply.metadata.authoritative = true;
+            reply.metadata.recursion_desired = query.metadata.recursion_desired;
+            reply.add_queries(query.queries.clone());
+            for q in &query.queries {
+                for (name, data) in &records {
+                    if q.name().to_utf8().eq_ignore_ascii_case(name)
+                        && data.record_type() == q.query_type()
+                    {
+                        reply.add_answer(Record::from_rdata(q.name().clone(), 60, data.clone()));
+                    }
+                }
+            }
+            if reply.answers.is_empty() {
+                reply.metadata.response_code = ResponseCode::NXDomain;
+            }
+            let _ = socket.send_to(&reply.to_vec().unwrap(), from);
+        }
+    });
+    at
+}
+
+fn srv(port: u16) -> hickory_resolver::proto::rr::RData {
+    use hickory_resolver::proto::rr::{Name, RData, rdata::SRV};
+    RData::SRV(SRV::new(
+        0,
+        1,
+        port,
+        Name::from_ascii("127.0.0.1.").unwrap(),
+    ))
+}
+
+fn txt(text: &str) -> hickory_resolver::proto::rr::RData {
+    use hickory_resolver::proto::rr::{RData, rdata::TXT};
+    RData::TXT(TXT::new(vec![text.to_owned()]))
+}
+
+fn doctor_by_dns(dns: std::net::SocketAddr, domain: &str) -> (bool, String) {
+    let Output { status, stdout, .. } = Command::new(env!("CARGO_BIN_EXE_dirdav"))
+        .args(["doctor", "--user", "alice", "--domain", domain])
+        .args(["--dns-server", &dns.to_string()])
+        .env("DIRDAV_PASSWORD", "wonderland")
+        .output()
+        .unwrap();
+    (status.success(), String::from_utf8(stdout).unwrap())
+}
+
+#[test]
+fn doctor_finds_the_server_through_srv_and_txt_records() {
+    let (_dir, srv_at) = example_server(&["--base-path", "/dav"]);
+    let port = srv_at.port;
+    let dns = dns_server(vec![
+        ("_caldav._tcp.example.test.", srv(port)),
+        ("_caldav._tcp.example.test.", txt("path=/dav/")),
+        ("_carddav._tcp.example.test.", srv(port)),
+    ]);
+    let (ok, out) = doctor_by_dns(dns, "example.test");
+    assert!(ok, "{out}");
+    for line in [
+        format!("ok    DNS _caldavs/_caldav._tcp.example.test: http://127.0.0.1:{port}/dav/\n"),
+        format!(
+            "ok    DNS _carddavs/_carddav._tcp.example.test: http://127.0.0.1:{port}/ (no path= TXT record: clients try /.well-known)\n"
+        ),
+        "ok    current-user-principal: /dav/alice/".to_owned(),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in\n{out}");
+    }
+}
+
+#[test]
+fn doctor_says_what_is_wrong_with_the_dns_records() {
+    let (_dir, srv_at) = example_server(&["--base-path", "/dav"]);
+    let port = srv_at.port;
+    // A path outside the server's base path, and no CardDAV records at all.
+    let dns = dns_server(vec![
+        ("_caldav._tcp.example.test.", srv(port)),
+        ("_caldav._tcp.example.test.", txt("path=/caldav/")),
+    ]);
+    let (ok, out) = doctor_by_dns(dns, "example.test");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("warn  DNS _carddavs/_carddav._tcp.example.test: no SRV record\n      fix: publish the records `dirdav dns-records --domain example.test` prints"),
+        "{out}"
+    );
+    assert!(out.contains("nothing is served at /caldav/ (404)"), "{out}");
+}

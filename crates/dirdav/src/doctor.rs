@@ -4,7 +4,10 @@
 //! The steps follow RFC 6764 §6 and what iOS and DAVx5 do: the `.well-known` redirect,
 //! OPTIONS and its DAV tokens, `current-user-principal`, the home sets, the collections
 //! in the homes, and with `--write` a test item created and deleted in the first
-//! calendar and address book. Plain `http://` only for now.
+//! calendar and address book. Given no URL, it first looks the server up as clients do
+//! (RFC 6764 §6): the SRV records `_caldavs._tcp`/`_caldav._tcp` (and `carddav`) of the
+//! user's domain, with `hickory-resolver`, and their `path=` TXT records. Plain
+//! `http://` only for now.
 
 use std::time::Duration;
 
@@ -17,7 +20,12 @@ use hyper_util::rt::TokioIo;
 #[derive(Debug)]
 pub(crate) struct Options {
     /// The server URL a user would type into a client: `http://host:port/` or with a path.
-    pub(crate) url: String,
+    /// Without one, the server is looked up in DNS as clients do (RFC 6764 §6).
+    pub(crate) url: Option<String>,
+    /// The domain to look up; by default the domain of the user's address.
+    pub(crate) domain: Option<String>,
+    /// The DNS server to ask instead of the system's (`/etc/resolv.conf`).
+    pub(crate) dns_server: Option<std::net::SocketAddr>,
     pub(crate) user: String,
     pub(crate) password: String,
     /// Create and delete a test item in the first calendar and address book.
@@ -237,9 +245,169 @@ fn refusal(reply: &Reply, user: &str, path: &str) -> (String, String) {
     }
 }
 
+/// Where the SRV and TXT records of RFC 6764 §3 say a service is.
+#[derive(Debug, PartialEq, Eq)]
+struct Located {
+    tls: bool,
+    host: String,
+    port: u16,
+    /// The context path of a `path=` TXT record, if there is one.
+    path: Option<String>,
+}
+
+impl Located {
+    fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        let path = self.path.as_deref().unwrap_or("/");
+        format!("{scheme}://{}:{}{path}", self.host, self.port)
+    }
+}
+
+fn resolver(
+    server: Option<std::net::SocketAddr>,
+) -> Result<hickory_resolver::TokioResolver, String> {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+    let builder = match server {
+        Some(at) => {
+            let mut ns = NameServerConfig::udp(at.ip());
+            for c in &mut ns.connections {
+                c.port = at.port();
+            }
+            hickory_resolver::Resolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![ns]),
+                TokioRuntimeProvider::default(),
+            )
+        }
+        None => hickory_resolver::Resolver::builder_tokio()
+            .map_err(|e| format!("cannot read the system's DNS settings: {e}"))?,
+    };
+    let mut builder = builder;
+    builder.options_mut().timeout = Duration::from_secs(3);
+    builder.options_mut().attempts = 1;
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up DNS lookups: {e}"))
+}
+
+/// The SRV record clients pick for a service (`_caldavs` before `_caldav`, RFC 6764
+/// §6): the lowest priority, then the highest weight; a target of "." says the
+/// service is not offered. `Ok(None)` when neither name has a record.
+async fn locate(
+    resolver: &hickory_resolver::TokioResolver,
+    service: &str,
+    domain: &str,
+) -> Result<Option<Located>, String> {
+    use hickory_resolver::proto::rr::RData;
+    for (tls, name) in [
+        (true, format!("_{service}s._tcp.{domain}.")),
+        (false, format!("_{service}._tcp.{domain}.")),
+    ] {
+        let lookup = match resolver.srv_lookup(name.as_str()).await {
+            Ok(lookup) => lookup,
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => continue,
+            Err(e) => return Err(format!("{name}: {e}")),
+        };
+        let best = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(srv) => Some(srv),
+                _ => None,
+            })
+            .min_by_key(|srv| (srv.priority, std::cmp::Reverse(srv.weight)));
+        let Some(srv) = best else { continue };
+        let host = srv.target.to_utf8().trim_end_matches('.').to_owned();
+        if host.is_empty() {
+            continue;
+        }
+        let path = match resolver.txt_lookup(name.as_str()).await {
+            Ok(txt) => txt.answers().iter().find_map(|r| match &r.data {
+                RData::TXT(t) => t.txt_data.iter().find_map(|d| {
+                    let text = String::from_utf8_lossy(d);
+                    text.strip_prefix("path=").map(str::to_owned)
+                }),
+                _ => None,
+            }),
+            Err(_) => None,
+        };
+        return Ok(Some(Located {
+            tls,
+            host,
+            port: srv.port,
+            path,
+        }));
+    }
+    Ok(None)
+}
+
+/// Step 0 without a URL: the SRV and TXT records of the user's domain, as a client
+/// given only an address looks them up. Returns the URL to go on with.
+async fn discover(options: &Options, report: &mut Report) -> Result<String, String> {
+    let domain = match &options.domain {
+        Some(d) => d.trim().trim_end_matches('.').to_owned(),
+        None => options
+            .user
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .ok_or(
+                "give --url, or --domain, or a user name that is an address (alice@example.com)",
+            )?,
+    };
+    let resolver = resolver(options.dns_server)?;
+    let mut first = None;
+    for service in ["caldav", "carddav"] {
+        let step = format!("DNS _{service}s/_{service}._tcp.{domain}");
+        match locate(&resolver, service, &domain).await {
+            Ok(Some(found)) => {
+                let txt = if found.path.is_some() {
+                    ""
+                } else {
+                    " (no path= TXT record: clients try /.well-known)"
+                };
+                report.ok(&step, &format!("{}{txt}", found.url()));
+                first.get_or_insert(found);
+            }
+            Ok(None) => report.warn(
+                &step,
+                "no SRV record",
+                &format!(
+                    "publish the records `dirdav dns-records --domain {domain}` prints, or users must type the server's URL"
+                ),
+            ),
+            Err(e) => report.fail(
+                &step,
+                &format!("the lookup failed: {e}"),
+                "check that the DNS server answers (and --dns-server, if given)",
+            ),
+        }
+    }
+    match first {
+        Some(found) if found.tls => Err(format!(
+            "the records point to {}; doctor speaks plain HTTP only for now: run it with --url",
+            found.url()
+        )),
+        Some(found) => Ok(found.url()),
+        None => {
+            let url = format!("http://{domain}/");
+            report.warn(
+                "DNS",
+                &format!("no service records: going on with {url}, as clients do"),
+                "publish SRV and TXT records (dirdav dns-records)",
+            );
+            Ok(url)
+        }
+    }
+}
+
 /// Runs every step; `Ok(true)` when a client would succeed.
 pub(crate) async fn run(options: &Options) -> Result<bool, String> {
-    let (address, start) = split_url(&options.url)?;
+    let mut report = Report::default();
+    let url = match &options.url {
+        Some(url) => url.clone(),
+        None => discover(options, &mut report).await?,
+    };
+    let (address, start) = split_url(&url)?;
     let address = if address.contains(':') {
         address
     } else {
@@ -253,7 +421,6 @@ pub(crate) async fn run(options: &Options) -> Result<bool, String> {
         address,
         authorization: format!("Basic {credentials}"),
     };
-    let mut report = Report::default();
 
     // 1. The well-known URLs (RFC 6764 §5), which clients given only a host name ask first.
     let mut context = start.clone();

@@ -54,9 +54,17 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct DoctorArgs {
-    /// The server URL a user would give a client, e.g. http://127.0.0.1:8008/.
+    /// The server URL a user would give a client, e.g. http://127.0.0.1:8008/. Without
+    /// it, the server is found through the DNS records of the user's domain (RFC 6764).
     #[arg(long, value_name = "URL")]
-    url: String,
+    url: Option<String>,
+    /// The domain whose SRV and TXT records to look up (by default the domain of an
+    /// address given as --user).
+    #[arg(long, value_name = "DOMAIN")]
+    domain: Option<String>,
+    /// The DNS server to ask, instead of the system's.
+    #[arg(long, value_name = "IP:PORT")]
+    dns_server: Option<std::net::SocketAddr>,
     /// The user to sign in as.
     #[arg(long, value_name = "NAME")]
     user: String,
@@ -243,6 +251,8 @@ fn main() -> std::process::ExitCode {
             let checked = doctor_password(&args.user).and_then(|password| {
                 runtime.block_on(doctor::run(&doctor::Options {
                     url: args.url,
+                    domain: args.domain,
+                    dns_server: args.dns_server,
                     user: args.user,
                     password,
                     write: args.write,
