@@ -53,11 +53,20 @@ check("save an event", str(event.url).endswith("/alice/calendar/pyc-event-1.ics"
 check("find it by UID", cal.event_by_uid("pyc-event-1").icalendar_component.get("summary") == "Made by python-caldav")
 
 cal.save_todo(summary="Buy milk", uid="pyc-todo-1", due=datetime.date(2026, 11, 28))
-check("recurring tasks and plain tasks are queried", [str(t.icalendar_component.get("summary")) for t in cal.todos()] == ["Buy milk"])
+cal.save_todo(summary="Water the plants", uid="pyc-todo-2",
+              dtstart=datetime.datetime(2026, 11, 2, 9, tzinfo=utc),
+              due=datetime.datetime(2026, 11, 2, 10, tzinfo=utc), rrule={"FREQ": "WEEKLY"})
+todos = sorted(str(t.icalendar_component.get("summary")) for t in cal.todos())
+check("plain and recurring tasks are listed", todos == ["Buy milk", "Water the plants"], todos)
+week = cal.search(start=datetime.datetime(2026, 12, 7, tzinfo=utc),
+                  end=datetime.datetime(2026, 12, 8, tzinfo=utc), todo=True, expand=False)
+found = [str(t.icalendar_component.get("summary")) for t in week]
+check("a time range finds a recurring task by a later instance, and not a task due elsewhere",
+      found == ["Water the plants"], found)
 
 objects = cal.objects_by_sync_token(load_objects=True)
 token = objects.sync_token
-check("initial sync lists every item", len(list(objects)) == 14)
+check("initial sync lists every item", len(list(objects)) == 15)
 event.delete()
 changed = cal.objects_by_sync_token(sync_token=token, load_objects=False)
 check("incremental sync reports the deletion", len(list(changed)) == 1)
