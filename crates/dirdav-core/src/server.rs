@@ -634,10 +634,30 @@ impl Inner {
     /// The resource view of an index entry.
     pub(crate) fn resource_in(&self, index: &Index, key: &str) -> Option<Resource> {
         let entry = index.get(key)?;
-        Some(match entry {
+        let parent = match entry {
+            Entry::Dir(_) => None,
+            Entry::File(_) => Some(
+                index
+                    .dir(path::split(key).map_or("", |(p, _)| p))?
+                    .config
+                    .clone(),
+            ),
+        };
+        Some(self.resource_of(key.to_owned(), entry, parent))
+    }
+
+    /// The resource view of an entry already at hand; `parent` is the configuration of
+    /// the folder a file sits in (unused for a folder, which has its own).
+    fn resource_of(
+        &self,
+        key: String,
+        entry: &Entry,
+        parent: Option<Arc<CollectionConfig>>,
+    ) -> Resource {
+        match entry {
             Entry::Dir(d) => Resource {
-                path: key.to_owned(),
-                href: self.href(key, true),
+                href: self.href(&key, true),
+                path: key,
                 is_collection: true,
                 etag: None,
                 size: 0,
@@ -647,22 +667,19 @@ impl Inner {
                 sync_token: Some(self.token(d.rev)),
                 summary: None,
             },
-            Entry::File(f) => {
-                let parent = path::split(key).map_or("", |(p, _)| p);
-                Resource {
-                    path: key.to_owned(),
-                    href: self.href(key, false),
-                    is_collection: false,
-                    etag: Some(f.etag.clone()),
-                    size: f.size,
-                    modified: f.modified,
-                    created: f.created,
-                    collection: index.dir(parent)?.config.clone(),
-                    sync_token: None,
-                    summary: f.summary.clone(),
-                }
-            }
-        })
+            Entry::File(f) => Resource {
+                href: self.href(&key, false),
+                path: key,
+                is_collection: false,
+                etag: Some(f.etag.clone()),
+                size: f.size,
+                modified: f.modified,
+                created: f.created,
+                collection: parent.unwrap_or_default(),
+                sync_token: None,
+                summary: f.summary.clone(),
+            },
+        }
     }
 
     /// Decodes an href or absolute URL (a `Destination`, an `If` tag) to a path. Only
@@ -1055,10 +1072,26 @@ impl Store for Inner {
     }
 
     fn members(&self, path: &str) -> Vec<Resource> {
+        self.members_where(path, &|_, _| true)
+    }
+
+    fn members_where(
+        &self,
+        path: &str,
+        keep: &dyn Fn(bool, Option<&dirdav_plugin::Summary>) -> bool,
+    ) -> Vec<Resource> {
         let index = self.index();
+        let Some(folder) = index.dir(path) else {
+            return Vec::new();
+        };
+        let config = folder.config.clone();
         index
             .members(path)
-            .filter_map(|(k, _)| self.resource_in(&index, &k))
+            .filter(|(_, e)| match e {
+                Entry::Dir(_) => keep(true, None),
+                Entry::File(f) => keep(false, f.summary.as_deref()),
+            })
+            .map(|(k, e)| self.resource_of(k, e, Some(config.clone())))
             .collect()
     }
 

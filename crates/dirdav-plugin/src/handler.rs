@@ -7,7 +7,7 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::{Response, request::Parts};
 
-use crate::{CollectionConfig, DavError, Principal, PropStat, Resource};
+use crate::{CollectionConfig, DavError, Principal, PropStat, Resource, Summary};
 use dirdav_xml::Name;
 
 /// A boxed, sendable future, as handlers return.
@@ -61,6 +61,19 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     fn resource(&self, path: &str) -> Option<Resource>;
     /// The members of a collection, in name order.
     fn members(&self, path: &str) -> Vec<Resource>;
+    /// The members of a collection for which `keep(is_collection, summary)` holds, in
+    /// name order. The test runs on the index's entries, so reports that rule items out
+    /// by their summaries pay nothing for the ones they drop.
+    fn members_where(
+        &self,
+        path: &str,
+        keep: &dyn Fn(bool, Option<&Summary>) -> bool,
+    ) -> Vec<Resource> {
+        self.members(path)
+            .into_iter()
+            .filter(|r| keep(r.is_collection, r.summary.as_deref()))
+            .collect()
+    }
     /// The members of a collection whose summary has this UID (for `no-uid-conflict`),
     /// in name order; answered from an index, not a pass over the members.
     fn members_with_uid(&self, path: &str, uid: &str) -> Vec<Resource>;

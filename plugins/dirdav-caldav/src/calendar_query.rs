@@ -31,15 +31,16 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let store = &request.store;
     let principal = request.principal.as_ref();
-    let candidates = if target.is_collection {
-        store.members(&target.path)
+    let candidates: Vec<_> = if target.is_collection {
+        store.members_where(&target.path, &|is_collection, summary| {
+            !is_collection && may_match(&filter, summary)
+        })
     } else {
         vec![target]
+            .into_iter()
+            .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref()))
+            .collect()
     };
-    let candidates: Vec<_> = candidates
-        .into_iter()
-        .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref()))
-        .collect();
     let contents = store
         .read_many(candidates.iter().map(|r| r.path.clone()).collect())
         .await;

@@ -154,22 +154,29 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             DavError::bad_request("free-busy-query needs a time-range with start and end")
         })?;
     let mut periods = Vec::new();
-    let items = if calendar.is_collection {
-        request.store.members(&calendar.path)
-    } else {
-        vec![calendar.clone()]
-    };
-    for item in items.into_iter().filter(|r| !r.is_collection) {
-        let skip = item.summary.as_ref().is_some_and(|s| {
+    // Items whose summary says they cannot be busy in the range are never built or read.
+    let may_be_busy = |summary: Option<&dirdav_plugin::Summary>| {
+        !summary.is_some_and(|s| {
             s.component
                 .as_deref()
                 .is_some_and(|c| c != "VEVENT" && c != "VFREEBUSY")
                 || s.span
                     .is_some_and(|(a, b)| b <= range.start || a >= range.end)
-        });
-        if skip {
-            continue;
-        }
+        })
+    };
+    let items = if calendar.is_collection {
+        request
+            .store
+            .members_where(&calendar.path, &|is_collection, summary| {
+                !is_collection && may_be_busy(summary)
+            })
+    } else {
+        vec![calendar.clone()]
+            .into_iter()
+            .filter(|r| !r.is_collection && may_be_busy(r.summary.as_deref()))
+            .collect()
+    };
+    for item in items {
         let bytes = request.store.read(&item.path).await?;
         let text = String::from_utf8_lossy(&bytes);
         let unfolded = unfold(&text);

@@ -26,6 +26,7 @@ enum MatchType {
 /// `CARDDAV:text-match`.
 #[derive(Clone, Debug)]
 struct TextMatch {
+    /// The text to look for, already folded by the collation.
     value: String,
     collation: Collation,
     match_type: MatchType,
@@ -59,7 +60,7 @@ pub(crate) struct Filter {
 
 /// One property of a card: name (upper case), value, parameters.
 pub(crate) struct Prop<'a> {
-    pub(crate) name: String,
+    pub(crate) name: std::borrow::Cow<'a, str>,
     pub(crate) value: &'a str,
     pub(crate) params: Vec<(String, String)>,
 }
@@ -100,7 +101,7 @@ fn text_match(e: &Element) -> Result<TextMatch, DavError> {
         }
     };
     Ok(TextMatch {
-        value: e.text(),
+        value: fold(&e.text(), collation),
         collation,
         match_type,
         negate: attr(e, "negate-condition") == Some("yes"),
@@ -161,19 +162,75 @@ fn fold(s: &str, c: Collation) -> String {
     }
 }
 
+/// Case-insensitive ASCII comparison without folding into a new string: the common
+/// case (ASCII names and addresses) of both caseless collations.
+fn ascii_caseless(value: &str, needle: &str, how: MatchType) -> bool {
+    let (v, n) = (value.as_bytes(), needle.as_bytes());
+    match how {
+        MatchType::Equals => v.eq_ignore_ascii_case(n),
+        MatchType::StartsWith => v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n),
+        MatchType::EndsWith => v.len() >= n.len() && v[v.len() - n.len()..].eq_ignore_ascii_case(n),
+        MatchType::Contains => {
+            n.is_empty() || v.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        }
+    }
+}
+
 fn text_matches(tm: &TextMatch, value: &str) -> bool {
-    let (v, t) = (fold(value, tm.collation), fold(&tm.value, tm.collation));
-    let found = match tm.match_type {
-        MatchType::Equals => v == t,
-        MatchType::Contains => v.contains(&t),
-        MatchType::StartsWith => v.starts_with(&t),
-        MatchType::EndsWith => v.ends_with(&t),
+    let t = tm.value.as_str();
+    let found = if tm.collation != Collation::Octet && value.is_ascii() && t.is_ascii() {
+        ascii_caseless(value, t, tm.match_type)
+    } else {
+        let v = fold(value, tm.collation);
+        match tm.match_type {
+            MatchType::Equals => v == t,
+            MatchType::Contains => v.contains(t),
+            MatchType::StartsWith => v.starts_with(t),
+            MatchType::EndsWith => v.ends_with(t),
+        }
     };
     found != tm.negate
 }
 
-fn prop_matches(pf: &PropFilter, props: &[Prop<'_>]) -> bool {
-    let mut found = props.iter().filter(|p| p.name == pf.name).peekable();
+/// What the filter looks at in one property: a parsed card's, or a summary's field.
+pub(crate) trait PropView {
+    /// The property name, upper case.
+    fn name(&self) -> &str;
+    fn value(&self) -> &str;
+    /// A parameter's value; summaries keep none.
+    fn param(&self, name: &str) -> Option<&str>;
+}
+
+impl PropView for Prop<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn value(&self) -> &str {
+        self.value
+    }
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A summary field: (name, value).
+impl PropView for (String, String) {
+    fn name(&self) -> &str {
+        &self.0
+    }
+    fn value(&self) -> &str {
+        &self.1
+    }
+    fn param(&self, _: &str) -> Option<&str> {
+        None
+    }
+}
+
+fn prop_matches<P: PropView>(pf: &PropFilter, props: &[P]) -> bool {
+    let mut found = props.iter().filter(|p| p.name() == pf.name).peekable();
     if pf.not_defined {
         return found.peek().is_none();
     }
@@ -181,18 +238,11 @@ fn prop_matches(pf: &PropFilter, props: &[Prop<'_>]) -> bool {
         let mut tests =
             pf.texts
                 .iter()
-                .map(|tm| text_matches(tm, p.value))
-                .chain(pf.params.iter().map(|pm| {
-                    let value = p
-                        .params
-                        .iter()
-                        .find(|(k, _)| *k == pm.name)
-                        .map(|(_, v)| v.as_str());
-                    match value {
-                        None => pm.not_defined,
-                        Some(_) if pm.not_defined => false,
-                        Some(v) => pm.text.as_ref().is_none_or(|tm| text_matches(tm, v)),
-                    }
+                .map(|tm| text_matches(tm, p.value()))
+                .chain(pf.params.iter().map(|pm| match p.param(&pm.name) {
+                    None => pm.not_defined,
+                    Some(_) if pm.not_defined => false,
+                    Some(v) => pm.text.as_ref().is_none_or(|tm| text_matches(tm, v)),
                 }));
         if pf.any {
             pf.texts.is_empty() && pf.params.is_empty() || tests.any(|t| t)
@@ -202,8 +252,8 @@ fn prop_matches(pf: &PropFilter, props: &[Prop<'_>]) -> bool {
     })
 }
 
-/// Evaluates the filter over a card's properties.
-pub(crate) fn matches(filter: &Filter, props: &[Prop<'_>]) -> bool {
+/// Evaluates the filter over a card's properties (or a summary's fields).
+pub(crate) fn matches<P: PropView>(filter: &Filter, props: &[P]) -> bool {
     if filter.props.is_empty() {
         return true;
     }
@@ -215,17 +265,9 @@ pub(crate) fn matches(filter: &Filter, props: &[Prop<'_>]) -> bool {
     }
 }
 
-/// A summary's fields as properties.
-pub(crate) fn summary_props(summary: &Summary) -> Vec<Prop<'_>> {
-    summary
-        .fields
-        .iter()
-        .map(|(n, v)| Prop {
-            name: n.clone(),
-            value: v,
-            params: Vec::new(),
-        })
-        .collect()
+/// Evaluates the filter over a summary's fields, without copying them.
+pub(crate) fn matches_summary(filter: &Filter, summary: &Summary) -> bool {
+    matches(filter, &summary.fields)
 }
 
 #[cfg(test)]
@@ -287,6 +329,26 @@ mod tests {
         assert!(!f(
             r#" test="allof"><C:prop-filter name="FN"><C:text-match>nobody</C:text-match></C:prop-filter><C:prop-filter name="EMAIL"/>"#
         ));
+        // ASCII values take the comparison that folds nothing; the answers are the same.
+        for (how, needle, expect) in [
+            ("equals", "CAROL@EXAMPLE.COM", true),
+            ("contains", "L@Ex", true),
+            ("starts-with", "carol@", true),
+            ("ends-with", ".COM", true),
+            ("ends-with", "carol@example.com.", false),
+            ("starts-with", "xcarol", false),
+            ("contains", "", true),
+        ] {
+            for collation in ["i;ascii-casemap", "i;unicode-casemap"] {
+                assert_eq!(
+                    f(&format!(
+                        r#"><C:prop-filter name="EMAIL"><C:text-match match-type="{how}" collation="{collation}">{needle}</C:text-match></C:prop-filter>"#
+                    )),
+                    expect,
+                    "{how} {needle} {collation}"
+                );
+            }
+        }
     }
 
     #[test]

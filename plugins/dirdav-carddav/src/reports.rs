@@ -4,11 +4,11 @@
 use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
 use dirdav_plugin::{
-    Body, DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource, Store,
+    Body, DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource, Store, Summary,
 };
 
 use crate::data::{self, DataRequest};
-use crate::query::{Prop, matches, parse_filter, summary_props};
+use crate::query::{Prop, matches, matches_summary, parse_filter};
 use crate::{ADDRESS_DATA, card, vcard};
 
 pub(crate) const MULTIGET: Name = card("addressbook-multiget");
@@ -120,34 +120,46 @@ pub(crate) async fn query(request: DavRequest) -> HandlerResult {
     let wanted = wanted(&root)?;
     let want_data = wanted.data.is_some();
     let store = request.store.as_ref();
+    // Summaries rule cards out before any is built or read; where the filter names
+    // only summarized fields, they also decide. A card without a summary (one that
+    // could not be read) is left to the parser.
+    let from_summary = filter.summary_suffices();
+    let by_summary = |summary: Option<&Summary>| {
+        !from_summary || summary.is_none_or(|s| matches_summary(&filter, s))
+    };
     let items: Vec<Resource> = if target.is_collection {
-        store.members(&target.path)
+        store.members_where(&target.path, &|is_collection, summary| {
+            !is_collection && by_summary(summary)
+        })
     } else {
         vec![target.clone()]
+            .into_iter()
+            .filter(|r| !r.is_collection && by_summary(r.summary.as_deref()))
+            .collect()
     };
-    let items: Vec<Resource> = items.into_iter().filter(|r| !r.is_collection).collect();
-    // From the summaries alone where they suffice; else read and parse the cards.
-    let from_summary = filter.summary_suffices();
-    let contents = if from_summary && !want_data {
-        vec![None; items.len()]
-    } else {
-        store
-            .read_many(items.iter().map(|r| r.path.clone()).collect())
-            .await
-    };
+    let decided = |r: &Resource| from_summary && r.summary.is_some();
+    let to_read: Vec<String> = items
+        .iter()
+        .filter(|r| want_data || !decided(r))
+        .map(|r| r.path.clone())
+        .collect();
+    let mut read = store.read_many(to_read).await.into_iter();
     let mut found = Vec::new();
-    for (item, bytes) in items.into_iter().zip(contents) {
-        let hit = match (&item.summary, from_summary) {
-            (Some(summary), true) => matches(&filter, &summary_props(summary)),
-            _ => {
-                let Some(bytes) = &bytes else { continue };
+    for item in items {
+        let bytes = if want_data || !decided(&item) {
+            read.next().flatten()
+        } else {
+            None
+        };
+        let hit = decided(&item)
+            || bytes.as_ref().is_some_and(|bytes| {
                 let text = String::from_utf8_lossy(bytes);
                 vcard::with_card(&text, |c| {
                     let props: Vec<Prop<'_>> = c
                         .properties
                         .iter()
                         .map(|p| Prop {
-                            name: p.name.as_str().to_ascii_uppercase(),
+                            name: p.name.as_str().to_ascii_uppercase().into(),
                             value: p.val.as_str().trim(),
                             params: p
                                 .params
@@ -166,8 +178,7 @@ pub(crate) async fn query(request: DavRequest) -> HandlerResult {
                     matches(&filter, &props)
                 })
                 .unwrap_or(false)
-            }
-        };
+            });
         if hit {
             found.push((item, bytes));
         }
