@@ -295,7 +295,8 @@ fn decode_file(b: &[u8]) -> Option<FileEntry> {
 }
 
 /// Summaries are stored as a small JSON object: `{"u": uid, "c": component, "s": [start,
-/// end], "f": [[name, value], …]}`.
+/// end], "x": true, "f": [[name, value], …]}`, `x` when the span is exact. A summary
+/// stored without `x` reads as inexact, which only costs a query a read.
 fn encode_summary(s: &Summary) -> Vec<u8> {
     let mut map = serde_json::Map::new();
     if let Some(uid) = &s.uid {
@@ -306,6 +307,9 @@ fn encode_summary(s: &Summary) -> Vec<u8> {
     }
     if let Some((a, b)) = s.span {
         map.insert("s".into(), serde_json::json!([a, b]));
+    }
+    if s.span_exact {
+        map.insert("x".into(), true.into());
     }
     if !s.fields.is_empty() {
         map.insert("f".into(), serde_json::json!(s.fields));
@@ -337,6 +341,7 @@ fn decode_summary(b: &[u8]) -> Option<Summary> {
         uid: text("u"),
         component: text("c"),
         span,
+        span_exact: v.get("x").and_then(|x| x.as_bool()).unwrap_or(false),
         fields,
     })
 }
@@ -383,6 +388,7 @@ mod tests {
                 uid: Some("u1".into()),
                 component: Some("VEVENT".into()),
                 span: Some((10, i64::MAX)),
+                span_exact: true,
                 fields: vec![("FN".into(), "Carol".into())],
             })),
         }

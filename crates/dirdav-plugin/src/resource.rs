@@ -66,6 +66,10 @@ pub struct Summary {
     /// recurring item spans from its first instance to its last (`i64::MAX` when
     /// unbounded). `None` when unknown: queries must then read the item.
     pub span: Option<(i64, i64)>,
+    /// True when `span` is exactly the time the item's one instance covers, not a bound
+    /// on it (no recurrence, times known in UTC): a time-range test then decides on the
+    /// summary alone, without reading the item.
+    pub span_exact: bool,
     /// Searchable values (`FN`, `EMAIL`, `TEL` …), by property name.
     pub fields: Vec<(String, String)>,
 }

@@ -1,14 +1,15 @@
 //! The `calendar-query` REPORT (RFC 4791 §7.8): the members of a calendar that match a
-//! filter. Items whose summary rules them out are never read; the others are parsed
-//! once and the filter evaluated exactly. Depth 0 on a calendar is treated like Depth 1,
+//! filter. Items whose summary rules them out are never read; items it decides (a
+//! single timed event against a time range) are read only when their data is asked
+//! for; the others are parsed and the filter evaluated exactly. Depth 0 on a calendar is treated like Depth 1,
 //! as Microsoft clients expect.
 
 use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Limits, Name, ns, parse};
-use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat};
+use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource};
 use icalendar::parser::{read_calendar_simple, unfold};
 
-use crate::query::{matches, may_match, parse_filter};
+use crate::query::{CompFilter, decided, matches, may_match, parse_filter};
 use crate::{CALENDAR_DATA, cal};
 
 /// The report's root element.
@@ -41,25 +42,38 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref()))
             .collect()
     };
-    let contents = store
-        .read_many(candidates.iter().map(|r| r.path.clone()).collect())
-        .await;
+    // Items the summary decides are read only when their data is asked for.
+    let (candidates, reads): (Vec<_>, Vec<bool>) = candidates
+        .into_iter()
+        .filter_map(|item| match decided(&filter, item.summary.as_deref()) {
+            Some(false) => None,
+            Some(true) => Some((item, want_data)),
+            None => Some((item, true)),
+        })
+        .unzip();
+    let paths = candidates
+        .iter()
+        .zip(&reads)
+        .filter(|(_, read)| **read)
+        .map(|(r, _)| r.path.clone())
+        .collect();
+    let mut contents = store.read_many(paths).await.into_iter();
     let mut ms = Multistatus::new(&store.prefixes());
-    for (item, bytes) in candidates.into_iter().zip(contents) {
-        let Some(bytes) = bytes else {
-            continue;
+    for (item, read) in candidates.into_iter().zip(reads) {
+        let bytes = if read {
+            let Some(bytes) = contents.next().flatten() else {
+                continue;
+            };
+            if !item_matches(&filter, &item, &bytes) {
+                continue;
+            }
+            Some(bytes)
+        } else {
+            None
         };
-        let text = String::from_utf8_lossy(&bytes);
-        let unfolded = unfold(&text);
-        let Ok(parsed) = read_calendar_simple(&unfolded) else {
-            continue;
-        };
-        if !parsed.first().is_some_and(|root| matches(&filter, root)) {
-            continue;
-        }
         let mut propstats = store.propstats(&item, &others, principal);
-        if let Some(data_request) = &data_request {
-            let data = crate::data::render(data_request, &bytes);
+        if let (Some(data_request), Some(bytes)) = (&data_request, &bytes) {
+            let data = crate::data::render(data_request, bytes);
             PropStat::add_found(&mut propstats, data);
         }
         if others.is_empty() && !want_data {
@@ -69,4 +83,18 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         }
     }
     Ok(ms.into_response())
+}
+
+/// The exact test: the item parsed and the filter evaluated, recurrences included. An
+/// item the summary decided is not parsed.
+fn item_matches(filter: &CompFilter, item: &Resource, bytes: &[u8]) -> bool {
+    if let Some(answer) = decided(filter, item.summary.as_deref()) {
+        return answer;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let unfolded = unfold(&text);
+    read_calendar_simple(&unfolded)
+        .ok()
+        .and_then(|parsed| parsed.into_iter().next())
+        .is_some_and(|root| matches(filter, &root))
 }

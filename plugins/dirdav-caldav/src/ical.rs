@@ -258,15 +258,17 @@ fn component_span(c: &Component<'_>) -> Option<(i64, i64)> {
 }
 
 /// What the index keeps of a calendar object: UID, component type and the span all its
-/// components (overrides included) may cover. Anything unreadable yields an empty
-/// summary, and queries then read the item.
+/// components (overrides included) may cover, exact for a single timed event (see
+/// [`exact_span`]). Anything unreadable yields an empty summary, and queries then read
+/// the item.
 pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
     let Ok(object) = validate(bytes) else {
         return dirdav_plugin::Summary::default();
     };
     let text = String::from_utf8_lossy(bytes);
     let unfolded = unfold(&text);
-    let span = root(&unfolded).ok().and_then(|root| {
+    let root = root(&unfolded).ok();
+    let span = root.as_ref().and_then(|root| {
         root.components
             .iter()
             .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
@@ -276,12 +278,48 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
                 Some((lo.min(a), hi.max(b)))
             })
     });
+    let exact = root.as_ref().and_then(exact_span);
     dirdav_plugin::Summary {
         uid: Some(object.uid),
         component: Some(object.component),
-        span,
+        span: exact.or(span),
+        span_exact: exact.is_some(),
         fields: Vec::new(),
     }
+}
+
+/// The exact span of an object that is one VEVENT occurring once, with its start and
+/// end known in UTC (UTC times, or a TZID the time zone database knows) and an end
+/// given by DTEND or a positive DURATION. For such an event RFC 4791 §9.9's time-range
+/// test is `start < end-of-event AND end > start-of-event`, which the span answers as
+/// [`crate::query::instance_matches`] would. Anything else has no exact span.
+fn exact_span(root: &Component<'_>) -> Option<(i64, i64)> {
+    let mut components = root
+        .components
+        .iter()
+        .filter(|c| upper(c.name.as_str()) != "VTIMEZONE");
+    let event = components.next()?;
+    if components.next().is_some() || upper(event.name.as_str()) != "VEVENT" {
+        return None;
+    }
+    if ["RRULE", "RDATE", "RECURRENCE-ID"]
+        .iter()
+        .any(|name| prop(event, name).is_some())
+    {
+        return None;
+    }
+    let (start, true) = crate::query::first_time(event, "DTSTART")? else {
+        return None;
+    };
+    let end = match crate::query::first_time(event, "DTEND") {
+        Some((end, true)) => end,
+        Some((_, false)) => return None,
+        None => match prop(event, "DURATION").and_then(|p| parse_duration(p.val.as_str())) {
+            Some(d) if d > 0 => start + d,
+            _ => return None,
+        },
+    };
+    Some((start, end))
 }
 
 #[cfg(test)]

@@ -209,6 +209,42 @@ pub(crate) fn may_match(filter: &CompFilter, summary: Option<&Summary>) -> bool 
     })
 }
 
+/// The filter's answer when the summary alone gives it, `None` when the item must be
+/// read. The summary decides filters that ask only which component an object holds
+/// (validated objects hold one type besides VTIMEZONE) and time ranges on an event
+/// whose span is exact; anything with properties, nested components or VTIMEZONE
+/// needs the item.
+pub(crate) fn decided(filter: &CompFilter, summary: Option<&Summary>) -> Option<bool> {
+    let summary = summary?;
+    let component = summary.component.as_deref()?;
+    if filter.not_defined || filter.time_range.is_some() || !filter.props.is_empty() {
+        return None;
+    }
+    let mut answer = true;
+    for cf in &filter.comps {
+        if !cf.props.is_empty() || !cf.comps.is_empty() || cf.name == "VTIMEZONE" {
+            return None;
+        }
+        let this = if cf.name != component {
+            cf.not_defined
+        } else if cf.not_defined {
+            false
+        } else {
+            match cf.time_range {
+                None => true,
+                Some(range) => match summary.span {
+                    Some(span) if summary.span_exact && component == "VEVENT" => {
+                        overlaps(span, range)
+                    }
+                    _ => return None,
+                },
+            }
+        };
+        answer &= this;
+    }
+    Some(answer)
+}
+
 fn upper_eq(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b)
 }
@@ -759,6 +795,87 @@ mod tests {
         assert!(!may_match(&f, Some(&summary("VTODO", None))));
         assert!(!may_match(&f, Some(&summary("VEVENT", Some((0, 10))))));
         assert!(may_match(&f, None));
+    }
+
+    #[test]
+    fn the_summary_decides_only_as_the_exact_test_would() {
+        let event = |times: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e\r\n{times}END:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        let decidable = [
+            event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\n"),
+            event(
+                "DTSTART;TZID=Europe/Berlin:20260105T100000\r\nDTEND;TZID=Europe/Berlin:20260105T110000\r\n",
+            ),
+            event("DTSTART;TZID=America/New_York:20260105T220000\r\nDURATION:PT3H\r\n"),
+        ];
+        let undecidable = [
+            event("DTSTART:20260105T100000Z\r\n"),
+            event("DTSTART:20260105T100000Z\r\nDURATION:PT0S\r\n"),
+            event("DTSTART;VALUE=DATE:20260105\r\n"),
+            event("DTSTART:20260105T100000\r\nDTEND:20260105T110000\r\n"),
+            event(
+                "DTSTART;TZID=Mars/Olympus:20260105T100000\r\nDTEND;TZID=Mars/Olympus:20260105T110000\r\n",
+            ),
+            event(
+                "DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\n",
+            ),
+            WEEKLY.to_owned(),
+        ];
+        let todo = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:t\r\nDUE:20260105T100000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+        let mut filters: Vec<String> = [
+            ("20260105T090000Z", "20260105T100000Z"),
+            ("20260105T090000Z", "20260105T100001Z"),
+            ("20260105T105959Z", "20260106T000000Z"),
+            ("20260105T110000Z", "20260106T000000Z"),
+            ("20260106T020000Z", "20260106T030000Z"),
+            ("20260106T005959Z", "20260106T010000Z"),
+            ("20250101T000000Z", "20270101T000000Z"),
+        ]
+        .iter()
+        .map(|(a, b)| range(a, b))
+        .collect();
+        filters.extend([
+            r#"<C:comp-filter name="VCALENDAR"/>"#.to_owned(),
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter>"#.to_owned(),
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"/></C:comp-filter>"#.to_owned(),
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:is-not-defined/></C:comp-filter></C:comp-filter>"#.to_owned(),
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"><C:time-range start="20260101T000000Z"/></C:comp-filter></C:comp-filter>"#.to_owned(),
+        ]);
+        let mut decisions = 0;
+        for (ics, expect_decided) in decidable
+            .iter()
+            .map(|e| (e.as_str(), true))
+            .chain(undecidable.iter().map(|e| (e.as_str(), false)))
+            .chain([(todo, false)])
+        {
+            let summary = crate::ical::summarize(ics.as_bytes());
+            assert_eq!(summary.span_exact, expect_decided, "{ics}");
+            for xml in &filters {
+                let f = filter(xml);
+                let exact = check(&f, ics);
+                match decided(&f, Some(&summary)) {
+                    Some(answer) => {
+                        assert_eq!(answer, exact, "{xml} on {ics}");
+                        decisions += 1;
+                    }
+                    None => assert!(
+                        !expect_decided || xml.contains("VTODO\"><C:time"),
+                        "undecided: {xml} on {ics}"
+                    ),
+                }
+                assert!(!exact || may_match(&f, Some(&summary)), "{xml} on {ics}");
+            }
+        }
+        assert!(decisions > 40, "{decisions}");
+        let props = filter(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"/></C:comp-filter></C:comp-filter>"#,
+        );
+        let summary = crate::ical::summarize(decidable[0].as_bytes());
+        assert_eq!(decided(&props, Some(&summary)), None);
+        assert_eq!(decided(&props, None), None);
     }
 
     #[test]

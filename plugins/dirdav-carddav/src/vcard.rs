@@ -114,8 +114,8 @@ pub(crate) fn summarize(bytes: &[u8]) -> Summary {
     Summary {
         uid: Some(card.uid),
         component: Some("VCARD".into()),
-        span: None,
         fields,
+        ..Summary::default()
     }
 }
 
