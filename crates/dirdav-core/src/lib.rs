@@ -24,6 +24,7 @@ mod compat;
 mod conditions;
 mod dotfile;
 mod index;
+mod merged;
 mod methods;
 mod path;
 mod props;

@@ -509,6 +509,8 @@ pub(crate) struct Ctx {
     /// For a request through a share: the collection it shows and the display name it
     /// shows it with.
     pub(crate) share_label: Option<(String, String)>,
+    /// For a request to a merged collection itself: what it merges.
+    pub(crate) merged: Option<crate::merged::View>,
 }
 
 impl Ctx {
@@ -706,8 +708,10 @@ impl Inner {
             ));
         }
         let mut path = path::decode(path, &self.config.base_path)?;
-        if let Some(p) = path.as_mut() {
-            self.unshare(p);
+        if let Some(p) = path.as_mut()
+            && self.unshare(p).is_none()
+        {
+            self.unmerge(p);
         }
         Ok(path)
     }
@@ -799,10 +803,11 @@ impl Inner {
         let Some(mut path) = path::decode(&raw_path, &self.config.base_path)? else {
             return Err(DavError::not_found());
         };
-        let Some(shown) = self.unshare(&mut path) else {
+        let Some(shown) = self.unshare(&mut path).or_else(|| self.unmerge(&mut path)) else {
             return self.serve(parts, body, path, None).await;
         };
-        // Through a share: answered by the collection it shows, under the shown hrefs.
+        // Through a share or a merged collection: answered by the collection it shows,
+        // under the shown hrefs.
         let result = self.serve(parts, body, path, shown.label.clone()).await;
         let response = result.unwrap_or_else(|e| {
             tracing::debug!(error = %e, "request refused");
@@ -827,13 +832,29 @@ impl Inner {
             .into_iter()
             .find(|s| s.name == path.segments[1])?;
         let shown = Shown {
-            shown: self.href(&member, true),
-            real: self.href(&share.target, true),
+            prefixes: vec![(self.href(&share.target, true), self.href(&member, true))],
             label: share.displayname.map(|d| (share.target.clone(), d)),
         };
         path.segments
             .splice(0..2, share.target.split('/').map(str::to_owned));
         Some(shown)
+    }
+
+    /// If `path` names a member of a merged collection ([`dirdav_plugin::Merged`]), makes it the path
+    /// of that member in its source and returns how to show hrefs of the answer.
+    fn unmerge(&self, path: &mut DavPath) -> Option<Shown> {
+        if path.hidden || path.segments.len() != 3 || self.registry.merged.is_empty() {
+            return None;
+        }
+        let view = self.merged_at(&format!("{}/{}", path.segments[0], path.segments[1]))?;
+        let (source, name) = view.resolve(&path.segments[2]);
+        let mut segments: Vec<String> = source.path.split('/').map(str::to_owned).collect();
+        segments.push(name.to_owned());
+        path.segments = segments;
+        Some(Shown {
+            prefixes: view.prefixes(),
+            label: None,
+        })
     }
 
     /// Answers a request for a decoded path.
@@ -860,22 +881,44 @@ impl Inner {
         if let Some(p) = &principal {
             self.welcome(p).await?;
         }
-        let ctx = Ctx {
+        let mut ctx = Ctx {
             parts,
             path,
             key,
             principal,
             share_label,
+            merged: None,
         };
-        if !ctx.path.hidden && matches!(ctx.method().as_str(), "PROPFIND" | "REPORT") {
+        let reading = matches!(ctx.method().as_str(), "PROPFIND" | "REPORT");
+        if !ctx.path.hidden && reading {
             self.refresh_for(&ctx.key).await;
         }
-        let resource = if ctx.path.hidden {
+        let mut resource = if ctx.path.hidden {
             None
         } else {
             self.resource_in(&self.index(), &ctx.key)
         };
+        if resource.is_none()
+            && !ctx.path.hidden
+            && let Some(view) = self.merged_at(&ctx.key)
+        {
+            if reading {
+                for source in &view.sources {
+                    self.refresh_for(&source.path).await;
+                }
+            }
+            resource = self.merged_resource(&view);
+            ctx.merged = Some(view);
+        }
         self.before_method(&ctx, resource.as_ref())?;
+        if ctx.merged.is_some()
+            && !matches!(
+                ctx.method().as_str(),
+                "OPTIONS" | "GET" | "HEAD" | "PROPFIND" | "REPORT"
+            )
+        {
+            return Err(crate::merged::refused(ctx.method().as_str()));
+        }
         let method = ctx.method().clone();
         match method.as_str() {
             "OPTIONS" if ctx.path.hidden => Err(DavError::not_found()),
@@ -1017,25 +1060,29 @@ pub(crate) fn labelled(mut resource: Resource, label: &str) -> Resource {
     resource
 }
 
-/// How the hrefs of an answer given through a share are shown: the target
-/// collection's href prefix is replaced by the share's.
+/// How the hrefs of an answer given through a share or a merged collection are shown:
+/// each real href prefix is replaced by the one it is shown under.
 #[derive(Debug)]
 struct Shown {
-    shown: String,
-    real: String,
+    /// (real prefix, shown prefix) pairs.
+    prefixes: Vec<(String, String)>,
     label: Option<(String, String)>,
 }
 
 impl Shown {
+    fn show(&self, href: &str) -> Option<String> {
+        self.prefixes.iter().find_map(|(real, shown)| {
+            href.strip_prefix(real.as_str())
+                .map(|rest| format!("{shown}{rest}"))
+        })
+    }
+
     /// Rewrites the hrefs of an XML answer (multistatus, `DAV:error`) and `Location`.
     async fn rewrite(&self, response: Response) -> Response {
         let (mut parts, body) = response.into_parts();
         if let Some(location) = parts.headers.get(header::LOCATION)
-            && let Some(rest) = location
-                .to_str()
-                .ok()
-                .and_then(|l| l.strip_prefix(&self.real))
-            && let Ok(v) = HeaderValue::from_str(&format!("{}{rest}", self.shown))
+            && let Some(shown) = location.to_str().ok().and_then(|l| self.show(l))
+            && let Ok(v) = HeaderValue::from_str(&shown)
         {
             parts.headers.insert(header::LOCATION, v);
         }
@@ -1051,10 +1098,10 @@ impl Shown {
             Ok(b) => b.to_bytes(),
             Err(_) => Bytes::new(),
         };
-        let text = String::from_utf8_lossy(&bytes).replace(
-            &format!("href>{}", self.real),
-            &format!("href>{}", self.shown),
-        );
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        for (real, shown) in &self.prefixes {
+            text = text.replace(&format!("href>{real}"), &format!("href>{shown}"));
+        }
         parts.headers.remove(header::CONTENT_LENGTH);
         Response::from_parts(parts, axum::body::Body::from(text))
     }
@@ -1068,7 +1115,11 @@ impl Configs for Inner {
 
 impl Store for Inner {
     fn resource(&self, path: &str) -> Option<Resource> {
-        self.resource_in(&self.index(), path)
+        let found = self.resource_in(&self.index(), path);
+        found.or_else(|| {
+            self.merged_at(path)
+                .and_then(|view| self.merged_resource(&view))
+        })
     }
 
     fn members(&self, path: &str) -> Vec<Resource> {
@@ -1082,7 +1133,11 @@ impl Store for Inner {
     ) -> Vec<Resource> {
         let index = self.index();
         let Some(folder) = index.dir(path) else {
-            return Vec::new();
+            drop(index);
+            return match self.merged_at(path) {
+                Some(view) => self.merged_members(&view, keep),
+                None => Vec::new(),
+            };
         };
         let config = folder.config.clone();
         index
@@ -1139,6 +1194,19 @@ impl Store for Inner {
         self.href(path, is_collection)
     }
 
+    fn item_of_href(&self, href: &str, within: &Resource) -> Result<Resource, StatusCode> {
+        if let Some(view) = self.merged_of(within) {
+            return crate::merged::item_in_view(self, &view, href);
+        }
+        let path = self.path_of_href(href).ok_or(StatusCode::NOT_FOUND)?;
+        if !within.contains(&path) {
+            return Err(StatusCode::FORBIDDEN);
+        }
+        self.resource(&path)
+            .filter(|r| !r.is_collection)
+            .ok_or(StatusCode::NOT_FOUND)
+    }
+
     fn collections(&self) -> Vec<Resource> {
         let index = self.index();
         index
@@ -1160,6 +1228,9 @@ impl Store for Inner {
         limit: Option<usize>,
         principal: Option<&Principal>,
     ) -> Result<SyncChanges, DavError> {
+        if let Some(view) = self.merged_at(collection) {
+            return self.merged_changes(&view, token, limit, principal);
+        }
         let stale =
             || DavError::forbidden("unknown or expired sync token").condition(VALID_SYNC_TOKEN);
         let since = match token.map(str::trim).filter(|t| !t.is_empty()) {

@@ -18,7 +18,8 @@ pub use handler::{
 pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};
 pub use registry::{
-    LiveProperty, MethodCheck, Owned, Plugin, PrincipalHook, PropContext, PropGetter, Registrar,
-    Registry, RegistryError, Report, Share, SharesHook, Summarizer, WriteCheck, WriteEvent,
+    LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin, PrincipalHook, PropContext,
+    PropGetter, Registrar, Registry, RegistryError, Report, Share, SharesHook, Summarizer,
+    WriteCheck, WriteEvent,
 };
 pub use resource::{CollectionConfig, Principal, Resource, Summary};

@@ -194,6 +194,46 @@ pub struct Share {
     pub displayname: Option<String>,
 }
 
+/// A collection shown in a user's home that merges several collections of one kind
+/// into one, for clients that show only one per account (macOS Contacts with address
+/// books). Nothing is copied: the core lists the members of every source under
+/// `/<user>/<name>/` and answers a request for one of them from its source.
+///
+/// Members of the first source keep their names; members of the others are shown as
+/// `<label>~<name>`, the label being the source's path below the home (or below the
+/// root, for a source outside it) with `/` as `-`. A new member written through the
+/// merged collection lands in the first source. A real folder of the same name wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Merged {
+    /// The member name in the user's home.
+    pub name: String,
+    /// Its display name.
+    pub displayname: Option<String>,
+    /// The decoded paths of the merged collections; the first takes new members.
+    pub sources: Vec<String>,
+    /// Which clients see it in the home's listing *instead of* its sources: every
+    /// client (`None`), or those whose `User-Agent` contains one of these strings,
+    /// compared ASCII-caselessly. Others see the sources; the merged collection still
+    /// answers at its href.
+    pub instead_for: Option<Vec<String>>,
+}
+
+impl Merged {
+    /// Whether a client with this `User-Agent` sees this collection in place of its
+    /// sources.
+    pub fn listed_for(&self, user_agent: Option<&str>) -> bool {
+        match &self.instead_for {
+            None => true,
+            Some(patterns) => user_agent.is_some_and(|ua| {
+                let ua = ua.to_ascii_lowercase();
+                patterns
+                    .iter()
+                    .any(|p| !p.is_empty() && ua.contains(&p.to_ascii_lowercase()))
+            }),
+        }
+    }
+}
+
 /// A change that has landed on disk, for observers.
 #[derive(Debug, Clone)]
 pub struct WriteEvent {
@@ -246,6 +286,8 @@ type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>, &dyn Configs) -> b
 type Applies = Arc<dyn Fn(&Resource) -> bool + Send + Sync>;
 /// Lists the collections shared with a user (see [`Share`]).
 pub type SharesHook = Arc<dyn Fn(&str, &dyn Store) -> Vec<Share> + Send + Sync>;
+/// Lists the merged collections of a user's home (see [`Merged`]).
+pub type MergedHook = Arc<dyn Fn(&str, &dyn Store) -> Vec<Merged> + Send + Sync>;
 /// Runs once per principal per server process, before its first request is answered.
 pub type PrincipalHook = Arc<
     dyn Fn(Principal, Arc<dyn Store>) -> crate::BoxFuture<'static, Result<(), DavError>>
@@ -308,6 +350,8 @@ pub struct Registry {
     pub first_request: Vec<Owned<PrincipalHook>>,
     /// Hooks listing the collections shared with a user.
     pub shares: Vec<Owned<SharesHook>>,
+    /// Hooks listing the merged collections of a user's home.
+    pub merged: Vec<Owned<MergedHook>>,
     conflicts: Vec<String>,
 }
 
@@ -389,6 +433,22 @@ impl Registry {
             }
         }
         shares
+    }
+
+    /// The merged collections of a user's home, from every plugin's hook; the first of
+    /// two with the same name wins, and one without sources is dropped.
+    pub fn merged_for(&self, user: &str, store: &dyn Store) -> Vec<Merged> {
+        let mut merged: Vec<Merged> = Vec::new();
+        for m in self.merged.iter().flat_map(|h| (h.item)(user, store)) {
+            if !m.sources.is_empty()
+                && !m.name.is_empty()
+                && !m.name.contains('/')
+                && !merged.iter().any(|x| x.name == m.name)
+            {
+                merged.push(m);
+            }
+        }
+        merged
     }
 
     /// The summarizer for items of a collection kind.
@@ -614,6 +674,19 @@ impl Registrar<'_> {
     ) -> &mut Self {
         let owned = self.owned(Arc::new(hook) as SharesHook);
         self.registry.shares.push(owned);
+        self
+    }
+
+    /// Lists the merged collections of a user's home (see [`Merged`]). Called while
+    /// answering requests to the home and below it, and to hrefs that do not exist;
+    /// it should be cheap ([`Store::collections`] is answered from memory). The hook
+    /// may call the store; the core holds no lock while it runs.
+    pub fn merged(
+        &mut self,
+        hook: impl Fn(&str, &dyn Store) -> Vec<Merged> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned(Arc::new(hook) as MergedHook);
+        self.registry.merged.push(owned);
         self
     }
 

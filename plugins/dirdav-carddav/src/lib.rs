@@ -8,7 +8,9 @@
 //! the FN, N, EMAIL, TEL, NICKNAME, UID and ORG values) for the index; the
 //! `addressbook-multiget` and `addressbook-query` REPORTs, the latter answered from the
 //! summaries whenever its filter allows, both with `address-data` subsets and vCard
-//! 3.0 ⇄ 4.0 conversion; and GET on an address book as one `text/vcard`.
+//! 3.0 ⇄ 4.0 conversion; GET on an address book as one `text/vcard`; and an
+//! aggregated address book per home merging every book its user can read, for clients
+//! that show one address book per account.
 //!
 //! ```
 //! use dirdav_plugin::Registry;
@@ -18,6 +20,7 @@
 //! assert!(registry.compliance.contains(&"addressbook"));
 //! ```
 
+mod aggregate;
 mod convert;
 mod data;
 mod query;
@@ -115,6 +118,7 @@ impl Plugin for CardDav {
                 |r| r.kind() == Some(KIND),
                 reports::multiget,
             )
-            .report(reports::QUERY, |r| r.kind() == Some(KIND), reports::query);
+            .report(reports::QUERY, |r| r.kind() == Some(KIND), reports::query)
+            .merged(aggregate::merged);
     }
 }

@@ -74,7 +74,20 @@ pub(crate) fn propfind(
     }
     let depth = ctx.depth()?.unwrap_or(Depth::Infinity);
     let request = parse_request(body)?;
-    let resources: Vec<Resource> = {
+    let resources: Vec<Resource> = if let Some(view) = &ctx.merged {
+        // A merged collection has members one level down only.
+        let mut list = vec![resource];
+        if depth != Depth::Zero {
+            let members = srv.merged_members(view, &|_, _| true);
+            let index = srv.index();
+            list.extend(
+                members
+                    .into_iter()
+                    .filter(|r| srv.registry.visible(r, principal, &*index)),
+            );
+        }
+        list
+    } else {
         let index = srv.index();
         let keys: Vec<String> = match depth {
             Depth::Zero => vec![resource.path],
@@ -110,7 +123,23 @@ pub(crate) fn propfind(
         && let Some(home) = resources.first()
     {
         let shared = shared_members(srv, home, principal);
+        let home = is_home(home).then(|| home.path.clone());
         resources.extend(shared);
+        if let Some(home) = home
+            && ctx.merged.is_none()
+        {
+            let (merged, instead) = srv.merged_listing(&home, ctx.header("user-agent"));
+            let index = srv.index();
+            let merged: Vec<Resource> = merged
+                .into_iter()
+                .filter(|r| srv.registry.visible(r, principal, &*index))
+                .collect();
+            drop(index);
+            if !merged.is_empty() {
+                resources.retain(|r| !(r.is_collection && instead.contains(&r.path)));
+                resources.extend(merged);
+            }
+        }
     }
     let minimal = wants_minimal(ctx);
     let mut ms = Multistatus::new(&srv.registry.prefixes);
@@ -136,6 +165,11 @@ pub(crate) fn propfind(
     Ok(response)
 }
 
+/// Whether a resource is a top-level folder, the place of a user's home.
+fn is_home(resource: &Resource) -> bool {
+    resource.is_collection && !resource.path.is_empty() && !resource.path.contains('/')
+}
+
 /// The collections shared with the user whose home `home` is, shown among its members
 /// under their share names (RFC-wise ordinary members; on disk they live elsewhere).
 fn shared_members(
@@ -143,7 +177,7 @@ fn shared_members(
     home: &Resource,
     principal: Option<&Principal>,
 ) -> Vec<Resource> {
-    if home.path.is_empty() || home.path.contains('/') || srv.registry.shares.is_empty() {
+    if !is_home(home) || srv.registry.shares.is_empty() {
         return Vec::new();
     }
     let shares = srv.registry.shares_for(&home.path, srv.as_ref());
