@@ -2,7 +2,9 @@
 
 Usage: vdirsyncer_roundtrip.py BASE_URL VDIRSYNCER WORKDIR
 Creates, modifies and deletes cards on each side between syncs; both sides must end
-equal, card for card. Prints "vdirsyncer: N passed, 0 failed".
+equal, card for card. Then alice gets a second book, and vdirsyncer syncs the merged
+book `/alice/all-contacts/` the same way: each change lands in the card's own book.
+Prints "vdirsyncer: N passed, 0 failed".
 """
 import base64
 import os
@@ -47,9 +49,9 @@ def check(what, ok, detail=""):
     print(f"ok: {what}")
 
 
-def http(method, url, body=None):
+def http(method, url, body=None, content_type="text/vcard"):
     req = urllib.request.Request(url, data=body.encode() if body else None, method=method,
-                                 headers={"Authorization": auth, "Content-Type": "text/vcard"})
+                                 headers={"Authorization": auth, "Content-Type": content_type})
     try:
         with urllib.request.urlopen(req) as r:
             return r.status, r.read().decode()
@@ -57,8 +59,8 @@ def http(method, url, body=None):
         return e.code, e.read().decode()
 
 
-def sync():
-    out = subprocess.run([vdirsyncer, "-c", config, "sync"], capture_output=True, text=True)
+def sync(pair="contacts"):
+    out = subprocess.run([vdirsyncer, "-c", config, "sync", pair], capture_output=True, text=True)
     if out.returncode != 0:
         print(out.stdout, out.stderr)
     return out.returncode == 0
@@ -70,7 +72,7 @@ def uid_of(text):
             return line[4:].strip()
 
 
-def server_cards():
+def server_cards(book=book):
     status, text = http("GET", book)
     cards = {}
     for chunk in text.split("BEGIN:VCARD")[1:]:
@@ -79,7 +81,7 @@ def server_cards():
     return cards
 
 
-def local_cards():
+def local_cards(local=local):
     cards = {}
     for name in os.listdir(local):
         with open(os.path.join(local, name), newline="") as f:
@@ -125,5 +127,67 @@ check("sync server changes down", sync())
 check("both sides are equal, card for card", local_cards() == server_cards(),
       sorted(set(local_cards()) ^ set(server_cards())))
 check("server edit reached the local side", any("edited" in c and "Made On Server" in c for c in local_cards().values()))
+
+# The merged book: alice gets a second address book, and syncs both as one.
+merged = base + "/alice/all-contacts/"
+work_book = base + "/alice/work/"
+merged_local = os.path.join(work, "all-contacts")
+os.makedirs(merged_local, exist_ok=True)
+with open(config, "a") as f:
+    f.write(f"""
+[pair merged]
+a = "merged_local"
+b = "merged_remote"
+collections = null
+conflict_resolution = "b wins"
+[storage merged_local]
+type = "filesystem"
+path = "{merged_local}/"
+fileext = ".vcf"
+[storage merged_remote]
+type = "carddav"
+url = "{merged}"
+username = "alice"
+password = "wonderland"
+""")
+status, _ = http("MKCOL", work_book, '<d:mkcol xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav">'
+                 '<d:set><d:prop><d:resourcetype><d:collection/><c:addressbook/></d:resourcetype>'
+                 '</d:prop></d:set></d:mkcol>', "application/xml")
+check("a second address book", status == 201, status)
+status, _ = http("PUT", work_book + "colleague.vcf", card("colleague", "Cora Colleague"))
+check("a card in it", status == 201, status)
+subprocess.run([vdirsyncer, "-c", config, "discover", "merged"], input="y\n", capture_output=True, text=True)
+check("first sync of the merged book", sync("merged"))
+both = {**server_cards(book), **server_cards(work_book)}
+check("the merged book holds both books' cards", set(local_cards(merged_local)) == set(both) and len(both) == 14,
+      sorted(set(local_cards(merged_local)) ^ set(both)))
+
+for name in os.listdir(merged_local):
+    path = os.path.join(merged_local, name)
+    with open(path, newline="") as f:
+        text = f.read()
+    if uid_of(text) == "colleague":
+        with open(path, "w", newline="") as f:
+            f.write(text.replace("END:VCARD", "NOTE:edited through the merged book\r\nEND:VCARD"))
+with open(os.path.join(merged_local, "new-in-merged.vcf"), "w", newline="") as f:
+    f.write(card("new-in-merged", "New In Merged"))
+check("sync the merged book up", sync("merged"))
+work_cards = server_cards(work_book)
+check("an edit reached the card's own book", "edited through the merged book" in work_cards.get("colleague", ""),
+      sorted(work_cards))
+check("a new card landed in the first book", "new-in-merged" in server_cards(book)
+      and "new-in-merged" not in work_cards)
+
+status, _ = http("PUT", work_book + "from-work.vcf", card("from-work", "From Work"))
+check("PUT into the second book", status == 201, status)
+for name in os.listdir(merged_local):
+    with open(os.path.join(merged_local, name), newline="") as f:
+        if uid_of(f.read()) == "colleague":
+            os.remove(os.path.join(merged_local, name))
+check("sync the merged book again", sync("merged"))
+both = {**server_cards(book), **server_cards(work_book)}
+check("a local deletion reached the card's own book", "colleague" not in server_cards(work_book))
+check("both sides of the merged book are equal, card for card", local_cards(merged_local) == both,
+      sorted(set(local_cards(merged_local)) ^ set(both)))
 
 print(f"vdirsyncer: {passed} passed, 0 failed")
