@@ -536,3 +536,42 @@ fn a_shared_calendar_shows_in_the_sharees_home_read_only_when_only_read_is_grant
         .send();
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn groups_have_principals_that_only_signed_in_users_see() {
+    let (_dir, srv) = tree();
+    let body = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:group-member-set/><d:group-membership/></d:prop></d:propfind>"#;
+    let anonymous = srv
+        .request("PROPFIND", "/.groups/friends/")
+        .header("Depth", "0")
+        .body(body)
+        .send();
+    assert_eq!(anonymous.status, 401);
+    let r = srv
+        .request("PROPFIND", "/.groups/friends/")
+        .header("Depth", "0")
+        .auth("dave", "dave-pw")
+        .body(body)
+        .send();
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert!(
+        r.body.contains(
+            "<d:group-member-set><d:href>/bob/</d:href><d:href>/carol/</d:href></d:group-member-set>"
+        ),
+        "{}",
+        r.body
+    );
+    let r = srv
+        .request("PROPFIND", "/carol/")
+        .header("Depth", "0")
+        .auth("carol", "carol-pw")
+        .body(body)
+        .send();
+    assert!(
+        r.body.contains(
+            "<d:group-membership><d:href>/.groups/friends/</d:href></d:group-membership>"
+        ),
+        "{}",
+        r.body
+    );
+}

@@ -787,14 +787,24 @@ impl Inner {
     async fn dispatch(self: &Arc<Self>, request: Request) -> Result<Response, DavError> {
         let (parts, body) = request.into_parts();
         let raw_path = parts.uri.path().to_owned();
+        // A route matches the path as sent (`/.well-known/caldav` is at the host's root)
+        // or below the base path (a plugin's own resources, under `/dav` like the rest).
+        let below_base = (!self.config.base_path.is_empty())
+            .then(|| raw_path.strip_prefix(self.config.base_path.as_str()))
+            .flatten()
+            .filter(|rest| rest.starts_with('/'));
         if let Some(route) = self.registry.routes.iter().find(|r| {
-            raw_path
-                .strip_prefix(r.item.0.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            std::iter::once(raw_path.as_str())
+                .chain(below_base)
+                .any(|path| {
+                    path.strip_prefix(r.item.0.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                })
         }) {
             let handler = route.item.1.clone();
             let body = self.read_xml_body(body).await?;
-            let request = self.plugin_request(parts, body, String::new(), None);
+            let principal = parts.extensions.get::<Principal>().cloned();
+            let request = self.plugin_request(parts, body, String::new(), principal);
             return handler.call(request).await;
         }
         if parts.method == Method::OPTIONS && raw_path == "*" {

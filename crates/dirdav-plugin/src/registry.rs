@@ -704,7 +704,10 @@ impl Registrar<'_> {
     }
 
     /// Answers every request whose path is `path` or lies below it, before the tree is
-    /// consulted (`/.well-known/caldav`).
+    /// consulted (`/.well-known/caldav`). The path matches at the host's root and, when
+    /// the server has a base path, below it too (`/dav/.groups/…` for `/.groups`); the
+    /// handler sees the path as sent. Choose a path starting with `.`: the tree never
+    /// serves one, so the route shadows nothing.
     pub fn route(&mut self, path: &str, handler: impl Handler) -> &mut Self {
         let path = path.trim_end_matches('/').to_owned();
         let existing = self

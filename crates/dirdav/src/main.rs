@@ -377,6 +377,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                         })
                         .collect(),
                 )
+                .groups(file.groups.clone())
                 .create_homes(!args.no_create_homes && file.create_homes.unwrap_or(true)),
         );
     if args.git_commit || file.git_commit.unwrap_or(false) {

@@ -9,6 +9,9 @@
 //!   answers `DAV:principal-URL` and `CALDAV:calendar-user-address-set`; every resource
 //!   answers `DAV:principal-collection-set`. Home-set properties come from the CalDAV and
 //!   CardDAV plugins; this plugin never names them.
+//! - Group principals for the configuration's `[groups]` at `/.groups/<name>/`, with
+//!   `DAV:group-member-set`; homes answer `DAV:group-membership` and, like groups, a
+//!   stable `DAV:resource-id`.
 //! - The `DAV:expand-property` (RFC 3253 §3.8) and `DAV:principal-match` (RFC 3744 §9.3)
 //!   REPORTs, which walk from a principal to what it points at.
 //! - At a user's first authenticated request, their home is created with a default
@@ -40,6 +43,7 @@ const HREF: Name = Name::new(ns::DAV, "href");
 const EMAIL_ADDRESS_SET: Name = Name::new(ns::CALENDARSERVER, "email-address-set");
 const EMAIL_ADDRESS: Name = Name::new(ns::CALENDARSERVER, "email-address");
 
+mod groups;
 mod reports;
 mod search;
 
@@ -58,6 +62,7 @@ pub struct Discovery {
     create_homes: bool,
     users: Arc<Vec<String>>,
     info: Arc<std::collections::BTreeMap<String, UserInfo>>,
+    groups: groups::Groups,
 }
 
 impl Default for Discovery {
@@ -66,6 +71,7 @@ impl Default for Discovery {
             create_homes: true,
             users: Arc::default(),
             info: Arc::default(),
+            groups: Arc::default(),
         }
     }
 }
@@ -84,6 +90,15 @@ impl Discovery {
     #[must_use]
     pub fn user_info(mut self, info: std::collections::BTreeMap<String, UserInfo>) -> Self {
         self.info = Arc::new(info);
+        self
+    }
+
+    /// The groups of the configuration (`[groups]`: name → members): each gets a
+    /// principal at `/.groups/<name>/`, and its members' principals name it in
+    /// `DAV:group-membership`.
+    #[must_use]
+    pub fn groups(mut self, groups: std::collections::BTreeMap<String, Vec<String>>) -> Self {
+        self.groups = Arc::new(groups);
         self
     }
 
@@ -145,6 +160,12 @@ async fn create_home(user: Principal, store: Arc<dyn Store>) -> Result<(), DavEr
 
 fn href(ctx: &PropContext<'_>, path: &str) -> Element {
     Element::with_text(HREF, ctx.store.href_of(path, true))
+}
+
+/// The user whose principal (home) a resource is: any top-level folder.
+fn home_of<'a>(ctx: &PropContext<'a>) -> Option<&'a str> {
+    let path = ctx.resource.path.as_str();
+    (ctx.resource.is_collection && !path.is_empty() && !path.contains('/')).then_some(path)
 }
 
 /// The principal's own resource: its home.
@@ -221,6 +242,26 @@ impl Plugin for Discovery {
             reports::PRINCIPAL_MATCH,
             |r| r.is_collection,
             reports::principal_match,
+        );
+        let groups = self.groups.clone();
+        if !groups.is_empty() {
+            r.route(groups::ROUTE, move |request: DavRequest| {
+                groups::serve(request, groups.clone())
+            });
+        }
+        let groups = self.groups.clone();
+        r.property(
+            LiveProperty::computed(groups::GROUP_MEMBERSHIP, move |ctx| {
+                let user = home_of(ctx)?;
+                Some(groups::membership(ctx.store, &groups, user))
+            })
+            .not_in_allprop(),
+        )
+        .property(
+            LiveProperty::computed(groups::RESOURCE_ID, |ctx| {
+                Some(groups::resource_id("user", home_of(ctx)?))
+            })
+            .not_in_allprop(),
         );
         r.route("/.well-known/caldav", well_known)
             .route("/.well-known/carddav", well_known)
