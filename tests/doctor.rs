@@ -211,3 +211,54 @@ fn doctor_says_what_is_wrong_with_the_dns_records() {
     );
     assert!(out.contains("nothing is served at /caldav/ (404)"), "{out}");
 }
+
+/// A self-signed certificate for localhost, as PEM files in `dir`.
+fn self_signed(dir: &std::path::Path) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), signing_key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn doctor_checks_https_against_the_certificates_it_is_told_to_trust() {
+    let certs = tempfile::tempdir().unwrap();
+    self_signed(certs.path());
+    let file = |name: &str| certs.path().join(name).to_str().unwrap().to_owned();
+    let (_dir, srv) = example_server(&[
+        "--tls-cert",
+        &file("cert.pem"),
+        "--tls-key",
+        &file("key.pem"),
+        "--tls-listen",
+        "127.0.0.1:0",
+    ]);
+    let url = format!("https://localhost:{}/", srv.tls_port().unwrap());
+
+    // Trusting the server's certificate, every step passes, the well-known redirect
+    // included: on the TLS listener it must point to https.
+    let (ok, out) = doctor(
+        &url,
+        "alice",
+        "wonderland",
+        &["--write", "--ca-file", &file("cert.pem")],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("ok    /.well-known/caldav: 301 to /"), "{out}");
+    assert!(
+        out.contains("ok    write to /alice/contacts/: created and deleted"),
+        "{out}"
+    );
+    assert!(!out.contains("FAIL"), "{out}");
+
+    // Without it, the self-signed certificate is refused as a phone would refuse it,
+    // and the message says what to do.
+    let output = Command::new(env!("CARGO_BIN_EXE_dirdav"))
+        .args(["doctor", "--url", &url, "--user", "alice"])
+        .env("DIRDAV_PASSWORD", "wonderland")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    assert!(said.contains("--ca-file"), "{said}");
+}

@@ -4,6 +4,12 @@ use std::time::SystemTime;
 
 use dirdav_xml::{Element, Name};
 
+/// Put into a request's extensions when it arrived over dirdav's own TLS listener, so
+/// that what a plugin answers can say `https` (a redirect, an absolute URL). Behind a
+/// reverse proxy doing TLS, `X-Forwarded-Proto` says it instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tls;
+
 /// The authenticated user a request runs as, put into the request's extensions by the
 /// authentication layer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

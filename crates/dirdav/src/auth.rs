@@ -204,10 +204,6 @@ pub(crate) struct Auth {
     pub(crate) allow_plain: bool,
 }
 
-/// Put into a request's extensions by the TLS listener.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Secure;
-
 /// The address a request comes from: the peer, or for a trusted proxy the last address
 /// of its `X-Forwarded-For`.
 fn client_address(auth: &Auth, request: &Request) -> Option<(IpAddr, bool)> {
@@ -273,7 +269,7 @@ pub(crate) async fn require_user(
     }
     match credentials(&request) {
         Some((user, password)) => {
-            let secure = request.extensions().get::<Secure>().is_some();
+            let secure = request.extensions().get::<dirdav_plugin::Tls>().is_some();
             if !secure && !auth.allow_plain && !client.is_loopback() && !from_proxy {
                 tracing::warn!(%client, "password sent over plain HTTP refused");
                 return text(
@@ -453,7 +449,7 @@ mod tests {
             .extensions_mut()
             .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
         if secure {
-            request.extensions_mut().insert(Secure);
+            request.extensions_mut().insert(dirdav_plugin::Tls);
         }
         for (name, value) in headers {
             request.headers_mut().insert(

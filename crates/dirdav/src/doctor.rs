@@ -6,8 +6,9 @@
 //! in the homes, and with `--write` a test item created and deleted in the first
 //! calendar and address book. Given no URL, it first looks the server up as clients do
 //! (RFC 6764 §6): the SRV records `_caldavs._tcp`/`_caldav._tcp` (and `carddav`) of the
-//! user's domain, with `hickory-resolver`, and their `path=` TXT records. Plain
-//! `http://` only for now.
+//! user's domain, with `hickory-resolver`, and their `path=` TXT records. `https://`
+//! is checked against the machine's trusted certificates, as a phone would (plus
+//! `--ca-file` for a private CA), with rustls.
 
 use std::time::Duration;
 
@@ -30,15 +31,32 @@ pub(crate) struct Options {
     pub(crate) password: String,
     /// Create and delete a test item in the first calendar and address book.
     pub(crate) write: bool,
+    /// A PEM file of certificates to trust besides the system's (a private CA, or a
+    /// self-signed server certificate).
+    pub(crate) ca_file: Option<std::path::PathBuf>,
 }
 
-/// A server reached over plain HTTP.
+/// A server reached over HTTP or HTTPS.
 struct Client {
     /// `host:port`, to connect to.
     address: String,
     /// The `Host` header.
     host: String,
     authorization: String,
+    /// For `https://`: how to check the server's certificate, and the name it must
+    /// carry.
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        tokio_rustls::rustls::pki_types::ServerName<'static>,
+    )>,
+}
+
+/// A URL taken apart: whether it is `https`, `host[:port]` and the path.
+#[derive(Debug, PartialEq, Eq)]
+struct Url {
+    tls: bool,
+    authority: String,
+    path: String,
 }
 
 /// A response, read in full.
@@ -57,15 +75,12 @@ impl Reply {
     }
 }
 
-/// Splits `http://host[:port]/path` into the authority and the path.
-fn split_url(url: &str) -> Result<(String, String), String> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(if url.starts_with("https://") {
-            "doctor speaks plain http:// only for now; point it at the server behind your TLS proxy"
-                .into()
-        } else {
-            format!("{url} is not an http:// URL")
-        });
+/// Splits `http(s)://host[:port]/path` into its parts.
+fn split_url(url: &str) -> Result<Url, String> {
+    let (tls, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(rest), _) => (false, rest),
+        (_, Some(rest)) => (true, rest),
+        _ => return Err(format!("{url} is not an http:// or https:// URL")),
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -74,7 +89,58 @@ fn split_url(url: &str) -> Result<(String, String), String> {
     if authority.is_empty() {
         return Err(format!("{url} names no host"));
     }
-    Ok((authority.to_owned(), path.to_owned()))
+    Ok(Url {
+        tls,
+        authority: authority.to_owned(),
+        path: path.to_owned(),
+    })
+}
+
+/// The host of `host[:port]` or `[v6]:port`.
+fn host_of(authority: &str) -> &str {
+    match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    }
+}
+
+/// The certificates a client on this machine trusts (the system's), plus those of
+/// `--ca-file`.
+fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector, String> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect)
+            .map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "--ca-file {}: no certificate in it",
+                path.display()
+            ));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        }
+    } else if added == 0 {
+        return Err("this machine has no trusted certificates to check the server's with (install ca-certificates, or give --ca-file)".into());
+    }
+    let config = ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS setup: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }
 
 impl Client {
@@ -92,10 +158,40 @@ impl Client {
         .await
         .map_err(|_| format!("connecting to {} timed out", self.address))?
         .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("HTTP handshake with {} failed: {e}", self.address))?;
-        tokio::spawn(connection);
+        let handshake =
+            |e: hyper::Error| format!("HTTP handshake with {} failed: {e}", self.address);
+        let mut sender = match &self.tls {
+            None => {
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(handshake)?;
+                tokio::spawn(connection);
+                sender
+            }
+            Some((connector, name)) => {
+                let stream = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    connector.connect(name.clone(), stream),
+                )
+                .await
+                .map_err(|_| format!("the TLS handshake with {} timed out", self.address))?
+                .map_err(|e| {
+                    format!(
+                        "the TLS handshake with {} failed: {e}; a phone would refuse this server \
+                         (for a private CA or a self-signed certificate, install it on the \
+                         devices and give it here with --ca-file)",
+                        self.address
+                    )
+                })?;
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(handshake)?;
+                tokio::spawn(connection);
+                sender
+            }
+        };
         let mut request = http::Request::builder()
             .method(method)
             .uri(path)
@@ -383,10 +479,6 @@ async fn discover(options: &Options, report: &mut Report) -> Result<String, Stri
         }
     }
     match first {
-        Some(found) if found.tls => Err(format!(
-            "the records point to {}; doctor speaks plain HTTP only for now: run it with --url",
-            found.url()
-        )),
         Some(found) => Ok(found.url()),
         None => {
             let url = format!("http://{domain}/");
@@ -407,20 +499,35 @@ pub(crate) async fn run(options: &Options) -> Result<bool, String> {
         Some(url) => url.clone(),
         None => discover(options, &mut report).await?,
     };
-    let (address, start) = split_url(&url)?;
-    let address = if address.contains(':') {
-        address
+    let Url {
+        tls,
+        authority,
+        path: start,
+    } = split_url(&url)?;
+    let host = host_of(&authority).to_owned();
+    let address = if authority.ends_with(']') || !authority.contains(':') {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
     } else {
-        format!("{address}:80")
+        authority.clone()
+    };
+    let tls = match tls {
+        false => None,
+        true => {
+            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| format!("{host} is not a host name: {e}"))?;
+            Some((tls_connector(options.ca_file.as_deref())?, name))
+        }
     };
     use base64::Engine as _;
     let credentials = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", options.user, options.password));
     let client = Client {
-        host: address.clone(),
+        host: authority,
         address,
         authorization: format!("Basic {credentials}"),
+        tls,
     };
+    let over_tls = client.tls.is_some();
 
     // 1. The well-known URLs (RFC 6764 §5), which clients given only a host name ask first.
     let mut context = start.clone();
@@ -432,7 +539,14 @@ pub(crate) async fn run(options: &Options) -> Result<bool, String> {
         match reply.status {
             301 | 302 | 303 | 307 | 308 => {
                 let location = path_of(reply.header("location"));
-                if reply.status == 302 {
+                if over_tls && reply.header("location").starts_with("http://") {
+                    report.fail(
+                        &step,
+                        &format!("redirects to plain {}", reply.header("location")),
+                        "a phone would send the password unencrypted or give up: behind a TLS proxy, \
+                         have it send X-Forwarded-Proto: https (and name it with --trusted-proxy)",
+                    );
+                } else if reply.status == 302 {
                     report.warn(
                         &step,
                         &format!("302 to {location}"),
@@ -664,21 +778,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_split_into_authority_and_path() {
+    fn urls_split_into_scheme_authority_and_path() {
+        let url = |tls: bool, authority: &str, path: &str| Url {
+            tls,
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+        };
         assert_eq!(
             split_url("http://127.0.0.1:8008/dav/").unwrap(),
-            ("127.0.0.1:8008".to_owned(), "/dav/".to_owned())
+            url(false, "127.0.0.1:8008", "/dav/")
         );
         assert_eq!(
             split_url("http://example.com").unwrap(),
-            ("example.com".to_owned(), "/".to_owned())
+            url(false, "example.com", "/")
         );
-        assert!(
-            split_url("https://example.com/")
-                .unwrap_err()
-                .contains("http:// only")
+        assert_eq!(
+            split_url("https://example.com/").unwrap(),
+            url(true, "example.com", "/")
         );
         assert!(split_url("ftp://x/").is_err());
+        assert!(split_url("https:///x").is_err());
+        assert_eq!(host_of("example.com:8443"), "example.com");
+        assert_eq!(host_of("example.com"), "example.com");
+        assert_eq!(host_of("[::1]:443"), "::1");
     }
 
     #[test]

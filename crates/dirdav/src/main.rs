@@ -71,6 +71,10 @@ struct DoctorArgs {
     /// Also create and delete a test item in the first calendar and address book.
     #[arg(long)]
     write: bool,
+    /// A PEM file of certificates to trust for https:// besides the system's (a private
+    /// CA, or the server's self-signed certificate).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 /// The password for `doctor`: from `DIRDAV_PASSWORD`, else asked for on the terminal
@@ -256,6 +260,7 @@ fn main() -> std::process::ExitCode {
                     user: args.user,
                     password,
                     write: args.write,
+                    ca_file: args.ca_file,
                 }))
             });
             return match checked {
@@ -471,7 +476,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             return;
         };
         let app = https_app
-            .layer(axum::Extension(auth::Secure))
+            .layer(axum::Extension(dirdav_plugin::Tls))
             .layer(middleware::map_response(strict_transport));
         listen::serve(listener, app, limits, stopped.clone()).await;
     };

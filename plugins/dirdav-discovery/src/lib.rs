@@ -177,7 +177,7 @@ fn is_own_principal<'a>(ctx: &PropContext<'a>) -> Option<&'a str> {
 /// 301 to the context path, as an absolute URL built from the request's Host, or from
 /// `X-Forwarded-Host` and `X-Forwarded-Proto` when a reverse proxy says how the client
 /// reached it (the binary drops those headers from peers that are not trusted proxies):
-/// behind a TLS proxy the redirect must say `https`.
+/// behind a TLS proxy, or on dirdav's own TLS listener, the redirect must say `https`.
 async fn well_known(request: DavRequest) -> HandlerResult {
     let context = request.store.href_of("", true);
     let headers = &request.parts.headers;
@@ -191,7 +191,16 @@ async fn well_known(request: DavRequest) -> HandlerResult {
     };
     let scheme = match first("x-forwarded-proto") {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
+        Some(_) => "http",
+        None if request
+            .parts
+            .extensions
+            .get::<dirdav_plugin::Tls>()
+            .is_some() =>
+        {
+            "https"
+        }
+        None => "http",
     };
     let location = match first("x-forwarded-host").or_else(|| first(header::HOST.as_str())) {
         Some(host) if !host.contains(['/', ' ', '@', '\\']) => {
