@@ -430,7 +430,7 @@ fn clients_are_told_they_may_write_so_calendars_are_not_read_only() {
 }
 
 #[test]
-fn the_well_known_redirect_keeps_https_behind_a_trusted_proxy_only() {
+fn the_well_known_redirect_keeps_https_host_and_prefix_behind_a_trusted_proxy_only() {
     let (_dir, srv) = example_server();
     let redirect = |srv: &Dirdav| {
         let r = srv
@@ -438,12 +438,13 @@ fn the_well_known_redirect_keeps_https_behind_a_trusted_proxy_only() {
             .header("Depth", "0")
             .header("X-Forwarded-Proto", "https")
             .header("X-Forwarded-Host", "dav.example.com")
+            .header("X-Forwarded-Prefix", "/dav")
             .send();
         assert_eq!(r.status, 301);
         r.header("location").unwrap().to_owned()
     };
-    // The proxy on this machine is trusted by default.
-    assert_eq!(redirect(&srv), "https://dav.example.com/");
+    // The proxy on this machine is trusted by default, and serves dirdav below /dav.
+    assert_eq!(redirect(&srv), "https://dav.example.com/dav/");
     // Naming another proxy withdraws that trust: the headers are ignored.
     let (_other_dir, other) = support::example_server(&["--trusted-proxy", "192.0.2.1"]);
     assert_eq!(

@@ -403,7 +403,19 @@ impl Server {
     }
 
     /// Answers one request. Never fails: every error becomes its response.
+    ///
+    /// A request carrying `X-Forwarded-Prefix` (a reverse proxy that serves dirdav below
+    /// a path it strips) is answered with that prefix in front of every href, and hrefs
+    /// it sends with the prefix are understood. The embedding application must drop the
+    /// header from peers that are not trusted proxies, as the binary does.
     pub async fn handle(&self, request: Request) -> Response {
+        match forwarded_prefix(&request) {
+            Some(prefix) => PREFIX.scope(prefix, self.answer(request)).await,
+            None => self.answer(request).await,
+        }
+    }
+
+    async fn answer(&self, request: Request) -> Response {
         let method = request.method().clone();
         let uri = request.uri().clone();
         let limit = self.inner.config.body_timeout;
@@ -630,7 +642,10 @@ impl Inner {
     }
 
     pub(crate) fn href(&self, key: &str, is_collection: bool) -> String {
-        path::href(&self.config.base_path, key, is_collection)
+        match PREFIX.try_with(|p| format!("{p}{}", self.config.base_path)) {
+            Ok(base) => path::href(&base, key, is_collection),
+            Err(_) => path::href(&self.config.base_path, key, is_collection),
+        }
     }
 
     /// The resource view of an index entry.
@@ -707,6 +722,13 @@ impl Inner {
                 "href must be an absolute path or URL",
             ));
         }
+        // Behind a proxy that strips a prefix, clients send hrefs with it.
+        let unprefixed = PREFIX
+            .try_with(|p| path.strip_prefix(&**p).map(str::to_owned))
+            .ok()
+            .flatten()
+            .filter(|rest| rest.starts_with('/'));
+        let path = unprefixed.as_deref().unwrap_or(path);
         let mut path = path::decode(path, &self.config.base_path)?;
         if let Some(p) = path.as_mut()
             && self.unshare(p).is_none()
@@ -1057,6 +1079,29 @@ impl Inner {
             store: self.clone(),
         }
     }
+}
+
+tokio::task_local! {
+    /// For a request through a reverse proxy that strips a path prefix: the prefix
+    /// (`X-Forwarded-Prefix`), put in front of every href of the answer.
+    static PREFIX: Arc<str>;
+}
+
+/// A request's `X-Forwarded-Prefix`, when it is a plain path: `/` and then segments of
+/// unreserved characters, without `.` or `..` segments; a trailing `/` is dropped.
+/// Anything else is ignored.
+fn forwarded_prefix(request: &Request) -> Option<Arc<str>> {
+    let value = request.headers().get("x-forwarded-prefix")?.to_str().ok()?;
+    let prefix = value.trim().trim_end_matches('/');
+    let plain = prefix.starts_with('/')
+        && prefix[1..].split('/').all(|s| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        });
+    (plain && !prefix.is_empty()).then(|| prefix.into())
 }
 
 /// A collection as a share shows it: with the share's display name.

@@ -827,3 +827,51 @@ async fn proppatch_is_all_or_nothing() {
     }
     assert_eq!(fx.snapshot(), before);
 }
+
+#[tokio::test]
+async fn a_proxys_forwarded_prefix_is_in_every_href_and_understood_in_those_sent() {
+    let fx = Fixture::new();
+    let srv = fx.server().await;
+    let r = req("PROPFIND", "/alice/calendar/")
+        .header("depth", "1")
+        .header("x-forwarded-prefix", "/dav/")
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS);
+    assert!(
+        r.body.contains("<d:href>/dav/alice/calendar/</d:href>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("<d:href>/dav/alice/calendar/one.ics</d:href>"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("<d:href>/alice/"), "{}", r.body);
+
+    // A client copies with the hrefs it was given.
+    let r = req("COPY", "/alice/calendar/one.ics")
+        .header("x-forwarded-prefix", "/dav")
+        .header("destination", "http://proxy.example/dav/docs/one.ics")
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(fx.read("docs/one.ics").is_some());
+    assert!(!fx.path("dav").exists());
+
+    // Without the header, or with one that is not a plain path, nothing changes.
+    for prefix in [None, Some("dav"), Some("/a/../b"), Some("/a b")] {
+        let mut request = req("PROPFIND", "/docs/").header("depth", "0");
+        if let Some(p) = prefix {
+            request = request.header("x-forwarded-prefix", p);
+        }
+        let r = request.send(&srv).await;
+        assert!(
+            r.body.contains("<d:href>/docs/</d:href>"),
+            "{prefix:?}: {}",
+            r.body
+        );
+    }
+}

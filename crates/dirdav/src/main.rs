@@ -214,6 +214,7 @@ async fn forwarded_headers(
         let headers = request.headers_mut();
         headers.remove("x-forwarded-proto");
         headers.remove("x-forwarded-host");
+        headers.remove("x-forwarded-prefix");
     }
     next.run(request).await
 }
