@@ -58,13 +58,19 @@ pub(crate) async fn get(
     let body = if head {
         Body::empty()
     } else if len <= IN_ONE_READ {
-        // Items are small: one trip to the blocking pool, and one body the server sends
-        // with the head in a single write.
+        // Items are small: read from the page cache right here when the kernel can do
+        // that without waiting for the disk, else one trip to the blocking pool; one
+        // body the server sends with the head in a single write.
         let path = srv.fs_path(&resource.path);
-        let bytes = crate::storage::blocking("reading the file failed", move || {
-            read_range(&path, start, len)
-        })
-        .await?;
+        let bytes = match read_cached(&path, start, len) {
+            Some(bytes) => bytes,
+            None => {
+                crate::storage::blocking("reading the file failed", move || {
+                    read_range(&path, start, len)
+                })
+                .await?
+            }
+        };
         len = bytes.len() as u64;
         Body::from(bytes)
     } else {
@@ -98,6 +104,40 @@ pub(crate) async fn get(
         insert(&mut response, header::CONTENT_RANGE, &value);
     }
     Ok(response)
+}
+
+/// Reads a small range without leaving the async thread, when all of it is in the page
+/// cache: `preadv2` with `RWF_NOWAIT` fails rather than wait for the disk. Opening a
+/// file whose folder the index has just walked needs no disk either, as a rule. A GET
+/// then costs no hand-over to the blocking pool and back, which was most of its time
+/// under load (futex wake-ups in `perf`). `None`: read it the blocking way.
+#[cfg(target_os = "linux")]
+fn read_cached(path: &std::path::Path, start: u64, len: u64) -> Option<Vec<u8>> {
+    use rustix::io::{ReadWriteFlags, preadv2};
+    let file = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; usize::try_from(len).ok()?];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let at = start + filled as u64;
+        let read = preadv2(
+            &file,
+            &mut [std::io::IoSliceMut::new(&mut buf[filled..])],
+            at,
+            ReadWriteFlags::NOWAIT,
+        )
+        .ok()?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    buf.truncate(filled);
+    Some(buf)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_cached(_path: &std::path::Path, _start: u64, _len: u64) -> Option<Vec<u8>> {
+    None
 }
 
 fn insert(response: &mut Response, name: header::HeaderName, value: &str) {
