@@ -288,11 +288,14 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
     }
 }
 
-/// The exact span of an object that is one VEVENT occurring once, with its start and
-/// end known in UTC (UTC times, or a TZID the time zone database knows) and an end
-/// given by DTEND or a positive DURATION. For such an event RFC 4791 §9.9's time-range
-/// test is `start < end-of-event AND end > start-of-event`, which the span answers as
-/// [`crate::query::instance_matches`] would. Anything else has no exact span.
+/// The exact span of an object that is one VEVENT occurring once: the interval
+/// [`crate::query::instance_matches`] tests a time range against, so that overlapping
+/// it is the answer. That is RFC 4791 §9.9's `start < end-of-event AND end >
+/// start-of-event`, the event ending at DTEND, after a positive DURATION, or a day
+/// after an all-day start. A floating or all-day event (or one in a zone the time zone
+/// database does not know) is matched with 14 hours of slack either side, so its span
+/// is widened by as much. An event without an end, or with a zero DURATION, is tested
+/// differently (`start <= DTSTART`) and has no exact span; nor has a recurrence.
 fn exact_span(root: &Component<'_>) -> Option<(i64, i64)> {
     let mut components = root
         .components
@@ -308,18 +311,18 @@ fn exact_span(root: &Component<'_>) -> Option<(i64, i64)> {
     {
         return None;
     }
-    let (start, true) = crate::query::first_time(event, "DTSTART")? else {
-        return None;
+    let (start, exact) = crate::query::first_time(event, "DTSTART")?;
+    let duration = prop(event, "DURATION").and_then(|p| parse_duration(p.val.as_str()));
+    let all_day = prop(event, "DTSTART").is_some_and(|p| p.val.as_str().trim().len() == 8);
+    let end = match (crate::query::first_time(event, "DTEND"), duration) {
+        (Some((end, _)), _) => end,
+        (None, Some(d)) if d > 0 => start.saturating_add(d),
+        (None, Some(_)) => return None,
+        (None, None) if all_day => start.saturating_add(DAY),
+        (None, None) => return None,
     };
-    let end = match crate::query::first_time(event, "DTEND") {
-        Some((end, true)) => end,
-        Some((_, false)) => return None,
-        None => match prop(event, "DURATION").and_then(|p| parse_duration(p.val.as_str())) {
-            Some(d) if d > 0 => start + d,
-            _ => return None,
-        },
-    };
-    Some((start, end))
+    let slack = if exact { 0 } else { SLACK };
+    Some((start.saturating_sub(slack), end.saturating_add(slack)))
 }
 
 #[cfg(test)]
