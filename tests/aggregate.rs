@@ -264,6 +264,32 @@ fn writes_through_the_merged_book_land_in_the_cards_own_folder() {
     assert_eq!(r.status, 204, "{}", r.body);
     assert!(read(&root, "alice/contacts/carl.vcf").is_none());
 
+    // A label does not hide what follows it: dotfiles and `..` stay out of reach.
+    let settings = (
+        read(&root, "alice/work/.dav.toml"),
+        read(&root, "bob/team/.dav.toml"),
+    );
+    for name in ["work~.dav.toml", "work~..", "bob-team~.dav.toml"] {
+        let href = format!("/alice/all-contacts/{name}");
+        let r = send(&srv, "alice", "GET", &href, &[], "");
+        assert!(matches!(r.status, 400 | 404), "GET {name}: {}", r.status);
+        assert!(!r.body.contains("kind"), "{}", r.body);
+        let r = send(&srv, "alice", "PUT", &href, &[], "kind = \"calendar\"\n");
+        assert!(
+            matches!(r.status, 400 | 403 | 404 | 405),
+            "PUT {name}: {}",
+            r.status
+        );
+    }
+    assert_eq!(
+        (
+            read(&root, "alice/work/.dav.toml"),
+            read(&root, "bob/team/.dav.toml")
+        ),
+        settings
+    );
+    assert!(root.join("alice/work/wendy.vcf").is_file());
+
     // The merged book itself is a view: it cannot be changed or removed.
     let r = send(
         &srv,

@@ -880,6 +880,11 @@ impl Inner {
         }
         let view = self.merged_at(&format!("{}/{}", path.segments[0], path.segments[1]))?;
         let (source, name) = view.resolve(&path.segments[2]);
+        // The name below the label is checked as any segment is: `work~.dav.toml` is
+        // a dotfile and `work~..` no name at all.
+        if matches!(name, "." | "..") || crate::reconcile::is_ignored(name) {
+            path.hidden = true;
+        }
         let mut segments: Vec<String> = source.path.split('/').map(str::to_owned).collect();
         segments.push(name.to_owned());
         path.segments = segments;
