@@ -663,6 +663,28 @@ impl Inner {
         Some(self.resource_of(key.to_owned(), entry, parent))
     }
 
+    /// The members of a folder that `keep` accepts, built from the entries the index
+    /// lists, without looking each up again.
+    pub(crate) fn members_in(
+        &self,
+        index: &Index,
+        path: &str,
+        keep: &dyn Fn(bool, Option<&dirdav_plugin::Summary>) -> bool,
+    ) -> Vec<Resource> {
+        let Some(folder) = index.dir(path) else {
+            return Vec::new();
+        };
+        let config = folder.config.clone();
+        index
+            .members(path)
+            .filter(|(_, e)| match e {
+                Entry::Dir(_) => keep(true, None),
+                Entry::File(f) => keep(false, f.summary.as_deref()),
+            })
+            .map(|(k, e)| self.resource_of(k, e, Some(config.clone())))
+            .collect()
+    }
+
     /// The resource view of an entry already at hand; `parent` is the configuration of
     /// the folder a file sits in (unused for a folder, which has its own).
     fn resource_of(
@@ -1192,22 +1214,14 @@ impl Store for Inner {
         keep: &dyn Fn(bool, Option<&dirdav_plugin::Summary>) -> bool,
     ) -> Vec<Resource> {
         let index = self.index();
-        let Some(folder) = index.dir(path) else {
+        if !index.is_dir(path) {
             drop(index);
             return match self.merged_at(path) {
                 Some(view) => self.merged_members(&view, keep),
                 None => Vec::new(),
             };
-        };
-        let config = folder.config.clone();
-        index
-            .members(path)
-            .filter(|(_, e)| match e {
-                Entry::Dir(_) => keep(true, None),
-                Entry::File(f) => keep(false, f.summary.as_deref()),
-            })
-            .map(|(k, e)| self.resource_of(k, e, Some(config.clone())))
-            .collect()
+        }
+        self.members_in(&index, path, keep)
     }
 
     fn members_with_uid(&self, path: &str, uid: &str) -> Vec<Resource> {

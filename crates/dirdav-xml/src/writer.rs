@@ -5,13 +5,19 @@ use crate::{Element, Name, Node, ns};
 /// Writes XML deterministically: the namespaces given to [`XmlWriter::new`] are
 /// declared once on the root element with their stable prefixes; any other namespace
 /// (a client's dead property, say) is declared where it is used.
+///
+/// Answers of thousands of responses go through here, so names and attributes are
+/// written straight into the buffer, and the default namespace is saved only by the
+/// elements that change it.
 #[derive(Debug)]
 pub struct XmlWriter {
     out: Vec<u8>,
     prefixes: Vec<(String, String)>,
-    /// The default namespace in force at each open element, for names outside `prefixes`.
-    defaults: Vec<String>,
-    open: Vec<Name>,
+    /// The default namespace in force, for names outside `prefixes`.
+    default_ns: String,
+    /// The open elements, each with the default namespace to restore when it closes,
+    /// if it changed it.
+    open: Vec<(Name, Option<String>)>,
 }
 
 impl XmlWriter {
@@ -25,75 +31,71 @@ impl XmlWriter {
                 .iter()
                 .map(|(n, p)| ((*n).to_owned(), (*p).to_owned()))
                 .collect(),
-            defaults: vec![String::new()],
+            default_ns: String::new(),
             open: Vec::new(),
         }
     }
 
-    fn prefix(&self, ns: &str) -> Option<&str> {
-        self.prefixes
-            .iter()
-            .find(|(n, _)| n == ns)
-            .map(|(_, p)| p.as_str())
+    /// The prefix bound to a namespace, as an index into `prefixes`.
+    fn prefix_of(&self, ns: &str) -> Option<usize> {
+        if ns.is_empty() {
+            return None;
+        }
+        self.prefixes.iter().position(|(n, _)| n == ns)
     }
 
-    /// Writes `<name` and the declarations it needs; returns the default namespace in
-    /// force inside it.
-    fn open_tag(&mut self, name: &Name) -> String {
-        let current = self.defaults.last().cloned().unwrap_or_default();
-        self.out.push(b'<');
-        let inner_default = match self.prefix(name.ns()) {
-            Some(p) if !name.ns().is_empty() => {
-                let tag = format!("{p}:{}", name.local());
-                self.out.extend_from_slice(tag.as_bytes());
-                current
-            }
-            _ => {
-                self.out.extend_from_slice(name.local().as_bytes());
-                if name.ns() != current {
-                    self.out.extend_from_slice(b" xmlns=\"");
-                    self.out.extend_from_slice(escape(name.ns()).as_bytes());
-                    self.out.push(b'"');
-                }
-                name.ns().to_owned()
-            }
-        };
-        if self.open.is_empty() {
-            let decls: Vec<String> = self
-                .prefixes
-                .iter()
-                .map(|(n, p)| format!(" xmlns:{p}=\"{}\"", escape(n.as_str())))
-                .collect();
-            self.out.extend_from_slice(decls.concat().as_bytes());
+    /// Writes `prefix:local`, or `local` for a name without a prefix.
+    fn write_qname(&mut self, name: &Name) {
+        if let Some(i) = self.prefix_of(name.ns()) {
+            self.out.extend_from_slice(self.prefixes[i].1.as_bytes());
+            self.out.push(b':');
         }
-        inner_default
+        self.out.extend_from_slice(name.local().as_bytes());
+    }
+
+    /// Writes `<name` and the declarations it needs; returns the default namespace to
+    /// restore when the element closes, if it changed it.
+    fn open_tag(&mut self, name: &Name) -> Option<String> {
+        self.out.push(b'<');
+        self.write_qname(name);
+        let mut restore = None;
+        if self.prefix_of(name.ns()).is_none() && name.ns() != self.default_ns {
+            self.out.extend_from_slice(b" xmlns=\"");
+            self.out.extend_from_slice(escape(name.ns()).as_bytes());
+            self.out.push(b'"');
+            restore = Some(std::mem::replace(
+                &mut self.default_ns,
+                name.ns().to_owned(),
+            ));
+        }
+        if self.open.is_empty() {
+            for (n, p) in &self.prefixes {
+                self.out.extend_from_slice(b" xmlns:");
+                self.out.extend_from_slice(p.as_bytes());
+                self.out.extend_from_slice(b"=\"");
+                self.out.extend_from_slice(escape(n.as_str()).as_bytes());
+                self.out.push(b'"');
+            }
+        }
+        restore
     }
 
     /// Opens an element; close it with [`XmlWriter::end`].
     pub fn start(&mut self, name: &Name) {
-        let inner = self.open_tag(name);
+        let restore = self.open_tag(name);
         self.out.push(b'>');
-        self.defaults.push(inner);
-        self.open.push(name.clone());
+        self.open.push((name.clone(), restore));
     }
 
     /// Closes the innermost open element.
     pub fn end(&mut self) {
-        if let Some(name) = self.open.pop() {
-            self.defaults.pop();
+        if let Some((name, restore)) = self.open.pop() {
             self.out.extend_from_slice(b"</");
             self.write_qname(&name);
             self.out.push(b'>');
-        }
-    }
-
-    fn write_qname(&mut self, name: &Name) {
-        match self.prefix(name.ns()) {
-            Some(p) if !name.ns().is_empty() => {
-                let tag = format!("{p}:{}", name.local());
-                self.out.extend_from_slice(tag.as_bytes());
+            if let Some(previous) = restore {
+                self.default_ns = previous;
             }
-            _ => self.out.extend_from_slice(name.local().as_bytes()),
         }
     }
 
@@ -104,8 +106,11 @@ impl XmlWriter {
             self.end();
             return;
         }
-        self.open_tag(name);
+        let restore = self.open_tag(name);
         self.out.extend_from_slice(b"/>");
+        if let Some(previous) = restore {
+            self.default_ns = previous;
+        }
     }
 
     /// A writer without the XML declaration, for storing one element on its own.
@@ -113,7 +118,7 @@ impl XmlWriter {
         XmlWriter {
             out: Vec::new(),
             prefixes: Vec::new(),
-            defaults: vec![String::new()],
+            default_ns: String::new(),
             open: Vec::new(),
         }
     }
@@ -132,36 +137,38 @@ impl XmlWriter {
 
     /// Writes a whole element tree.
     pub fn element(&mut self, element: &Element) {
-        let inner = self.open_tag(&element.name);
+        let restore = self.open_tag(&element.name);
         let mut extra = 0;
         for (name, value) in &element.attrs {
             self.out.push(b' ');
             if name.ns() == ns::XML {
                 self.out.extend_from_slice(b"xml:");
             } else if !name.ns().is_empty() {
-                let prefix = match self.prefix(name.ns()) {
-                    Some(p) => p.to_owned(),
+                match self.prefix_of(name.ns()) {
+                    Some(i) => self.out.extend_from_slice(self.prefixes[i].1.as_bytes()),
                     None => {
                         extra += 1;
-                        let p = format!("a{extra}");
-                        let decl = format!("xmlns:{p}=\"{}\" ", escape(name.ns()));
+                        let decl = format!("xmlns:a{extra}=\"{}\" a{extra}", escape(name.ns()));
                         self.out.extend_from_slice(decl.as_bytes());
-                        p
                     }
-                };
-                self.out.extend_from_slice(prefix.as_bytes());
+                }
                 self.out.push(b':');
             }
-            let attr = format!("{}=\"{}\"", name.local(), escape(value.as_str()));
-            self.out.extend_from_slice(attr.as_bytes());
+            self.out.extend_from_slice(name.local().as_bytes());
+            self.out.extend_from_slice(b"=\"");
+            self.out
+                .extend_from_slice(escape(value.as_str()).as_bytes());
+            self.out.push(b'"');
         }
         if element.children.is_empty() {
             self.out.extend_from_slice(b"/>");
+            if let Some(previous) = restore {
+                self.default_ns = previous;
+            }
             return;
         }
         self.out.push(b'>');
-        self.defaults.push(inner);
-        self.open.push(element.name.clone());
+        self.open.push((element.name.clone(), restore));
         for child in &element.children {
             match child {
                 Node::Element(e) => self.element(e),

@@ -89,11 +89,13 @@ pub(crate) fn propfind(
         list
     } else {
         let index = srv.index();
-        let keys: Vec<String> = match depth {
-            Depth::Zero => vec![resource.path],
-            Depth::One => std::iter::once(resource.path.clone())
-                .chain(index.members(&resource.path).map(|(k, _)| k))
-                .collect(),
+        let list: Vec<Resource> = match depth {
+            Depth::Zero => vec![resource],
+            Depth::One => {
+                // Members come with their entries: no second lookup for each.
+                let members = srv.members_in(&index, &resource.path, &|_, _| true);
+                std::iter::once(resource).chain(members).collect()
+            }
             Depth::Infinity => {
                 let limit = srv.config.max_propfind_infinity;
                 if index.count_within(&resource.path, limit) > limit {
@@ -104,12 +106,11 @@ pub(crate) fn propfind(
                 }
                 index
                     .subtree(&resource.path)
-                    .map(|(k, _)| k.clone())
+                    .filter_map(|(k, _)| srv.resource_in(&index, k))
                     .collect()
             }
         };
-        keys.iter()
-            .filter_map(|k| srv.resource_in(&index, k))
+        list.into_iter()
             .filter(|r| srv.registry.visible(r, principal, &*index))
             .collect()
     };
