@@ -250,17 +250,47 @@ impl Index {
     }
 
     /// The members of a folder with their keys, in name order.
+    ///
+    /// A folder without subfolders (a calendar, an address book) is read as one run of
+    /// the ordered entries, where its members lie side by side; a folder with
+    /// subfolders, whose members have the subfolders' contents between them, looks
+    /// each member up by name.
     pub(crate) fn members<'a>(
         &'a self,
         key: &'a str,
-    ) -> impl Iterator<Item = (String, &'a Entry)> + 'a {
-        self.dir(key).into_iter().flat_map(move |d| {
-            d.members.iter().filter_map(move |name| {
-                let k = join(key, name);
-                let e = self.entries.get(&k)?;
-                Some((k, e))
-            })
-        })
+    ) -> Box<dyn Iterator<Item = (String, &'a Entry)> + 'a> {
+        let Some(dir) = self.dir(key) else {
+            return Box::new(std::iter::empty());
+        };
+        if !key.is_empty() && !self.has_subfolders(key) {
+            let prefix = format!("{key}/");
+            return Box::new(
+                self.entries
+                    .range::<str, _>((
+                        std::ops::Bound::Included(prefix.as_str()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take_while(move |(k, _)| k.starts_with(&prefix))
+                    .map(|(k, e)| (k.clone(), e)),
+            );
+        }
+        Box::new(dir.members.iter().filter_map(move |name| {
+            let k = join(key, name);
+            let e = self.entries.get(&k)?;
+            Some((k, e))
+        }))
+    }
+
+    /// Whether any folder lies below `key` (not the root).
+    fn has_subfolders(&self, key: &str) -> bool {
+        let prefix = format!("{key}/");
+        self.dirs
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .next()
+            .is_some_and(|d| d.starts_with(&prefix))
     }
 
     /// Every entry at or below a key, parents before children.
@@ -620,6 +650,45 @@ mod tests {
 
     fn names(changes: &[(String, Change, u64)]) -> Vec<&str> {
         changes.iter().map(|(k, _, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn members_are_the_direct_children_in_name_order_with_or_without_subfolders() {
+        let mut index = Index::new(0, 100);
+        dir(&mut index, "");
+        dir(&mut index, "cal");
+        dir(&mut index, "docs");
+        for name in ["b.ics", "a.ics", "a b.ics", "a-b.ics", "c.ics"] {
+            index.put_file(&format!("cal/{name}"), file("\"e\""));
+        }
+        index.put_file("docs/a", file("\"e\""));
+        dir(&mut index, "docs/a b");
+        index.put_file("docs/a b/deep.txt", file("\"e\""));
+        dir(&mut index, "docs/a0");
+        index.put_file("docs/a0/deeper.txt", file("\"e\""));
+        index.put_file("docs/z.txt", file("\"e\""));
+        index.put_file("caldav.txt", file("\"e\""));
+        let keys = |k: &str| index.members(k).map(|(k, _)| k).collect::<Vec<_>>();
+        // A flat folder, read as one run of entries; "caldav.txt" is not in it.
+        assert!(!index.has_subfolders("cal"));
+        assert_eq!(
+            keys("cal"),
+            [
+                "cal/a b.ics",
+                "cal/a-b.ics",
+                "cal/a.ics",
+                "cal/b.ics",
+                "cal/c.ics"
+            ]
+        );
+        // A folder with subfolders: their contents are not members.
+        assert!(index.has_subfolders("docs"));
+        assert_eq!(
+            keys("docs"),
+            ["docs/a", "docs/a b", "docs/a0", "docs/z.txt"]
+        );
+        assert_eq!(keys(""), ["cal", "caldav.txt", "docs"]);
+        assert!(keys("nothing").is_empty());
     }
 
     #[test]
