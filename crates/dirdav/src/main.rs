@@ -219,6 +219,9 @@ async fn forwarded_headers(
     next.run(request).await
 }
 
+/// The most threads doing file work at once.
+const BLOCKING_THREADS: usize = 16;
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -230,7 +233,14 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // File work (reads, writes, fsync) goes to the blocking pool. A few threads keep
+    // the disk busy; hundreds (tokio's default cap is 512) would each keep a malloc
+    // arena of their own after a burst of writes, and memory with it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("dirdav: cannot start the runtime: {e}");
