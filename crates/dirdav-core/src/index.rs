@@ -262,8 +262,8 @@ impl Index {
         let Some(dir) = self.dir(key) else {
             return Box::new(std::iter::empty());
         };
-        if !key.is_empty() && !self.has_subfolders(key) {
-            let prefix = format!("{key}/");
+        let prefix = format!("{key}/");
+        if !key.is_empty() && !self.has_subfolders(&prefix) {
             return Box::new(
                 self.entries
                     .range::<str, _>((
@@ -281,16 +281,16 @@ impl Index {
         }))
     }
 
-    /// Whether any folder lies below `key` (not the root).
-    fn has_subfolders(&self, key: &str) -> bool {
-        let prefix = format!("{key}/");
+    /// Whether any folder lies below the folder whose keys start with `prefix`
+    /// (`"cal/"`).
+    fn has_subfolders(&self, prefix: &str) -> bool {
         self.dirs
             .range::<str, _>((
-                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
             .next()
-            .is_some_and(|d| d.starts_with(&prefix))
+            .is_some_and(|d| d.starts_with(prefix))
     }
 
     /// Every entry at or below a key, parents before children.
@@ -670,7 +670,7 @@ mod tests {
         index.put_file("caldav.txt", file("\"e\""));
         let keys = |k: &str| index.members(k).map(|(k, _)| k).collect::<Vec<_>>();
         // A flat folder, read as one run of entries; "caldav.txt" is not in it.
-        assert!(!index.has_subfolders("cal"));
+        assert!(!index.has_subfolders("cal/"));
         assert_eq!(
             keys("cal"),
             [
@@ -682,7 +682,7 @@ mod tests {
             ]
         );
         // A folder with subfolders: their contents are not members.
-        assert!(index.has_subfolders("docs"));
+        assert!(index.has_subfolders("docs/"));
         assert_eq!(
             keys("docs"),
             ["docs/a", "docs/a b", "docs/a0", "docs/z.txt"]

@@ -157,10 +157,10 @@ impl Inner {
     /// The merged collection at the path of `resource`, if that is one (it has no
     /// index entry of its own).
     pub(crate) fn merged_of(&self, resource: &Resource) -> Option<View> {
-        if !resource.is_collection || self.registry.merged.is_empty() {
-            return None;
-        }
-        self.merged_at(&resource.path)
+        resource
+            .is_collection
+            .then(|| self.merged_at(&resource.path))
+            .flatten()
     }
 
     /// The resource a merged collection answers as: its first source's settings (so
@@ -304,19 +304,6 @@ pub(crate) fn refused(method: &str) -> DavError {
     DavError::forbidden(format!(
         "{method} is not possible on a merged collection: change its sources instead"
     ))
-}
-
-/// The item an href of a multiget sent to a merged collection names: 403 unless it is
-/// a member of one of its sources (under its shown href or its real one), 404 when
-/// there is none.
-pub(crate) fn item_in_view(srv: &Inner, view: &View, href: &str) -> Result<Resource, StatusCode> {
-    let key = srv.path_of_href(href).ok_or(StatusCode::NOT_FOUND)?;
-    if !view.holds(&key) {
-        return Err(StatusCode::FORBIDDEN);
-    }
-    srv.resource(&key)
-        .filter(|r| !r.is_collection)
-        .ok_or(StatusCode::NOT_FOUND)
 }
 
 #[cfg(test)]

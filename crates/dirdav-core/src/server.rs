@@ -1269,11 +1269,13 @@ impl Store for Inner {
     }
 
     fn item_of_href(&self, href: &str, within: &Resource) -> Result<Resource, StatusCode> {
-        if let Some(view) = self.merged_of(within) {
-            return crate::merged::item_in_view(self, &view, href);
-        }
         let path = self.path_of_href(href).ok_or(StatusCode::NOT_FOUND)?;
-        if !within.contains(&path) {
+        // A merged collection holds the members of its sources.
+        let inside = match self.merged_of(within) {
+            Some(view) => view.holds(&path),
+            None => within.contains(&path),
+        };
+        if !inside {
             return Err(StatusCode::FORBIDDEN);
         }
         self.resource(&path)

@@ -143,6 +143,21 @@ fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsC
     )))
 }
 
+/// An HTTP/1.1 connection over a stream, plain or TLS, driven in its own task.
+async fn http1<S>(
+    stream: S,
+    address: &str,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP handshake with {address} failed: {e}"))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
 impl Client {
     async fn send(
         &self,
@@ -158,17 +173,8 @@ impl Client {
         .await
         .map_err(|_| format!("connecting to {} timed out", self.address))?
         .map_err(|e| format!("cannot connect to {}: {e}", self.address))?;
-        let handshake =
-            |e: hyper::Error| format!("HTTP handshake with {} failed: {e}", self.address);
         let mut sender = match &self.tls {
-            None => {
-                let (sender, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(handshake)?;
-                tokio::spawn(connection);
-                sender
-            }
+            None => http1(stream, &self.address).await?,
             Some((connector, name)) => {
                 let stream = tokio::time::timeout(
                     Duration::from_secs(10),
@@ -184,12 +190,7 @@ impl Client {
                         self.address
                     )
                 })?;
-                let (sender, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(handshake)?;
-                tokio::spawn(connection);
-                sender
+                http1(stream, &self.address).await?
             }
         };
         let mut request = http::Request::builder()

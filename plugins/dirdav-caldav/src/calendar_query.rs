@@ -42,29 +42,30 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref()))
             .collect()
     };
-    // Items the summary decides are read only when their data is asked for.
-    let (candidates, reads): (Vec<_>, Vec<bool>) = candidates
+    // Items the summary decides match without a parse, and are read only when their
+    // data is asked for.
+    let candidates: Vec<(Resource, bool)> = candidates
         .into_iter()
         .filter_map(|item| match decided(&filter, item.summary.as_deref()) {
             Some(false) => None,
-            Some(true) => Some((item, want_data)),
-            None => Some((item, true)),
+            Some(true) => Some((item, true)),
+            None => Some((item, false)),
         })
-        .unzip();
+        .collect();
+    let read = |known: bool| want_data || !known;
     let paths = candidates
         .iter()
-        .zip(&reads)
-        .filter(|(_, read)| **read)
+        .filter(|(_, known)| read(*known))
         .map(|(r, _)| r.path.clone())
         .collect();
     let mut contents = store.read_many(paths).await.into_iter();
     let mut ms = Multistatus::new(&store.prefixes());
-    for (item, read) in candidates.into_iter().zip(reads) {
-        let bytes = if read {
+    for (item, known) in candidates {
+        let bytes = if read(known) {
             let Some(bytes) = contents.next().flatten() else {
                 continue;
             };
-            if !item_matches(&filter, &item, &bytes) {
+            if !known && !parsed_matches(&filter, &bytes) {
                 continue;
             }
             Some(bytes)
@@ -85,12 +86,8 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     Ok(ms.into_response())
 }
 
-/// The exact test: the item parsed and the filter evaluated, recurrences included. An
-/// item the summary decided is not parsed.
-fn item_matches(filter: &CompFilter, item: &Resource, bytes: &[u8]) -> bool {
-    if let Some(answer) = decided(filter, item.summary.as_deref()) {
-        return answer;
-    }
+/// The exact test: the item parsed and the filter evaluated, recurrences included.
+fn parsed_matches(filter: &CompFilter, bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(bytes);
     let unfolded = unfold(&text);
     read_calendar_simple(&unfolded)
