@@ -23,8 +23,10 @@ const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
 /// The database's page cache, in bytes.
 const STATE_CACHE: usize = 1024 * 1024;
 
-/// Bumped when the layout changes; a state of another version is rebuilt from the tree.
-const FORMAT: &[u8] = b"dirdav-state-2";
+/// Bumped when the layout changes, or what the summarizers keep (3: exact event spans,
+/// grouped vCard properties under their names); a state of another version is rebuilt
+/// from the tree, and clients holding its sync tokens sync afresh.
+const FORMAT: &[u8] = b"dirdav-state-3";
 
 /// Why the state could not be used. The server then rebuilds it from the tree.
 #[derive(Debug, thiserror::Error)]

@@ -80,13 +80,9 @@ pub(crate) fn lines(card: &Component<'_>) -> Vec<Line> {
         .iter()
         .map(|p| {
             let full = p.name.as_str();
-            let (group, name) = match full.rsplit_once('.') {
-                Some((g, n)) => (Some(g.to_owned()), n),
-                None => (None, full),
-            };
             Line {
-                group,
-                name: name.trim().to_ascii_uppercase(),
+                group: full.rsplit_once('.').map(|(g, _)| g.to_owned()),
+                name: crate::vcard::property_name(full),
                 params: p
                     .params
                     .iter()

@@ -159,7 +159,7 @@ pub(crate) async fn query(request: DavRequest) -> HandlerResult {
                         .properties
                         .iter()
                         .map(|p| Prop {
-                            name: p.name.as_str().to_ascii_uppercase().into(),
+                            name: vcard::property_name(p.name.as_str()).into(),
                             value: p.val.as_str().trim(),
                             params: p
                                 .params

@@ -8,6 +8,15 @@ use icalendar::parser::{Component, read_calendar_simple, unfold};
 /// Properties kept in the summary, so that queries on them read no file.
 pub(crate) const SUMMARY_FIELDS: [&str; 7] = ["FN", "N", "EMAIL", "TEL", "NICKNAME", "UID", "ORG"];
 
+/// A property's name without its group, upper case: `item1.EMAIL` is an EMAIL (RFC 6350
+/// §3.3; Apple groups a labelled address with its `X-ABLabel`).
+pub(crate) fn property_name(full: &str) -> String {
+    full.rsplit_once('.')
+        .map_or(full, |(_, name)| name)
+        .trim()
+        .to_ascii_uppercase()
+}
+
 /// Why a body is not an address object resource we store.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Invalid {
@@ -97,17 +106,9 @@ pub(crate) fn summarize(bytes: &[u8]) -> Summary {
     let fields = with_card(&text, |c| {
         c.properties
             .iter()
-            .filter(|p| {
-                SUMMARY_FIELDS
-                    .iter()
-                    .any(|f| p.name.as_str().eq_ignore_ascii_case(f))
-            })
-            .map(|p| {
-                (
-                    p.name.as_str().to_ascii_uppercase(),
-                    p.val.as_str().trim().to_owned(),
-                )
-            })
+            .map(|p| (property_name(p.name.as_str()), p.val.as_str().trim()))
+            .filter(|(name, _)| SUMMARY_FIELDS.contains(&name.as_str()))
+            .map(|(name, value)| (name, value.to_owned()))
             .collect()
     })
     .unwrap_or_default();

@@ -198,3 +198,33 @@ async fn multiget_query_with_data_and_export() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(text.matches("BEGIN:VCARD").count(), 3);
 }
+
+#[tokio::test]
+async fn grouped_properties_are_found_by_their_name() {
+    let (_dir, srv) = setup().await;
+    // Apple writes labelled addresses in groups: `item1.EMAIL` is an EMAIL (RFC 6350 §3.3).
+    let apple = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:jo\r\nFN:Jo Grouped\r\nN:Grouped;Jo;;;\r\n\
+                 item1.EMAIL;type=INTERNET:jo@example.net\r\nitem1.X-ABLabel:_$!<Other>!$_\r\n\
+                 END:VCARD\r\n";
+    let (status, body) = send(&srv, "PUT", "/alice/contacts/jo.vcf", None, apple).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let query = |filter: &str| {
+        format!(
+            r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter>{filter}</C:filter></C:addressbook-query>"#
+        )
+    };
+    // Answered from the index's summary.
+    let by_value = query(
+        r#"<C:prop-filter name="EMAIL"><C:text-match match-type="contains">jo@example</C:text-match></C:prop-filter>"#,
+    );
+    let (status, xml) = send(&srv, "REPORT", "/alice/contacts/", Some("1"), &by_value).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{xml}");
+    assert_eq!(hrefs(&xml), ["/alice/contacts/jo.vcf"]);
+    // A parameter test reads the card itself.
+    let by_param = query(
+        r#"<C:prop-filter name="EMAIL"><C:param-filter name="TYPE"><C:text-match>internet</C:text-match></C:param-filter></C:prop-filter>"#,
+    );
+    let (status, xml) = send(&srv, "REPORT", "/alice/contacts/", Some("1"), &by_param).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{xml}");
+    assert_eq!(hrefs(&xml), ["/alice/contacts/jo.vcf"]);
+}
