@@ -156,6 +156,10 @@ class Dirdav(Server):
     def create(self):
         os.makedirs(f"{self.work}/tree", exist_ok=True)
 
+    def fill(self, events, cards):
+        write_items(f"{self.work}/tree{self.cal}", events, "ics")
+        write_items(f"{self.work}/tree{self.book}", cards, "vcf")
+
 
 class Radicale(Server):
     def __init__(self, work, venv):
@@ -175,6 +179,11 @@ class Radicale(Server):
     def create(self):
         pass
 
+    def fill(self, events, cards):
+        root = f"{self.work}/store/collection-root"
+        write_items(f"{root}{self.cal}", events, "ics")
+        write_items(f"{root}{self.book}", cards, "vcf")
+
 
 class Xandikos(Server):
     def __init__(self, work, venv):
@@ -192,6 +201,25 @@ class Xandikos(Server):
 
     def create(self):
         pass
+
+    def fill(self, events, cards):
+        # Each collection is a Git repository with a work tree: Xandikos serves what is
+        # committed, so the files are added and committed in one commit per collection.
+        for path, items, ext in ((self.cal, events, "ics"), (self.book, cards, "vcf")):
+            repo = f"{self.work}/store{path}"
+            write_items(repo, items, ext)
+            git = ["git", "-C", repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+            subprocess.run(git + ["add", "-A"], check=True)
+            subprocess.run(git + ["commit", "-q", "-m", "fill"], check=True)
+
+
+def write_items(folder, items, ext):
+    """Writes (index, body) pairs as files, named as the PUTs name them."""
+    if not os.path.isdir(folder):
+        raise RuntimeError(f"no collection folder at {folder}")
+    for i, body in items:
+        with open(f"{folder}/{i:06d}.{ext}", "w", newline="") as f:
+            f.write(body)
 
 
 # --- HTTP -------------------------------------------------------------------------
@@ -395,14 +423,14 @@ def wrk(port, path, seconds=5):
     return rps, p50, p99
 
 
-def measure(srv, n, use_wrk, budget):
+def measure(srv, n, use_wrk, budget, puts):
     """Runs every measure on one server; a server that goes past `budget` seconds keeps
     what it measured so far and the rest is left blank (with the reason) in the table."""
     global _deadline
     r = {}
     _deadline = time.monotonic() + budget
     try:
-        measure_steps(srv, n, use_wrk, r)
+        measure_steps(srv, n, use_wrk, r, puts)
     except OverBudget as e:
         where = str(e) or f"the measure after {list(r)[-1]}"
         r["over budget"] = f"stopped after {budget:.0f} s at {where}"
@@ -411,7 +439,7 @@ def measure(srv, n, use_wrk, budget):
     return r
 
 
-def measure_steps(srv, n, use_wrk, r):
+def measure_steps(srv, n, use_wrk, r, puts):
     srv.create()
     srv.start()
     srv.wait()
@@ -422,10 +450,23 @@ def measure_steps(srv, n, use_wrk, r):
         s, _, b = request(srv.port, "MKCOL", srv.book, MKBOOK)
         assert s == 201, f"{srv.name} MKCOL addressbook {s} {b[:300]}"
     events = [(i, event(i)) for i in range(n)]
-    one = max(1, n // 4)
+    cards = [(i, card(i)) for i in range(n)]
+    puts = min(n, puts)
+    if puts < n:
+        # Items past the first `puts` go straight into the server's own storage while
+        # it is stopped, so the PUTs below land in a collection of nearly N items.
+        srv.stop()
+        srv.fill(events[puts:], cards[puts:])
+        srv.start()
+        srv.wait()
+        _local.conns = {}
+        for path in (srv.cal, srv.book):
+            status, _, _ = request(srv.port, "PROPFIND", path, PROPFIND_ETAG, {"Depth": "1"})
+            assert status == 207, f"{srv.name} listing after the fill: {status}"
+    one = max(1, puts // 4)
     r["PUT c=1 (items/s)"], r["PUT c=1 p50 (ms)"], r["PUT c=1 p99 (ms)"] = put_all(srv, events[:one], 1, "cal")
-    r["PUT c=8 (items/s)"], r["PUT c=8 p50 (ms)"], r["PUT c=8 p99 (ms)"] = put_all(srv, events[one:], 8, "cal")
-    put_all(srv, [(i, card(i)) for i in range(n)], 8, "book")
+    r["PUT c=8 (items/s)"], r["PUT c=8 p50 (ms)"], r["PUT c=8 p99 (ms)"] = put_all(srv, events[one:puts], 8, "cal")
+    put_all(srv, cards[:puts], 8, "book")
     depth1 = {"Depth": "1"}
     r["PROPFIND Depth 1 (ms)"] = timed(lambda: request(srv.port, "PROPFIND", srv.cal, PROPFIND_ETAG, depth1), 5)
     rnd = random.Random(7)
@@ -529,6 +570,8 @@ def main():
     ap.add_argument("--wrk", action="store_true")
     ap.add_argument("--budget", type=float, default=1800,
                     help="seconds each server may take for one N before its remaining measures are skipped")
+    ap.add_argument("--puts", type=int, default=1000,
+                    help="items of each kind stored by PUT; the rest of N is written to the server's storage first")
     ap.add_argument("--only", help="comma-separated servers to run (dirdav,Radicale,Xandikos)")
     ap.add_argument("sizes", nargs="*", type=int, default=[1000, 10000])
     args = ap.parse_args()
@@ -544,7 +587,7 @@ def main():
                 print(f"N={n}: {srv.name} ...", file=sys.stderr, flush=True)
                 t = time.monotonic()
                 try:
-                    results[srv.name] = measure(srv, n, args.wrk, args.budget)
+                    results[srv.name] = measure(srv, n, args.wrk, args.budget, args.puts)
                 finally:
                     srv.stop()
                 print(f"  done in {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)

@@ -6,6 +6,8 @@
 #   tests/bench/compare.sh [N ...]        (default: 1000 10000)
 #   BENCH_ONLY=dirdav tests/bench/compare.sh 50000
 #   BENCH_BUDGET=3600 tests/bench/compare.sh 10000   (seconds per server and N; default 1800)
+#   BENCH_PUTS=1000   items of each kind stored by PUT; the rest of N is written into each
+#                     server's storage before the PUTs (default 1000)
 #
 # GET throughput needs wrk (apt-get install wrk); without it that row is left out.
 # BENCH_PROFILE=debug uses the debug build (CI's smoke run, which has built it already:
@@ -32,4 +34,4 @@ only=()
 "$venv/bin/python" -c 'import radicale, xandikos; print("Radicale", radicale.VERSION, "· Xandikos", xandikos.__version__ if hasattr(xandikos, "__version__") else "")' >&2 || true
 exec python3 tests/bench/compare.py --dirdav "target/$profile/dirdav" \
   --bare "target/$profile/examples/bare_get" --venv "$venv" "${wrk_flag[@]}" "${only[@]}" \
-  --budget "${BENCH_BUDGET:-1800}" "$@"
+  --budget "${BENCH_BUDGET:-1800}" --puts "${BENCH_PUTS:-1000}" "$@"
