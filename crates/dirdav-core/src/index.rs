@@ -38,8 +38,8 @@ pub(crate) struct FileEntry {
 /// What happened to a member, as the sync log records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
-    /// A file was created or changed; it now has this ETag.
-    File(String),
+    /// A file was created or changed (a sync answer takes its ETag from the index).
+    File,
     /// A folder was created or its settings changed.
     Dir,
     /// The member is gone; `true` when it was a folder.
@@ -50,7 +50,7 @@ pub(crate) enum Change {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct LogEntry {
     pub(crate) seq: u64,
-    pub(crate) name: String,
+    pub(crate) name: Box<str>,
     pub(crate) change: Change,
 }
 
@@ -62,7 +62,6 @@ pub(crate) struct DirEntry {
     pub(crate) config_tag: u64,
     /// Where the settings are kept (`.dav.toml`, Radicale's, a vdir's).
     pub(crate) format: Format,
-    pub(crate) members: BTreeSet<String>,
     pub(crate) modified: SystemTime,
     pub(crate) created: SystemTime,
     pub(crate) rev: u64,
@@ -78,6 +77,38 @@ pub(crate) enum Entry {
     File(FileEntry),
 }
 
+/// The iterator of [`Index::members`].
+struct Members<'a> {
+    entries: &'a BTreeMap<String, Entry>,
+    /// `"folder/"`, or `""` for the root.
+    prefix: String,
+    /// The rest of the folder's run; `None` when the folder does not exist.
+    range: Option<std::collections::btree_map::Range<'a, String, Entry>>,
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (String, &'a Entry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (key, entry) = self.range.as_mut()?.next()?;
+            let Some(rest) = key.strip_prefix(self.prefix.as_str()) else {
+                self.range = None;
+                return None;
+            };
+            match rest.find('/') {
+                // The root's own entry.
+                None if rest.is_empty() => {}
+                None => return Some((key.clone(), entry)),
+                Some(slash) => {
+                    let past = format!("{}{}0", self.prefix, &rest[..slash]);
+                    self.range = Some(self.entries.range(past..));
+                }
+            }
+        }
+    }
+}
+
 /// Why a sync token cannot be answered: RFC 6578 §3.2 `DAV:valid-sync-token`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct StaleToken;
@@ -88,10 +119,44 @@ impl dirdav_plugin::Configs for Index {
     }
 }
 
-/// The key of a (folder, UID) pair in [`Index::uids`], unambiguous since a folder name
-/// cannot hold a NUL.
-fn uid_slot(dir: &str, uid: &str) -> Box<str> {
-    format!("{dir}\0{uid}").into_boxed_str()
+/// The files of one (folder, UID) slot of [`Index::uids`]: almost always one.
+#[derive(Debug)]
+enum UidKeys {
+    One(Box<str>),
+    Many(Vec<Box<str>>),
+}
+
+impl UidKeys {
+    fn as_slice(&self) -> &[Box<str>] {
+        match self {
+            UidKeys::One(key) => std::slice::from_ref(key),
+            UidKeys::Many(keys) => keys,
+        }
+    }
+
+    fn add(&mut self, key: &str) {
+        if self.as_slice().iter().any(|k| **k == *key) {
+            return;
+        }
+        match self {
+            UidKeys::One(first) => {
+                let first = std::mem::take(first);
+                *self = UidKeys::Many(vec![first, key.into()]);
+            }
+            UidKeys::Many(keys) => keys.push(key.into()),
+        }
+    }
+
+    /// Removes `key`; true when none is left.
+    fn remove(&mut self, key: &str) -> bool {
+        match self {
+            UidKeys::One(k) => **k == *key,
+            UidKeys::Many(keys) => {
+                keys.retain(|k| **k != *key);
+                keys.is_empty()
+            }
+        }
+    }
 }
 
 /// Folders and files by key (`"alice/calendar/x.ics"`, `""` for the root).
@@ -102,9 +167,12 @@ pub(crate) struct Index {
     dirs: BTreeSet<String>,
     /// (folder, UID) → the keys of its files with that UID, from their summaries: the
     /// `no-uid-conflict` check of every PUT without a pass over the folder.
-    /// Keyed by [`uid_slot`]; one allocation per UID rather than a folder name, a UID
-    /// and a set (which is most of the memory per item, at a set's node size).
-    uids: HashMap<Box<str>, Vec<Box<str>>>,
+    /// Keyed by a hash of the pair (see [`Index::uid_slot`]) rather than the pair itself,
+    /// so an item costs one small allocation here; [`Index::with_uid`] checks each
+    /// key's summary, so a collision of hashes costs a comparison, never a wrong answer.
+    uids: HashMap<u64, UidKeys>,
+    /// Keys the hashes of `uids`, random per run.
+    uid_hasher: std::hash::RandomState,
     seq: u64,
     log_limit: usize,
     ops: Vec<Op>,
@@ -120,6 +188,7 @@ impl Index {
             entries: BTreeMap::new(),
             dirs: BTreeSet::new(),
             uids: HashMap::new(),
+            uid_hasher: std::hash::RandomState::new(),
             seq,
             log_limit: log_limit.max(1),
             ops: Vec::new(),
@@ -138,7 +207,6 @@ impl Index {
                 config: Arc::default(),
                 config_tag,
                 format: Format::DavToml,
-                members: BTreeSet::new(),
                 modified: SystemTime::UNIX_EPOCH,
                 created: SystemTime::UNIX_EPOCH,
                 rev,
@@ -146,16 +214,18 @@ impl Index {
                 born,
                 log: VecDeque::new(),
             };
-            index.insert(key.clone(), Entry::Dir(Box::new(dir)));
-            index.link(&key);
+            index.insert(key, Entry::Dir(Box::new(dir)));
         }
         for (key, file) in loaded.files {
-            index.insert(key.clone(), Entry::File(file));
-            index.link(&key);
+            index.insert(key, Entry::File(file));
         }
         for (dir, seq, name, change) in loaded.logs {
             if let Some(Entry::Dir(d)) = index.entries.get_mut(&dir) {
-                d.log.push_back(LogEntry { seq, name, change });
+                d.log.push_back(LogEntry {
+                    seq,
+                    name: name.into_boxed_str(),
+                    change,
+                });
             }
         }
         index
@@ -196,13 +266,21 @@ impl Index {
         if let Entry::File(f) = &entry
             && let Some(uid) = f.summary.as_ref().and_then(|s| s.uid.clone())
         {
-            let dir = split(&key).map_or("", |(p, _)| p);
-            let keys = self.uids.entry(uid_slot(dir, &uid)).or_default();
-            if !keys.iter().any(|k| **k == *key) {
-                keys.push(key.as_str().into());
+            let slot = self.uid_slot(split(&key).map_or("", |(p, _)| p), &uid);
+            match self.uids.entry(slot) {
+                std::collections::hash_map::Entry::Occupied(mut keys) => keys.get_mut().add(&key),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(UidKeys::One(key.as_str().into()));
+                }
             }
         }
         self.entries.insert(key, entry);
+    }
+
+    /// The slot of a (folder, UID) pair in `uids`.
+    fn uid_slot(&self, dir: &str, uid: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.uid_hasher.hash_one((dir, uid))
     }
 
     /// Forgets the UID of the file at `key`, if it had one.
@@ -210,23 +288,30 @@ impl Index {
         if let Some(Entry::File(old)) = self.entries.get(key)
             && let Some(uid) = old.summary.as_ref().and_then(|s| s.uid.clone())
         {
-            let slot = uid_slot(split(key).map_or("", |(p, _)| p), &uid);
-            if let Some(keys) = self.uids.get_mut(&slot) {
-                keys.retain(|k| **k != *key);
-                if keys.is_empty() {
-                    self.uids.remove(&slot);
-                }
+            let slot = self.uid_slot(split(key).map_or("", |(p, _)| p), &uid);
+            if let Some(keys) = self.uids.get_mut(&slot)
+                && keys.remove(key)
+            {
+                self.uids.remove(&slot);
             }
         }
     }
 
     /// The keys of the files of folder `dir` whose summary has this UID.
     pub(crate) fn with_uid(&self, dir: &str, uid: &str) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .uids
-            .get(&uid_slot(dir, uid))
-            .map(|keys| keys.iter().map(|k| k.to_string()).collect())
-            .unwrap_or_default();
+        let Some(keys) = self.uids.get(&self.uid_slot(dir, uid)) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<String> = keys
+            .as_slice()
+            .iter()
+            .filter(|k| {
+                split(k).map_or("", |(p, _)| p) == dir
+                    && matches!(self.entries.get(&k[..]), Some(Entry::File(f))
+                        if f.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(uid))
+            })
+            .map(|k| k.to_string())
+            .collect();
         keys.sort();
         keys
     }
@@ -251,46 +336,23 @@ impl Index {
 
     /// The members of a folder with their keys, in name order.
     ///
-    /// A folder without subfolders (a calendar, an address book) is read as one run of
-    /// the ordered entries, where its members lie side by side; a folder with
-    /// subfolders, whose members have the subfolders' contents between them, looks
-    /// each member up by name.
-    pub(crate) fn members<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> Box<dyn Iterator<Item = (String, &'a Entry)> + 'a> {
-        let Some(dir) = self.dir(key) else {
-            return Box::new(std::iter::empty());
+    /// They are read from the ordered entries, where a folder's members lie side by side
+    /// with only its subfolders' contents between them; each subfolder's contents are
+    /// one run (keys starting `"sub/"`), skipped with one seek to the first key past it
+    /// (`"sub0"`, `'0'` being the character after `'/'`). So no folder keeps a second
+    /// list of its members' names.
+    pub(crate) fn members<'a>(&'a self, key: &str) -> impl Iterator<Item = (String, &'a Entry)> {
+        let prefix = if key.is_empty() {
+            String::new()
+        } else {
+            format!("{key}/")
         };
-        let prefix = format!("{key}/");
-        if !key.is_empty() && !self.has_subfolders(&prefix) {
-            return Box::new(
-                self.entries
-                    .range::<str, _>((
-                        std::ops::Bound::Included(prefix.as_str()),
-                        std::ops::Bound::Unbounded,
-                    ))
-                    .take_while(move |(k, _)| k.starts_with(&prefix))
-                    .map(|(k, e)| (k.clone(), e)),
-            );
+        let range = self.dir(key).map(|_| self.entries.range(prefix.clone()..));
+        Members {
+            entries: &self.entries,
+            prefix,
+            range,
         }
-        Box::new(dir.members.iter().filter_map(move |name| {
-            let k = join(key, name);
-            let e = self.entries.get(&k)?;
-            Some((k, e))
-        }))
-    }
-
-    /// Whether any folder lies below the folder whose keys start with `prefix`
-    /// (`"cal/"`).
-    fn has_subfolders(&self, prefix: &str) -> bool {
-        self.dirs
-            .range::<str, _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
-            .next()
-            .is_some_and(|d| d.starts_with(prefix))
     }
 
     /// Every entry at or below a key, parents before children.
@@ -307,14 +369,6 @@ impl Index {
     /// Number of entries at and below a key, up to `limit + 1`.
     pub(crate) fn count_within(&self, key: &str, limit: usize) -> usize {
         self.subtree(key).take(limit + 1).count()
-    }
-
-    fn link(&mut self, key: &str) {
-        if let Some((parent, name)) = split(key)
-            && let Some(Entry::Dir(d)) = self.entries.get_mut(parent)
-        {
-            d.members.insert(name.to_owned());
-        }
     }
 
     fn dir_op(key: &str, d: &DirEntry) -> Op {
@@ -343,7 +397,7 @@ impl Index {
         d.rev = seq;
         d.log.push_back(LogEntry {
             seq,
-            name: name.to_owned(),
+            name: name.into(),
             change: change.clone(),
         });
         self.ops.push(Op::Log {
@@ -379,12 +433,10 @@ impl Index {
             }
             None => true,
         };
-        let etag = file.etag.clone();
         self.ops.push(Op::File(key.to_owned(), file.clone()));
         self.insert(key.to_owned(), Entry::File(file));
-        self.link(key);
         if changed {
-            self.log(key, Change::File(etag));
+            self.log(key, Change::File);
         }
     }
 
@@ -422,7 +474,6 @@ impl Index {
             config: Arc::new(config),
             config_tag,
             format,
-            members: BTreeSet::new(),
             modified,
             created,
             rev: 0,
@@ -431,7 +482,6 @@ impl Index {
             log: VecDeque::new(),
         };
         self.insert(key.to_owned(), Entry::Dir(Box::new(dir)));
-        self.link(key);
         self.log(key, Change::Dir);
         self.mark_born(key);
     }
@@ -469,9 +519,8 @@ impl Index {
 
     /// Logs a change of a file's properties (its bytes are unchanged).
     pub(crate) fn touch(&mut self, key: &str) {
-        if let Some(Entry::File(f)) = self.entries.get(key) {
-            let etag = f.etag.clone();
-            self.log(key, Change::File(etag));
+        if let Some(Entry::File(_)) = self.entries.get(key) {
+            self.log(key, Change::File);
         }
     }
 
@@ -487,11 +536,6 @@ impl Index {
             self.entries.remove(&k);
             self.dirs.remove(&k);
             self.ops.push(Op::Remove(k));
-        }
-        if let Some((parent, name)) = split(key)
-            && let Some(Entry::Dir(d)) = self.entries.get_mut(parent)
-        {
-            d.members.remove(name);
         }
         self.log(key, Change::Deleted(was_dir));
     }
@@ -510,16 +554,13 @@ impl Index {
         self.remove(to);
         for (k, entry) in &mut copied {
             match entry {
-                Entry::Dir(d) => {
-                    d.members.clear();
-                    d.log.clear();
-                }
+                Entry::Dir(d) => d.log.clear(),
                 Entry::File(f) => self.ops.push(Op::File(k.clone(), f.clone())),
             }
         }
         let top = copied.first().map(|(_, e)| match e {
             Entry::Dir(_) => Change::Dir,
-            Entry::File(f) => Change::File(f.etag.clone()),
+            Entry::File(_) => Change::File,
         });
         let dirs: Vec<String> = copied
             .iter()
@@ -527,8 +568,7 @@ impl Index {
             .map(|(k, _)| k.clone())
             .collect();
         for (k, e) in copied {
-            self.insert(k.clone(), e);
-            self.link(&k);
+            self.insert(k, e);
         }
         if let Some(change) = top {
             self.log(to, change);
@@ -606,7 +646,7 @@ impl Index {
 fn change_of(entry: &Entry) -> Change {
     match entry {
         Entry::Dir(_) => Change::Dir,
-        Entry::File(f) => Change::File(f.etag.clone()),
+        Entry::File(_) => Change::File,
     }
 }
 
@@ -669,8 +709,7 @@ mod tests {
         index.put_file("docs/z.txt", file("\"e\""));
         index.put_file("caldav.txt", file("\"e\""));
         let keys = |k: &str| index.members(k).map(|(k, _)| k).collect::<Vec<_>>();
-        // A flat folder, read as one run of entries; "caldav.txt" is not in it.
-        assert!(!index.has_subfolders("cal/"));
+        // A flat folder; "caldav.txt" is not in it.
         assert_eq!(
             keys("cal"),
             [
@@ -682,7 +721,6 @@ mod tests {
             ]
         );
         // A folder with subfolders: their contents are not members.
-        assert!(index.has_subfolders("docs/"));
         assert_eq!(
             keys("docs"),
             ["docs/a", "docs/a b", "docs/a0", "docs/z.txt"]
@@ -746,7 +784,7 @@ mod tests {
                 .map(|(k, ch, _)| (k.as_str(), ch.clone()))
                 .collect::<Vec<_>>(),
             [
-                ("alice/calendar/a.ics", Change::File("\"a2\"".into())),
+                ("alice/calendar/a.ics", Change::File),
                 ("alice/calendar/b.ics", Change::Deleted(false))
             ]
         );
@@ -815,17 +853,17 @@ mod tests {
         let mut index = tree();
         index.copy("alice", "bob", false);
         assert!(index.get("bob/calendar/a.ics").is_some());
-        assert!(index.dir("").unwrap().members.contains("bob"));
+        assert!(index.members("").any(|(k, _)| k == "bob"));
         assert!(index.dir("bob/calendar").unwrap().log.is_empty());
         index.rename("bob", "carol");
         assert!(index.get("bob").is_none());
-        assert!(!index.dir("").unwrap().members.contains("bob"));
+        assert!(!index.members("").any(|(k, _)| k == "bob"));
         assert!(index.get("carol/calendar/a.ics").is_some());
         index.remove("carol");
         assert_eq!(index.count_within("", 100), 5);
         index.copy("alice", "shallow", true);
         assert_eq!(index.count_within("shallow", 100), 1);
-        assert!(index.dir("shallow").unwrap().members.is_empty());
+        assert_eq!(index.members("shallow").count(), 0);
         let root = index.changes("", Some(0), false).unwrap();
         assert_eq!(names(&root), ["bob", "carol", "shallow"]);
         assert_eq!(root[0].1, Change::Deleted(true));
@@ -859,6 +897,6 @@ mod tests {
             names(&again.changes("alice/calendar", Some(0), false).unwrap()),
             ["alice/calendar/b.ics"]
         );
-        assert!(again.dir("alice").unwrap().members.contains("calendar"));
+        assert!(again.members("alice").any(|(k, _)| k == "alice/calendar"));
     }
 }

@@ -1340,7 +1340,7 @@ impl Store for Inner {
         for (key, change, _) in list {
             match change {
                 Change::Deleted(was_dir) => removed.push(self.href(&key, was_dir)),
-                Change::File(_) | Change::Dir => {
+                Change::File | Change::Dir => {
                     if let Some(r) = self.resource_in(&index, &key)
                         && self.registry.visible(&r, principal, &*index)
                     {

@@ -314,7 +314,8 @@ fn encode_summary(s: &Summary) -> Vec<u8> {
         map.insert("x".into(), true.into());
     }
     if !s.fields.is_empty() {
-        map.insert("f".into(), serde_json::json!(s.fields));
+        let pairs: Vec<[&str; 2]> = s.fields.iter().map(|(n, v)| [n, v]).collect();
+        map.insert("f".into(), serde_json::json!(pairs));
     }
     serde_json::to_vec(&map).unwrap_or_default()
 }
@@ -330,12 +331,7 @@ fn decode_summary(b: &[u8]) -> Option<Summary> {
         .and_then(|f| f.as_array())
         .map(|f| {
             f.iter()
-                .filter_map(|p| {
-                    Some((
-                        p.get(0)?.as_str()?.to_owned(),
-                        p.get(1)?.as_str()?.to_owned(),
-                    ))
-                })
+                .filter_map(|p| Some((p.get(0)?.as_str()?, p.get(1)?.as_str()?)))
                 .collect()
         })
         .unwrap_or_default();
@@ -349,14 +345,14 @@ fn decode_summary(b: &[u8]) -> Option<Summary> {
 }
 
 fn encode_log(name: &str, change: &Change) -> Vec<u8> {
-    let (tag, etag) = match change {
-        Change::File(e) => (b'f', e.as_str()),
-        Change::Dir => (b'd', ""),
-        Change::Deleted(false) => (b'x', ""),
-        Change::Deleted(true) => (b'X', ""),
+    let tag = match change {
+        Change::File => b'f',
+        Change::Dir => b'd',
+        Change::Deleted(false) => b'x',
+        Change::Deleted(true) => b'X',
     };
-    let mut out = vec![tag, etag.len() as u8];
-    out.extend_from_slice(etag.as_bytes());
+    // The second byte is the length of an ETag, which earlier formats kept here.
+    let mut out = vec![tag, 0];
     out.extend_from_slice(name.as_bytes());
     out
 }
@@ -364,10 +360,10 @@ fn encode_log(name: &str, change: &Change) -> Vec<u8> {
 fn decode_log(b: &[u8]) -> Option<(String, Change)> {
     let (&tag, rest) = b.split_first()?;
     let (&len, rest) = rest.split_first()?;
-    let (etag, name) = rest.split_at_checked(len as usize)?;
+    let (_etag, name) = rest.split_at_checked(len as usize)?;
     let name = String::from_utf8(name.to_vec()).ok()?;
     let change = match tag {
-        b'f' => Change::File(String::from_utf8(etag.to_vec()).ok()?),
+        b'f' => Change::File,
         b'd' => Change::Dir,
         b'x' => Change::Deleted(false),
         b'X' => Change::Deleted(true),
@@ -391,7 +387,7 @@ mod tests {
                 component: Some("VEVENT".into()),
                 span: Some((10, i64::MAX)),
                 span_exact: true,
-                fields: vec![("FN".into(), "Carol".into())],
+                fields: [("FN", "Carol")].into_iter().collect(),
             })),
         }
     }
@@ -415,7 +411,7 @@ mod tests {
                 dir: "a".into(),
                 seq: 8,
                 name: "x.ics".into(),
-                change: Change::File("\"e1\"".into()),
+                change: Change::File,
             },
             Op::Log {
                 dir: "a".into(),

@@ -22,4 +22,4 @@ pub use registry::{
     PropGetter, Registrar, Registry, RegistryError, Report, Share, SharesHook, Summarizer,
     WriteCheck, WriteEvent,
 };
-pub use resource::{CollectionConfig, Principal, Resource, Summary, Tls};
+pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls};

@@ -77,7 +77,70 @@ pub struct Summary {
     /// summary alone, without reading the item.
     pub span_exact: bool,
     /// Searchable values (`FN`, `EMAIL`, `TEL` …), by property name.
-    pub fields: Vec<(String, String)>,
+    pub fields: Fields,
+}
+
+/// A summary's searchable `(name, value)` pairs, in the order they were given.
+///
+/// Kept packed (all the text in one allocation, the ends of its pieces in another)
+/// rather than as a vector of strings: an index holds one of these for every card, and
+/// at two allocations instead of two per pair a card's summary costs a fifth of the
+/// memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// Names and values, one after the other.
+    text: Box<str>,
+    /// Where each name and each value ends in `text`, two per pair.
+    ends: Box<[u32]>,
+}
+
+impl Fields {
+    /// The pairs, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
+        self.ends.chunks_exact(2).scan(0usize, |start, ends| {
+            let (name_end, value_end) = (ends[0] as usize, ends[1] as usize);
+            let pair = (
+                &self.text[*start..name_end],
+                &self.text[name_end..value_end],
+            );
+            *start = value_end;
+            Some(pair)
+        })
+    }
+
+    /// True when there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// How many pairs there are.
+    pub fn len(&self) -> usize {
+        self.ends.len() / 2
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Fields {
+    /// Packs the pairs. Should the text pass 4 GiB (it never does for a summary), the
+    /// pairs past that point are left out.
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> Self {
+        let (mut text, mut ends) = (String::new(), Vec::new());
+        for (name, value) in pairs {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            let (Ok(name_end), Ok(value_end)) = (
+                u32::try_from(text.len() + name.len()),
+                u32::try_from(text.len() + name.len() + value.len()),
+            ) else {
+                break;
+            };
+            text.push_str(name);
+            text.push_str(value);
+            ends.extend([name_end, value_end]);
+        }
+        Fields {
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
 }
 
 /// What a plugin sees of one resource: data the core already holds in memory, so
@@ -156,5 +219,28 @@ impl Resource {
         } else {
             self.collection.files.get(self.name())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn fields_come_back_in_order() {
+        let pairs = [
+            ("FN", "Carol Díaz"),
+            ("EMAIL", ""),
+            ("", "x"),
+            ("TEL", "+49 30 1"),
+        ];
+        let fields: Fields = pairs.iter().copied().collect();
+        assert_eq!(fields.iter().collect::<Vec<_>>(), pairs);
+        assert_eq!(fields.len(), 4);
+        assert!(!fields.is_empty());
+        let empty: Fields = std::iter::empty::<(&str, &str)>().collect();
+        assert!(empty.is_empty());
+        assert_eq!(empty.iter().count(), 0);
+        assert_eq!(empty, Fields::default());
     }
 }

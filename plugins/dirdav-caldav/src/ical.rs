@@ -284,7 +284,7 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
         component: Some(object.component),
         span: exact.or(span),
         span_exact: exact.is_some(),
-        fields: Vec::new(),
+        fields: Default::default(),
     }
 }
 

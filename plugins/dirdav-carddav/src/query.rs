@@ -217,20 +217,32 @@ impl PropView for Prop<'_> {
 }
 
 /// A summary field: (name, value).
-impl PropView for (String, String) {
+impl PropView for (&str, &str) {
     fn name(&self) -> &str {
-        &self.0
+        self.0
     }
     fn value(&self) -> &str {
-        &self.1
+        self.1
     }
     fn param(&self, _: &str) -> Option<&str> {
         None
     }
 }
 
-fn prop_matches<P: PropView>(pf: &PropFilter, props: &[P]) -> bool {
-    let mut found = props.iter().filter(|p| p.name() == pf.name).peekable();
+impl<P: PropView> PropView for &P {
+    fn name(&self) -> &str {
+        (*self).name()
+    }
+    fn value(&self) -> &str {
+        (*self).value()
+    }
+    fn param(&self, name: &str) -> Option<&str> {
+        (*self).param(name)
+    }
+}
+
+fn prop_matches<P: PropView>(pf: &PropFilter, props: impl Iterator<Item = P>) -> bool {
+    let mut found = props.filter(|p| p.name() == pf.name).peekable();
     if pf.not_defined {
         return found.peek().is_none();
     }
@@ -253,11 +265,17 @@ fn prop_matches<P: PropView>(pf: &PropFilter, props: &[P]) -> bool {
 }
 
 /// Evaluates the filter over a card's properties (or a summary's fields).
-pub(crate) fn matches<P: PropView>(filter: &Filter, props: &[P]) -> bool {
+pub(crate) fn matches<P: PropView>(
+    filter: &Filter,
+    props: &(impl Iterator<Item = P> + Clone),
+) -> bool {
     if filter.props.is_empty() {
         return true;
     }
-    let mut tests = filter.props.iter().map(|pf| prop_matches(pf, props));
+    let mut tests = filter
+        .props
+        .iter()
+        .map(|pf| prop_matches(pf, props.clone()));
     if filter.any {
         tests.any(|t| t)
     } else {
@@ -267,7 +285,7 @@ pub(crate) fn matches<P: PropView>(filter: &Filter, props: &[P]) -> bool {
 
 /// Evaluates the filter over a summary's fields, without copying them.
 pub(crate) fn matches_summary(filter: &Filter, summary: &Summary) -> bool {
-    matches(filter, &summary.fields)
+    matches(filter, &summary.fields.iter())
 }
 
 #[cfg(test)]
@@ -297,7 +315,7 @@ mod tests {
 
     #[test]
     fn text_matching() {
-        let f = |x: &str| matches(&filter(x), &props());
+        let f = |x: &str| matches(&filter(x), &props().iter());
         assert!(f(r#">"#), "an empty filter matches everything");
         assert!(f(
             r#"><C:prop-filter name="FN"><C:text-match>díaz</C:text-match></C:prop-filter>"#

@@ -175,7 +175,7 @@ pub(crate) async fn query(request: DavRequest) -> HandlerResult {
                                 .collect(),
                         })
                         .collect();
-                    matches(&filter, &props)
+                    matches(&filter, &props.iter())
                 })
                 .unwrap_or(false)
             });
