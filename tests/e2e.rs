@@ -287,6 +287,9 @@ fn propfind_depth_1_over_10000_files_reads_no_file() {
     for i in 0..10_000 {
         std::fs::write(coll.join(format!("{i:05}.ics")), format!("item {i}\n")).unwrap();
     }
+    // A subfolder among the files: a member, its contents not.
+    std::fs::create_dir(coll.join("05000 sub")).unwrap();
+    std::fs::write(coll.join("05000 sub/inner.txt"), "inner\n").unwrap();
     let srv = Dirdav::start(&["--root", root.path().to_str().unwrap()]);
     let etag_of_42 = srv
         .request("GET", "/big/00042.ics")
@@ -306,13 +309,45 @@ fn propfind_depth_1_over_10000_files_reads_no_file() {
         .send();
     let elapsed = started.elapsed();
     assert_eq!(r.status, 207);
-    assert_eq!(r.body.matches("<d:response>").count(), 10_001);
+    assert_eq!(r.body.matches("<d:response>").count(), 10_002);
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    assert!(r.body.ends_with("</d:multistatus>\n"));
+    // Every member once, in name order (the listing is written a page at a time).
+    let hrefs: Vec<&str> = r
+        .body
+        .split("<d:href>")
+        .skip(1)
+        .map(|s| &s[..s.find('<').unwrap()])
+        .collect();
+    let mut expected: Vec<String> = (0..10_000).map(|i| format!("/big/{i:05}.ics")).collect();
+    expected.push("/big/05000%20sub/".to_owned());
+    expected.sort();
+    expected.insert(0, "/big/".to_owned());
+    assert_eq!(hrefs, expected);
     assert!(r.body.contains(&format!("<d:href>/big/00042.ics</d:href><d:propstat><d:prop><d:getetag>{etag_of_42}</d:getetag><d:getcontentlength>8</d:getcontentlength>")));
     eprintln!(
         "PROPFIND Depth 1, 10,000 members (debug build): {:.1} ms, {} bytes",
         elapsed.as_secs_f64() * 1000.0,
         r.body.len()
     );
+}
+
+/// The server re-runs itself with glibc's malloc threshold fixed (see `main.rs`): same
+/// process, the tunable in its environment.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_server_runs_with_a_fixed_malloc_threshold() {
+    let (_root, srv) = example_server();
+    let environ = std::fs::read(format!("/proc/{}/environ", srv.pid())).unwrap();
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|v| v == b"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576")
+    );
+    assert_eq!(srv.request("GET", "/").send().status, 401);
 }
 
 /// A full disk answers 507 and the old version stays whole. Needs a small tmpfs, so it

@@ -342,12 +342,29 @@ impl Index {
     /// (`"sub0"`, `'0'` being the character after `'/'`). So no folder keeps a second
     /// list of its members' names.
     pub(crate) fn members<'a>(&'a self, key: &str) -> impl Iterator<Item = (String, &'a Entry)> {
+        self.members_after(key, None)
+    }
+
+    /// The members of a folder whose keys come after `after` (all when `None`), for
+    /// reading a long folder a page at a time.
+    pub(crate) fn members_after<'a>(
+        &'a self,
+        key: &str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = (String, &'a Entry)> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
         let prefix = if key.is_empty() {
             String::new()
         } else {
             format!("{key}/")
         };
-        let range = self.dir(key).map(|_| self.entries.range(prefix.clone()..));
+        let start = match after {
+            Some(after) if after > prefix.as_str() => Excluded(after),
+            _ => Included(prefix.as_str()),
+        };
+        let range = self
+            .dir(key)
+            .map(|_| self.entries.range::<str, _>((start, Unbounded)));
         Members {
             entries: &self.entries,
             prefix,

@@ -671,16 +671,30 @@ impl Inner {
         path: &str,
         keep: &dyn Fn(bool, Option<&dirdav_plugin::Summary>) -> bool,
     ) -> Vec<Resource> {
+        self.members_page(index, path, None, usize::MAX, keep)
+    }
+
+    /// Like [`Inner::members_in`], but at most `limit` members, starting after the
+    /// member at `after`: a long folder a page at a time.
+    pub(crate) fn members_page(
+        &self,
+        index: &Index,
+        path: &str,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(bool, Option<&dirdav_plugin::Summary>) -> bool,
+    ) -> Vec<Resource> {
         let Some(folder) = index.dir(path) else {
             return Vec::new();
         };
         let config = folder.config.clone();
         index
-            .members(path)
+            .members_after(path, after)
             .filter(|(_, e)| match e {
                 Entry::Dir(_) => keep(true, None),
                 Entry::File(f) => keep(false, f.summary.as_deref()),
             })
+            .take(limit)
             .map(|(k, e)| self.resource_of(k, e, Some(config.clone())))
             .collect()
     }

@@ -1,6 +1,13 @@
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum_core::body::Body;
+use bytes::Bytes;
 use dirdav_xml::{Element, Name, XmlWriter, ns};
 use http::{Response, StatusCode, header};
+use http_body::{Frame, SizeHint};
 
 use crate::DavError;
 
@@ -51,11 +58,19 @@ pub fn status_line(status: StatusCode) -> String {
     )
 }
 
+/// The size of the pieces a long answer is kept in, under glibc's 128 KiB threshold
+/// for allocating from the heap rather than mapping: an answer of 10,000 responses is
+/// then a hundred such pieces, not one buffer of megabytes that, once freed, would
+/// raise that threshold and leave each thread's heap holding as much.
+const PIECE: usize = 32 * 1024;
+
 /// Writes a `207 Multi-Status` body, one response at a time, with the namespace
-/// prefixes declared once on the root.
+/// prefixes declared once on the root. A long answer is kept as a list of pieces
+/// of about [`PIECE`] bytes and sent as such.
 #[derive(Debug)]
 pub struct Multistatus {
     w: XmlWriter,
+    pieces: VecDeque<Bytes>,
 }
 
 impl Multistatus {
@@ -63,7 +78,19 @@ impl Multistatus {
     pub fn new(prefixes: &[(&str, &str)]) -> Self {
         let mut w = XmlWriter::new(prefixes);
         w.start(&MULTISTATUS);
-        Multistatus { w }
+        Multistatus {
+            w,
+            pieces: VecDeque::new(),
+        }
+    }
+
+    /// After each response: sets the written bytes aside as a piece once there are
+    /// enough of them.
+    fn piece(&mut self) {
+        if self.w.len() >= PIECE {
+            self.pieces
+                .push_back(Bytes::from(self.w.take(PIECE + PIECE / 4)));
+        }
     }
 
     /// A response listing properties by status.
@@ -86,6 +113,7 @@ impl Multistatus {
             self.w.end();
         }
         self.w.end();
+        self.piece();
     }
 
     /// A response carrying only a status (a deleted member, a failed member of a
@@ -103,6 +131,7 @@ impl Multistatus {
             self.w.text_element(&RESPONSEDESCRIPTION, e.message());
         }
         self.w.end();
+        self.piece();
     }
 
     /// The `DAV:sync-token` element of a sync-collection answer (RFC 6578 §6.2).
@@ -112,12 +141,51 @@ impl Multistatus {
 
     /// Finishes the document as a `207` response.
     pub fn into_response(self) -> Response<Body> {
-        let mut response = Response::new(Body::from(self.w.finish()));
+        let Multistatus { w, mut pieces } = self;
+        let body = if pieces.is_empty() {
+            Body::from(w.finish())
+        } else {
+            pieces.push_back(Bytes::from(w.finish()));
+            let left = pieces.iter().map(|p| p.len() as u64).sum();
+            Body::new(Pieces { pieces, left })
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = StatusCode::MULTI_STATUS;
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/xml; charset=utf-8"),
         );
         response
+    }
+}
+
+/// A body sent as the pieces it was written in, with its length known up front (so the
+/// answer still carries a `Content-Length`).
+struct Pieces {
+    pieces: VecDeque<Bytes>,
+    left: u64,
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let piece = self.pieces.pop_front();
+        if let Some(p) = &piece {
+            self.left -= p.len() as u64;
+        }
+        Poll::Ready(piece.map(|p| Ok(Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
     }
 }

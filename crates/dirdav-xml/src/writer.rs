@@ -18,6 +18,9 @@ pub struct XmlWriter {
     /// The open elements, each with the default namespace to restore when it closes,
     /// if it changed it.
     open: Vec<(Name, Option<String>)>,
+    /// True for a document (begun with the XML declaration, ended with a newline),
+    /// false for a fragment.
+    document: bool,
 }
 
 impl XmlWriter {
@@ -33,6 +36,7 @@ impl XmlWriter {
                 .collect(),
             default_ns: String::new(),
             open: Vec::new(),
+            document: true,
         }
     }
 
@@ -120,6 +124,7 @@ impl XmlWriter {
             prefixes: Vec::new(),
             default_ns: String::new(),
             open: Vec::new(),
+            document: false,
         }
     }
 
@@ -178,12 +183,29 @@ impl XmlWriter {
         self.end();
     }
 
-    /// Closes every open element and returns the document.
+    /// How many bytes are written and not yet taken.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// True when nothing is written that was not taken.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// Takes what is written so far, to send it before the document is finished; the
+    /// writer goes on with an empty buffer of `capacity` bytes. Every tag is written
+    /// whole, so the bytes taken end on a tag boundary.
+    pub fn take(&mut self, capacity: usize) -> Vec<u8> {
+        std::mem::replace(&mut self.out, Vec::with_capacity(capacity))
+    }
+
+    /// Closes every open element and returns the document (what was not taken of it).
     pub fn finish(mut self) -> Vec<u8> {
         while !self.open.is_empty() {
             self.end();
         }
-        if self.out.starts_with(b"<?xml") {
+        if self.document {
             self.out.push(b'\n');
         }
         self.out
@@ -194,6 +216,28 @@ impl XmlWriter {
 mod tests {
     use super::*;
     use crate::{Limits, parse};
+
+    #[test]
+    fn taken_pieces_make_up_the_document() {
+        let name = Name::new(ns::DAV, "href");
+        let mut whole = XmlWriter::new(&[("DAV:", "d")]);
+        let mut pieces = XmlWriter::new(&[("DAV:", "d")]);
+        let mut taken = Vec::new();
+        for w in [&mut whole, &mut pieces] {
+            w.start(&Name::new(ns::DAV, "multistatus"));
+        }
+        for i in 0..5 {
+            whole.text_element(&name, &format!("/{i}"));
+            pieces.text_element(&name, &format!("/{i}"));
+            taken.extend(pieces.take(16));
+            assert!(pieces.is_empty());
+        }
+        taken.extend(pieces.finish());
+        assert_eq!(
+            String::from_utf8(taken).unwrap(),
+            String::from_utf8(whole.finish()).unwrap()
+        );
+    }
 
     fn round_trip(src: &str) -> Element {
         let e = parse(src.as_bytes(), &Limits::default()).unwrap();

@@ -74,6 +74,11 @@ pub(crate) fn propfind(
     }
     let depth = ctx.depth()?.unwrap_or(Depth::Infinity);
     let request = parse_request(body)?;
+    let minimal = wants_minimal(ctx);
+    if depth == Depth::One && ctx.merged.is_none() && resource.is_collection && !is_home(&resource)
+    {
+        return Ok(paged_listing(srv, ctx, resource, &request, minimal));
+    }
     let resources: Vec<Resource> = if let Some(view) = &ctx.merged {
         // A merged collection has members one level down only.
         let mut list = vec![resource];
@@ -142,17 +147,76 @@ pub(crate) fn propfind(
             }
         }
     }
-    let minimal = wants_minimal(ctx);
     let mut ms = Multistatus::new(&srv.registry.prefixes);
     for r in &resources {
-        let pctx = PropContext {
-            resource: r,
-            principal,
-            registry: &srv.registry,
-            store: srv.as_ref(),
-        };
-        ms.propstats(&r.href, &propstats(&pctx, &request, minimal));
+        write(srv, &mut ms, r, principal, &request, minimal);
     }
+    Ok(finish(ms, minimal))
+}
+
+/// How many members a long listing builds at a time.
+const PAGE: usize = 256;
+
+/// Depth 1 on a folder that is not a home (a calendar, an address book, a folder of
+/// files): written a page of members at a time, so that a listing of 10,000 items
+/// never holds 10,000 resources at once. (A home's listing also gains shared and
+/// merged collections, and is short: it takes the general path.)
+fn paged_listing(
+    srv: &Arc<Inner>,
+    ctx: &Ctx,
+    resource: Resource,
+    request: &PropRequest,
+    minimal: bool,
+) -> Response {
+    let principal = ctx.principal.as_ref();
+    let mut ms = Multistatus::new(&srv.registry.prefixes);
+    let top = match &ctx.share_label {
+        Some((target, label)) if resource.path == *target => {
+            crate::server::labelled(resource, label)
+        }
+        _ => resource,
+    };
+    write(srv, &mut ms, &top, principal, request, minimal);
+    let mut after: Option<String> = None;
+    loop {
+        let page: Vec<Resource> = {
+            let index = srv.index();
+            let page = srv.members_page(&index, &top.path, after.as_deref(), PAGE, &|_, _| true);
+            after = page.last().map(|r| r.path.clone());
+            page.into_iter()
+                .filter(|r| srv.registry.visible(r, principal, &*index))
+                .collect()
+        };
+        for r in &page {
+            write(srv, &mut ms, r, principal, request, minimal);
+        }
+        if after.is_none() {
+            break;
+        }
+    }
+    finish(ms, minimal)
+}
+
+/// Writes one resource's response.
+fn write(
+    srv: &Arc<Inner>,
+    ms: &mut Multistatus,
+    resource: &Resource,
+    principal: Option<&Principal>,
+    request: &PropRequest,
+    minimal: bool,
+) {
+    let pctx = PropContext {
+        resource,
+        principal,
+        registry: &srv.registry,
+        store: srv.as_ref(),
+    };
+    ms.propstats(&resource.href, &propstats(&pctx, request, minimal));
+}
+
+/// The finished answer, with the headers saying how `Prefer` was read.
+fn finish(ms: Multistatus, minimal: bool) -> Response {
     let mut response = ms.into_response();
     response
         .headers_mut()
@@ -163,7 +227,7 @@ pub(crate) fn propfind(
             HeaderValue::from_static("return=minimal"),
         );
     }
-    Ok(response)
+    response
 }
 
 /// Whether a resource is a top-level folder, the place of a user's home.
