@@ -66,7 +66,7 @@ const PIECE: usize = 32 * 1024;
 
 /// Writes a `207 Multi-Status` body, one response at a time, with the namespace
 /// prefixes declared once on the root. A long answer is kept as a list of pieces
-/// of about [`PIECE`] bytes and sent as such.
+/// of about 32 KiB and sent as such.
 #[derive(Debug)]
 pub struct Multistatus {
     w: XmlWriter,
