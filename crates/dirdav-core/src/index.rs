@@ -264,15 +264,13 @@ impl Index {
         };
         self.unmap_uid(&key);
         if let Entry::File(f) = &entry
-            && let Some(uid) = f.summary.as_ref().and_then(|s| s.uid.clone())
+            && let Some(uid) = f.summary.as_ref().and_then(|s| s.uid.as_deref())
         {
-            let slot = self.uid_slot(split(&key).map_or("", |(p, _)| p), &uid);
-            match self.uids.entry(slot) {
-                std::collections::hash_map::Entry::Occupied(mut keys) => keys.get_mut().add(&key),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(UidKeys::One(key.as_str().into()));
-                }
-            }
+            let slot = self.uid_slot(split(&key).map_or("", |(p, _)| p), uid);
+            self.uids
+                .entry(slot)
+                .and_modify(|keys| keys.add(&key))
+                .or_insert_with(|| UidKeys::One(key.as_str().into()));
         }
         self.entries.insert(key, entry);
     }
@@ -285,15 +283,19 @@ impl Index {
 
     /// Forgets the UID of the file at `key`, if it had one.
     fn unmap_uid(&mut self, key: &str) {
-        if let Some(Entry::File(old)) = self.entries.get(key)
-            && let Some(uid) = old.summary.as_ref().and_then(|s| s.uid.clone())
+        let slot = match self.entries.get(key) {
+            Some(Entry::File(old)) => old
+                .summary
+                .as_ref()
+                .and_then(|s| s.uid.as_deref())
+                .map(|uid| self.uid_slot(split(key).map_or("", |(p, _)| p), uid)),
+            _ => None,
+        };
+        if let Some(slot) = slot
+            && let Some(keys) = self.uids.get_mut(&slot)
+            && keys.remove(key)
         {
-            let slot = self.uid_slot(split(key).map_or("", |(p, _)| p), &uid);
-            if let Some(keys) = self.uids.get_mut(&slot)
-                && keys.remove(key)
-            {
-                self.uids.remove(&slot);
-            }
+            self.uids.remove(&slot);
         }
     }
 

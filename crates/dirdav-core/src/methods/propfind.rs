@@ -119,12 +119,10 @@ pub(crate) fn propfind(
             .filter(|r| srv.registry.visible(r, principal, &*index))
             .collect()
     };
-    let mut resources = resources;
-    if let Some((target, label)) = &ctx.share_label
-        && let Some(r) = resources.iter_mut().find(|r| r.path == *target)
-    {
-        *r = crate::server::labelled(r.clone(), label);
-    }
+    let mut resources: Vec<Resource> = resources
+        .into_iter()
+        .map(|r| share_labelled(ctx, r))
+        .collect();
     if depth == Depth::One
         && let Some(home) = resources.first()
     {
@@ -170,12 +168,7 @@ fn paged_listing(
 ) -> Response {
     let principal = ctx.principal.as_ref();
     let mut ms = Multistatus::new(&srv.registry.prefixes);
-    let top = match &ctx.share_label {
-        Some((target, label)) if resource.path == *target => {
-            crate::server::labelled(resource, label)
-        }
-        _ => resource,
-    };
+    let top = share_labelled(ctx, resource);
     write(srv, &mut ms, &top, principal, request, minimal);
     let mut after: Option<String> = None;
     loop {
@@ -195,6 +188,17 @@ fn paged_listing(
         }
     }
     finish(ms, minimal)
+}
+
+/// The resource as shown through the share the request came by: the shared collection
+/// under the name its share gives it.
+fn share_labelled(ctx: &Ctx, resource: Resource) -> Resource {
+    match &ctx.share_label {
+        Some((target, label)) if resource.path == *target => {
+            crate::server::labelled(resource, label)
+        }
+        _ => resource,
+    }
 }
 
 /// Writes one resource's response.
