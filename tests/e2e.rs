@@ -335,6 +335,44 @@ fn propfind_depth_1_over_10000_files_reads_no_file() {
     );
 }
 
+/// A folder below a home is listed a page of members at a time: with 600 members (over
+/// two pages) and a subfolder among them, each appears once, in name order, and the
+/// subfolder's contents do not.
+#[test]
+fn a_long_listing_below_a_home_has_every_member_once() {
+    let root = tempfile::tempdir().unwrap();
+    let coll = root.path().join("alice/files");
+    std::fs::create_dir_all(coll.join("0300 sub")).unwrap();
+    std::fs::write(coll.join("0300 sub/inner.txt"), "inner\n").unwrap();
+    for i in 0..600 {
+        std::fs::write(coll.join(format!("{i:04}.txt")), format!("item {i}\n")).unwrap();
+    }
+    let srv = Dirdav::start(&["--root", root.path().to_str().unwrap()]);
+    let r = srv
+        .request("PROPFIND", "/alice/files/")
+        .header("Depth", "1")
+        .body(r#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#)
+        .send();
+    assert_eq!(r.status, 207);
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    let hrefs: Vec<&str> = r
+        .body
+        .split("<d:href>")
+        .skip(1)
+        .map(|s| &s[..s.find('<').unwrap()])
+        .collect();
+    let mut expected: Vec<String> = (0..600)
+        .map(|i| format!("/alice/files/{i:04}.txt"))
+        .collect();
+    expected.push("/alice/files/0300%20sub/".to_owned());
+    expected.sort();
+    expected.insert(0, "/alice/files/".to_owned());
+    assert_eq!(hrefs, expected);
+}
+
 /// The server re-runs itself with glibc's malloc threshold fixed (see `main.rs`): same
 /// process, the tunable in its environment.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
