@@ -525,3 +525,70 @@ fn the_well_known_redirect_keeps_https_host_and_prefix_behind_a_trusted_proxy_on
         format!("http://127.0.0.1:{}/", other.port)
     );
 }
+
+/// RFC 4791 §9.9: floating times and all-day dates are placed in the zone the query
+/// names, else the calendar's, else UTC; the answer is the same whether the summary
+/// decides it or the item is read, and after a restart from the saved state.
+#[test]
+fn floating_times_follow_the_zone_of_the_query_or_the_calendar() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    for (name, extra) in [
+        ("utc", ""),
+        ("berlin", "[caldav]\ntimezone = \"Europe/Berlin\"\n"),
+    ] {
+        std::fs::create_dir(root.path().join(name)).unwrap();
+        std::fs::write(
+            root.path().join(name).join(".dav.toml"),
+            format!("kind = \"calendar\"\n{extra}"),
+        )
+        .unwrap();
+    }
+    let start = || {
+        Dirdav::start(&[
+            "--root",
+            root.path().to_str().unwrap(),
+            "--state-dir",
+            state.path().to_str().unwrap(),
+        ])
+    };
+    let first_of_july = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:july\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260701\r\nDURATION:P1D\r\nSUMMARY:Canada Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let srv = start();
+    for calendar in ["utc", "berlin"] {
+        let put = srv
+            .request("PUT", &format!("/{calendar}/july.ics"))
+            .body(first_of_july)
+            .send();
+        assert_eq!(put.status, 201, "{}", put.body);
+    }
+    // June in UTC; 1 July begins at 22:00 UTC on 30 June in Berlin.
+    let june = |srv: &Dirdav, calendar: &str, zone: &str, data: &str| {
+        let body = format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/>{data}</D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260601T000000Z" end="20260701T000000Z"/></C:comp-filter></C:comp-filter></C:filter>{zone}</C:calendar-query>"#
+        );
+        let response = srv
+            .request("REPORT", &format!("/{calendar}/"))
+            .header("Depth", "1")
+            .body(body)
+            .send();
+        assert_eq!(response.status, 207, "{}", response.body);
+        if !data.is_empty() && response.body.contains("july.ics") {
+            assert!(response.body.contains("Canada Day"), "{}", response.body);
+        }
+        response.body.contains("july.ics")
+    };
+    let vtimezone = "<C:timezone>BEGIN:VCALENDAR&#13;\nBEGIN:VTIMEZONE&#13;\nTZID:Europe/Berlin&#13;\nEND:VTIMEZONE&#13;\nEND:VCALENDAR&#13;\n</C:timezone>";
+    let by_id = "<C:timezone-id>Europe/Berlin</C:timezone-id>";
+    let data = "<C:calendar-data/>";
+    let check = |srv: &Dirdav| {
+        for data in ["", data] {
+            assert!(!june(srv, "utc", "", data), "UTC by default");
+            assert!(june(srv, "berlin", "", data), "the calendar's zone");
+            assert!(june(srv, "utc", vtimezone, data), "the query's VTIMEZONE");
+            assert!(june(srv, "utc", by_id, data), "the query's timezone-id");
+        }
+    };
+    check(&srv);
+    assert!(srv.terminate().success());
+    check(&start());
+}

@@ -24,9 +24,10 @@ const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
 const STATE_CACHE: usize = 1024 * 1024;
 
 /// Bumped when the layout changes, or what the summarizers keep (3: exact event spans,
-/// grouped vCard properties under their names); a state of another version is rebuilt
+/// grouped vCard properties under their names; 4: floating events' spans on the wall
+/// clock); a state of another version is rebuilt
 /// from the tree, and clients holding its sync tokens sync afresh.
-const FORMAT: &[u8] = b"dirdav-state-3";
+const FORMAT: &[u8] = b"dirdav-state-4";
 
 /// Why the state could not be used. The server then rebuilds it from the tree.
 #[derive(Debug, thiserror::Error)]
@@ -297,8 +298,9 @@ fn decode_file(b: &[u8]) -> Option<FileEntry> {
 }
 
 /// Summaries are stored as a small JSON object: `{"u": uid, "c": component, "s": [start,
-/// end], "x": true, "f": [[name, value], …]}`, `x` when the span is exact. A summary
-/// stored without `x` reads as inexact, which only costs a query a read.
+/// end], "x": true, "l": true, "f": [[name, value], …]}`, `x` when the span is exact,
+/// `l` when it is on the wall clock. A summary stored without `x` reads as inexact,
+/// which only costs a query a read.
 fn encode_summary(s: &Summary) -> Vec<u8> {
     let mut map = serde_json::Map::new();
     if let Some(uid) = &s.uid {
@@ -312,6 +314,9 @@ fn encode_summary(s: &Summary) -> Vec<u8> {
     }
     if s.span_exact {
         map.insert("x".into(), true.into());
+    }
+    if s.span_floating {
+        map.insert("l".into(), true.into());
     }
     if !s.fields.is_empty() {
         let pairs: Vec<[&str; 2]> = s.fields.iter().map(|(n, v)| [n, v]).collect();
@@ -340,6 +345,7 @@ fn decode_summary(b: &[u8]) -> Option<Summary> {
         component: text("c"),
         span,
         span_exact: v.get("x").and_then(|x| x.as_bool()).unwrap_or(false),
+        span_floating: v.get("l").and_then(|x| x.as_bool()).unwrap_or(false),
         fields,
     })
 }
@@ -387,6 +393,7 @@ mod tests {
                 component: Some("VEVENT".into()),
                 span: Some((10, i64::MAX)),
                 span_exact: true,
+                span_floating: true,
                 fields: [("FN", "Carol")].into_iter().collect(),
             })),
         }

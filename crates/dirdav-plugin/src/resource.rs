@@ -76,6 +76,10 @@ pub struct Summary {
     /// on it (no recurrence, times known in UTC): a time-range test then decides on the
     /// summary alone, without reading the item.
     pub span_exact: bool,
+    /// True when `span` is on the wall clock: the exact span of a floating event, which
+    /// starts at `span.0` read as a local time in whatever zone a query places floating
+    /// times in, and lasts `span.1 - span.0` seconds.
+    pub span_floating: bool,
     /// Searchable values (`FN`, `EMAIL`, `TEL` …), by property name.
     pub fields: Fields,
 }

@@ -9,7 +9,7 @@ use dirdav_plugin::xml::{Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource};
 use icalendar::parser::{read_calendar_simple, unfold};
 
-use crate::query::{CompFilter, decided, matches, may_match, parse_filter};
+use crate::query::{CompFilter, Zone, decided, matches, may_match, parse_filter};
 use crate::{CALENDAR_DATA, cal};
 
 /// The report's root element.
@@ -23,34 +23,37 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         DavError::forbidden("calendar-query needs a filter").condition(cal("valid-filter"))
     })?;
     let filter = parse_filter(filter)?;
+    let zone = crate::floating_zone(Some(&root), &target.collection);
     let names: Vec<Name> = root
         .child(&PROP)
         .map(|p| p.elements().map(|e| e.name.clone()).collect())
         .unwrap_or_default();
-    let data_request = crate::data::requested(root.child(&PROP))?;
+    let data_request = crate::data::requested(root.child(&PROP), zone)?;
     let want_data = data_request.is_some();
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let store = &request.store;
     let principal = request.principal.as_ref();
     let candidates: Vec<_> = if target.is_collection {
         store.members_where(&target.path, &|is_collection, summary| {
-            !is_collection && may_match(&filter, summary)
+            !is_collection && may_match(&filter, summary, zone)
         })
     } else {
         vec![target]
             .into_iter()
-            .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref()))
+            .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref(), zone))
             .collect()
     };
     // Items the summary decides match without a parse, and are read only when their
     // data is asked for.
     let candidates: Vec<(Resource, bool)> = candidates
         .into_iter()
-        .filter_map(|item| match decided(&filter, item.summary.as_deref()) {
-            Some(false) => None,
-            Some(true) => Some((item, true)),
-            None => Some((item, false)),
-        })
+        .filter_map(
+            |item| match decided(&filter, item.summary.as_deref(), zone) {
+                Some(false) => None,
+                Some(true) => Some((item, true)),
+                None => Some((item, false)),
+            },
+        )
         .collect();
     let read = |known: bool| want_data || !known;
     let paths = candidates
@@ -65,7 +68,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             let Some(bytes) = contents.next().flatten() else {
                 continue;
             };
-            if !known && !parsed_matches(&filter, &bytes) {
+            if !known && !parsed_matches(&filter, &bytes, zone) {
                 continue;
             }
             Some(bytes)
@@ -86,12 +89,13 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     Ok(ms.into_response())
 }
 
-/// The exact test: the item parsed and the filter evaluated, recurrences included.
-fn parsed_matches(filter: &CompFilter, bytes: &[u8]) -> bool {
+/// The exact test: the item parsed and the filter evaluated, recurrences included,
+/// floating times placed in `zone`.
+fn parsed_matches(filter: &CompFilter, bytes: &[u8], zone: Zone) -> bool {
     let text = String::from_utf8_lossy(bytes);
     let unfolded = unfold(&text);
     read_calendar_simple(&unfolded)
         .ok()
         .and_then(|parsed| parsed.into_iter().next())
-        .is_some_and(|root| matches(filter, &root))
+        .is_some_and(|root| matches(filter, &root, zone))
 }

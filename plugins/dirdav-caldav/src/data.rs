@@ -13,7 +13,7 @@ use icalendar::parser::{Component, Property, read_calendar_simple, unfold};
 
 use crate::expand::expand;
 use crate::ical::{parse_duration, parse_time};
-use crate::query::{TimeRange, first_time, instance_matches, props, recurrence_id};
+use crate::query::{TimeRange, Zone, first_time, instance_matches, props, recurrence_id};
 use crate::write::{line, property, property_with};
 use crate::{CALENDAR_DATA, cal};
 
@@ -39,6 +39,8 @@ pub(crate) struct DataRequest {
     expand: Option<TimeRange>,
     limit_recurrence: Option<TimeRange>,
     limit_freebusy: Option<TimeRange>,
+    /// Where floating times are placed, for `expand` and `limit-recurrence-set`.
+    zone: Zone,
 }
 
 fn attr<'e>(e: &'e Element, name: &str) -> Option<&'e str> {
@@ -98,8 +100,12 @@ fn comp_select(e: &Element) -> Result<CompSelect, DavError> {
     })
 }
 
-/// Reads the `calendar-data` element of a request's `DAV:prop`, if it asks for one.
-pub(crate) fn requested(prop: Option<&Element>) -> Result<Option<DataRequest>, DavError> {
+/// Reads the `calendar-data` element of a request's `DAV:prop`, if it asks for one;
+/// floating times are placed in `zone`.
+pub(crate) fn requested(
+    prop: Option<&Element>,
+    zone: Zone,
+) -> Result<Option<DataRequest>, DavError> {
     let Some(element) = prop.and_then(|p| p.child(&CALENDAR_DATA)) else {
         return Ok(None);
     };
@@ -127,6 +133,7 @@ pub(crate) fn requested(prop: Option<&Element>) -> Result<Option<DataRequest>, D
         expand: limit("expand")?,
         limit_recurrence: limit("limit-recurrence-set")?,
         limit_freebusy: limit("limit-freebusy-set")?,
+        zone,
     }))
 }
 
@@ -134,7 +141,9 @@ pub(crate) fn requested(prop: Option<&Element>) -> Result<Option<DataRequest>, D
 pub(crate) fn render(request: &DataRequest, bytes: &[u8]) -> Element {
     let text = String::from_utf8_lossy(bytes);
     let mut data = match request.expand {
-        Some(range) => expand(&text, range).unwrap_or_else(|| text.clone().into_owned()),
+        Some(range) => {
+            expand(&text, range, request.zone).unwrap_or_else(|| text.clone().into_owned())
+        }
         None => text.into_owned(),
     };
     let narrowed = request.select.is_some()
@@ -154,14 +163,14 @@ fn narrow(request: &DataRequest, text: &str) -> Option<String> {
     let masters: Vec<&Component<'_>> = root
         .components
         .iter()
-        .filter(|c| recurrence_id(c).is_none())
+        .filter(|c| recurrence_id(c, request.zone).is_none())
         .collect();
     let keep = |c: &Component<'_>| {
         request.limit_recurrence.is_none_or(|range| {
             let master = masters
                 .iter()
                 .find(|m| m.name.as_str().eq_ignore_ascii_case(c.name.as_str()));
-            override_affects(c, master.copied(), range)
+            override_affects(c, master.copied(), range, request.zone)
         })
     };
     let mut out = String::new();
@@ -177,11 +186,16 @@ fn narrow(request: &DataRequest, text: &str) -> Option<String> {
 /// non-recurring components always do; an override does when its own time or the
 /// time of the instance it replaces overlaps the range, or when it is THISANDFUTURE
 /// and starts before the range ends.
-fn override_affects(c: &Component<'_>, master: Option<&Component<'_>>, range: TimeRange) -> bool {
+fn override_affects(
+    c: &Component<'_>,
+    master: Option<&Component<'_>>,
+    range: TimeRange,
+    zone: Zone,
+) -> bool {
     let Some(original) = props(c, "RECURRENCE-ID").next() else {
         return true;
     };
-    let Some((was, exact)) = first_time(c, "RECURRENCE-ID") else {
+    let Some((was, exact)) = first_time(c, "RECURRENCE-ID", zone) else {
         return true;
     };
     let this_and_future = original.params.iter().any(|p| {
@@ -193,8 +207,8 @@ fn override_affects(c: &Component<'_>, master: Option<&Component<'_>>, range: Ti
     if this_and_future && was < range.end {
         return true;
     }
-    let now = first_time(c, "DTSTART").is_some_and(|s| instance_matches(c, s, range));
-    let before = master.is_some_and(|m| instance_matches(m, (was, exact), range));
+    let now = first_time(c, "DTSTART", zone).is_some_and(|s| instance_matches(c, s, range, zone));
+    let before = master.is_some_and(|m| instance_matches(m, (was, exact), range, zone));
     now || before
 }
 
@@ -292,7 +306,10 @@ mod tests {
         let doc = format!(
             "<D:prop xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">{inner}</D:prop>"
         );
-        requested(Some(&parse(doc.as_bytes(), &Limits::default()).unwrap()))
+        requested(
+            Some(&parse(doc.as_bytes(), &Limits::default()).unwrap()),
+            chrono_tz::UTC,
+        )
     }
 
     fn rendered(inner: &str, ics: &str) -> String {

@@ -6,7 +6,8 @@ use chrono::DateTime;
 use icalendar::parser::{Component, Property, read_calendar_simple, unfold};
 
 use crate::query::{
-    TimeRange, first_time, instance_matches, instances, props, recurrence_id, utc_time,
+    TimeRange, Zone, after_start, first_time, instance_matches, instances, props, recurrence_id,
+    utc_to_wall,
 };
 use crate::write::{component, line, property};
 
@@ -26,13 +27,15 @@ fn utc_text(t: i64) -> String {
         .map_or_else(String::new, |d| d.format("%Y%m%dT%H%M%SZ").to_string())
 }
 
-/// A date or date-time as an instance carries it: DATE values stay dates (all-day),
-/// date-times become UTC.
-fn time_value(p: &Property<'_>, start: i64) -> String {
+/// A date or date-time as an instance carries it: DATE values stay dates (all-day, the
+/// date in `zone`), date-times become UTC.
+fn time_value(p: &Property<'_>, start: i64, zone: Zone) -> String {
     if p.val.as_str().trim().len() == 8 {
         format!(
             ";VALUE=DATE:{}",
-            utc_text(start).get(..8).unwrap_or_default()
+            utc_text(utc_to_wall(zone, start))
+                .get(..8)
+                .unwrap_or_default()
         )
     } else {
         format!(":{}", utc_text(start))
@@ -40,7 +43,7 @@ fn time_value(p: &Property<'_>, start: i64) -> String {
 }
 
 /// One instance: the component's other properties, then its times in UTC.
-fn instance(out: &mut String, c: &Component<'_>, start: i64, recurrence: Option<i64>) {
+fn instance(out: &mut String, c: &Component<'_>, start: i64, recurrence: Option<i64>, zone: Zone) {
     let name = c.name.as_str().to_ascii_uppercase();
     line(out, &format!("BEGIN:{name}"));
     for p in c.properties.iter().filter(|p| {
@@ -52,16 +55,18 @@ fn instance(out: &mut String, c: &Component<'_>, start: i64, recurrence: Option<
     }
     let dtstart = props(c, "DTSTART").next();
     if let Some(p) = dtstart {
-        line(out, &format!("DTSTART{}", time_value(p, start)));
+        line(out, &format!("DTSTART{}", time_value(p, start, zone)));
     }
-    let shift = first_time(c, "DTSTART").map_or(0, |d| start - d.0);
     if let Some(p) = props(c, "DTEND").next()
-        && let Some((end, _)) = utc_time(p)
+        && let Some(length) = after_start(c, "DTEND", zone)
     {
-        line(out, &format!("DTEND{}", time_value(p, end + shift)));
+        line(
+            out,
+            &format!("DTEND{}", time_value(p, start + length, zone)),
+        );
     }
     if let (Some(r), Some(p)) = (recurrence, dtstart) {
-        line(out, &format!("RECURRENCE-ID{}", time_value(p, r)));
+        line(out, &format!("RECURRENCE-ID{}", time_value(p, r, zone)));
     }
     for sub in &c.components {
         component(out, sub);
@@ -70,7 +75,7 @@ fn instance(out: &mut String, c: &Component<'_>, start: i64, recurrence: Option<
 }
 
 /// The object expanded over `range`; `None` when it cannot be parsed.
-pub(crate) fn expand(text: &str, range: TimeRange) -> Option<String> {
+pub(crate) fn expand(text: &str, range: TimeRange, zone: Zone) -> Option<String> {
     let unfolded = unfold(text);
     let roots = read_calendar_simple(&unfolded).ok()?;
     let root = roots.first()?;
@@ -84,28 +89,31 @@ pub(crate) fn expand(text: &str, range: TimeRange) -> Option<String> {
         .iter()
         .filter(|c| !c.name.as_str().eq_ignore_ascii_case("VTIMEZONE"))
         .collect();
-    let overridden: Vec<i64> = parts.iter().filter_map(|c| recurrence_id(c)).collect();
+    let overridden: Vec<i64> = parts
+        .iter()
+        .filter_map(|c| recurrence_id(c, zone))
+        .collect();
     for c in &parts {
-        let Some(start) = first_time(c, "DTSTART") else {
+        let Some(start) = first_time(c, "DTSTART", zone) else {
             component(&mut out, c);
             continue;
         };
-        if let Some(r) = recurrence_id(c) {
-            if instance_matches(c, start, range) {
-                instance(&mut out, c, start.0, Some(r));
+        if let Some(r) = recurrence_id(c, zone) {
+            if instance_matches(c, start, range, zone) {
+                instance(&mut out, c, start.0, Some(r), zone);
             }
             continue;
         }
         let recurring = props(c, "RRULE").next().is_some() || props(c, "RDATE").next().is_some();
         if !recurring {
-            if instance_matches(c, start, range) {
-                instance(&mut out, c, start.0, None);
+            if instance_matches(c, start, range, zone) {
+                instance(&mut out, c, start.0, None, zone);
             }
             continue;
         }
-        for s in instances(c, range, &overridden).unwrap_or_default() {
-            if instance_matches(c, s, range) {
-                instance(&mut out, c, s.0, Some(s.0));
+        for s in instances(c, range, &overridden, zone).unwrap_or_default() {
+            if instance_matches(c, s, range, zone) {
+                instance(&mut out, c, s.0, Some(s.0), zone);
             }
         }
     }
@@ -128,7 +136,12 @@ mod tests {
     #[test]
     fn expands_into_utc_instances_with_their_overrides() {
         let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\nDTEND;TZID=Europe/Berlin:20260105T100000\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nEXDATE;TZID=Europe/Berlin:20260112T090000\r\nSUMMARY:Stand-up\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260119T090000\r\nDTSTART;TZID=Europe/Berlin:20260119T110000\r\nDTEND;TZID=Europe/Berlin:20260119T120000\r\nSUMMARY:Stand-up, later\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let out = expand(ics, range("20260101T000000Z", "20260201T000000Z")).unwrap();
+        let out = expand(
+            ics,
+            range("20260101T000000Z", "20260201T000000Z"),
+            chrono_tz::UTC,
+        )
+        .unwrap();
         assert_eq!(
             out,
             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n\
@@ -137,7 +150,12 @@ BEGIN:VEVENT\r\nUID:w\r\nSUMMARY:Stand-up\r\nDTSTART:20260126T080000Z\r\nDTEND:2
 BEGIN:VEVENT\r\nUID:w\r\nSUMMARY:Stand-up, later\r\nDTSTART:20260119T100000Z\r\nDTEND:20260119T110000Z\r\nRECURRENCE-ID:20260119T080000Z\r\nEND:VEVENT\r\n\
 END:VCALENDAR\r\n"
         );
-        let narrow = expand(ics, range("20260126T000000Z", "20260127T000000Z")).unwrap();
+        let narrow = expand(
+            ics,
+            range("20260126T000000Z", "20260127T000000Z"),
+            chrono_tz::UTC,
+        )
+        .unwrap();
         assert_eq!(narrow.matches("BEGIN:VEVENT").count(), 1);
     }
 }

@@ -11,7 +11,9 @@ use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 use crate::cal;
 use crate::ical::{parse_duration, parse_time};
-use crate::query::{TimeRange, first_time, instances, props, recurrence_id, time_range};
+use crate::query::{
+    TimeRange, Zone, after_start, first_time, instances, props, recurrence_id, span_in, time_range,
+};
 
 /// The report's root element.
 pub(crate) const FREE_BUSY_QUERY: Name = cal("free-busy-query");
@@ -29,11 +31,10 @@ fn value<'c>(c: &'c Component<'c>, name: &str) -> Option<String> {
 }
 
 /// How long each instance of an event lasts.
-fn duration(c: &Component<'_>) -> i64 {
-    let start = first_time(c, "DTSTART").map(|t| t.0);
-    match (start, first_time(c, "DTEND").map(|t| t.0)) {
-        (Some(s), Some(e)) => e - s,
-        _ => match props(c, "DURATION")
+fn duration(c: &Component<'_>, zone: Zone) -> i64 {
+    match after_start(c, "DTEND", zone) {
+        Some(length) => length,
+        None => match props(c, "DURATION")
             .next()
             .and_then(|p| parse_duration(p.val.as_str()))
         {
@@ -88,13 +89,16 @@ fn stored_busy(c: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, usize)> {
 }
 
 /// Busy periods of one calendar object in the range: (start, end, index into [`KINDS`]).
-fn busy(root: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, usize)> {
+fn busy(root: &Component<'_>, range: TimeRange, zone: Zone) -> Vec<(i64, i64, usize)> {
     let events: Vec<&Component<'_>> = root
         .components
         .iter()
         .filter(|c| c.name.as_str().eq_ignore_ascii_case("VEVENT"))
         .collect();
-    let overridden: Vec<i64> = events.iter().filter_map(|c| recurrence_id(c)).collect();
+    let overridden: Vec<i64> = events
+        .iter()
+        .filter_map(|c| recurrence_id(c, zone))
+        .collect();
     let mut out: Vec<(i64, i64, usize)> = root
         .components
         .iter()
@@ -108,17 +112,17 @@ fn busy(root: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, usize)> {
             continue;
         }
         let kind = usize::from(value(c, "STATUS").as_deref() == Some("TENTATIVE"));
-        let Some(start) = first_time(c, "DTSTART") else {
+        let Some(start) = first_time(c, "DTSTART", zone) else {
             continue;
         };
-        let length = duration(c);
+        let length = duration(c, zone);
         if length <= 0 {
             continue;
         }
-        let recurring = recurrence_id(c).is_none()
+        let recurring = recurrence_id(c, zone).is_none()
             && (props(c, "RRULE").next().is_some() || props(c, "RDATE").next().is_some());
         let starts = if recurring {
-            instances(c, range, &overridden).unwrap_or_default()
+            instances(c, range, &overridden, zone).unwrap_or_default()
         } else {
             vec![start]
         };
@@ -153,6 +157,8 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         .ok_or_else(|| {
             DavError::bad_request("free-busy-query needs a time-range with start and end")
         })?;
+    // Floating times are placed in the calendar's zone.
+    let zone = crate::floating_zone(None, &calendar.collection);
     let mut periods = Vec::new();
     // Items whose summary says they cannot be busy in the range are never built or read.
     let may_be_busy = |summary: Option<&dirdav_plugin::Summary>| {
@@ -160,8 +166,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             s.component
                 .as_deref()
                 .is_some_and(|c| c != "VEVENT" && c != "VFREEBUSY")
-                || s.span
-                    .is_some_and(|(a, b)| b <= range.start || a >= range.end)
+                || span_in(s, zone).is_some_and(|(a, b)| b <= range.start || a >= range.end)
         })
     };
     let items = if calendar.is_collection {
@@ -183,7 +188,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         if let Ok(roots) = read_calendar_simple(&unfolded)
             && let Some(root) = roots.first()
         {
-            periods.extend(busy(root, range));
+            periods.extend(busy(root, range, zone));
         }
     }
     let mut text = format!(

@@ -253,8 +253,13 @@ fn component_span(c: &Component<'_>) -> Option<(i64, i64)> {
     if prop(c, "RDATE").is_some() {
         hi = i64::MAX;
     }
-    let slack = if lo_exact { 0 } else { SLACK };
-    Some((lo.saturating_sub(slack), hi.saturating_add(slack)))
+    // Local and floating times at either end may be off by a zone's offset.
+    let hi_exact = lo_exact && end.is_none_or(|(_, exact)| exact);
+    let slack = |exact: bool| if exact { 0 } else { SLACK };
+    Some((
+        lo.saturating_sub(slack(lo_exact)),
+        hi.saturating_add(slack(hi_exact)),
+    ))
 }
 
 /// What the index keeps of a calendar object: UID, component type and the span all its
@@ -282,8 +287,9 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
     dirdav_plugin::Summary {
         uid: Some(object.uid),
         component: Some(object.component),
-        span: exact.or(span),
+        span: exact.map(|(span, _)| span).or(span),
         span_exact: exact.is_some(),
+        span_floating: exact.is_some_and(|(_, floating)| floating),
         fields: Default::default(),
     }
 }
@@ -292,11 +298,13 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
 /// [`crate::query::instance_matches`] tests a time range against, so that overlapping
 /// it is the answer. That is RFC 4791 §9.9's `start < end-of-event AND end >
 /// start-of-event`, the event ending at DTEND, after a positive DURATION, or a day
-/// after an all-day start. A floating or all-day event (or one in a zone the time zone
-/// database does not know) is matched with 14 hours of slack either side, so its span
-/// is widened by as much. An event without an end, or with a zero DURATION, is tested
-/// differently (`start <= DTSTART`) and has no exact span; nor has a recurrence.
-fn exact_span(root: &Component<'_>) -> Option<(i64, i64)> {
+/// after an all-day start. A floating or all-day event's span is on the wall clock
+/// (the flag returned with it): a query places it in its zone. An event in a zone the
+/// time zone database does not know is matched with 14 hours of slack either side,
+/// so its span is widened by as much. An event without an end, or with a zero
+/// DURATION, is tested differently (`start <= DTSTART`) and has no exact span; nor has
+/// a recurrence, nor an event whose start is floating and end is not, or the reverse.
+fn exact_span(root: &Component<'_>) -> Option<((i64, i64), bool)> {
     let mut components = root
         .components
         .iter()
@@ -311,18 +319,27 @@ fn exact_span(root: &Component<'_>) -> Option<(i64, i64)> {
     {
         return None;
     }
-    let (start, exact) = crate::query::first_time(event, "DTSTART")?;
+    let dtstart = prop(event, "DTSTART")?;
+    let floating = crate::query::is_floating(dtstart);
+    // In UTC, floating times are their wall-clock times.
+    let (start, exact) = crate::query::utc_time(dtstart, chrono_tz::UTC)?;
     let duration = prop(event, "DURATION").and_then(|p| parse_duration(p.val.as_str()));
-    let all_day = prop(event, "DTSTART").is_some_and(|p| p.val.as_str().trim().len() == 8);
-    let end = match (crate::query::first_time(event, "DTEND"), duration) {
-        (Some((end, _)), _) => end,
+    let all_day = dtstart.val.as_str().trim().len() == 8;
+    let end = match (prop(event, "DTEND"), duration) {
+        (Some(dtend), _) if crate::query::is_floating(dtend) != floating => return None,
+        (Some(_), _) => {
+            start.saturating_add(crate::query::after_start(event, "DTEND", chrono_tz::UTC)?)
+        }
         (None, Some(d)) if d > 0 => start.saturating_add(d),
         (None, Some(_)) => return None,
         (None, None) if all_day => start.saturating_add(DAY),
         (None, None) => return None,
     };
     let slack = if exact { 0 } else { SLACK };
-    Some((start.saturating_sub(slack), end.saturating_add(slack)))
+    Some((
+        (start.saturating_sub(slack), end.saturating_add(slack)),
+        floating,
+    ))
 }
 
 #[cfg(test)]
@@ -405,9 +422,17 @@ mod tests {
         let local = EVENT
             .replace("20260102T100000Z", "20260102T100000")
             .replace("20260102T110000Z", "20260102T110000");
+        let floating = summarize(local.as_bytes());
         assert_eq!(
-            summarize(local.as_bytes()).span,
-            Some((start - SLACK, start + 3600 + SLACK))
+            (floating.span, floating.span_exact, floating.span_floating),
+            (Some((start, start + 3600)), true, true),
+            "floating times keep their wall-clock span, placed in a zone at query time"
+        );
+        let berlin = local.replace("DTSTART:", "DTSTART;TZID=Europe/Berlin:");
+        assert_eq!(
+            summarize(berlin.as_bytes()).span,
+            Some((start - SLACK, start + 3600 + SLACK)),
+            "a zoned start with a floating end is bounded"
         );
         let weekly = EVENT.replace(
             "DTEND:20260102T110000Z",

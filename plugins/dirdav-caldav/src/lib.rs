@@ -32,7 +32,11 @@ mod query;
 mod write;
 
 use dirdav_plugin::xml::{Element, Name, ns};
-use dirdav_plugin::{DavError, LiveProperty, Plugin, Registrar, Resource, WriteCheck};
+use dirdav_plugin::{
+    CollectionConfig, DavError, LiveProperty, Plugin, Registrar, Resource, WriteCheck,
+};
+
+use crate::query::{Zone, zone_named};
 
 /// The collection kind this plugin serves.
 pub const KIND: &str = "calendar";
@@ -69,6 +73,50 @@ const MAX_ATTENDEES: Name = cal("max-attendees-per-instance");
 #[derive(Debug, Default, Clone)]
 pub struct CalDav {
     _private: (),
+}
+
+/// The zone a VTIMEZONE names: its TZID, else its `X-LIC-LOCATION`, when the time zone
+/// database knows it.
+fn zone_of_vtimezone(text: &str) -> Option<Zone> {
+    let unfolded = icalendar::parser::unfold(text);
+    let value_of = |wanted: &str| {
+        unfolded.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            let name = name.split(';').next()?.trim();
+            name.eq_ignore_ascii_case(wanted)
+                .then(|| zone_named(value))
+                .flatten()
+        })
+    };
+    value_of("TZID").or_else(|| value_of("X-LIC-LOCATION"))
+}
+
+/// The zone floating times (DATE values and local times without TZID) are placed in
+/// for a request on a calendar (RFC 4791 §9.9): the one the request names
+/// (`CALDAV:timezone`, RFC 7809's `CALDAV:timezone-id`), else the calendar's
+/// (`[caldav] timezone` in its `.dav.toml`, else its `calendar-timezone` property),
+/// else UTC. A zone the time zone database does not know is passed over.
+pub(crate) fn floating_zone(request: Option<&Element>, calendar: &CollectionConfig) -> Zone {
+    let asked = request.and_then(|r| {
+        r.child(&cal("timezone-id"))
+            .and_then(|id| zone_named(&id.text()))
+            .or_else(|| {
+                r.child(&cal("timezone"))
+                    .and_then(|tz| zone_of_vtimezone(&tz.text()))
+            })
+    });
+    asked
+        .or_else(|| {
+            calendar
+                .string_at(&["caldav", "timezone"])
+                .and_then(zone_named)
+        })
+        .or_else(|| {
+            calendar
+                .string_at(&["caldav", "calendar-timezone"])
+                .and_then(zone_of_vtimezone)
+        })
+        .unwrap_or(chrono_tz::UTC)
 }
 
 /// The components a calendar collection supports (`[caldav] components`).
@@ -194,5 +242,67 @@ impl Plugin for CalDav {
                 |r| r.is_collection_of(KIND),
                 freebusy::report,
             );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dirdav_plugin::xml::{Limits, parse};
+
+    const BERLIN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:/mozilla.org/20050126_1/Europe/Berlin\r\nX-LIC-LOCATION:Europe/Berlin\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+    const CUSTOM: &str = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Office time\r\nX-LIC-LOCATION:America/New_York\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+
+    fn calendar(toml: &str) -> CollectionConfig {
+        CollectionConfig {
+            document: toml.parse().unwrap(),
+            ..CollectionConfig::default()
+        }
+    }
+
+    fn query(inner: &str) -> Element {
+        let doc = format!(
+            r#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav">{inner}</C:calendar-query>"#
+        );
+        parse(doc.as_bytes(), &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn floating_times_take_the_query_zone_then_the_calendar_zone_then_utc() {
+        let none = calendar("");
+        assert_eq!(floating_zone(None, &none), chrono_tz::UTC);
+        let configured = calendar("[caldav]\ntimezone = \"Asia/Tokyo\"\n");
+        assert_eq!(floating_zone(None, &configured), chrono_tz::Asia::Tokyo);
+        let mut property = toml::Table::new();
+        property.insert("calendar-timezone".into(), BERLIN.into());
+        let mut document = toml::Table::new();
+        document.insert("caldav".into(), property.into());
+        let by_property = CollectionConfig {
+            document,
+            ..CollectionConfig::default()
+        };
+        assert_eq!(floating_zone(None, &by_property), chrono_tz::Europe::Berlin);
+        let escaped = BERLIN.replace("\r\n", "&#13;\n");
+        let asked = query(&format!("<C:timezone>{escaped}</C:timezone>"));
+        assert_eq!(
+            floating_zone(Some(&asked), &configured),
+            chrono_tz::Europe::Berlin
+        );
+        let by_id = query("<C:timezone-id>America/Chicago</C:timezone-id>");
+        assert_eq!(
+            floating_zone(Some(&by_id), &configured),
+            chrono_tz::America::Chicago
+        );
+        let custom = query(&format!("<C:timezone>{CUSTOM}</C:timezone>"));
+        assert_eq!(
+            floating_zone(Some(&custom), &none),
+            chrono_tz::America::New_York,
+            "a TZID the database does not know falls back to X-LIC-LOCATION"
+        );
+        let unknown = query("<C:timezone-id>Mars/Olympus</C:timezone-id>");
+        assert_eq!(
+            floating_zone(Some(&unknown), &configured),
+            chrono_tz::Asia::Tokyo
+        );
     }
 }

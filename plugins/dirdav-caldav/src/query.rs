@@ -2,10 +2,14 @@
 //! summary that skips items before any is read, and the exact evaluation of a filter
 //! against a parsed item, recurrences included (expanded with the `rrule` crate).
 
-use chrono::TimeZone;
+use chrono::{Offset, TimeZone};
 use dirdav_plugin::xml::{Element, Name};
 use dirdav_plugin::{DavError, Summary};
 use icalendar::parser::{Component, Property};
+
+/// The time zone floating times are placed in (RFC 4791 §9.9): the query's, else the
+/// calendar's, else UTC (see [`crate::floating_zone`]).
+pub(crate) type Zone = chrono_tz::Tz;
 
 use crate::cal;
 use crate::ical::{parse_duration, parse_time};
@@ -189,9 +193,21 @@ fn overlaps(span: (i64, i64), range: TimeRange) -> bool {
     span.0 < range.end && span.1 > range.start
 }
 
+/// The span of a summary in UTC. A floating event's exact span is kept on the wall clock
+/// (`span_floating`): it starts at its wall-clock start in `zone` and lasts as long as
+/// on the wall clock, as [`instance_matches`] takes it.
+pub(crate) fn span_in(summary: &Summary, zone: Zone) -> Option<(i64, i64)> {
+    let (lo, hi) = summary.span?;
+    if !summary.span_floating {
+        return Some((lo, hi));
+    }
+    let start = wall_to_utc(zone, lo);
+    Some((start, start.saturating_add(hi.saturating_sub(lo))))
+}
+
 /// Whether an item with this summary can match: its component type and the time span
-/// it may cover. Items failing this are never read.
-pub(crate) fn may_match(filter: &CompFilter, summary: Option<&Summary>) -> bool {
+/// it may cover, floating times placed in `zone`. Items failing this are never read.
+pub(crate) fn may_match(filter: &CompFilter, summary: Option<&Summary>, zone: Zone) -> bool {
     let Some(summary) = summary else {
         return true;
     };
@@ -202,7 +218,7 @@ pub(crate) fn may_match(filter: &CompFilter, summary: Option<&Summary>) -> bool 
         if summary.component.as_deref().is_some_and(|c| c != cf.name) {
             return false;
         }
-        match (cf.time_range, summary.span) {
+        match (cf.time_range, span_in(summary, zone)) {
             (Some(range), Some(span)) => overlaps(span, range),
             _ => true,
         }
@@ -214,7 +230,7 @@ pub(crate) fn may_match(filter: &CompFilter, summary: Option<&Summary>) -> bool 
 /// (validated objects hold one type besides VTIMEZONE) and time ranges on an event
 /// whose span is exact; anything with properties, nested components or VTIMEZONE
 /// needs the item.
-pub(crate) fn decided(filter: &CompFilter, summary: Option<&Summary>) -> Option<bool> {
+pub(crate) fn decided(filter: &CompFilter, summary: Option<&Summary>, zone: Zone) -> Option<bool> {
     let summary = summary?;
     let component = summary.component.as_deref()?;
     if filter.not_defined || filter.time_range.is_some() || !filter.props.is_empty() {
@@ -232,7 +248,7 @@ pub(crate) fn decided(filter: &CompFilter, summary: Option<&Summary>) -> Option<
         } else {
             match cf.time_range {
                 None => true,
-                Some(range) => match summary.span {
+                Some(range) => match span_in(summary, zone) {
                     Some(span) if summary.span_exact && component == "VEVENT" => {
                         overlaps(span, range)
                     }
@@ -266,27 +282,86 @@ fn param<'p>(p: &'p Property<'_>, name: &str) -> Option<&'p str> {
         .and_then(|x| x.val.as_ref().map(|v| v.as_str()))
 }
 
-/// A property's time in UTC seconds and whether it is exact: UTC, or a TZID the time
-/// zone database knows. Floating times and unknown zones are taken as UTC, inexact.
-pub(crate) fn utc_time(p: &Property<'_>) -> Option<(i64, bool)> {
-    let (naive, utc) = parse_time(p.val.as_str())?;
-    if utc {
-        return Some((naive, true));
-    }
-    let is_date = p.val.as_str().trim().len() == 8;
-    if let Some(tz) =
-        param(p, "TZID").and_then(|t| t.trim().trim_matches('"').parse::<chrono_tz::Tz>().ok())
-        && !is_date
-    {
-        let local = chrono::DateTime::from_timestamp(naive, 0)?.naive_utc();
-        let at = tz.from_local_datetime(&local).earliest()?;
-        return Some((at.timestamp(), true));
-    }
-    Some((naive, false))
+/// A zone by its TZID: an IANA name, or one behind a vendor's prefix
+/// (`/mozilla.org/20050126_1/Europe/Berlin`).
+pub(crate) fn zone_named(name: &str) -> Option<Zone> {
+    let name = name.trim().trim_matches('"');
+    name.parse().ok().or_else(|| {
+        name.match_indices('/')
+            .find_map(|(i, _)| name.get(i + 1..)?.parse().ok())
+    })
 }
 
-pub(crate) fn first_time(c: &Component<'_>, name: &str) -> Option<(i64, bool)> {
-    props(c, name).next().and_then(utc_time)
+/// The instant a wall-clock time (seconds since the epoch as if it were UTC) names in
+/// `zone`. A time the clocks skip takes the offset from before the gap, a time they
+/// pass twice the first (RFC 5545 §3.3.5).
+pub(crate) fn wall_to_utc(zone: Zone, wall: i64) -> i64 {
+    if zone == chrono_tz::UTC {
+        return wall;
+    }
+    let Some(naive) = chrono::DateTime::from_timestamp(wall, 0).map(|d| d.naive_utc()) else {
+        return wall;
+    };
+    let offset = match zone.offset_from_local_datetime(&naive).earliest() {
+        Some(offset) => offset,
+        None => zone.offset_from_utc_datetime(&(naive - chrono::TimeDelta::days(1))),
+    };
+    wall - i64::from(offset.fix().local_minus_utc())
+}
+
+/// The wall-clock time in `zone` of an instant.
+pub(crate) fn utc_to_wall(zone: Zone, t: i64) -> i64 {
+    let Some(at) = chrono::DateTime::from_timestamp(t, 0) else {
+        return t;
+    };
+    t + i64::from(
+        zone.offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    )
+}
+
+/// True for a floating time: a DATE, or a DATE-TIME with neither `Z` nor TZID.
+pub(crate) fn is_floating(p: &Property<'_>) -> bool {
+    let value = p.val.as_str().trim();
+    match parse_time(value) {
+        Some((_, utc)) => !utc && (value.len() == 8 || param(p, "TZID").is_none()),
+        None => false,
+    }
+}
+
+/// A property's time in UTC seconds and whether it is exact. UTC times are; so are
+/// times in a TZID the time zone database knows, and floating times, placed in `zone`.
+/// A TZID it does not know (a custom VTIMEZONE) is taken as UTC, inexact.
+pub(crate) fn utc_time(p: &Property<'_>, zone: Zone) -> Option<(i64, bool)> {
+    let (wall, utc) = parse_time(p.val.as_str())?;
+    if utc {
+        return Some((wall, true));
+    }
+    if is_floating(p) {
+        return Some((wall_to_utc(zone, wall), true));
+    }
+    match param(p, "TZID").and_then(zone_named) {
+        Some(tz) => Some((wall_to_utc(tz, wall), true)),
+        None => Some((wall, false)),
+    }
+}
+
+pub(crate) fn first_time(c: &Component<'_>, name: &str, zone: Zone) -> Option<(i64, bool)> {
+    props(c, name).next().and_then(|p| utc_time(p, zone))
+}
+
+/// How long after DTSTART the time `name` (DTEND, DUE) comes: on the wall clock when
+/// both are floating, so that a floating event lasts as long in every zone, else
+/// between the two instants. `None` without either.
+pub(crate) fn after_start(c: &Component<'_>, name: &str, zone: Zone) -> Option<i64> {
+    let start = props(c, "DTSTART").next()?;
+    let end = props(c, name).next()?;
+    if is_floating(start) && is_floating(end) {
+        let wall = |p: &Property<'_>| parse_time(p.val.as_str()).map(|t| t.0);
+        return Some(wall(end)? - wall(start)?);
+    }
+    Some(utc_time(end, zone)?.0 - utc_time(start, zone)?.0)
 }
 
 fn is_date(c: &Component<'_>, name: &str) -> bool {
@@ -295,8 +370,14 @@ fn is_date(c: &Component<'_>, name: &str) -> bool {
         .is_some_and(|p| p.val.as_str().trim().len() == 8)
 }
 
-/// Does the range match an instance starting at `start` (RFC 4791 §9.9)?
-pub(crate) fn instance_matches(c: &Component<'_>, start: (i64, bool), range: TimeRange) -> bool {
+/// Does the range match an instance starting at `start` (RFC 4791 §9.9)? Floating
+/// times are placed in `zone`.
+pub(crate) fn instance_matches(
+    c: &Component<'_>,
+    start: (i64, bool),
+    range: TimeRange,
+    zone: Zone,
+) -> bool {
     let kind = c.name.as_str().to_ascii_uppercase();
     let slack = if start.1 { 0 } else { SLACK };
     let range = TimeRange {
@@ -304,13 +385,15 @@ pub(crate) fn instance_matches(c: &Component<'_>, start: (i64, bool), range: Tim
         end: range.end.saturating_add(slack),
     };
     let s = start.0;
-    let dtstart = first_time(c, "DTSTART");
+    let dtstart = first_time(c, "DTSTART", zone);
     let duration = props(c, "DURATION")
         .next()
         .and_then(|p| parse_duration(p.val.as_str()));
-    // The instance's end, shifted with its start when the instance is a recurrence.
-    let shift = dtstart.map_or(0, |d| s - d.0);
-    let end_of = |name: &str| first_time(c, name).map(|t| t.0 + shift);
+    // The instance's end: as far after its start as DTEND (or DUE) is after DTSTART.
+    let end_of = |name: &str| match dtstart {
+        Some(_) => after_start(c, name, zone).map(|d| s.saturating_add(d)),
+        None => first_time(c, name, zone).map(|t| t.0),
+    };
     match kind.as_str() {
         "VEVENT" => {
             if let Some(end) = end_of("DTEND") {
@@ -335,7 +418,7 @@ pub(crate) fn instance_matches(c: &Component<'_>, start: (i64, bool), range: Tim
                     (range.start < due || range.start <= s) && (range.end > s || range.end >= due)
                 }
                 (true, None, None) => range.start <= s && range.end > s,
-                (false, _, _) => unreachable_todo(c, range),
+                (false, _, _) => unreachable_todo(c, range, zone),
             }
         }
         "VJOURNAL" => {
@@ -353,10 +436,10 @@ pub(crate) fn instance_matches(c: &Component<'_>, start: (i64, bool), range: Tim
 }
 
 /// VTODO without DTSTART (RFC 4791 §9.9, the rows without a start).
-fn unreachable_todo(c: &Component<'_>, range: TimeRange) -> bool {
-    let due = first_time(c, "DUE").map(|t| t.0);
-    let completed = first_time(c, "COMPLETED").map(|t| t.0);
-    let created = first_time(c, "CREATED").map(|t| t.0);
+fn unreachable_todo(c: &Component<'_>, range: TimeRange, zone: Zone) -> bool {
+    let due = first_time(c, "DUE", zone).map(|t| t.0);
+    let completed = first_time(c, "COMPLETED", zone).map(|t| t.0);
+    let created = first_time(c, "CREATED", zone).map(|t| t.0);
     match (due, completed, created) {
         (Some(due), _, _) => range.start < due && range.end >= due,
         (None, Some(done), Some(made)) => {
@@ -369,34 +452,77 @@ fn unreachable_todo(c: &Component<'_>, range: TimeRange) -> bool {
 }
 
 /// The instant a RECURRENCE-ID names, in UTC seconds.
-pub(crate) fn recurrence_id(c: &Component<'_>) -> Option<i64> {
-    first_time(c, "RECURRENCE-ID").map(|t| t.0)
+pub(crate) fn recurrence_id(c: &Component<'_>, zone: Zone) -> Option<i64> {
+    first_time(c, "RECURRENCE-ID", zone).map(|t| t.0)
 }
 
-/// The recurrence set of a master component, for the `rrule` crate.
+/// A floating DATE or DATE-TIME list (`20260101`, `20260101T090000`) written as UTC
+/// date-times, so that the `rrule` crate expands it on the wall clock instead of in
+/// the server's own zone.
+fn wall_as_utc(values: &str) -> String {
+    values
+        .split(',')
+        .map(|v| {
+            let v = v.trim();
+            match v.len() {
+                8 => format!("{v}T000000Z"),
+                _ if v.ends_with(['Z', 'z']) => v.to_owned(),
+                _ => format!("{v}Z"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The recurrence set of a master component, for the `rrule` crate. When DTSTART is
+/// floating, the set is on the wall clock: its instants are wall-clock times, to be
+/// placed in a zone ([`instances`]).
 fn rule_set(c: &Component<'_>) -> Option<rrule::RRuleSet> {
     let start = props(c, "DTSTART").next()?;
+    let floating = is_floating(start);
     let mut text = String::new();
     let line = |p: &Property<'_>, name: &str| {
+        if floating && is_floating(p) {
+            return format!("{name}:{}\n", wall_as_utc(p.val.as_str()));
+        }
         let params: String = p
             .params
             .iter()
-            .filter(|x| {
-                x.key.as_str().eq_ignore_ascii_case("TZID")
-                    || x.key.as_str().eq_ignore_ascii_case("VALUE")
-            })
-            .map(|x| {
-                format!(
-                    ";{}={}",
-                    x.key.as_str().to_ascii_uppercase(),
-                    x.val.as_ref().map_or("", |v| v.as_str())
-                )
+            .filter_map(|x| {
+                let key = x.key.as_str().to_ascii_uppercase();
+                let value = x.val.as_ref().map_or("", |v| v.as_str());
+                match key.as_str() {
+                    // The zone's own name, as the crate knows it.
+                    "TZID" => Some(format!(
+                        ";TZID={}",
+                        zone_named(value).map_or(value, |z| z.name())
+                    )),
+                    "VALUE" => Some(format!(";VALUE={value}")),
+                    _ => None,
+                }
             })
             .collect();
         format!("{name}{params}:{}\n", p.val.as_str().trim())
     };
     text.push_str(&line(start, "DTSTART"));
-    for name in ["RRULE", "RDATE", "EXDATE"] {
+    for p in props(c, "RRULE") {
+        let rule = p.val.as_str().trim();
+        let rule = match floating {
+            true => rule
+                .split(';')
+                .map(|part| match part.split_once('=') {
+                    Some((key, until)) if key.trim().eq_ignore_ascii_case("UNTIL") => {
+                        format!("UNTIL={}", wall_as_utc(until))
+                    }
+                    _ => part.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join(";"),
+            false => rule.to_owned(),
+        };
+        text.push_str(&format!("RRULE:{rule}\n"));
+    }
+    for name in ["RDATE", "EXDATE"] {
         for p in props(c, name) {
             text.push_str(&line(p, name));
         }
@@ -410,8 +536,11 @@ pub(crate) fn instances(
     c: &Component<'_>,
     range: TimeRange,
     overridden: &[i64],
+    zone: Zone,
 ) -> Option<Vec<(i64, bool)>> {
-    let exact = utc_time(props(c, "DTSTART").next()?)?.1;
+    let start = props(c, "DTSTART").next()?;
+    let exact = utc_time(start, zone)?.1;
+    let floating = is_floating(start);
     let set = rule_set(c)?;
     let longest = 400 * DAY; // instances starting this long before the range still count
     let from = rrule::Tz::UTC
@@ -431,7 +560,10 @@ pub(crate) fn instances(
         found
             .dates
             .iter()
-            .map(|d| d.timestamp())
+            .map(|d| match floating {
+                true => wall_to_utc(zone, d.timestamp()),
+                false => d.timestamp(),
+            })
             .filter(|t| !overridden.contains(t))
             .map(|t| (t, exact))
             .collect(),
@@ -458,17 +590,27 @@ pub(crate) fn last_counted_instance(c: &Component<'_>) -> Option<i64> {
     result.dates.last().map(|d| d.timestamp())
 }
 
-fn component_in_range(c: &Component<'_>, siblings: &[&Component<'_>], range: TimeRange) -> bool {
-    let Some(start) = first_time(c, "DTSTART") else {
-        return instance_matches(c, (0, true), range);
+fn component_in_range(
+    c: &Component<'_>,
+    siblings: &[&Component<'_>],
+    range: TimeRange,
+    zone: Zone,
+) -> bool {
+    let Some(start) = first_time(c, "DTSTART", zone) else {
+        return instance_matches(c, (0, true), range, zone);
     };
     let recurring = props(c, "RRULE").next().is_some() || props(c, "RDATE").next().is_some();
-    if !recurring || recurrence_id(c).is_some() {
-        return instance_matches(c, start, range);
+    if !recurring || recurrence_id(c, zone).is_some() {
+        return instance_matches(c, start, range, zone);
     }
-    let overridden: Vec<i64> = siblings.iter().filter_map(|s| recurrence_id(s)).collect();
-    match instances(c, range, &overridden) {
-        Some(list) => list.into_iter().any(|s| instance_matches(c, s, range)),
+    let overridden: Vec<i64> = siblings
+        .iter()
+        .filter_map(|s| recurrence_id(s, zone))
+        .collect();
+    match instances(c, range, &overridden, zone) {
+        Some(list) => list
+            .into_iter()
+            .any(|s| instance_matches(c, s, range, zone)),
         // A rule we cannot expand: answer as if it went on forever from its start.
         None => range.end > start.0.saturating_sub(SLACK),
     }
@@ -485,14 +627,14 @@ fn text_matches(tm: &TextMatch, value: &str) -> bool {
     found != tm.negate
 }
 
-fn prop_matches(pf: &PropFilter, c: &Component<'_>) -> bool {
+fn prop_matches(pf: &PropFilter, c: &Component<'_>, zone: Zone) -> bool {
     let mut found = props(c, &pf.name).peekable();
     if pf.not_defined {
         return found.peek().is_none();
     }
     found.any(|p| {
         let time_ok = pf.time_range.is_none_or(|range| {
-            utc_time(p).is_some_and(|(t, exact)| {
+            utc_time(p, zone).is_some_and(|(t, exact)| {
                 let slack = if exact { 0 } else { SLACK };
                 t < range.end.saturating_add(slack) && t >= range.start.saturating_sub(slack)
             })
@@ -511,14 +653,14 @@ fn prop_matches(pf: &PropFilter, c: &Component<'_>) -> bool {
 }
 
 /// Does one component satisfy a comp-filter's tests (not its name)?
-fn satisfies(cf: &CompFilter, c: &Component<'_>, siblings: &[&Component<'_>]) -> bool {
+fn satisfies(cf: &CompFilter, c: &Component<'_>, siblings: &[&Component<'_>], zone: Zone) -> bool {
     cf.time_range
-        .is_none_or(|range| component_in_range(c, siblings, range))
-        && cf.props.iter().all(|pf| prop_matches(pf, c))
-        && cf.comps.iter().all(|sub| comp_matches(sub, c))
+        .is_none_or(|range| component_in_range(c, siblings, range, zone))
+        && cf.props.iter().all(|pf| prop_matches(pf, c, zone))
+        && cf.comps.iter().all(|sub| comp_matches(sub, c, zone))
 }
 
-fn comp_matches(cf: &CompFilter, parent: &Component<'_>) -> bool {
+fn comp_matches(cf: &CompFilter, parent: &Component<'_>, zone: Zone) -> bool {
     let children: Vec<&Component<'_>> = parent
         .components
         .iter()
@@ -535,16 +677,21 @@ fn comp_matches(cf: &CompFilter, parent: &Component<'_>) -> bool {
             ..cf.clone()
         };
         return children.iter().any(|alarm| {
-            alarm_in_range(alarm, parent, range) && satisfies(&rest, alarm, &children)
+            alarm_in_range(alarm, parent, range, zone) && satisfies(&rest, alarm, &children, zone)
         });
     }
-    children.iter().any(|c| satisfies(cf, c, &children))
+    children.iter().any(|c| satisfies(cf, c, &children, zone))
 }
 
 /// Does an alarm trigger within the range (RFC 4791 §9.9, VALARM)? Triggers are
 /// absolute, or relative to the start (or, with RELATED=END, the end) of each instance
 /// of the component holding the alarm; REPEAT and DURATION add repetitions.
-fn alarm_in_range(alarm: &Component<'_>, parent: &Component<'_>, range: TimeRange) -> bool {
+fn alarm_in_range(
+    alarm: &Component<'_>,
+    parent: &Component<'_>,
+    range: TimeRange,
+    zone: Zone,
+) -> bool {
     let Some(trigger) = props(alarm, "TRIGGER").next() else {
         return false;
     };
@@ -564,19 +711,21 @@ fn alarm_in_range(alarm: &Component<'_>, parent: &Component<'_>, range: TimeRang
     };
     let absolute = param(trigger, "VALUE").is_some_and(|v| upper_eq(v, "DATE-TIME"));
     if absolute {
-        return utc_time(trigger).is_some_and(|(t, _)| fires(t));
+        return utc_time(trigger, zone).is_some_and(|(t, _)| fires(t));
     }
     let Some(offset) = parse_duration(trigger.val.as_str()) else {
         return false;
     };
-    let Some(start) = first_time(parent, "DTSTART").or_else(|| first_time(parent, "DUE")) else {
+    let Some(start) =
+        first_time(parent, "DTSTART", zone).or_else(|| first_time(parent, "DUE", zone))
+    else {
         return false;
     };
     let length = match (
-        first_time(parent, "DTEND").or_else(|| first_time(parent, "DUE")),
+        after_start(parent, "DTEND", zone).or_else(|| after_start(parent, "DUE", zone)),
         props(parent, "DURATION").next(),
     ) {
-        (Some(end), _) => end.0 - start.0,
+        (Some(length), _) => length,
         (None, Some(d)) => parse_duration(d.val.as_str()).unwrap_or(0),
         (None, None) => 0,
     };
@@ -584,23 +733,23 @@ fn alarm_in_range(alarm: &Component<'_>, parent: &Component<'_>, range: TimeRang
     let shift = offset + if from_end { length } else { 0 };
     let recurring =
         props(parent, "RRULE").next().is_some() || props(parent, "RDATE").next().is_some();
-    let starts = if recurring && recurrence_id(parent).is_none() {
+    let starts = if recurring && recurrence_id(parent, zone).is_none() {
         let widened = TimeRange {
             start: range
                 .start
                 .saturating_sub(shift.max(0) + repeat * every.abs()),
             end: range.end.saturating_sub(shift.min(0)),
         };
-        instances(parent, widened, &[]).unwrap_or_default()
+        instances(parent, widened, &[], zone).unwrap_or_default()
     } else {
         vec![start]
     };
     starts.into_iter().any(|(s, _)| fires(s + shift))
 }
 
-/// Evaluates the filter against a parsed VCALENDAR.
-pub(crate) fn matches(filter: &CompFilter, root: &Component<'_>) -> bool {
-    upper_eq(root.name.as_str(), "VCALENDAR") && satisfies(filter, root, &[])
+/// Evaluates the filter against a parsed VCALENDAR, floating times placed in `zone`.
+pub(crate) fn matches(filter: &CompFilter, root: &Component<'_>, zone: Zone) -> bool {
+    upper_eq(root.name.as_str(), "VCALENDAR") && satisfies(filter, root, &[], zone)
 }
 
 #[cfg(test)]
@@ -615,9 +764,13 @@ mod tests {
     }
 
     fn check(f: &CompFilter, ics: &str) -> bool {
+        check_in(f, ics, chrono_tz::UTC)
+    }
+
+    fn check_in(f: &CompFilter, ics: &str, zone: Zone) -> bool {
         let text = unfold(ics);
         let roots = read_calendar_simple(&text).unwrap();
-        matches(f, &roots[0])
+        matches(f, &roots[0], zone)
     }
 
     fn range(start: &str, end: &str) -> String {
@@ -627,6 +780,61 @@ mod tests {
     }
 
     const WEEKLY: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\nEXDATE;TZID=Europe/Berlin:20260112T090000\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260119T090000\r\nDTSTART;TZID=Europe/Berlin:20260120T150000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn floating_times_are_placed_in_the_zone_asked_for() {
+        let berlin = chrono_tz::Europe::Berlin;
+        let june = filter(&range("20260601T000000Z", "20260701T000000Z"));
+        let all_day = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20260701\r\nDURATION:P1D\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        // 1 July begins at 22:00 UTC on 30 June in Berlin, at 00:00 in UTC.
+        assert!(!check(&june, all_day));
+        assert!(check_in(&june, all_day, berlin));
+        assert!(!check_in(&june, all_day, chrono_tz::America::New_York));
+        // A weekly floating event stays at 9:00 on the wall clock across the change to
+        // summer time (29 March in Berlin): 8:00 UTC before, 7:00 UTC after.
+        let weekly = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART:20260322T090000\r\nDTEND:20260322T100000\r\nRRULE:FREQ=WEEKLY;UNTIL=20260412T090000\r\nEXDATE:20260405T090000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let at = |a: &str, b: &str| filter(&range(a, b));
+        assert!(check_in(
+            &at("20260322T080000Z", "20260322T080001Z"),
+            weekly,
+            berlin
+        ));
+        assert!(!check_in(
+            &at("20260329T080000Z", "20260329T090000Z"),
+            weekly,
+            berlin
+        ));
+        assert!(check_in(
+            &at("20260329T070000Z", "20260329T070001Z"),
+            weekly,
+            berlin
+        ));
+        assert!(check(&at("20260329T090000Z", "20260329T090001Z"), weekly));
+        assert!(
+            !check_in(&at("20260405T000000Z", "20260406T000000Z"), weekly, berlin),
+            "EXDATE"
+        );
+        assert!(
+            check_in(&at("20260412T070000Z", "20260412T070001Z"), weekly, berlin),
+            "UNTIL"
+        );
+        assert!(!check_in(
+            &at("20260419T000000Z", "20260420T000000Z"),
+            weekly,
+            berlin
+        ));
+        // A time the clocks skip takes the offset from before the gap.
+        assert_eq!(
+            wall_to_utc(berlin, parse_time("20260329T023000").unwrap().0),
+            parse_time("20260329T013000Z").unwrap().0
+        );
+        // Vendors' zone names resolve to the zone they end in.
+        assert_eq!(
+            zone_named("/mozilla.org/20050126_1/Europe/Berlin"),
+            Some(berlin)
+        );
+        assert_eq!(zone_named("Mars/Olympus"), None);
+    }
 
     #[test]
     fn recurring_events_with_exceptions_and_overrides() {
@@ -791,10 +999,15 @@ mod tests {
             span,
             ..Summary::default()
         };
-        assert!(may_match(&f, Some(&summary("VEVENT", Some((0, i64::MAX))))));
-        assert!(!may_match(&f, Some(&summary("VTODO", None))));
-        assert!(!may_match(&f, Some(&summary("VEVENT", Some((0, 10))))));
-        assert!(may_match(&f, None));
+        let utc = chrono_tz::UTC;
+        assert!(may_match(
+            &f,
+            Some(&summary("VEVENT", Some((0, i64::MAX)))),
+            utc
+        ));
+        assert!(!may_match(&f, Some(&summary("VTODO", None)), utc));
+        assert!(!may_match(&f, Some(&summary("VEVENT", Some((0, 10)))), utc));
+        assert!(may_match(&f, None, utc));
     }
 
     #[test]
@@ -814,7 +1027,10 @@ mod tests {
             event("DTSTART;VALUE=DATE:20260105\r\nDURATION:P1D\r\n"),
             event("DTSTART;VALUE=DATE:20260105\r\nDTEND;VALUE=DATE:20260107\r\n"),
             event("DTSTART:20260105T100000\r\nDTEND:20260105T110000\r\n"),
-            event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000\r\n"),
+            event("DTSTART:20260105T100000\r\nDURATION:PT2H\r\n"),
+            // Across the night the clocks go forward in Europe and in North America.
+            event("DTSTART;VALUE=DATE:20260329\r\nDURATION:P1D\r\n"),
+            event("DTSTART:20260308T013000\r\nDTEND:20260308T033000\r\n"),
             event(
                 "DTSTART;TZID=Mars/Olympus:20260105T100000\r\nDTEND;TZID=Mars/Olympus:20260105T110000\r\n",
             ),
@@ -823,6 +1039,8 @@ mod tests {
             event("DTSTART:20260105T100000Z\r\n"),
             event("DTSTART:20260105T100000Z\r\nDURATION:PT0S\r\n"),
             event("DTSTART:20260105T100000\r\n"),
+            // A floating end to a fixed start: its length depends on the zone.
+            event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000\r\n"),
             event(
                 "DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\n",
             ),
@@ -847,6 +1065,14 @@ mod tests {
             ("20260105T235959Z", "20260106T000000Z"),
             ("20260106T135959Z", "20260106T150000Z"),
             ("20260106T140000Z", "20260106T150000Z"),
+            // Around the nights of the clock changes.
+            ("20260328T220000Z", "20260328T230000Z"),
+            ("20260328T225959Z", "20260328T230001Z"),
+            ("20260329T215959Z", "20260329T220001Z"),
+            ("20260329T220000Z", "20260329T230000Z"),
+            ("20260308T060000Z", "20260308T063001Z"),
+            ("20260308T063000Z", "20260308T070000Z"),
+            ("20260308T065959Z", "20260308T070000Z"),
         ]
         .iter()
         .map(|(a, b)| range(a, b))
@@ -858,6 +1084,13 @@ mod tests {
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:is-not-defined/></C:comp-filter></C:comp-filter>"#.to_owned(),
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"><C:time-range start="20260101T000000Z"/></C:comp-filter></C:comp-filter>"#.to_owned(),
         ]);
+        let zones = [
+            chrono_tz::UTC,
+            chrono_tz::Europe::Berlin,
+            chrono_tz::America::New_York,
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::Pacific::Pago_Pago,
+        ];
         let mut decisions = 0;
         for (ics, expect_decided) in decidable
             .iter()
@@ -867,12 +1100,12 @@ mod tests {
         {
             let summary = crate::ical::summarize(ics.as_bytes());
             assert_eq!(summary.span_exact, expect_decided, "{ics}");
-            for xml in &filters {
+            for (xml, zone) in filters.iter().flat_map(|x| zones.map(|z| (x, z))) {
                 let f = filter(xml);
-                let exact = check(&f, ics);
-                match decided(&f, Some(&summary)) {
+                let exact = check_in(&f, ics, zone);
+                match decided(&f, Some(&summary), zone) {
                     Some(answer) => {
-                        assert_eq!(answer, exact, "{xml} on {ics}");
+                        assert_eq!(answer, exact, "{xml} on {ics} in {zone}");
                         decisions += 1;
                     }
                     None => assert!(
@@ -880,16 +1113,19 @@ mod tests {
                         "undecided: {xml} on {ics}"
                     ),
                 }
-                assert!(!exact || may_match(&f, Some(&summary)), "{xml} on {ics}");
+                assert!(
+                    !exact || may_match(&f, Some(&summary), zone),
+                    "{xml} on {ics} in {zone}"
+                );
             }
         }
-        assert!(decisions > 150, "{decisions}");
+        assert!(decisions > 1000, "{decisions}");
         let props = filter(
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"/></C:comp-filter></C:comp-filter>"#,
         );
         let summary = crate::ical::summarize(decidable[0].as_bytes());
-        assert_eq!(decided(&props, Some(&summary)), None);
-        assert_eq!(decided(&props, None), None);
+        assert_eq!(decided(&props, Some(&summary), chrono_tz::UTC), None);
+        assert_eq!(decided(&props, None, chrono_tz::UTC), None);
     }
 
     #[test]
