@@ -253,6 +253,57 @@ fn bad_configuration_is_a_clear_error() {
     }
 }
 
+/// A second dirdav started on a state another one holds refuses to start, and leaves
+/// that state alone: the first server's sync tokens still work after it restarts.
+#[test]
+fn a_second_server_on_the_same_state_refuses_and_leaves_it_alone() {
+    let (root, state) = support::calendar_tree();
+    let args = [
+        "--root",
+        root.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ];
+    let first = Dirdav::start(&args);
+    let put = first
+        .request("PUT", "/cal/a.ics")
+        .body(support::event("a"))
+        .send();
+    assert_eq!(put.status, 201);
+    let (_, token) = support::sync(&first, "/cal/", "", "1");
+
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_dirdav"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("XDG_STATE_HOME", state.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("a second server on the same state kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("another dirdav is using it"), "{stderr}");
+    assert!(!stderr.contains("rebuilding"), "{stderr}");
+
+    // The first server's state survives: after a restart, its token needs no new start.
+    assert!(first.terminate().success());
+    let again = Dirdav::start(&args);
+    let (changes, _) = support::sync(&again, "/cal/", &token, "1");
+    assert!(changes.is_empty(), "{changes:?}");
+}
+
 #[test]
 fn sigterm_lets_a_running_write_finish() {
     let root = tempfile::tempdir().unwrap();

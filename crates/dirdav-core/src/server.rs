@@ -320,7 +320,9 @@ fn state_err(dir: &Path, e: impl std::fmt::Display) -> BuildError {
 }
 
 /// Opens the state in `dir`, rebuilding it when it is unreadable, of another format or
-/// corrupt: it is derived data, and the tree is the truth.
+/// corrupt: it is derived data, and the tree is the truth. A state another dirdav holds
+/// is refused, never rebuilt: removing it would take the running server's state (and
+/// every sync token it gave out) with it.
 fn open_state(dir: &Path, root: &Path) -> Result<(State, Loaded), BuildError> {
     std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))?;
     let canonical = std::fs::canonicalize(dir).map_err(|e| state_err(dir, e))?;
@@ -339,6 +341,10 @@ fn open_state(dir: &Path, root: &Path) -> Result<(State, Loaded), BuildError> {
     });
     match opened {
         Ok(ok) => Ok(ok),
+        Err(StateError::InUse) => Err(state_err(
+            dir,
+            "another dirdav is using it; stop that one, or give this one its own --state-dir",
+        )),
         Err(e) => {
             tracing::warn!(error = %e, "state database damaged; rebuilding it from the tree");
             let _ = std::fs::remove_file(dir.join("index.redb"));

@@ -36,6 +36,9 @@ pub(crate) enum StateError {
     Db(#[from] redb::Error),
     #[error("state database holds another format")]
     Format,
+    /// Another process (another dirdav on the same state) holds the database's lock.
+    #[error("state database is in use by another process")]
+    InUse,
     #[error("state directory: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -111,7 +114,12 @@ impl State {
         // the database needs only enough cache to write.
         let db = Database::builder()
             .set_cache_size(STATE_CACHE)
-            .create(&path)?;
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen
+                | redb::DatabaseError::LockProtocolMismatch => StateError::InUse,
+                other => other.into(),
+            })?;
         Ok(State { db, path })
     }
 

@@ -7,12 +7,12 @@ use dirdav_plugin::xml::{Element, Name};
 use dirdav_plugin::{DavError, Summary};
 use icalendar::parser::{Component, Property};
 
+use crate::cal;
+use crate::ical::{parse_duration, parse_time};
+
 /// The time zone floating times are placed in (RFC 4791 §9.9): the query's, else the
 /// calendar's, else UTC (see [`crate::floating_zone`]).
 pub(crate) type Zone = chrono_tz::Tz;
-
-use crate::cal;
-use crate::ical::{parse_duration, parse_time};
 
 const DAY: i64 = 86_400;
 /// No time zone is more than 14 hours from UTC.
