@@ -306,16 +306,17 @@ fn decode_file(b: &[u8]) -> Option<FileEntry> {
 }
 
 /// Summaries are stored as a small JSON object: `{"u": uid, "c": component, "s": [start,
-/// end], "x": true, "l": true, "f": [[name, value], …]}`, `x` when the span is exact,
-/// `l` when it is on the wall clock. A summary stored without `x` reads as inexact,
-/// which only costs a query a read.
+/// end], "x": true, "l": true, "i": [[start, end], …], "f": [[name, value], …]}`, `x`
+/// when the span is exact, `l` when it is on the wall clock, `i` the instances of a
+/// recurring event. A summary stored without `x` or `i` reads as inexact, which only
+/// costs a query a read.
 fn encode_summary(s: &Summary) -> Vec<u8> {
     let mut map = serde_json::Map::new();
     if let Some(uid) = &s.uid {
         map.insert("u".into(), uid.clone().into());
     }
     if let Some(c) = &s.component {
-        map.insert("c".into(), c.clone().into());
+        map.insert("c".into(), c.as_ref().into());
     }
     if let Some((a, b)) = s.span {
         map.insert("s".into(), serde_json::json!([a, b]));
@@ -325,6 +326,9 @@ fn encode_summary(s: &Summary) -> Vec<u8> {
     }
     if s.span_floating {
         map.insert("l".into(), true.into());
+    }
+    if !s.instances.is_empty() {
+        map.insert("i".into(), serde_json::json!(s.instances));
     }
     if !s.fields.is_empty() {
         let pairs: Vec<[&str; 2]> = s.fields.iter().map(|(n, v)| [n, v]).collect();
@@ -350,10 +354,27 @@ fn decode_summary(b: &[u8]) -> Option<Summary> {
         .unwrap_or_default();
     Some(Summary {
         uid: text("u"),
-        component: text("c"),
+        component: text("c").map(|c| {
+            match ["VEVENT", "VTODO", "VJOURNAL", "VCARD", "VFREEBUSY"]
+                .into_iter()
+                .find(|known| *known == c)
+            {
+                Some(known) => known.into(),
+                None => c.into(),
+            }
+        }),
         span,
         span_exact: v.get("x").and_then(|x| x.as_bool()).unwrap_or(false),
         span_floating: v.get("l").and_then(|x| x.as_bool()).unwrap_or(false),
+        instances: v
+            .get("i")
+            .and_then(|i| i.as_array())
+            .map(|i| {
+                i.iter()
+                    .filter_map(|p| Some((p.get(0)?.as_i64()?, p.get(1)?.as_i64()?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         fields,
     })
 }
@@ -402,6 +423,7 @@ mod tests {
                 span: Some((10, i64::MAX)),
                 span_exact: true,
                 span_floating: true,
+                instances: [(10, 20), (30, 40)].into(),
                 fields: [("FN", "Carol")].into_iter().collect(),
             })),
         }

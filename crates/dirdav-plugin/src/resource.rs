@@ -66,8 +66,9 @@ impl CollectionConfig {
 pub struct Summary {
     /// The item's UID.
     pub uid: Option<String>,
-    /// Its main component or kind: `VEVENT`, `VTODO`, `VJOURNAL`, `VCARD`.
-    pub component: Option<String>,
+    /// Its main component or kind: `VEVENT`, `VTODO`, `VJOURNAL`, `VCARD` (borrowed
+    /// from a constant where it can be, so that most summaries hold no copy of it).
+    pub component: Option<std::borrow::Cow<'static, str>>,
     /// The time span it may cover, in seconds since the epoch, end exclusive: a
     /// recurring item spans from its first instance to its last (`i64::MAX` when
     /// unbounded). `None` when unknown: queries must then read the item.
@@ -80,6 +81,10 @@ pub struct Summary {
     /// starts at `span.0` read as a local time in whatever zone a query places floating
     /// times in, and lasts `span.1 - span.0` seconds.
     pub span_floating: bool,
+    /// For a recurring event decided on the summary: every instance's interval
+    /// (overrides in place of the instances they replace), in UTC, so that a time-range
+    /// test is whether one overlaps. Empty otherwise.
+    pub instances: Box<[(i64, i64)]>,
     /// Searchable values (`FN`, `EMAIL`, `TEL` …), by property name.
     pub fields: Fields,
 }

@@ -284,9 +284,17 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
             })
     });
     let exact = root.as_ref().and_then(exact_span);
+    let instances = root.as_ref().and_then(instance_spans).unwrap_or_default();
+    let component = match object.component.as_str() {
+        "VEVENT" => "VEVENT".into(),
+        "VTODO" => "VTODO".into(),
+        "VJOURNAL" => "VJOURNAL".into(),
+        _ => object.component.into(),
+    };
     dirdav_plugin::Summary {
         uid: Some(object.uid),
-        component: Some(object.component),
+        component: Some(component),
+        instances,
         span: exact.map(|(span, _)| span).or(span),
         span_exact: exact.is_some(),
         span_floating: exact.is_some_and(|(_, floating)| floating),
@@ -323,23 +331,89 @@ fn exact_span(root: &Component<'_>) -> Option<((i64, i64), bool)> {
     let floating = crate::query::is_floating(dtstart);
     // In UTC, floating times are their wall-clock times.
     let (start, exact) = crate::query::utc_time(dtstart, chrono_tz::UTC)?;
-    let duration = prop(event, "DURATION").and_then(|p| parse_duration(p.val.as_str()));
-    let all_day = dtstart.val.as_str().trim().len() == 8;
-    let end = match (prop(event, "DTEND"), duration) {
-        (Some(dtend), _) if crate::query::is_floating(dtend) != floating => return None,
-        (Some(_), _) => {
-            start.saturating_add(crate::query::after_start(event, "DTEND", chrono_tz::UTC)?)
-        }
-        (None, Some(d)) if d > 0 => start.saturating_add(d),
-        (None, Some(_)) => return None,
-        (None, None) if all_day => start.saturating_add(DAY),
-        (None, None) => return None,
-    };
+    if prop(event, "DTEND").is_some_and(|dtend| crate::query::is_floating(dtend) != floating) {
+        return None;
+    }
+    let end = start.saturating_add(interval_length(event)?);
     let slack = if exact { 0 } else { SLACK };
     Some((
         (start.saturating_sub(slack), end.saturating_add(slack)),
         floating,
     ))
+}
+
+/// How long an event's instances last, when [`crate::query::instance_matches`] tests
+/// them as an interval: until DTEND (after DTSTART on the wall clock when both are
+/// floating), for a positive DURATION, or a day for an all-day start. `None` for an
+/// event tested as a point in time (no end, a zero DURATION).
+fn interval_length(event: &Component<'_>) -> Option<i64> {
+    let all_day = prop(event, "DTSTART")?.val.as_str().trim().len() == 8;
+    let duration = prop(event, "DURATION").and_then(|p| parse_duration(p.val.as_str()));
+    match (prop(event, "DTEND"), duration) {
+        (Some(_), _) => crate::query::after_start(event, "DTEND", chrono_tz::UTC),
+        (None, Some(d)) if d > 0 => Some(d),
+        (None, Some(_)) => None,
+        (None, None) if all_day => Some(DAY),
+        (None, None) => None,
+    }
+}
+
+/// The most instances a summary lists; a recurrence with more is read at query time.
+const SUMMARY_INSTANCES: usize = 64;
+
+/// Every instance of a recurring event as an interval in UTC, the instances its
+/// overrides replace left out and the overrides put in, when a time range on it can be
+/// decided from them alone: the object holds only VEVENTs (one master with RRULE or
+/// RDATE, and overrides), every time is in UTC or a zone the database knows (nothing
+/// floating, so nothing depends on a query's zone), each instance is an interval of at
+/// most 400 days (as far back as a query expands), and there are at most
+/// [`SUMMARY_INSTANCES`] of them. Instances are found by the same expansion the exact
+/// evaluation uses, so the two agree.
+fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
+    use crate::query::{first_time, instances, is_floating, props, recurrence_id, utc_time};
+    let utc = chrono_tz::UTC;
+    let events: Vec<&Component<'_>> = root
+        .components
+        .iter()
+        .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
+        .collect();
+    if events.iter().any(|c| upper(c.name.as_str()) != "VEVENT") {
+        return None;
+    }
+    for c in &events {
+        for name in ["DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE"] {
+            for p in props(c, name) {
+                if is_floating(p) || !utc_time(p, utc)?.1 {
+                    return None;
+                }
+            }
+        }
+    }
+    let mut masters = events.iter().filter(|c| recurrence_id(c, utc).is_none());
+    let master = masters.next()?;
+    if masters.next().is_some()
+        || (prop(master, "RRULE").is_none() && prop(master, "RDATE").is_none())
+    {
+        return None;
+    }
+    let overridden: Vec<i64> = events
+        .iter()
+        .filter_map(|c| recurrence_id(c, utc))
+        .collect();
+    let everything = crate::query::TimeRange {
+        start: i64::MIN,
+        end: i64::MAX,
+    };
+    let starts = instances(master, everything, &overridden, utc)?;
+    let longest = 400 * DAY;
+    let length = interval_length(master).filter(|l| *l <= longest)?;
+    let mut spans: Vec<(i64, i64)> = starts.iter().map(|(s, _)| (*s, s + length)).collect();
+    for o in events.iter().filter(|c| recurrence_id(c, utc).is_some()) {
+        let start = first_time(o, "DTSTART", utc)?.0;
+        let length = interval_length(o).filter(|l| *l <= longest)?;
+        spans.push((start, start + length));
+    }
+    (spans.len() <= SUMMARY_INSTANCES).then(|| spans.into_boxed_slice())
 }
 
 #[cfg(test)]

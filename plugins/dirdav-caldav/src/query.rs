@@ -248,10 +248,12 @@ pub(crate) fn decided(filter: &CompFilter, summary: Option<&Summary>, zone: Zone
         } else {
             match cf.time_range {
                 None => true,
+                Some(_) if component != "VEVENT" => return None,
+                Some(range) if !summary.instances.is_empty() => {
+                    summary.instances.iter().any(|span| overlaps(*span, range))
+                }
                 Some(range) => match span_in(summary, zone) {
-                    Some(span) if summary.span_exact && component == "VEVENT" => {
-                        overlaps(span, range)
-                    }
+                    Some(span) if summary.span_exact => overlaps(span, range),
                     _ => return None,
                 },
             }
@@ -994,7 +996,7 @@ mod tests {
     #[test]
     fn the_prefilter_skips_by_component_and_span() {
         let f = filter(&range("20260105T000000Z", "20260106T000000Z"));
-        let summary = |c: &str, span| Summary {
+        let summary = |c: &'static str, span| Summary {
             component: Some(c.into()),
             span,
             ..Summary::default()
@@ -1034,6 +1036,16 @@ mod tests {
             event(
                 "DTSTART;TZID=Mars/Olympus:20260105T100000\r\nDTEND;TZID=Mars/Olympus:20260105T110000\r\n",
             ),
+            // Recurrences with every instance in the summary.
+            event(
+                "DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\n",
+            ),
+            WEEKLY.to_owned(),
+            event(
+                "DTSTART;VALUE=DATE:20260105\r\nRRULE:FREQ=DAILY;COUNT=2\r\n",
+            )
+            .replace("VALUE=DATE:20260105", "TZID=Asia/Tokyo:20260105T000000")
+            .replace("END:VEVENT", "DURATION:P1D\r\nRDATE;TZID=Asia/Tokyo:20260120T000000\r\nEXDATE:20260105T150000Z\r\nEND:VEVENT"),
         ];
         let undecidable = [
             event("DTSTART:20260105T100000Z\r\n"),
@@ -1041,10 +1053,13 @@ mod tests {
             event("DTSTART:20260105T100000\r\n"),
             // A floating end to a fixed start: its length depends on the zone.
             event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000\r\n"),
+            // Open-ended, floating, point-like or too many instances.
+            event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY\r\n"),
             event(
-                "DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\n",
+                "DTSTART:20260105T100000\r\nDTEND:20260105T110000\r\nRRULE:FREQ=DAILY;COUNT=3\r\n",
             ),
-            WEEKLY.to_owned(),
+            event("DTSTART:20260105T100000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\n"),
+            event("DTSTART:20260105T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=HOURLY;COUNT=65\r\n"),
         ];
         let todo = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:t\r\nDUE:20260105T100000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
         let mut filters: Vec<String> = [
@@ -1073,6 +1088,18 @@ mod tests {
             ("20260308T060000Z", "20260308T063001Z"),
             ("20260308T063000Z", "20260308T070000Z"),
             ("20260308T065959Z", "20260308T070000Z"),
+            // Around the weekly event's exception (12 January) and moved instance (19
+            // January, moved to the 20th at 15:00 Berlin), and the daily one's last day.
+            ("20260112T000000Z", "20260113T000000Z"),
+            ("20260119T075959Z", "20260119T090001Z"),
+            ("20260120T135959Z", "20260120T140001Z"),
+            ("20260120T150000Z", "20260120T160000Z"),
+            ("20260107T105959Z", "20260107T110000Z"),
+            ("20260107T110000Z", "20260108T000000Z"),
+            ("20260119T145959Z", "20260119T150001Z"),
+            ("20260120T145959Z", "20260120T150000Z"),
+            ("20260309T075959Z", "20260309T080001Z"),
+            ("20260310T000000Z", "20260401T000000Z"),
         ]
         .iter()
         .map(|(a, b)| range(a, b))
@@ -1099,7 +1126,11 @@ mod tests {
             .chain([(todo, false)])
         {
             let summary = crate::ical::summarize(ics.as_bytes());
-            assert_eq!(summary.span_exact, expect_decided, "{ics}");
+            assert_eq!(
+                summary.span_exact || !summary.instances.is_empty(),
+                expect_decided,
+                "{ics}"
+            );
             for (xml, zone) in filters.iter().flat_map(|x| zones.map(|z| (x, z))) {
                 let f = filter(xml);
                 let exact = check_in(&f, ics, zone);
