@@ -340,41 +340,25 @@ fn encode_summary(s: &Summary) -> Vec<u8> {
 fn decode_summary(b: &[u8]) -> Option<Summary> {
     let v: serde_json::Value = serde_json::from_slice(b).ok()?;
     let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-    let span = v
-        .get("s")
-        .and_then(|s| Some((s.get(0)?.as_i64()?, s.get(1)?.as_i64()?)));
-    let fields = v
-        .get("f")
-        .and_then(|f| f.as_array())
-        .map(|f| {
-            f.iter()
-                .filter_map(|p| Some((p.get(0)?.as_str()?, p.get(1)?.as_str()?)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let flag = |k: &str| v.get(k).and_then(|x| x.as_bool()).unwrap_or(false);
+    let times = |p: &serde_json::Value| Some((p.get(0)?.as_i64()?, p.get(1)?.as_i64()?));
+    let list = |k: &str| v.get(k).and_then(|x| x.as_array()).map(Vec::as_slice);
+    let fields = list("f")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| Some((p.get(0)?.as_str()?, p.get(1)?.as_str()?)))
+        .collect();
     Some(Summary {
         uid: text("u"),
-        component: text("c").map(|c| {
-            match ["VEVENT", "VTODO", "VJOURNAL", "VCARD", "VFREEBUSY"]
-                .into_iter()
-                .find(|known| *known == c)
-            {
-                Some(known) => known.into(),
-                None => c.into(),
-            }
-        }),
-        span,
-        span_exact: v.get("x").and_then(|x| x.as_bool()).unwrap_or(false),
-        span_floating: v.get("l").and_then(|x| x.as_bool()).unwrap_or(false),
-        instances: v
-            .get("i")
-            .and_then(|i| i.as_array())
-            .map(|i| {
-                i.iter()
-                    .filter_map(|p| Some((p.get(0)?.as_i64()?, p.get(1)?.as_i64()?)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        component: text("c").map(Summary::component_name),
+        span: v.get("s").and_then(times),
+        span_exact: flag("x"),
+        span_floating: flag("l"),
+        instances: list("i")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(times)
+            .collect(),
         fields,
     })
 }

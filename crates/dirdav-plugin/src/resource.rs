@@ -89,6 +89,18 @@ pub struct Summary {
     pub fields: Fields,
 }
 
+impl Summary {
+    /// A component name as a summary keeps it: borrowed for the names plugins summarize
+    /// (`VEVENT`, `VTODO`, `VJOURNAL`, `VFREEBUSY`, `VCARD`), owned for any other.
+    pub fn component_name(name: String) -> std::borrow::Cow<'static, str> {
+        const KNOWN: [&str; 5] = ["VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VCARD"];
+        match KNOWN.into_iter().find(|known| *known == name) {
+            Some(known) => known.into(),
+            None => name.into(),
+        }
+    }
+}
+
 /// A summary's searchable `(name, value)` pairs, in the order they were given.
 ///
 /// Kept packed (all the text in one allocation, the ends of its pieces in another)

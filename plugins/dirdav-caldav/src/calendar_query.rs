@@ -28,7 +28,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         .child(&PROP)
         .map(|p| p.elements().map(|e| e.name.clone()).collect())
         .unwrap_or_default();
-    let data_request = crate::data::requested(root.child(&PROP), zone)?;
+    let data_request = crate::data::requested(root.child(&PROP), || zone)?;
     let want_data = data_request.is_some();
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let store = &request.store;

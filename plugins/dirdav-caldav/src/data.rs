@@ -101,10 +101,11 @@ fn comp_select(e: &Element) -> Result<CompSelect, DavError> {
 }
 
 /// Reads the `calendar-data` element of a request's `DAV:prop`, if it asks for one;
-/// floating times are placed in `zone`.
+/// floating times are placed in the zone `zone` gives, asked for only when the request
+/// expands or limits recurrences (it may parse the calendar's VTIMEZONE).
 pub(crate) fn requested(
     prop: Option<&Element>,
-    zone: Zone,
+    zone: impl FnOnce() -> Zone,
 ) -> Result<Option<DataRequest>, DavError> {
     let Some(element) = prop.and_then(|p| p.child(&CALENDAR_DATA)) else {
         return Ok(None);
@@ -128,10 +129,15 @@ pub(crate) fn requested(
         }
     };
     let limit = |local| element.child(&cal(local)).map(range_of).transpose();
+    let (expand, limit_recurrence) = (limit("expand")?, limit("limit-recurrence-set")?);
+    let zone = match expand.is_some() || limit_recurrence.is_some() {
+        true => zone(),
+        false => chrono_tz::UTC,
+    };
     Ok(Some(DataRequest {
         select,
-        expand: limit("expand")?,
-        limit_recurrence: limit("limit-recurrence-set")?,
+        expand,
+        limit_recurrence,
         limit_freebusy: limit("limit-freebusy-set")?,
         zone,
     }))
@@ -308,7 +314,7 @@ mod tests {
         );
         requested(
             Some(&parse(doc.as_bytes(), &Limits::default()).unwrap()),
-            chrono_tz::UTC,
+            || chrono_tz::UTC,
         )
     }
 

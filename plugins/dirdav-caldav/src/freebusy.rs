@@ -12,12 +12,12 @@ use icalendar::parser::{Component, read_calendar_simple, unfold};
 use crate::cal;
 use crate::ical::{parse_duration, parse_time};
 use crate::query::{
-    TimeRange, Zone, after_start, first_time, instances, props, recurrence_id, span_in, time_range,
+    TimeRange, Zone, first_time, instances, interval_length, props, recurrence_id, span_in,
+    time_range,
 };
 
 /// The report's root element.
 pub(crate) const FREE_BUSY_QUERY: Name = cal("free-busy-query");
-const DAY: i64 = 86_400;
 
 fn utc(t: i64) -> String {
     DateTime::from_timestamp(t, 0)
@@ -28,26 +28,6 @@ fn value<'c>(c: &'c Component<'c>, name: &str) -> Option<String> {
     props(c, name)
         .next()
         .map(|p| p.val.as_str().trim().to_ascii_uppercase())
-}
-
-/// How long each instance of an event lasts.
-fn duration(c: &Component<'_>, zone: Zone) -> i64 {
-    match after_start(c, "DTEND", zone) {
-        Some(length) => length,
-        None => match props(c, "DURATION")
-            .next()
-            .and_then(|p| parse_duration(p.val.as_str()))
-        {
-            Some(d) => d,
-            None if props(c, "DTSTART")
-                .next()
-                .is_some_and(|p| p.val.as_str().trim().len() == 8) =>
-            {
-                DAY
-            }
-            None => 0,
-        },
-    }
 }
 
 /// The busy types a free-busy answer reports, in the order it lists them.
@@ -115,7 +95,7 @@ fn busy(root: &Component<'_>, range: TimeRange, zone: Zone) -> Vec<(i64, i64, us
         let Some(start) = first_time(c, "DTSTART", zone) else {
             continue;
         };
-        let length = duration(c, zone);
+        let length = interval_length(c, zone).unwrap_or(0);
         if length <= 0 {
             continue;
         }

@@ -285,15 +285,9 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
     });
     let exact = root.as_ref().and_then(exact_span);
     let instances = root.as_ref().and_then(instance_spans).unwrap_or_default();
-    let component = match object.component.as_str() {
-        "VEVENT" => "VEVENT".into(),
-        "VTODO" => "VTODO".into(),
-        "VJOURNAL" => "VJOURNAL".into(),
-        _ => object.component.into(),
-    };
     dirdav_plugin::Summary {
         uid: Some(object.uid),
-        component: Some(component),
+        component: Some(dirdav_plugin::Summary::component_name(object.component)),
         instances,
         span: exact.map(|(span, _)| span).or(span),
         span_exact: exact.is_some(),
@@ -334,28 +328,12 @@ fn exact_span(root: &Component<'_>) -> Option<((i64, i64), bool)> {
     if prop(event, "DTEND").is_some_and(|dtend| crate::query::is_floating(dtend) != floating) {
         return None;
     }
-    let end = start.saturating_add(interval_length(event)?);
+    let end = start.saturating_add(crate::query::interval_length(event, chrono_tz::UTC)?);
     let slack = if exact { 0 } else { SLACK };
     Some((
         (start.saturating_sub(slack), end.saturating_add(slack)),
         floating,
     ))
-}
-
-/// How long an event's instances last, when [`crate::query::instance_matches`] tests
-/// them as an interval: until DTEND (after DTSTART on the wall clock when both are
-/// floating), for a positive DURATION, or a day for an all-day start. `None` for an
-/// event tested as a point in time (no end, a zero DURATION).
-fn interval_length(event: &Component<'_>) -> Option<i64> {
-    let all_day = prop(event, "DTSTART")?.val.as_str().trim().len() == 8;
-    let duration = prop(event, "DURATION").and_then(|p| parse_duration(p.val.as_str()));
-    match (prop(event, "DTEND"), duration) {
-        (Some(_), _) => crate::query::after_start(event, "DTEND", chrono_tz::UTC),
-        (None, Some(d)) if d > 0 => Some(d),
-        (None, Some(_)) => None,
-        (None, None) if all_day => Some(DAY),
-        (None, None) => None,
-    }
 }
 
 /// The most instances a summary lists; a recurrence with more is read at query time.
@@ -370,7 +348,9 @@ const SUMMARY_INSTANCES: usize = 64;
 /// [`SUMMARY_INSTANCES`] of them. Instances are found by the same expansion the exact
 /// evaluation uses, so the two agree.
 fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
-    use crate::query::{first_time, instances, is_floating, props, recurrence_id, utc_time};
+    use crate::query::{
+        first_time, instances, interval_length, is_floating, props, recurrence_id, utc_time,
+    };
     let utc = chrono_tz::UTC;
     let events: Vec<&Component<'_>> = root
         .components
@@ -406,11 +386,11 @@ fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
     };
     let starts = instances(master, everything, &overridden, utc)?;
     let longest = 400 * DAY;
-    let length = interval_length(master).filter(|l| *l <= longest)?;
+    let length = interval_length(master, utc).filter(|l| *l <= longest)?;
     let mut spans: Vec<(i64, i64)> = starts.iter().map(|(s, _)| (*s, s + length)).collect();
     for o in events.iter().filter(|c| recurrence_id(c, utc).is_some()) {
         let start = first_time(o, "DTSTART", utc)?.0;
-        let length = interval_length(o).filter(|l| *l <= longest)?;
+        let length = interval_length(o, utc).filter(|l| *l <= longest)?;
         spans.push((start, start + length));
     }
     (spans.len() <= SUMMARY_INSTANCES).then(|| spans.into_boxed_slice())

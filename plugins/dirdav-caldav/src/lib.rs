@@ -36,7 +36,7 @@ use dirdav_plugin::{
     CollectionConfig, DavError, LiveProperty, Plugin, Registrar, Resource, WriteCheck,
 };
 
-use crate::query::{Zone, zone_named};
+use crate::query::{Zone, props, zone_named};
 
 /// The collection kind this plugin serves.
 pub const KIND: &str = "calendar";
@@ -79,16 +79,13 @@ pub struct CalDav {
 /// database knows it.
 fn zone_of_vtimezone(text: &str) -> Option<Zone> {
     let unfolded = icalendar::parser::unfold(text);
-    let value_of = |wanted: &str| {
-        unfolded.lines().find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            let name = name.split(';').next()?.trim();
-            name.eq_ignore_ascii_case(wanted)
-                .then(|| zone_named(value))
-                .flatten()
-        })
-    };
-    value_of("TZID").or_else(|| value_of("X-LIC-LOCATION"))
+    let calendars = icalendar::parser::read_calendar_simple(&unfolded).ok()?;
+    calendars
+        .iter()
+        .flat_map(|c| &c.components)
+        .filter(|c| c.name.as_str().eq_ignore_ascii_case("VTIMEZONE"))
+        .flat_map(|z| props(z, "TZID").chain(props(z, "X-LIC-LOCATION")))
+        .find_map(|p| zone_named(p.val.as_str()))
 }
 
 /// The zone floating times (DATE values and local times without TZID) are placed in

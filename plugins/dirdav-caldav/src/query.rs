@@ -325,11 +325,12 @@ pub(crate) fn utc_to_wall(zone: Zone, t: i64) -> i64 {
 
 /// True for a floating time: a DATE, or a DATE-TIME with neither `Z` nor TZID.
 pub(crate) fn is_floating(p: &Property<'_>) -> bool {
-    let value = p.val.as_str().trim();
-    match parse_time(value) {
-        Some((_, utc)) => !utc && (value.len() == 8 || param(p, "TZID").is_none()),
-        None => false,
-    }
+    parse_time(p.val.as_str()).is_some_and(|(_, utc)| floating_when(p, utc))
+}
+
+/// Whether a property whose value parsed (UTC or not) is floating.
+fn floating_when(p: &Property<'_>, utc: bool) -> bool {
+    !utc && (p.val.as_str().trim().len() == 8 || param(p, "TZID").is_none())
 }
 
 /// A property's time in UTC seconds and whether it is exact. UTC times are; so are
@@ -340,7 +341,7 @@ pub(crate) fn utc_time(p: &Property<'_>, zone: Zone) -> Option<(i64, bool)> {
     if utc {
         return Some((wall, true));
     }
-    if is_floating(p) {
+    if floating_when(p, utc) {
         return Some((wall_to_utc(zone, wall), true));
     }
     match param(p, "TZID").and_then(zone_named) {
@@ -364,6 +365,24 @@ pub(crate) fn after_start(c: &Component<'_>, name: &str, zone: Zone) -> Option<i
         return Some(wall(end)? - wall(start)?);
     }
     Some(utc_time(end, zone)?.0 - utc_time(start, zone)?.0)
+}
+
+/// How long an event's instances last when [`instance_matches`] tests them as an
+/// interval: until DTEND ([`after_start`]), for a positive DURATION, or a day for an
+/// all-day start. `None` for an event tested as a point in time (no end, a DURATION of
+/// zero or less). The summaries' exact spans and instance lists, and free-busy, take
+/// their lengths from here.
+pub(crate) fn interval_length(event: &Component<'_>, zone: Zone) -> Option<i64> {
+    if let Some(length) = after_start(event, "DTEND", zone) {
+        return Some(length);
+    }
+    match props(event, "DURATION")
+        .next()
+        .and_then(|p| parse_duration(p.val.as_str()))
+    {
+        Some(d) => (d > 0).then_some(d),
+        None => is_date(event, "DTSTART").then_some(DAY),
+    }
 }
 
 fn is_date(c: &Component<'_>, name: &str) -> bool {
@@ -398,18 +417,14 @@ pub(crate) fn instance_matches(
     };
     match kind.as_str() {
         "VEVENT" => {
-            if let Some(end) = end_of("DTEND") {
-                range.start < end && range.end > s
-            } else if let Some(d) = duration {
-                if d > 0 {
-                    range.start < s + d && range.end > s
-                } else {
-                    range.start <= s && range.end > s
-                }
-            } else if is_date(c, "DTSTART") {
-                range.start < s + DAY && range.end > s
-            } else {
-                range.start <= s && range.end > s
+            let end = match dtstart {
+                Some(_) => interval_length(c, zone).map(|l| s.saturating_add(l)),
+                // No start to measure from: DTEND as it stands, else a positive DURATION.
+                None => end_of("DTEND").or_else(|| interval_length(c, zone).map(|l| s + l)),
+            };
+            match end {
+                Some(end) => range.start < end && range.end > s,
+                None => range.start <= s && range.end > s,
             }
         }
         "VTODO" => {
