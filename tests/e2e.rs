@@ -640,6 +640,28 @@ fn floating_times_follow_the_zone_of_the_query_or_the_calendar() {
         }
     };
     check(&srv);
+    // A zone the query names but that is none is refused with the RFC's condition.
+    for (zone, condition) in [
+        (
+            "<C:timezone-id>Mars/Olympus</C:timezone-id>",
+            "valid-timezone",
+        ),
+        (
+            "<C:timezone>Europe/Berlin</C:timezone>",
+            "valid-calendar-data",
+        ),
+    ] {
+        let body = format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter>{zone}</C:calendar-query>"#
+        );
+        let refused = srv
+            .request("REPORT", "/utc/")
+            .header("Depth", "1")
+            .body(body)
+            .send();
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert!(refused.body.contains(condition), "{}", refused.body);
+    }
     assert!(srv.terminate().success());
     check(&start());
 }

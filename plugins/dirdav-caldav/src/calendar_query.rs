@@ -23,7 +23,10 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         DavError::forbidden("calendar-query needs a filter").condition(cal("valid-filter"))
     })?;
     let filter = parse_filter(filter)?;
-    let zone = crate::floating_zone(Some(&root), &target.collection);
+    let zone = match crate::zone_asked(&root)? {
+        Some(zone) => zone,
+        None => crate::floating_zone(&target.collection),
+    };
     let names: Vec<Name> = root
         .child(&PROP)
         .map(|p| p.elements().map(|e| e.name.clone()).collect())

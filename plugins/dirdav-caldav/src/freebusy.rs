@@ -138,7 +138,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             DavError::bad_request("free-busy-query needs a time-range with start and end")
         })?;
     // Floating times are placed in the calendar's zone.
-    let zone = crate::floating_zone(None, &calendar.collection);
+    let zone = crate::floating_zone(&calendar.collection);
     let mut periods = Vec::new();
     // Items whose summary says they cannot be busy in the range are never built or read.
     let may_be_busy = |summary: Option<&dirdav_plugin::Summary>| {

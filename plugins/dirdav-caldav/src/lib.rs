@@ -75,43 +75,59 @@ pub struct CalDav {
     _private: (),
 }
 
-/// The zone a VTIMEZONE names: its TZID, else its `X-LIC-LOCATION`, when the time zone
-/// database knows it.
-fn zone_of_vtimezone(text: &str) -> Option<Zone> {
+/// The zones a text's VTIMEZONE components name (their TZID, else `X-LIC-LOCATION`),
+/// where the time zone database knows one: `None` when the text holds no VTIMEZONE at
+/// all, `Some(None)` when it does but names no zone the database knows.
+fn zone_of_vtimezone(text: &str) -> Option<Option<Zone>> {
     let unfolded = icalendar::parser::unfold(text);
     let calendars = icalendar::parser::read_calendar_simple(&unfolded).ok()?;
-    calendars
+    let mut zones = calendars
         .iter()
         .flat_map(|c| &c.components)
         .filter(|c| c.name.as_str().eq_ignore_ascii_case("VTIMEZONE"))
-        .flat_map(|z| props(z, "TZID").chain(props(z, "X-LIC-LOCATION")))
-        .find_map(|p| zone_named(p.val.as_str()))
+        .peekable();
+    zones.peek()?;
+    Some(
+        zones
+            .flat_map(|z| props(z, "TZID").chain(props(z, "X-LIC-LOCATION")))
+            .find_map(|p| zone_named(p.val.as_str())),
+    )
+}
+
+/// The zone a calendar-query names for floating times, if it names one: RFC 7809's
+/// `CALDAV:timezone-id`, refused with `valid-timezone` when the time zone database does
+/// not know it, or `CALDAV:timezone`, refused with `valid-calendar-data` (RFC 4791
+/// §7.8) when it holds no VTIMEZONE. A VTIMEZONE of a zone the database does not know
+/// (a custom one) names none, and the calendar's zone is used.
+pub(crate) fn zone_asked(query: &Element) -> Result<Option<Zone>, DavError> {
+    if let Some(id) = query.child(&cal("timezone-id")) {
+        return zone_named(&id.text()).map(Some).ok_or_else(|| {
+            DavError::forbidden(format!("unknown time zone {:?}", id.text().trim()))
+                .condition(cal("valid-timezone"))
+        });
+    }
+    match query.child(&cal("timezone")) {
+        None => Ok(None),
+        Some(tz) => zone_of_vtimezone(&tz.text()).ok_or_else(|| {
+            DavError::forbidden("CALDAV:timezone must be an iCalendar object with a VTIMEZONE")
+                .condition(cal("valid-calendar-data"))
+        }),
+    }
 }
 
 /// The zone floating times (DATE values and local times without TZID) are placed in
-/// for a request on a calendar (RFC 4791 §9.9): the one the request names
-/// (`CALDAV:timezone`, RFC 7809's `CALDAV:timezone-id`), else the calendar's
+/// for a request on a calendar that names none (RFC 4791 §9.9): the calendar's
 /// (`[caldav] timezone` in its `.dav.toml`, else its `calendar-timezone` property),
 /// else UTC. A zone the time zone database does not know is passed over.
-pub(crate) fn floating_zone(request: Option<&Element>, calendar: &CollectionConfig) -> Zone {
-    let asked = request.and_then(|r| {
-        r.child(&cal("timezone-id"))
-            .and_then(|id| zone_named(&id.text()))
-            .or_else(|| {
-                r.child(&cal("timezone"))
-                    .and_then(|tz| zone_of_vtimezone(&tz.text()))
-            })
-    });
-    asked
-        .or_else(|| {
-            calendar
-                .string_at(&["caldav", "timezone"])
-                .and_then(zone_named)
-        })
+pub(crate) fn floating_zone(calendar: &CollectionConfig) -> Zone {
+    calendar
+        .string_at(&["caldav", "timezone"])
+        .and_then(zone_named)
         .or_else(|| {
             calendar
                 .string_at(&["caldav", "calendar-timezone"])
                 .and_then(zone_of_vtimezone)
+                .flatten()
         })
         .unwrap_or(chrono_tz::UTC)
 }
@@ -267,9 +283,9 @@ mod tests {
     #[test]
     fn floating_times_take_the_query_zone_then_the_calendar_zone_then_utc() {
         let none = calendar("");
-        assert_eq!(floating_zone(None, &none), chrono_tz::UTC);
+        assert_eq!(floating_zone(&none), chrono_tz::UTC);
         let configured = calendar("[caldav]\ntimezone = \"Asia/Tokyo\"\n");
-        assert_eq!(floating_zone(None, &configured), chrono_tz::Asia::Tokyo);
+        assert_eq!(floating_zone(&configured), chrono_tz::Asia::Tokyo);
         let mut property = toml::Table::new();
         property.insert("calendar-timezone".into(), BERLIN.into());
         let mut document = toml::Table::new();
@@ -278,28 +294,28 @@ mod tests {
             document,
             ..CollectionConfig::default()
         };
-        assert_eq!(floating_zone(None, &by_property), chrono_tz::Europe::Berlin);
+        assert_eq!(floating_zone(&by_property), chrono_tz::Europe::Berlin);
         let escaped = BERLIN.replace("\r\n", "&#13;\n");
         let asked = query(&format!("<C:timezone>{escaped}</C:timezone>"));
-        assert_eq!(
-            floating_zone(Some(&asked), &configured),
-            chrono_tz::Europe::Berlin
-        );
+        assert_eq!(zone_asked(&asked).unwrap(), Some(chrono_tz::Europe::Berlin));
         let by_id = query("<C:timezone-id>America/Chicago</C:timezone-id>");
         assert_eq!(
-            floating_zone(Some(&by_id), &configured),
-            chrono_tz::America::Chicago
+            zone_asked(&by_id).unwrap(),
+            Some(chrono_tz::America::Chicago)
         );
         let custom = query(&format!("<C:timezone>{CUSTOM}</C:timezone>"));
         assert_eq!(
-            floating_zone(Some(&custom), &none),
-            chrono_tz::America::New_York,
+            zone_asked(&custom).unwrap(),
+            Some(chrono_tz::America::New_York),
             "a TZID the database does not know falls back to X-LIC-LOCATION"
         );
-        let unknown = query("<C:timezone-id>Mars/Olympus</C:timezone-id>");
+        let own = CUSTOM.replace("X-LIC-LOCATION:America/New_York\r\n", "");
+        let own = query(&format!("<C:timezone>{own}</C:timezone>"));
         assert_eq!(
-            floating_zone(Some(&unknown), &configured),
-            chrono_tz::Asia::Tokyo
+            zone_asked(&own).unwrap(),
+            None,
+            "the calendar's zone is used"
         );
+        assert_eq!(zone_asked(&query("")).unwrap(), None);
     }
 }

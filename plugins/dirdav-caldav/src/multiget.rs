@@ -21,9 +21,8 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         .child(&PROP)
         .ok_or_else(|| DavError::bad_request("calendar-multiget needs DAV:prop"))?;
     let names: Vec<Name> = prop.elements().map(|e| e.name.clone()).collect();
-    let data_request = crate::data::requested(Some(prop), || {
-        crate::floating_zone(None, &target.collection)
-    })?;
+    let data_request =
+        crate::data::requested(Some(prop), || crate::floating_zone(&target.collection))?;
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let principal = request.principal.as_ref();
     let store = &request.store;
