@@ -83,14 +83,7 @@ impl Dirdav {
     }
 
     pub fn request(&self, method: &str, path: &str) -> Request {
-        Request {
-            port: self.port,
-            head: format!(
-                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-                self.port
-            ),
-            body: Vec::new(),
-        }
+        Request::to(self.port, method, path)
     }
 
     pub fn pid(&self) -> u32 {
@@ -169,6 +162,17 @@ impl Response {
 }
 
 impl Request {
+    /// A request to the server on `port`, for threads that do not hold the server.
+    pub fn to(port: u16, method: &str, path: &str) -> Request {
+        Request {
+            port,
+            head: format!(
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+            ),
+            body: Vec::new(),
+        }
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Request {
         self.head.push_str(&format!("{name}: {value}\r\n"));
         self

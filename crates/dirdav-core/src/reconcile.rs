@@ -347,9 +347,22 @@ pub(crate) fn read_all(files: Vec<ToRead>) -> HashMap<String, Read> {
                 },
                 Some(summarize) => {
                     let bytes = std::fs::read(&f.path).ok()?;
+                    // A summarizer that fails on one file must not stop the start-up:
+                    // the file is kept as an item without a summary, read whenever
+                    // a query needs it.
+                    let summary = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        summarize(&bytes)
+                    }))
+                    .unwrap_or_else(|_| {
+                        tracing::error!(
+                            path = %f.path.display(),
+                            "the file could not be summarized; it is served as it is"
+                        );
+                        Summary::default()
+                    });
                     Read {
                         etag: etag_of(&blake3::hash(&bytes)),
-                        summary: Some(Arc::new(summarize(&bytes))),
+                        summary: Some(Arc::new(summary)),
                     }
                 }
             };

@@ -1,6 +1,7 @@
 //! Writing content lines, the text form iCalendar (RFC 5545 §3.1) and vCard (RFC 6350
 //! §3.2) share: for plugins that compose such text (expanded or narrowed calendar
-//! objects, converted vCards). Parsing is the format crates' business.
+//! objects, converted vCards). Parsing is the format crates' business, after
+//! [`nesting_depth`] has bounded what they are handed.
 
 use std::borrow::Cow;
 
@@ -52,9 +53,44 @@ pub fn property_into<'a>(
     fold_into(out, &text);
 }
 
+/// The deepest `BEGIN:` nesting a body may have before it is handed to a parser.
+/// iCalendar nests four deep at most (VCALENDAR, VEVENT, VALARM, and a vendor's
+/// component inside that); vCard two. Recursive parsers spend a stack frame per level,
+/// so a body of thousands of nested `BEGIN:` lines must be refused before parsing.
+pub const MAX_NESTING: usize = 16;
+
+/// How deep the `BEGIN:`/`END:` lines of unfolded `text` nest: the most components open
+/// at once. A parser that recurses per component recurses no deeper than this.
+pub fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for line in text.split('\n') {
+        let starts = |p: &str| {
+            line.get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+        };
+        if starts("BEGIN:") {
+            depth += 1;
+            deepest = deepest.max(depth);
+        } else if starts("END:") {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    deepest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_the_most_components_open_at_once() {
+        let event = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nBEGIN:VALARM\r\nEND:VALARM\r\n\
+                     END:VEVENT\r\nBEGIN:VTODO\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+        assert_eq!(nesting_depth(event), 3);
+        assert_eq!(nesting_depth("begin:a\nbegin:b\nend:b\n"), 2);
+        assert_eq!(nesting_depth(&"BEGIN:X\n".repeat(10_000)), 10_000);
+        assert_eq!(nesting_depth("SUMMARY:BEGIN:X\n"), 0);
+    }
 
     #[test]
     fn long_lines_fold_at_75_octets_between_characters() {

@@ -13,6 +13,18 @@ use dirdav_xml::Name;
 /// A boxed, sendable future, as handlers return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Runs CPU-heavy work (parsing many items, expanding recurrences) on the runtime's
+/// blocking pool, so that the async workers go on answering other clients meanwhile.
+/// Handlers use it for any work that grows with what they read; a panic in `work`
+/// becomes a 500 for this request alone.
+pub async fn compute<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DavError> + Send + 'static,
+) -> Result<T, DavError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DavError::internal("the request's work failed").source(e))?
+}
+
 /// What a report, method or route handler returns.
 pub type HandlerResult = Result<Response<Body>, DavError>;
 

@@ -13,7 +13,7 @@ pub use dirdav_xml as xml;
 pub use error::{DavError, ERROR};
 pub use handler::{
     BoxFuture, Configs, DavRequest, Depth, Handler, HandlerResult, MultigetItem, NewCollection,
-    SharedHandler, Store, SyncChanges,
+    SharedHandler, Store, SyncChanges, compute,
 };
 pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};

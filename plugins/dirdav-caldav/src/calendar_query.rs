@@ -7,7 +7,7 @@
 use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource};
-use icalendar::parser::{read_calendar_simple, unfold};
+use icalendar::parser::unfold;
 
 use crate::query::{CompFilter, Zone, decided, matches, may_match, parse_filter};
 use crate::{CALENDAR_DATA, cal};
@@ -35,7 +35,6 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let want_data = data_request.is_some();
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let store = &request.store;
-    let principal = request.principal.as_ref();
     let candidates: Vec<_> = if target.is_collection {
         store.members_where(&target.path, &|is_collection, summary| {
             !is_collection && may_match(&filter, summary, zone)
@@ -58,37 +57,44 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             },
         )
         .collect();
-    let read = |known: bool| want_data || !known;
+    let read = move |known: bool| want_data || !known;
     let paths = candidates
         .iter()
         .filter(|(_, known)| read(*known))
         .map(|(r, _)| r.path.clone())
         .collect();
     let mut contents = store.read_many(paths).await.into_iter();
-    let mut ms = Multistatus::new(&store.prefixes());
-    for (item, known) in candidates {
-        let bytes = if read(known) {
-            let Some(bytes) = contents.next().flatten() else {
-                continue;
+    let store = request.store.clone();
+    let principal = request.principal.clone();
+    // Parsing and evaluating grow with the items read: off the async workers.
+    let ms = dirdav_plugin::compute(move || {
+        let mut ms = Multistatus::new(&store.prefixes());
+        for (item, known) in candidates {
+            let bytes = if read(known) {
+                let Some(bytes) = contents.next().flatten() else {
+                    continue;
+                };
+                if !known && !parsed_matches(&filter, &bytes, zone) {
+                    continue;
+                }
+                Some(bytes)
+            } else {
+                None
             };
-            if !known && !parsed_matches(&filter, &bytes, zone) {
-                continue;
+            let mut propstats = store.propstats(&item, &others, principal.as_ref());
+            if let (Some(data_request), Some(bytes)) = (&data_request, &bytes) {
+                let data = crate::data::render(data_request, bytes);
+                PropStat::add_found(&mut propstats, data);
             }
-            Some(bytes)
-        } else {
-            None
-        };
-        let mut propstats = store.propstats(&item, &others, principal);
-        if let (Some(data_request), Some(bytes)) = (&data_request, &bytes) {
-            let data = crate::data::render(data_request, bytes);
-            PropStat::add_found(&mut propstats, data);
+            if others.is_empty() && !want_data {
+                ms.status(&item.href, StatusCode::OK, None);
+            } else {
+                ms.propstats(&item.href, &propstats);
+            }
         }
-        if others.is_empty() && !want_data {
-            ms.status(&item.href, StatusCode::OK, None);
-        } else {
-            ms.propstats(&item.href, &propstats);
-        }
-    }
+        Ok(ms)
+    })
+    .await?;
     Ok(ms.into_response())
 }
 
@@ -97,7 +103,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
 fn parsed_matches(filter: &CompFilter, bytes: &[u8], zone: Zone) -> bool {
     let text = String::from_utf8_lossy(bytes);
     let unfolded = unfold(&text);
-    read_calendar_simple(&unfolded)
+    crate::ical::parse(&unfolded)
         .ok()
         .and_then(|parsed| parsed.into_iter().next())
         .is_some_and(|root| matches(filter, &root, zone))

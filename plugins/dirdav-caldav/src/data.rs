@@ -9,7 +9,7 @@
 
 use dirdav_plugin::DavError;
 use dirdav_plugin::xml::{Element, Name};
-use icalendar::parser::{Component, Property, read_calendar_simple, unfold};
+use icalendar::parser::{Component, Property, unfold};
 
 use crate::expand::expand;
 use crate::ical::{parse_duration, parse_time};
@@ -164,7 +164,7 @@ pub(crate) fn render(request: &DataRequest, bytes: &[u8]) -> Element {
 /// The object with only what the request selects; `None` when it cannot be parsed.
 fn narrow(request: &DataRequest, text: &str) -> Option<String> {
     let unfolded = unfold(text);
-    let roots = read_calendar_simple(&unfolded).ok()?;
+    let roots = crate::ical::parse(&unfolded).ok()?;
     let root = roots.first()?;
     let masters: Vec<&Component<'_>> = root
         .components

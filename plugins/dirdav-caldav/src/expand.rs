@@ -3,7 +3,7 @@
 //! recurrence rules; overridden instances as their overrides; time zones left out.
 
 use chrono::DateTime;
-use icalendar::parser::{Component, Property, read_calendar_simple, unfold};
+use icalendar::parser::{Component, Property, unfold};
 
 use crate::query::{
     TimeRange, Zone, after_start, first_time, instance_matches, instances, props, recurrence_id,
@@ -77,7 +77,7 @@ fn instance(out: &mut String, c: &Component<'_>, start: i64, recurrence: Option<
 /// The object expanded over `range`; `None` when it cannot be parsed.
 pub(crate) fn expand(text: &str, range: TimeRange, zone: Zone) -> Option<String> {
     let unfolded = unfold(text);
-    let roots = read_calendar_simple(&unfolded).ok()?;
+    let roots = crate::ical::parse(&unfolded).ok()?;
     let root = roots.first()?;
     let mut out = String::new();
     line(&mut out, "BEGIN:VCALENDAR");

@@ -7,7 +7,7 @@ use chrono::DateTime;
 use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
 use dirdav_plugin::xml::{Limits, Name, parse};
 use dirdav_plugin::{Body, DavError, DavRequest, HandlerResult};
-use icalendar::parser::{Component, read_calendar_simple, unfold};
+use icalendar::parser::{Component, unfold};
 
 use crate::cal;
 use crate::ical::{parse_duration, parse_time};
@@ -139,7 +139,6 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         })?;
     // Floating times are placed in the calendar's zone.
     let zone = crate::floating_zone(&calendar.collection);
-    let mut periods = Vec::new();
     // Items whose summary says they cannot be busy in the range are never built or read.
     let may_be_busy = |summary: Option<&dirdav_plugin::Summary>| {
         !summary.is_some_and(|s| {
@@ -161,16 +160,23 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             .filter(|r| !r.is_collection && may_be_busy(r.summary.as_deref()))
             .collect()
     };
-    for item in items {
-        let bytes = request.store.read(&item.path).await?;
-        let text = String::from_utf8_lossy(&bytes);
-        let unfolded = unfold(&text);
-        if let Ok(roots) = read_calendar_simple(&unfolded)
-            && let Some(root) = roots.first()
-        {
-            periods.extend(busy(root, range, zone));
+    let paths = items.into_iter().map(|item| item.path).collect();
+    let contents = request.store.read_many(paths).await;
+    // Parsing and expanding grow with the items read: off the async workers.
+    let periods = dirdav_plugin::compute(move || {
+        let mut periods = Vec::new();
+        for bytes in contents.into_iter().flatten() {
+            let text = String::from_utf8_lossy(&bytes);
+            let unfolded = unfold(&text);
+            if let Ok(roots) = crate::ical::parse(&unfolded)
+                && let Some(root) = roots.first()
+            {
+                periods.extend(busy(root, range, zone));
+            }
         }
-    }
+        Ok(periods)
+    })
+    .await?;
     let mut text = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//dirdav//dirdav {}//EN\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:{}\r\nDTSTART:{}\r\nDTEND:{}\r\n",
         env!("CARGO_PKG_VERSION"),

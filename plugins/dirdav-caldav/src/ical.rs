@@ -1,6 +1,7 @@
 //! Reading calendar object resources: validation for PUT (RFC 4791 §4.1, §5.3.2) and
 //! the summary the index keeps, with the `icalendar` crate's parser doing the parsing.
 
+use dirdav_plugin::contentline::{MAX_NESTING, nesting_depth};
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 /// Why a body is not a calendar object resource we store.
@@ -31,10 +32,22 @@ fn prop<'c>(c: &'c Component<'_>, name: &str) -> Option<&'c icalendar::parser::P
         .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
 }
 
+/// Parses unfolded iCalendar text: the `icalendar` parser, after refusing nesting past
+/// [`MAX_NESTING`] (the parser recurses per component, so a deep body would overflow
+/// the stack and abort the process).
+pub(crate) fn parse(unfolded: &str) -> Result<Vec<Component<'_>>, String> {
+    let depth = nesting_depth(unfolded);
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "components nested {depth} deep; at most {MAX_NESTING} are read"
+        ));
+    }
+    read_calendar_simple(unfolded).map_err(|e| e.to_string())
+}
+
 /// Parses the one VCALENDAR a body must hold.
 fn root(text: &str) -> Result<Component<'_>, Invalid> {
-    let roots =
-        read_calendar_simple(text).map_err(|e| Invalid::Data(format!("not iCalendar: {e}")))?;
+    let roots = parse(text).map_err(|e| Invalid::Data(format!("not iCalendar: {e}")))?;
     let mut roots = roots.into_iter();
     let root = roots
         .next()
@@ -112,6 +125,25 @@ fn limits(root: &Component<'_>) -> Result<(), Invalid> {
             return Err(Invalid::Limit(
                 "max-instances",
                 format!("more than {MAX_INSTANCES} instances"),
+            ));
+        }
+        // An open-ended rule is expanded from its start whenever it is queried: one
+        // that cannot be walked to a year from now within the bound never could be.
+        let recurring = c
+            .properties
+            .iter()
+            .any(|p| p.name.as_str().eq_ignore_ascii_case("RRULE"));
+        let next_year = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+            + 366 * DAY;
+        if recurring && !finite && !crate::query::walkable_until(c, next_year) {
+            return Err(Invalid::Limit(
+                "max-instances",
+                format!(
+                    "an open-ended rule with more than {} instances between its start and a year from now",
+                    crate::query::WALK_INSTANCES
+                ),
             ));
         }
     }
@@ -418,6 +450,46 @@ mod tests {
             "BEGIN:VEVENT\r\nUID:e1\r\nRECURRENCE-ID:20260109T100000Z\r\nDTSTART:20260109T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR",
         );
         assert!(validate(recurring.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn refuses_nesting_and_rules_no_query_could_expand() {
+        let deep = format!(
+            "BEGIN:VCALENDAR\r\n{}{}END:VCALENDAR\r\n",
+            "BEGIN:X\r\n".repeat(100_000),
+            "END:X\r\n".repeat(100_000)
+        );
+        assert!(matches!(validate(deep.as_bytes()), Err(Invalid::Data(m)) if m.contains("nested")));
+        assert_eq!(
+            summarize(deep.as_bytes()),
+            dirdav_plugin::Summary::default()
+        );
+        let alarm = EVENT.replace(
+            "END:VEVENT",
+            "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT",
+        );
+        assert!(validate_put(alarm.as_bytes()).is_ok());
+        let limit = |rule: &str| match validate_put(EVENT.replace("DTEND", rule).as_bytes()) {
+            Err(Invalid::Limit(c, _)) => Some(c),
+            _ => None,
+        };
+        assert_eq!(limit("RRULE:FREQ=SECONDLY\r\nDTEND"), Some("max-instances"));
+        assert_eq!(limit("RRULE:FREQ=MINUTELY\r\nDTEND"), Some("max-instances"));
+        assert_eq!(limit("RRULE:FREQ=DAILY\r\nDTEND"), None);
+        assert_eq!(limit("RRULE:FREQ=HOURLY\r\nDTEND"), None);
+        let ancient = EVENT.replace("DTSTART:2026", "DTSTART:0001");
+        assert!(matches!(
+            validate_put(
+                ancient
+                    .replace("DTEND", "RRULE:FREQ=DAILY\r\nDTEND")
+                    .as_bytes()
+            ),
+            Err(Invalid::Limit("max-instances", _))
+        ));
+        assert!(
+            validate_put(ancient.as_bytes()).is_ok(),
+            "a single event in year 1"
+        );
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub struct CalDav {
 /// all, `Some(None)` when it does but names no zone the database knows.
 fn zone_of_vtimezone(text: &str) -> Option<Option<Zone>> {
     let unfolded = icalendar::parser::unfold(text);
-    let calendars = icalendar::parser::read_calendar_simple(&unfolded).ok()?;
+    let calendars = ical::parse(&unfolded).ok()?;
     let mut zones = calendars
         .iter()
         .flat_map(|c| &c.components)

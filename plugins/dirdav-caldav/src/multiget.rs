@@ -24,30 +24,36 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let data_request =
         crate::data::requested(Some(prop), || crate::floating_zone(&target.collection))?;
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
-    let principal = request.principal.as_ref();
     let store = &request.store;
-    let mut ms = Multistatus::new(&store.prefixes());
     let hrefs = root
         .elements()
         .filter(|e| e.name == HREF)
         .map(|e| e.text().trim().to_owned())
         .collect();
-    for (href, item) in store
+    let items = store
         .multiget_items(hrefs, &target, data_request.is_some())
-        .await
-    {
-        let (resource, bytes) = match item {
-            Ok(found) => found,
-            Err(status) => {
-                ms.status(&href, status, None);
-                continue;
+        .await;
+    let (store, principal) = (request.store.clone(), request.principal.clone());
+    // Rendering calendar data (narrowed or expanded) parses each item: off the async
+    // workers.
+    let ms = dirdav_plugin::compute(move || {
+        let mut ms = Multistatus::new(&store.prefixes());
+        for (href, item) in items {
+            let (resource, bytes) = match item {
+                Ok(found) => found,
+                Err(status) => {
+                    ms.status(&href, status, None);
+                    continue;
+                }
+            };
+            let mut propstats = store.propstats(&resource, &others, principal.as_ref());
+            if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
+                PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
             }
-        };
-        let mut propstats = store.propstats(&resource, &others, principal);
-        if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
-            PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
+            ms.propstats(&href, &propstats);
         }
-        ms.propstats(&href, &propstats);
-    }
+        Ok(ms)
+    })
+    .await?;
     Ok(ms.into_response())
 }

@@ -547,8 +547,44 @@ fn rule_set(c: &Component<'_>) -> Option<rrule::RRuleSet> {
     text.parse().ok()
 }
 
+/// The most instances one walk of a recurrence set examines, before and within the
+/// range together. An open-ended `FREQ=SECONDLY` rule (or a daily one from year 1)
+/// would otherwise be walked for hours to reach a range in this century; past the
+/// bound, or past [`WALK_TIME`], the walk gives up and the item is taken as recurring
+/// for ever from its start.
+pub(crate) const WALK_INSTANCES: u32 = 200_000;
+/// The longest one walk of a recurrence set may take (see [`WALK_INSTANCES`]).
+const WALK_TIME: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The instants of a recurrence set from its start up to `to`, those
+/// before `from` skipped: `None` when the walk would examine more than
+/// [`WALK_INSTANCES`] instances or, when `timed`, take longer than [`WALK_TIME`]. At
+/// most `limit` instants are returned.
+fn walk(set: rrule::RRuleSet, from: i64, to: i64, limit: usize, timed: bool) -> Option<Vec<i64>> {
+    let started = std::time::Instant::now();
+    let mut found = Vec::new();
+    // `limit()` turns on the crate's own bound on fruitless iterations (a rule whose
+    // BY parts never match).
+    for (examined, date) in set.limit().into_iter().enumerate() {
+        if examined >= WALK_INSTANCES as usize
+            || (timed && examined % 1024 == 1023 && started.elapsed() > WALK_TIME)
+        {
+            return None;
+        }
+        let t = date.timestamp();
+        if t > to || found.len() >= limit {
+            break;
+        }
+        if t >= from {
+            found.push(t);
+        }
+    }
+    Some(found)
+}
+
 /// Start times of a master component's instances that may touch `range`, without the
-/// ones its overrides replace. `None` when the rule cannot be expanded.
+/// ones its overrides replace. `None` when the rule cannot be expanded within the
+/// bounds of [`walk`].
 pub(crate) fn instances(
     c: &Component<'_>,
     range: TimeRange,
@@ -560,31 +596,31 @@ pub(crate) fn instances(
     let floating = is_floating(start);
     let set = rule_set(c)?;
     let longest = 400 * DAY; // instances starting this long before the range still count
-    let from = rrule::Tz::UTC
-        .timestamp_opt(
-            range
-                .start
-                .saturating_sub(longest + SLACK)
-                .max(-8_000_000_000),
-            0,
-        )
-        .single()?;
-    let to = rrule::Tz::UTC
-        .timestamp_opt(range.end.saturating_add(SLACK).min(200_000_000_000), 0)
-        .single()?;
-    let found = set.after(from).before(to).all(MAX_INSTANCES);
+    let from = range
+        .start
+        .saturating_sub(longest + SLACK)
+        .max(-8_000_000_000);
+    let to = range.end.saturating_add(SLACK).min(200_000_000_000);
+    let found = walk(set, from, to, usize::from(MAX_INSTANCES), true)?;
     Some(
         found
-            .dates
-            .iter()
-            .map(|d| match floating {
-                true => wall_to_utc(zone, d.timestamp()),
-                false => d.timestamp(),
+            .into_iter()
+            .map(|t| match floating {
+                true => wall_to_utc(zone, t),
+                false => t,
             })
             .filter(|t| !overridden.contains(t))
             .map(|t| (t, exact))
             .collect(),
     )
+}
+
+/// Whether a master component's recurrence set can be walked from its start to
+/// `until` within [`WALK_INSTANCES`]: false for an open-ended rule too dense or
+/// starting too long ago to be expanded when queried. Not timed, so that the answer
+/// does not depend on the machine's load.
+pub(crate) fn walkable_until(c: &Component<'_>, until: i64) -> bool {
+    rule_set(c).is_none_or(|set| walk(set, until, until, 1, false).is_some())
 }
 
 /// How many instances a master component's recurrence set has, counting up to
@@ -797,6 +833,49 @@ mod tests {
     }
 
     const WEEKLY: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\nEXDATE;TZID=Europe/Berlin:20260112T090000\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260119T090000\r\nDTSTART;TZID=Europe/Berlin:20260120T150000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn walks_of_unbounded_rules_give_up_and_match_from_their_start() {
+        let event = |rule: &str, start: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:r\r\nDTSTART:{start}\r\nDURATION:PT1S\r\nRRULE:{rule}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        let june = filter(&range("20260601T000000Z", "20260601T000002Z"));
+        let before = filter(&range("00010101T000000Z", "00010101T000001Z"));
+        // Every second from year 1: the walk stops at its bound and the item is taken
+        // as recurring for ever from its start.
+        let secondly = event("FREQ=SECONDLY", "00010101T000002Z");
+        let started = std::time::Instant::now();
+        assert!(check(&june, &secondly));
+        assert!(!check(&before, &secondly), "not before its start");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let text = unfold(&secondly);
+        let root = read_calendar_simple(&text).unwrap();
+        let span = TimeRange {
+            start: 1_780_272_000,
+            end: 1_780_272_002,
+        };
+        assert_eq!(
+            instances(&root[0].components[0], span, &[], Zone::UTC),
+            None
+        );
+        assert!(!walkable_until(&root[0].components[0], 1_780_272_000));
+        // A daily rule from 2000 is walked to 2026 exactly.
+        let daily = event("FREQ=DAILY;BYHOUR=12", "20000101T120000Z");
+        assert!(!check(&june, &daily));
+        assert!(!check(
+            &filter(&range("20260601T115959Z", "20260601T120000Z")),
+            &daily
+        ));
+        assert!(check(
+            &filter(&range("20260601T120000Z", "20260601T120001Z")),
+            &daily
+        ));
+        let text = unfold(&daily);
+        let root = read_calendar_simple(&text).unwrap();
+        assert!(walkable_until(&root[0].components[0], 1_780_272_000));
+    }
 
     #[test]
     fn floating_times_are_placed_in_the_zone_asked_for() {

@@ -188,10 +188,19 @@ async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
     );
     let (status, _) = send(&fx.srv, "PUT", "/alice/work/c.ics", &[], &event("c")).await;
     assert_eq!(status, StatusCode::CREATED);
-    // Open-ended rules are fine, however many instances they would have in all.
-    let forever = event("f").replace("SUMMARY", "RRULE:FREQ=MINUTELY\r\nSUMMARY");
+    // Open-ended rules are fine, however many instances they would have in all, as
+    // long as a query could walk them from their start to a year from now.
+    let forever = event("f").replace("SUMMARY", "RRULE:FREQ=HOURLY\r\nSUMMARY");
     let (status, _) = send(&fx.srv, "PUT", "/alice/work/f.ics", &[], &forever).await;
     assert_eq!(status, StatusCode::CREATED);
+    let dense = event("s").replace("SUMMARY", "RRULE:FREQ=SECONDLY\r\nSUMMARY");
+    let (status, body) = send(&fx.srv, "PUT", "/alice/work/s.ics", &[], &dense).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body.contains("<C:max-instances/>") || body.contains("max-instances"),
+        "{body}"
+    );
+    assert!(!fx.dir.path().join("alice/work/s.ics").exists());
     let daily = event("g").replace("SUMMARY", "RRULE:FREQ=DAILY;COUNT=3650\r\nSUMMARY");
     let (status, _) = send(&fx.srv, "PUT", "/alice/work/g.ics", &[], &daily).await;
     assert_eq!(status, StatusCode::CREATED);

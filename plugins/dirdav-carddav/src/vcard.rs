@@ -3,6 +3,7 @@
 //! the index keeps.
 
 use dirdav_plugin::Summary;
+use dirdav_plugin::contentline::{MAX_NESTING, nesting_depth};
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 /// Properties kept in the summary, so that queries on them read no file.
@@ -43,6 +44,13 @@ fn value<'c>(c: &'c Component<'c>, name: &str) -> Option<&'c str> {
 /// Parses one vCard.
 pub(crate) fn with_card<T>(text: &str, f: impl FnOnce(&Component<'_>) -> T) -> Result<T, Invalid> {
     let unfolded = unfold(text);
+    let depth = nesting_depth(&unfolded);
+    if depth > MAX_NESTING {
+        // The parser recurses per component: a deep body would overflow the stack.
+        return Err(Invalid::Data(format!(
+            "components nested {depth} deep; at most {MAX_NESTING} are read"
+        )));
+    }
     let roots =
         read_calendar_simple(&unfolded).map_err(|e| Invalid::Data(format!("not a vCard: {e}")))?;
     if roots.len() != 1 {
@@ -156,6 +164,17 @@ mod tests {
         ));
         let two = format!("{CARD}{CARD}");
         assert!(matches!(validate(two.as_bytes()), Err(Invalid::Data(_))));
+        // Nested deeper than any card is refused before the (recursive) parser runs.
+        let deep = CARD.replace(
+            "END:VCARD",
+            &format!(
+                "{}{}END:VCARD",
+                "BEGIN:X\r\n".repeat(100_000),
+                "END:X\r\n".repeat(100_000)
+            ),
+        );
+        assert!(matches!(validate(deep.as_bytes()), Err(Invalid::Data(m)) if m.contains("nested")));
+        assert_eq!(summarize(deep.as_bytes()), Summary::default());
     }
 
     #[test]

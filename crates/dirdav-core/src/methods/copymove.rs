@@ -11,7 +11,7 @@ use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
 use crate::dotfile::Edit;
 use crate::path::{is_within, split};
 use crate::server::{Ctx, Inner};
-use crate::storage::{blocking, copy_file, copy_tree, remove, sync_parent};
+use crate::storage::{blocking, copy_file, copy_tree, io_error, remove, sync_parent};
 
 pub(crate) async fn copy_move(
     srv: &Arc<Inner>,
@@ -84,30 +84,39 @@ pub(crate) async fn copy_move(
 
     // An item copied or moved into a collection is checked as a PUT of its bytes would
     // be (RFC 4791 §5.3.2 names COPY and MOVE too).
-    if !source.is_collection {
-        let parent = srv.resource_in(&srv.index(), dest_parent);
-        let checks: Vec<_> = srv
+    let parent = srv.resource_in(&srv.index(), dest_parent);
+    if !source.is_collection
+        && let Some(parent) = parent
+        && srv
             .registry
             .write_checks
             .iter()
-            .filter(|c| parent.as_ref().and_then(Resource::kind) == Some(c.item.0.as_str()))
-            .collect();
-        if let (Some(parent), false) = (parent.as_ref(), checks.is_empty()) {
-            let path = srv.fs_path(&source.path);
-            let bytes = blocking("reading the source failed", move || std::fs::read(path)).await?;
+            .any(|c| parent.kind() == Some(c.item.0.as_str()))
+    {
+        // On the blocking pool, as for PUT: the checks parse the item.
+        let srv = Arc::clone(srv);
+        let (dest_key, existing) = (dest_key.clone(), existing.clone());
+        let (source_path, moving) = (source.path.clone(), is_move);
+        tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(srv.fs_path(&source_path))
+                .map_err(|e| io_error("reading the source failed", e))?;
             let check = WriteCheck {
                 path: &dest_key,
-                parent,
+                parent: &parent,
                 existing: existing.as_ref(),
                 content_type: None,
                 body: &bytes,
-                moving: is_move.then_some(source.path.as_str()),
+                moving: moving.then_some(source_path.as_str()),
                 store: srv.as_ref(),
             };
-            for c in checks {
-                (c.item.1)(&check)?;
-            }
-        }
+            srv.registry
+                .write_checks
+                .iter()
+                .filter(|c| parent.kind() == Some(c.item.0.as_str()))
+                .try_for_each(|c| (c.item.1)(&check))
+        })
+        .await
+        .map_err(|e| DavError::internal("checking the item failed").source(e))??;
     }
     let src_path = srv.fs_path(&source.path);
     let dest_path = srv.fs_path(&dest_key);
@@ -155,8 +164,11 @@ pub(crate) async fn copy_move(
         };
         if let (Some(summarize), Some(mut entry)) = (summarizer, entry) {
             let path = srv.fs_path(&dest_key);
-            let bytes = blocking("reading the copy failed", move || std::fs::read(path)).await?;
-            entry.summary = Some(std::sync::Arc::new(summarize(&bytes)));
+            let summary = blocking("reading the copy failed", move || {
+                std::fs::read(path).map(|bytes| summarize(&bytes))
+            })
+            .await?;
+            entry.summary = Some(std::sync::Arc::new(summary));
             srv.update(|index| index.put_file(&dest_key, entry)).await;
         }
     }

@@ -65,7 +65,7 @@ pub(crate) async fn put(
             tmp.write(data).map_err(|e| io_error("writing failed", e))?;
         }
     }
-    let mut tmp = blocking("storing the file failed", move || {
+    let tmp = blocking("storing the file failed", move || {
         tmp.sync()?;
         Ok(tmp)
     })
@@ -90,38 +90,27 @@ pub(crate) async fn put(
     }
     preconditions(srv, ctx, current.as_ref())?;
 
-    let checks: Vec<_> = srv
-        .registry
-        .write_checks
-        .iter()
-        .filter(|c| parent.kind() == Some(c.item.0.as_str()))
-        .collect();
-    let summarizer = srv.registry.summarizer(parent.kind()).cloned();
-    let bytes = if checks.is_empty() && summarizer.is_none() {
-        None
-    } else {
-        Some(
-            tmp.read_back()
-                .map_err(|e| io_error("reading back failed", e))?,
-        )
+    // Checks and summaries parse the item and may expand its recurrences: CPU work of
+    // bounded but real cost, done on the blocking pool so that the async workers keep
+    // answering other clients meanwhile.
+    let (tmp, summary) = {
+        let srv = Arc::clone(srv);
+        let key = ctx.key.clone();
+        let content_type = ctx.header("content-type").map(str::to_owned);
+        let (parent, current) = (parent.clone(), current.clone());
+        tokio::task::spawn_blocking(move || {
+            check_and_summarize(
+                &srv,
+                &key,
+                &parent,
+                current.as_ref(),
+                content_type.as_deref(),
+                tmp,
+            )
+        })
+        .await
+        .map_err(|e| DavError::internal("checking the item failed").source(e))??
     };
-    if let Some(bytes) = &bytes {
-        let check = WriteCheck {
-            path: &ctx.key,
-            parent: &parent,
-            existing: current.as_ref(),
-            content_type: ctx.header("content-type"),
-            body: bytes,
-            moving: None,
-            store: srv.as_ref(),
-        };
-        for c in checks {
-            (c.item.1)(&check)?;
-        }
-    }
-    let summary = summarizer
-        .zip(bytes.as_deref())
-        .map(|(summarize, b)| Arc::new(summarize(b)));
 
     let target = srv.fs_path(&ctx.key);
     let (etag, meta) = blocking("storing the file failed", move || {
@@ -150,4 +139,43 @@ pub(crate) async fn put(
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// Runs the write checks of the parent's kind on the uploaded bytes and summarizes
+/// them, handing the temporary file back for the commit.
+fn check_and_summarize(
+    srv: &Inner,
+    key: &str,
+    parent: &Resource,
+    current: Option<&Resource>,
+    content_type: Option<&str>,
+    mut tmp: TempFile,
+) -> Result<(TempFile, Option<Arc<dirdav_plugin::Summary>>), DavError> {
+    let checks: Vec<_> = srv
+        .registry
+        .write_checks
+        .iter()
+        .filter(|c| parent.kind() == Some(c.item.0.as_str()))
+        .collect();
+    let summarizer = srv.registry.summarizer(parent.kind());
+    if checks.is_empty() && summarizer.is_none() {
+        return Ok((tmp, None));
+    }
+    let bytes = tmp
+        .read_back()
+        .map_err(|e| io_error("reading back failed", e))?;
+    let check = WriteCheck {
+        path: key,
+        parent,
+        existing: current,
+        content_type,
+        body: &bytes,
+        moving: None,
+        store: srv,
+    };
+    for c in checks {
+        (c.item.1)(&check)?;
+    }
+    let summary = summarizer.map(|summarize| Arc::new(summarize(&bytes)));
+    Ok((tmp, summary))
 }

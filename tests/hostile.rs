@@ -1,0 +1,226 @@
+//! Requests and files made to take the server down: each test shows the server still
+//! answering, start-up completing on a tree that holds the bad files, and nothing on
+//! disk lost.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::{Dirdav, event};
+
+/// A tree with a calendar `cal/` and an address book `book/`, and its state folder.
+fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    for (name, kind) in [("cal", "calendar"), ("book", "addressbook")] {
+        std::fs::create_dir(root.path().join(name)).unwrap();
+        std::fs::write(
+            root.path().join(name).join(".dav.toml"),
+            format!("kind = \"{kind}\"\n"),
+        )
+        .unwrap();
+    }
+    (root, state)
+}
+
+fn serve(root: &Path, state: &Path) -> Dirdav {
+    Dirdav::start(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ])
+}
+
+/// Components nested `depth` deep inside a calendar object or a card.
+fn nested(outer: &str, depth: usize) -> String {
+    let (open, close) = ("BEGIN:X-DEEP\r\n", "END:X-DEEP\r\n");
+    outer.replacen(
+        "END:",
+        &format!("{}{}END:", open.repeat(depth), close.repeat(depth)),
+        1,
+    )
+}
+
+const CARD: &str =
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1\r\nFN:Carol\r\nN:;Carol;;;\r\nEND:VCARD\r\n";
+
+fn query(srv: &Dirdav, path: &str, extra: &str) -> support::Response {
+    let body = format!(
+        r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260101T000000Z" end="20260201T000000Z"/></C:comp-filter></C:comp-filter></C:filter>{extra}</C:calendar-query>"#
+    );
+    srv.request("REPORT", path)
+        .header("Depth", "1")
+        .body(body)
+        .send()
+}
+
+#[test]
+fn deeply_nested_components_are_refused_and_never_stop_the_server() {
+    let (root, state) = tree();
+    // Files that were in the tree before the server started.
+    let deep_event = nested(&event("deep"), 50_000);
+    let deep_card = nested(CARD, 50_000);
+    std::fs::write(root.path().join("cal/deep.ics"), &deep_event).unwrap();
+    std::fs::write(root.path().join("book/deep.vcf"), &deep_card).unwrap();
+    std::fs::write(root.path().join("cal/good.ics"), event("good")).unwrap();
+    let srv = serve(root.path(), state.path());
+
+    // As a PUT: refused with the precondition, nothing written.
+    let put = srv
+        .request("PUT", "/cal/new.ics")
+        .body(deep_event.clone())
+        .send();
+    assert_eq!(put.status, 403, "{}", put.body);
+    assert!(put.body.contains("valid-calendar-data"), "{}", put.body);
+    let put = srv.request("PUT", "/book/new.vcf").body(deep_card).send();
+    assert_eq!(put.status, 403, "{}", put.body);
+    assert!(put.body.contains("valid-address-data"), "{}", put.body);
+    assert!(!root.path().join("cal/new.ics").exists());
+    assert!(!root.path().join("book/new.vcf").exists());
+
+    // As a query's time zone: refused.
+    let zone = format!(
+        "<C:timezone>{}</C:timezone>",
+        nested(
+            "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n",
+            20_000
+        )
+    );
+    let refused = query(&srv, "/cal/", &zone);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("valid-calendar-data"),
+        "{}",
+        refused.body
+    );
+
+    // As a calendar's stored zone (PROPPATCH): queries still answer.
+    let proppatch = format!(
+        r#"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:calendar-timezone>{}</C:calendar-timezone></D:prop></D:set></D:propertyupdate>"#,
+        nested(
+            "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:X\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n",
+            5_000
+        )
+    );
+    let patched = srv.request("PROPPATCH", "/cal/").body(proppatch).send();
+    assert!(patched.status < 500, "{}", patched.body);
+
+    // The files already in the tree are served as they are, and queries over them
+    // answer with the good item.
+    let found = query(&srv, "/cal/", "");
+    assert_eq!(found.status, 207, "{}", found.body);
+    assert!(found.body.contains("good.ics"), "{}", found.body);
+    assert!(!found.body.contains("deep.ics"), "{}", found.body);
+    let get = srv.request("GET", "/cal/deep.ics").send();
+    assert_eq!(get.status, 200);
+    assert_eq!(get.body.len(), deep_event.len());
+    let cards = srv
+        .request("REPORT", "/book/")
+        .header("Depth", "1")
+        .body(r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop><C:filter><C:prop-filter name="FN"><C:text-match>Carol</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#)
+        .send();
+    assert!(cards.status == 207, "{}", cards.body);
+
+    // The process is alive after all of it, and a restart indexes the tree again.
+    assert_eq!(srv.request("GET", "/cal/good.ics").send().status, 200);
+    assert!(srv.terminate().success());
+    std::fs::remove_dir_all(state.path()).unwrap();
+    let srv = serve(root.path(), state.path());
+    assert_eq!(srv.request("GET", "/cal/good.ics").send().status, 200);
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("cal/deep.ics")).unwrap(),
+        deep_event
+    );
+}
+
+#[test]
+fn recurrences_that_cannot_be_walked_cost_a_bounded_time() {
+    let (root, state) = tree();
+    let rule = |uid: &str, start: &str, rule: &str| {
+        event(uid).replace(
+            "DTSTART:20260102T100000Z",
+            &format!("DTSTART:{start}\r\nDURATION:PT1S\r\nRRULE:{rule}"),
+        )
+    };
+    // In the tree before start-up: every second from year 1, daily from year 1, and a
+    // rule whose parts never match.
+    let files = [
+        (
+            "secondly.ics",
+            rule("s", "00010101T000000Z", "FREQ=SECONDLY"),
+        ),
+        ("daily.ics", rule("d", "00010101T000000Z", "FREQ=DAILY")),
+        (
+            "never.ics",
+            rule(
+                "n",
+                "20260101T000000Z",
+                "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30",
+            ),
+        ),
+        ("good.ics", event("good")),
+    ];
+    for (name, body) in &files {
+        std::fs::write(root.path().join("cal").join(name), body).unwrap();
+    }
+    let started = Instant::now();
+    let srv = serve(root.path(), state.path());
+    assert!(started.elapsed() < Duration::from_secs(30), "start-up");
+
+    // Two such queries at once, and another client answered meanwhile.
+    let queries: Vec<_> = (0..2)
+        .map(|_| {
+            let port = srv.port;
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let response = support::Request::to(port, "REPORT", "/cal/")
+                    .header("Depth", "1")
+                    .body(r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data><C:expand start="20260101T000000Z" end="20260101T000010Z"/></C:calendar-data></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260101T000000Z" end="20260201T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#)
+                    .send();
+                (response, started.elapsed())
+            })
+        })
+        .collect();
+    let other = Instant::now();
+    let listing = srv.request("PROPFIND", "/cal/").header("Depth", "1").send();
+    assert_eq!(listing.status, 207);
+    assert!(
+        other.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        other.elapsed()
+    );
+    for q in queries {
+        let (response, took) = q.join().unwrap();
+        assert_eq!(response.status, 207, "{}", response.body);
+        assert!(took < Duration::from_secs(20), "{took:?}");
+        // The rules that cannot be walked are taken as recurring from their start: a
+        // client gets them and decides; the one that never occurs is not among them.
+        assert!(response.body.contains("good.ics"), "{}", response.body);
+        assert!(response.body.contains("secondly.ics"), "{}", response.body);
+        assert!(!response.body.contains("never.ics"), "{}", response.body);
+    }
+
+    // Such a rule is not taken by PUT, with the limit the calendar advertises.
+    let put = srv
+        .request("PUT", "/cal/new.ics")
+        .body(rule("x", "20260101T000000Z", "FREQ=SECONDLY"))
+        .send();
+    assert_eq!(put.status, 403, "{}", put.body);
+    assert!(put.body.contains("max-instances"), "{}", put.body);
+    assert!(!root.path().join("cal/new.ics").exists());
+
+    // SIGTERM ends it promptly.
+    let stopping = Instant::now();
+    assert!(srv.terminate().success());
+    assert!(stopping.elapsed() < Duration::from_secs(10));
+    for (name, body) in &files {
+        assert_eq!(
+            &std::fs::read_to_string(root.path().join("cal").join(name)).unwrap(),
+            body
+        );
+    }
+}
