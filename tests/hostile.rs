@@ -224,3 +224,101 @@ fn recurrences_that_cannot_be_walked_cost_a_bounded_time() {
         );
     }
 }
+
+#[test]
+fn an_answer_given_before_the_body_is_read_says_the_connection_closes() {
+    use std::io::{Read, Write};
+    let (root, state) = tree();
+    std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
+    let srv = serve(root.path(), state.path());
+    let body = event("b").replace("SUMMARY:b", &format!("SUMMARY:{}", "b".repeat(300_000)));
+    // A refused PUT of 300 KB on a kept-alive connection, as python-caldav sends it.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    let head = format!(
+        "PUT /cal/a.ics HTTP/1.1\r\nHost: x\r\nIf-Match: \"nope\"\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body.as_bytes());
+    let response = support::read_response(&mut stream);
+    assert_eq!(response.status, 412);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("cal/a.ics")).unwrap(),
+        event("a")
+    );
+    // A PUT whose body was read keeps the connection for the next request.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let put = format!(
+        "PUT /cal/b.ics HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(put.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1);
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 201"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    stream
+        .write_all(b"GET /cal/b.ics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let response = support::read_response(&mut stream);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, body);
+}
+
+#[test]
+fn one_address_cannot_hold_every_connection() {
+    let (root, state) = tree();
+    std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
+    // 127.0.0.1 is not a trusted proxy here, so it is limited like any client.
+    let srv = Dirdav::start(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--max-connections-per-address",
+        "4",
+        "--trusted-proxy",
+        "10.9.9.9",
+    ]);
+    let attacker = std::net::Ipv4Addr::new(127, 0, 0, 1);
+    // Four silent connections are held; the fifth is closed at once.
+    let held: Vec<_> = (0..4)
+        .map(|_| support::connect_from(attacker, srv.port))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = support::connect_from(attacker, srv.port);
+    assert!(
+        support::closed_by_server(&mut fifth),
+        "the fifth connection was kept"
+    );
+    // Another address is answered meanwhile.
+    let mut other = support::connect_from(std::net::Ipv4Addr::new(127, 0, 0, 2), srv.port);
+    std::io::Write::write_all(
+        &mut other,
+        b"GET /cal/a.ics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(support::read_response(&mut other).status, 200);
+    // Once the silent ones are gone, the address is served again.
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(srv.request("GET", "/cal/a.ics").send().status, 200);
+    assert!(
+        srv.drain_log()
+            .iter()
+            .any(|l| l.contains("closing new ones")),
+        "the limit is logged"
+    );
+}

@@ -182,3 +182,47 @@ fn a_calendar_syncs_over_https_and_sighup_swaps_the_certificate() {
     let r = https(port, &renewed, "PROPFIND /alice/ HTTP/1.1", "").unwrap();
     assert_eq!(r.status, 207);
 }
+
+#[test]
+fn silent_tls_sockets_are_bounded_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = make_certificate(dir.path());
+    std::fs::create_dir(dir.path().join("tree")).unwrap();
+    std::fs::write(dir.path().join("tree/a.txt"), "a").unwrap();
+    let arg = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let srv = Dirdav::start(&[
+        "--root",
+        &arg("tree"),
+        "--tls-cert",
+        &arg("cert.pem"),
+        "--tls-key",
+        &arg("key.pem"),
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--max-connections-per-address",
+        "3",
+        "--trusted-proxy",
+        "10.9.9.9",
+    ]);
+    let port = srv.tls_port().expect("an https URL in the log");
+    // Sockets that never send a ClientHello: three are waited for, the next closed.
+    let silent: Vec<_> = (0..3)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(
+        support::closed_by_server(&mut fourth),
+        "the fourth handshake was waited for"
+    );
+    // Plain HTTP from the same address is counted apart and answered.
+    assert_eq!(srv.request("GET", "/a.txt").send().status, 200);
+    drop(silent);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = https(port, &root, "GET /a.txt HTTP/1.1", "").unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        srv.drain_log().iter().any(|l| l.contains("TLS handshakes")),
+        "the limit is logged"
+    );
+}

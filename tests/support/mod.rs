@@ -266,6 +266,46 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 }
 
 /// Copies a folder tree (for running against a private copy of example-data).
+/// A connection to 127.0.0.1:`port` from the source address `from` (any of 127.0.0.0/8
+/// on Linux), for tests that need clients at different addresses.
+pub fn connect_from(from: std::net::Ipv4Addr, port: u16) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((from, 0).into()).unwrap();
+        socket
+            .connect((std::net::Ipv4Addr::LOCALHOST, port).into())
+            .await
+            .unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` (read gives end of file or a reset) within 5 s.
+pub fn closed_by_server(stream: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     dirdav_harness::copy_dir(from, to).unwrap();
 }

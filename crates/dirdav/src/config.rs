@@ -28,6 +28,7 @@ pub(crate) struct FileConfig {
     pub(crate) tls_listen: Option<SocketAddr>,
     pub(crate) idle_timeout: Option<u64>,
     pub(crate) max_connections: Option<usize>,
+    pub(crate) max_connections_per_address: Option<usize>,
     /// `[users.<name>]`: display name and e-mail address of each user.
     #[serde(default)]
     pub(crate) users: std::collections::BTreeMap<String, UserConfig>,

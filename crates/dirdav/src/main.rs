@@ -200,6 +200,10 @@ struct ServeArgs {
     /// The most connections open at once; more wait until one closes [default: 512].
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// The most connections (and TLS handshakes) open at once from one address; more
+    /// are closed at once. Trusted proxies are not limited [default: 64].
+    #[arg(long, value_name = "N")]
+    max_connections_per_address: Option<usize>,
 }
 
 /// Drops `X-Forwarded-*` from peers that are not trusted proxies, so that what the
@@ -452,6 +456,15 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             ]
         })
     });
+    let limits = listen::Limits {
+        idle,
+        max_connections: args.max_connections.or(file.max_connections).unwrap_or(512),
+        per_address: args
+            .max_connections_per_address
+            .or(file.max_connections_per_address)
+            .unwrap_or(64),
+    };
+    let per_address = listen::PerAddress::new(limits.per_address, trusted.clone(), "connections");
     if users.is_some() || proxy_user.is_some() {
         match &users {
             Some((path, users)) => tracing::info!(
@@ -478,7 +491,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         tracing::warn!("no htpasswd file: every request is anonymous and may write");
     }
-    app = app.layer(middleware::from_fn_with_state(trusted, forwarded_headers));
+    app = app.layer(middleware::from_fn_with_state(
+        trusted.clone(),
+        forwarded_headers,
+    ));
     app = app.layer(middleware::from_fn(access_log));
 
     app = app.layer(middleware::map_response(secure_headers));
@@ -495,7 +511,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .or(file.tls_listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
             let tcp = tokio::net::TcpListener::bind(addr).await?;
-            let listener = tls::TlsListener::new(tcp, certificate.acceptor()?)?;
+            let handshakes =
+                listen::PerAddress::new(limits.per_address, trusted.clone(), "TLS handshakes");
+            let listener = tls::TlsListener::new(tcp, certificate.acceptor()?, limits, handshakes)?;
             tracing::info!(
                 url = %format!("https://{}{}/", axum::serve::Listener::local_addr(&listener)?, server.base_path()),
                 cert = %cert.display(),
@@ -517,10 +535,6 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    let limits = listen::Limits {
-        idle,
-        max_connections: args.max_connections.or(file.max_connections).unwrap_or(512),
-    };
     let https_app = app.clone();
     let https = async {
         let Some(listener) = tls else {
@@ -529,13 +543,13 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let app = https_app
             .layer(axum::Extension(dirdav_plugin::Tls))
             .layer(middleware::map_response(strict_transport));
-        listen::serve(listener, app, limits, stopped.clone()).await;
+        listen::serve(listener, app, limits, per_address.clone(), stopped.clone()).await;
     };
     // Answers are written as they are made: no waiting for Nagle's algorithm.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let http = listen::serve(listener, app, limits, stopped.clone());
+    let http = listen::serve(listener, app, limits, per_address.clone(), stopped.clone());
     tokio::join!(http, https);
     tracing::info!("stopped");
     Ok(())

@@ -148,12 +148,23 @@ pub(crate) struct TlsListener {
 }
 
 impl TlsListener {
-    /// Accepts on `tcp` and shakes hands in the background.
-    pub(crate) fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> io::Result<TlsListener> {
+    /// Accepts on `tcp` and shakes hands in the background: at most `limits`'
+    /// `max_connections` handshakes at once (more wait in the kernel's backlog), and
+    /// `per_address` from one address (more are closed at once).
+    pub(crate) fn new(
+        tcp: TcpListener,
+        acceptor: TlsAcceptor,
+        limits: crate::listen::Limits,
+        per_address: Arc<crate::listen::PerAddress>,
+    ) -> io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
         tokio::spawn(async move {
             loop {
+                let Ok(permit) = handshakes.clone().acquire_owned().await else {
+                    return;
+                };
                 let (stream, peer) = match tcp.accept().await {
                     Ok(c) => c,
                     Err(e) => {
@@ -167,8 +178,12 @@ impl TlsListener {
                 if tx.is_closed() {
                     return;
                 }
+                let Some(counted) = per_address.enter(peer.ip()) else {
+                    continue;
+                };
                 let (acceptor, ready) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
+                    let _held = (permit, counted);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = ready.send((tls, peer)).await;
