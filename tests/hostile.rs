@@ -322,3 +322,82 @@ fn one_address_cannot_hold_every_connection() {
         "the limit is logged"
     );
 }
+
+/// Parses an answer as strict XML 1.0, failing the test when it is not well-formed.
+fn well_formed(response: &support::Response) {
+    assert_eq!(response.status, 207, "{}", response.body);
+    if let Err(e) = dirdav_xml::parse(response.body.as_bytes(), &dirdav_xml::Limits::default()) {
+        panic!("ill-formed answer ({e}):\n{}", response.body);
+    }
+}
+
+#[test]
+fn control_characters_never_make_an_answer_ill_formed() {
+    let (root, state) = tree();
+    // Items holding controls XML cannot carry, as they may arrive from other programs.
+    let bell = event("bell").replace("SUMMARY:bell", "SUMMARY:ring\u{7}ring\u{1}\u{b}");
+    std::fs::write(root.path().join("cal/bell.ics"), &bell).unwrap();
+    std::fs::write(root.path().join("cal/good.ics"), event("good")).unwrap();
+    let card = CARD.replace("FN:Carol", "FN:Car\u{1b}ol");
+    std::fs::write(root.path().join("book/carol.vcf"), &card).unwrap();
+    std::fs::write(
+        root.path().join("book/.dav.toml"),
+        "kind = \"addressbook\"\ndisplayname = \"Con\\u0001tacts\"\n",
+    )
+    .unwrap();
+    let srv = serve(root.path(), state.path());
+
+    // PROPPATCH cannot store them, raw or as references: 400, nothing changed.
+    let settings = std::fs::read(root.path().join("cal/.dav.toml")).unwrap();
+    for value in ["a&#1;b", "a\u{1}b", "a\u{ffff}b"] {
+        let patch = format!(
+            r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>{value}</D:displayname><X:note xmlns:X="urn:x">{value}</X:note></D:prop></D:set></D:propertyupdate>"#
+        );
+        let refused = srv.request("PROPPATCH", "/cal/").body(patch).send();
+        assert_eq!(refused.status, 400, "{value:?}: {}", refused.body);
+    }
+    assert_eq!(
+        std::fs::read(root.path().join("cal/.dav.toml")).unwrap(),
+        settings
+    );
+
+    // Every answer that carries them is well-formed XML, with U+FFFD in their place.
+    let data = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
+    let query = srv
+        .request("REPORT", "/cal/")
+        .header("Depth", "1")
+        .body(data)
+        .send();
+    well_formed(&query);
+    assert!(query.body.contains("good.ics"));
+    assert!(
+        query.body.contains("ring\u{fffd}ring\u{fffd}\u{fffd}"),
+        "{}",
+        query.body
+    );
+    let multiget = srv
+        .request("REPORT", "/cal/")
+        .body(r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>/cal/bell.ics</D:href><D:href>/cal/good.ics</D:href></C:calendar-multiget>"#)
+        .send();
+    well_formed(&multiget);
+    let cards = srv
+        .request("REPORT", "/book/")
+        .header("Depth", "1")
+        .body(r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop><C:filter><C:prop-filter name="FN"/></C:filter></C:addressbook-query>"#)
+        .send();
+    well_formed(&cards);
+    assert!(cards.body.contains("Car\u{fffd}ol"), "{}", cards.body);
+    let listing = srv
+        .request("PROPFIND", "/")
+        .header("Depth", "1")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#)
+        .send();
+    well_formed(&listing);
+    assert!(
+        listing.body.contains("Con\u{fffd}tacts"),
+        "{}",
+        listing.body
+    );
+    // GET gives the bytes as stored.
+    assert_eq!(srv.request("GET", "/cal/bell.ics").send().body, bell);
+}

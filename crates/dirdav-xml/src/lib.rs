@@ -23,7 +23,7 @@ mod writer;
 pub use element::{Element, Node};
 pub use name::Name;
 pub use reader::{Limits, XmlError, parse};
-pub use writer::XmlWriter;
+pub use writer::{XmlWriter, is_xml_char};
 
 /// Namespace URIs used across dirdav and its plugins.
 pub mod ns {

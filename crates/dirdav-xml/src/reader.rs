@@ -121,7 +121,19 @@ fn close(element: Element, stack: &mut [Element], root: &mut Option<Element>) {
     }
 }
 
+/// Refuses characters XML 1.0 does not allow, raw or as references (`&#1;`).
+fn xml_chars_only(text: &str) -> Result<(), XmlError> {
+    match text.chars().find(|c| !crate::is_xml_char(*c)) {
+        Some(c) => Err(malformed(format!(
+            "character U+{:04X} is not allowed in XML 1.0",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
+    xml_chars_only(text)?;
     match stack.last_mut() {
         Some(parent) => {
             if let Some(Node::Text(prev)) = parent.children.last_mut() {
@@ -175,6 +187,7 @@ fn element_from(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Elem
             let ns = resolved_ns(ns_result)?;
             Name::owned(ns, local.into_inner())
         };
+        xml_chars_only(&value)?;
         element.attrs.push((name, value.into_owned()));
     }
     Ok(element)
@@ -229,6 +242,12 @@ mod tests {
             r#"<D:propfind xmlns:D="DAV:"><D:prop><bar:foo xmlns:bar=""/></D:prop></D:propfind>"#,
             "<a>&nope;</a>",
             "text",
+            "<a>&#1;</a>",
+            "<a>&#x1F;</a>",
+            "<a>\u{1}</a>",
+            "<a>\u{ffff}</a>",
+            "<a k='\u{8}'/>",
+            "<a k='&#12;'/>",
         ] {
             assert!(p(bad).is_err(), "accepted {bad:?}");
         }

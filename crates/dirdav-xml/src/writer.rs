@@ -2,6 +2,26 @@ use quick_xml::escape::{escape, partial_escape};
 
 use crate::{Element, Name, Node, ns};
 
+/// Whether XML 1.0 can carry `c` (its `Char` production, for a Rust `char`).
+pub fn is_xml_char(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// `text` with the characters XML 1.0 cannot carry replaced by U+FFFD; borrowed when
+/// there are none (the common case, decided by a scan of the bytes).
+fn xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
+    let suspect = text
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
+    if !suspect || text.chars().all(is_xml_char) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{fffd}' })
+        .collect::<String>()
+        .into()
+}
+
 /// Writes XML deterministically: the namespaces given to [`XmlWriter::new`] are
 /// declared once on the root element with their stable prefixes; any other namespace
 /// (a client's dead property, say) is declared where it is used.
@@ -135,9 +155,12 @@ impl XmlWriter {
         self.end();
     }
 
-    /// Writes escaped character data.
+    /// Writes escaped character data. Characters XML 1.0 cannot carry at all, not even
+    /// as references (controls other than tab, LF and CR; U+FFFE; U+FFFF), are written
+    /// as U+FFFD, so that one item holding them cannot make a whole answer ill-formed.
     pub fn text(&mut self, text: &str) {
-        self.out.extend_from_slice(partial_escape(text).as_bytes());
+        self.out
+            .extend_from_slice(partial_escape(xml_chars(text).as_ref()).as_bytes());
     }
 
     /// Writes a whole element tree.
@@ -162,7 +185,7 @@ impl XmlWriter {
             self.out.extend_from_slice(name.local().as_bytes());
             self.out.extend_from_slice(b"=\"");
             self.out
-                .extend_from_slice(escape(value.as_str()).as_bytes());
+                .extend_from_slice(escape(xml_chars(value).as_ref()).as_bytes());
             self.out.push(b'"');
         }
         if element.children.is_empty() {
@@ -255,6 +278,28 @@ mod tests {
             r#"<d:a xmlns:d="DAV:" xmlns:x="urn:x"><x:b><c xmlns="urn:c"><e xmlns=""/></c></x:b>t&lt;</d:a>"#,
         );
         round_trip(r#"<x:a xmlns:x="urn:x" xmlns:y="urn:y" y:k="v&quot;" xml:lang="de"/>"#);
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_replaced() {
+        let mut w = XmlWriter::new(&[("DAV:", "d")]);
+        let mut e = Element::new(Name::new("DAV:", "a"));
+        e.attrs.push((Name::new("", "k"), "v\u{1}".into()));
+        e.children.push(Node::Text(
+            "bell\u{7} tab\t crlf\r\n \u{ffff} é\u{fffd}".into(),
+        ));
+        w.element(&e);
+        let out = w.finish();
+        let again = parse(&out, &Limits::default()).unwrap();
+        assert_eq!(
+            again.text(),
+            "bell\u{fffd} tab\t crlf\r\n \u{fffd} é\u{fffd}"
+        );
+        assert_eq!(again.get_attr(&Name::new("", "k")), Some("v\u{fffd}"));
+        assert!(matches!(
+            xml_chars("plain é text\r\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
