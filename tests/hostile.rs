@@ -401,3 +401,67 @@ fn control_characters_never_make_an_answer_ill_formed() {
     // GET gives the bytes as stored.
     assert_eq!(srv.request("GET", "/cal/bell.ics").send().body, bell);
 }
+
+#[test]
+fn property_values_and_settings_files_are_bounded() {
+    let (root, state) = tree();
+    let srv = Dirdav::start(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--max-property-size",
+        "4K",
+        "--max-settings-size",
+        "20K",
+    ]);
+    let patch = |name: &str, size: usize| {
+        let body = format!(
+            r#"<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:x"><D:set><D:prop><X:{name}>{}</X:{name}></D:prop></D:set></D:propertyupdate>"#,
+            "v".repeat(size)
+        );
+        srv.request("PROPPATCH", "/cal/").body(body).send()
+    };
+    // One value past the bound: 507 for it, nothing stored.
+    let settings = root.path().join("cal/.dav.toml");
+    let before = std::fs::read(&settings).unwrap();
+    let big = patch("big", 8_000);
+    assert_eq!(big.status, 207, "{}", big.body);
+    assert!(
+        big.body.contains("507 Insufficient Storage"),
+        "{}",
+        big.body
+    );
+    assert_eq!(std::fs::read(&settings).unwrap(), before);
+    // Values within it, until the file would grow past its bound.
+    let mut stored = 0;
+    for i in 0..12 {
+        let r = patch(&format!("p{i}"), 3_000);
+        match r.status {
+            207 => {
+                assert!(r.body.contains("200 OK"), "{}", r.body);
+                stored += 1;
+            }
+            507 => break,
+            other => panic!("{other}: {}", r.body),
+        }
+    }
+    assert!((4..12).contains(&stored), "{stored} values stored");
+    let size = std::fs::metadata(&settings).unwrap().len();
+    assert!(size <= 20 * 1024, "{size} bytes");
+    // What was stored is intact and served.
+    let found = srv
+        .request("PROPFIND", "/cal/")
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:" xmlns:X="urn:x"><D:prop><X:p0/></D:prop></D:propfind>"#)
+        .send();
+    assert_eq!(found.status, 207);
+    assert!(found.body.contains(&"v".repeat(3_000)), "{}", found.body);
+    // Removing still works once the file is full.
+    let remove = srv
+        .request("PROPPATCH", "/cal/")
+        .body(r#"<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:x"><D:remove><D:prop><X:p0/></D:prop></D:remove></D:propertyupdate>"#)
+        .send();
+    assert_eq!(remove.status, 207, "{}", remove.body);
+    assert!(std::fs::metadata(&settings).unwrap().len() < size);
+}

@@ -71,11 +71,19 @@ pub struct Config {
     pub watch: Watch,
     /// How long a request body may stay silent before the request is answered 408.
     pub body_timeout: Duration,
+    /// The largest value one property may be set to, in bytes of XML; larger gets
+    /// 507 for that property (RFC 4918 §9.2.1).
+    pub max_property: usize,
+    /// The largest a folder's `.dav.toml` may grow through PROPPATCH, COPY or MOVE,
+    /// in bytes; an edit that would grow it past this gets 507. It is read into
+    /// memory whenever the folder's properties are.
+    pub max_settings: usize,
 }
 
 impl Config {
     /// Defaults for a tree: no base path, 256 MiB bodies, 4 MiB XML, 30 s of body
-    /// silence, 10,000 resources for `Depth: infinity`.
+    /// silence, 10,000 resources for `Depth: infinity`, 64 KiB per property value,
+    /// 1 MiB per `.dav.toml`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
@@ -87,7 +95,23 @@ impl Config {
             sync_log_limit: 10_000,
             watch: Watch::Auto,
             body_timeout: Duration::from_secs(30),
+            max_property: 64 * 1024,
+            max_settings: 1024 * 1024,
         }
+    }
+
+    /// Sets the largest value one property may be set to.
+    #[must_use]
+    pub fn max_property(mut self, bytes: usize) -> Self {
+        self.max_property = bytes;
+        self
+    }
+
+    /// Sets the largest a `.dav.toml` may grow through the server's edits.
+    #[must_use]
+    pub fn max_settings(mut self, bytes: usize) -> Self {
+        self.max_settings = bytes;
+        self
     }
 
     /// Persists the index and sync log in this folder (created if missing).

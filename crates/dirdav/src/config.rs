@@ -15,6 +15,8 @@ pub(crate) struct FileConfig {
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) base_path: Option<String>,
     pub(crate) max_body: Option<String>,
+    pub(crate) max_property_size: Option<String>,
+    pub(crate) max_settings_size: Option<String>,
     pub(crate) propfind_infinity_limit: Option<usize>,
     pub(crate) watch: Option<crate::WatchArg>,
     pub(crate) sync_log_limit: Option<usize>,

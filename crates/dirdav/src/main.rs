@@ -164,6 +164,14 @@ struct ServeArgs {
     /// Largest request body accepted (bytes, or with K, M, G) [default: 256M].
     #[arg(long, value_name = "SIZE")]
     max_body: Option<String>,
+    /// Largest value one property may be set to by PROPPATCH (507 beyond)
+    /// [default: 64K].
+    #[arg(long, value_name = "SIZE")]
+    max_property_size: Option<String>,
+    /// Largest a folder's .dav.toml may grow through the server's edits (507 beyond)
+    /// [default: 1M].
+    #[arg(long, value_name = "SIZE")]
+    max_settings_size: Option<String>,
     /// Most resources a `Depth: infinity` PROPFIND answers before refusing with
     /// `DAV:propfind-finite-depth` [default: 10000].
     #[arg(long, value_name = "N")]
@@ -361,6 +369,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         Config::new(&root).base_path(args.base_path.or(file.base_path).as_deref().unwrap_or(""));
     if let Some(size) = args.max_body.or(file.max_body) {
         config = config.max_body(parse_size(&size)?);
+    }
+    if let Some(size) = args.max_property_size.or(file.max_property_size) {
+        config = config.max_property(usize::try_from(parse_size(&size)?)?);
+    }
+    if let Some(size) = args.max_settings_size.or(file.max_settings_size) {
+        config = config.max_settings(usize::try_from(parse_size(&size)?)?);
     }
     let idle = Duration::from_secs(args.idle_timeout.or(file.idle_timeout).unwrap_or(30).max(1));
     config = config.body_timeout(idle);

@@ -146,6 +146,7 @@ pub(crate) async fn edit_dotfile(
         return Ok(key);
     }
     let path = srv.fs_path(collection).join(DOTFILE);
+    let max = srv.config.max_settings;
     let result = tokio::task::spawn_blocking(move || -> Result<_, DavError> {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -159,6 +160,17 @@ pub(crate) async fn edit_dotfile(
             ))
             .source(e)
         })?;
+        // Growing past the bound is refused; an edit that shrinks a file already
+        // past it (a hand-written one) is let through.
+        if let Some(new) = &edited
+            && new.len() > max
+            && new.len() > text.len()
+        {
+            return Err(DavError::new(
+                dirdav_plugin::http::StatusCode::INSUFFICIENT_STORAGE,
+                format!("the folder's {DOTFILE} would grow past {max} bytes"),
+            ));
+        }
         match &edited {
             Some(new) => {
                 write_atomic(&path, new.as_bytes())

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use dirdav_plugin::http::StatusCode;
-use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
+use dirdav_plugin::xml::{Element, Limits, Name, XmlWriter, ns, parse};
 use dirdav_plugin::{DavError, Multistatus, PropStat, Resource};
 
 use super::{Effect, edit_compat, edit_dotfile, refuse_hidden};
@@ -96,6 +96,7 @@ pub(crate) async fn proppatch(
     for Instruction { element, set } in instructions {
         let name = element.name.clone();
         let outcome = match srv.registry.property(&name) {
+            _ if set && too_large(srv, &element) => Err(value_too_large(srv)),
             Some(live) if live.stored_at.is_none() => {
                 Err(DavError::forbidden(format!("{name} is protected"))
                     .condition(CANNOT_MODIFY_PROTECTED))
@@ -132,6 +133,23 @@ pub(crate) async fn proppatch(
     }
 
     Ok(answer(srv, &resource, failed, outcomes))
+}
+
+/// Whether a value is larger, written as XML, than one property may be.
+fn too_large(srv: &Inner, value: &Element) -> bool {
+    let mut writer = XmlWriter::fragment();
+    writer.element(value);
+    writer.len() > srv.config.max_property
+}
+
+fn value_too_large(srv: &Inner) -> DavError {
+    DavError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        format!(
+            "a property value may be at most {} bytes",
+            srv.config.max_property
+        ),
+    )
 }
 
 /// The 207 answer: each property with its status; when any failed, the others 424.
@@ -181,6 +199,7 @@ async fn compat(
     for Instruction { element, set } in instructions {
         let name = element.name.clone();
         let outcome = match srv.registry.property(&name) {
+            _ if set && too_large(srv, &element) => Err(value_too_large(srv)),
             Some(live) if live.stored_at.is_none() => {
                 Err(DavError::forbidden(format!("{name} is protected"))
                     .condition(CANNOT_MODIFY_PROTECTED))
