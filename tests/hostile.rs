@@ -465,3 +465,92 @@ fn property_values_and_settings_files_are_bounded() {
     assert_eq!(remove.status, 207, "{}", remove.body);
     assert!(std::fs::metadata(&settings).unwrap().len() < size);
 }
+
+#[test]
+fn links_swapped_in_after_indexing_are_not_followed() {
+    let (root, state) = tree();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("a.txt"), "outside").unwrap();
+    std::fs::create_dir(root.path().join("docs")).unwrap();
+    std::fs::write(root.path().join("docs/a.txt"), "inside").unwrap();
+    std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
+    // Unwatched, so the index keeps believing what it saw at start-up.
+    let srv = Dirdav::start(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--watch",
+        "off",
+    ]);
+    assert_eq!(srv.request("GET", "/docs/a.txt").send().body, "inside");
+    // A local user swaps the folder for a link out of the tree, and an item for a link.
+    std::fs::rename(root.path().join("docs"), root.path().join("docs.old")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.path().join("docs")).unwrap();
+    std::fs::remove_file(root.path().join("cal/a.ics")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("a.txt"), root.path().join("cal/a.ics"))
+        .unwrap();
+    for path in ["/docs/a.txt", "/cal/a.ics"] {
+        let get = srv.request("GET", path).send();
+        assert_eq!(get.status, 404, "{path}: {}", get.body);
+        assert!(!get.body.contains("outside"));
+    }
+    let report = srv
+        .request("REPORT", "/cal/")
+        .body(r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>/cal/a.ics</D:href></C:calendar-multiget>"#)
+        .send();
+    assert!(!report.body.contains("outside"), "{}", report.body);
+    let put = srv.request("PUT", "/docs/new.txt").body("x").send();
+    assert!(put.status == 409 || put.status == 404, "{}", put.status);
+    let put = srv.request("PUT", "/docs/a.txt").body("x").send();
+    assert!(put.status == 409 || put.status == 404, "{}", put.status);
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        1,
+        "nothing written outside"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("a.txt")).unwrap(),
+        "outside"
+    );
+    assert_eq!(srv.request("GET", "/").send().status, 200);
+}
+
+#[test]
+fn a_get_racing_puts_sends_the_etag_of_the_bytes_it_sends() {
+    let (root, state) = tree();
+    std::fs::create_dir(root.path().join("docs")).unwrap();
+    std::fs::write(root.path().join("docs/f.txt"), "start").unwrap();
+    let srv = serve(root.path(), state.path());
+    let port = srv.port;
+    let writer = std::thread::spawn(move || {
+        for i in 0..300 {
+            // Versions of different lengths and of equal length.
+            let body = format!("{}{}", "x".repeat(i % 3 * 1000), i);
+            let r = support::Request::to(port, "PUT", "/docs/f.txt")
+                .body(body)
+                .send();
+            assert!(r.status == 204 || r.status == 201, "{}", r.status);
+        }
+    });
+    let mut checked = 0;
+    while !writer.is_finished() {
+        let get = srv.request("GET", "/docs/f.txt").send();
+        assert_eq!(get.status, 200);
+        let hash = blake3::hash(get.body.as_bytes()).to_hex();
+        let expected = format!("\"{}\"", &hash[..32]);
+        assert_eq!(
+            get.header("etag"),
+            Some(expected.as_str()),
+            "the ETag is not that of the {} bytes sent",
+            get.body.len()
+        );
+        assert_eq!(
+            get.header("content-length"),
+            Some(get.body.len().to_string().as_str())
+        );
+        checked += 1;
+    }
+    writer.join().unwrap();
+    assert!(checked > 20, "{checked} reads");
+}

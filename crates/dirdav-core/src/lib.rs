@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod beneath;
 mod body;
 mod compat;
 mod conditions;

@@ -303,9 +303,14 @@ impl ServerBuilder {
         let dav_header =
             HeaderValue::from_str(&tokens.join(", ")).unwrap_or(HeaderValue::from_static("1, 3"));
         let watch = self.config.watch;
+        let root_dir = crate::beneath::RootDir::open(&root).map_err(|source| BuildError::Root {
+            path: root.clone(),
+            source,
+        })?;
         let inner = Arc::new(Inner {
             config: self.config,
             root,
+            root_dir,
             registry,
             index: RwLock::new(index),
             locks: Locks::default(),
@@ -528,6 +533,8 @@ impl Locks {
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) root: PathBuf,
+    /// The root, opened: files are opened through it, never through a link.
+    pub(crate) root_dir: crate::beneath::RootDir,
     pub(crate) registry: Arc<Registry>,
     index: RwLock<Index>,
     pub(crate) locks: Locks,
@@ -1278,22 +1285,28 @@ impl Store for Inner {
     }
 
     fn read(&self, path: &str) -> BoxFuture<'_, Result<Bytes, DavError>> {
-        let fs_path = self.fs_path(path);
+        let (root, key) = (self.root_dir.clone(), path.to_owned());
         Box::pin(async move {
-            tokio::fs::read(&fs_path)
-                .await
-                .map(Bytes::from)
-                .map_err(|e| crate::storage::io_error("reading a file failed", e))
+            crate::storage::blocking("reading a file failed", move || {
+                root.file(&key).and_then(crate::storage::read_all)
+            })
+            .await
+            .map(Bytes::from)
         })
     }
 
     fn read_many(&self, paths: Vec<String>) -> BoxFuture<'_, Vec<Option<Bytes>>> {
-        let files: Vec<PathBuf> = paths.iter().map(|p| self.fs_path(p)).collect();
+        let root = self.root_dir.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                files
+                paths
                     .iter()
-                    .map(|f| std::fs::read(f).ok().map(Bytes::from))
+                    .map(|p| {
+                        root.file(p)
+                            .and_then(crate::storage::read_all)
+                            .ok()
+                            .map(Bytes::from)
+                    })
                     .collect()
             })
             .await

@@ -48,6 +48,16 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| io_error(context, e))
 }
 
+/// Reads an open file to its end.
+pub(crate) fn read_all(mut file: File) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(
+        file.metadata()
+            .map_or(0, |m| usize::try_from(m.len()).unwrap_or(0)),
+    );
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Formats a blake3 hash as a strong, quoted entity tag.
 pub(crate) fn etag_of(hash: &blake3::Hash) -> String {
     format!("\"{}\"", &hash.to_hex()[..32])
@@ -71,6 +81,10 @@ pub(crate) fn times(meta: &fs::Metadata) -> (SystemTime, SystemTime) {
 #[derive(Debug)]
 pub(crate) struct TempFile {
     path: PathBuf,
+    /// The folder, opened without following links (Linux, [`TempFile::new_beneath`]):
+    /// creating, reading back, renaming and removing then happen relative to it, so a
+    /// folder swapped for a link meanwhile is not written through.
+    dir: Option<File>,
     file: Option<File>,
     hasher: blake3::Hasher,
     len: u64,
@@ -89,11 +103,52 @@ impl TempFile {
             .open(&path)?;
         Ok(TempFile {
             path,
+            dir: None,
             file: Some(file),
             hasher: blake3::Hasher::new(),
             len: 0,
             committed: false,
         })
+    }
+
+    /// Creates a temporary file in the folder `key` below `root` (at `fs_dir`), reached
+    /// without following a link.
+    pub(crate) fn new_beneath(
+        root: &crate::beneath::RootDir,
+        key: &str,
+        fs_dir: &Path,
+    ) -> io::Result<TempFile> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{Mode, OFlags, openat};
+            let dir = root.dir(key)?;
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let file = openat(
+                &dir,
+                name.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::from_bits_truncate(0o666),
+            )?;
+            Ok(TempFile {
+                path: fs_dir.join(name),
+                dir: Some(dir),
+                file: Some(File::from(file)),
+                hasher: blake3::Hasher::new(),
+                len: 0,
+                committed: false,
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            root.dir(key)?;
+            TempFile::new(fs_dir)
+        }
+    }
+
+    /// The temporary's file name.
+    fn name(&self) -> &std::ffi::OsStr {
+        self.path.file_name().unwrap_or_default()
     }
 
     /// Appends bytes, hashing them on the way.
@@ -117,7 +172,19 @@ impl TempFile {
             f.flush()?;
         }
         let mut buf = Vec::with_capacity(self.len as usize);
-        File::open(&self.path)?.read_to_end(&mut buf)?;
+        let mut file = match &self.dir {
+            #[cfg(target_os = "linux")]
+            Some(dir) => File::from(rustix::fs::openat(
+                dir,
+                self.name(),
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::CLOEXEC
+                    | rustix::fs::OFlags::NOFOLLOW,
+                rustix::fs::Mode::empty(),
+            )?),
+            _ => File::open(&self.path)?,
+        };
+        file.read_to_end(&mut buf)?;
         Ok(buf)
     }
 
@@ -138,9 +205,26 @@ impl TempFile {
         if let Some(f) = self.file.take() {
             f.sync_all()?;
         }
-        fs::rename(&self.path, target)?;
-        self.committed = true;
-        sync_parent(target);
+        match &self.dir {
+            // Within the folder opened: the target is a name in it, never a path
+            // through a link.
+            #[cfg(target_os = "linux")]
+            Some(dir) => {
+                let name = target.file_name().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "a target without a name")
+                })?;
+                rustix::fs::renameat(dir, self.name(), dir, name)?;
+                self.committed = true;
+                if let Err(e) = dir.sync_all() {
+                    tracing::warn!(path = %target.display(), error = %e, "syncing the folder failed");
+                }
+            }
+            _ => {
+                fs::rename(&self.path, target)?;
+                self.committed = true;
+                sync_parent(target);
+            }
+        }
         Ok(etag_of(&self.hasher.finalize()))
     }
 }
@@ -149,7 +233,15 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         if !self.committed {
             self.file = None;
-            let _ = fs::remove_file(&self.path);
+            match &self.dir {
+                #[cfg(target_os = "linux")]
+                Some(dir) => {
+                    let _ = rustix::fs::unlinkat(dir, self.name(), rustix::fs::AtFlags::empty());
+                }
+                _ => {
+                    let _ = fs::remove_file(&self.path);
+                }
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ pub(crate) async fn get(
     if resource.is_collection {
         return Ok(listing(srv, ctx, &resource, head));
     }
+    // The bytes served and the validators sent must describe one version: open the
+    // file first and make sure it is the version the index describes.
+    let (file, resource) = open_consistent(srv, resource).await?;
     let etag = resource.etag.clone().unwrap_or_default();
     if let Err(e) = preconditions(srv, ctx, Some(&resource)) {
         if e.status() != StatusCode::NOT_MODIFIED {
@@ -61,12 +64,11 @@ pub(crate) async fn get(
         // Items are small: read from the page cache right here when the kernel can do
         // that without waiting for the disk, else one trip to the blocking pool; one
         // body the server sends with the head in a single write.
-        let path = srv.fs_path(&resource.path);
-        let bytes = match read_cached(&path, start, len) {
+        let bytes = match read_cached(&file, start, len) {
             Some(bytes) => bytes,
             None => {
                 crate::storage::blocking("reading the file failed", move || {
-                    read_range(&path, start, len)
+                    read_range(file, start, len)
                 })
                 .await?
             }
@@ -74,9 +76,7 @@ pub(crate) async fn get(
         len = bytes.len() as u64;
         Body::from(bytes)
     } else {
-        let mut file = tokio::fs::File::open(srv.fs_path(&resource.path))
-            .await
-            .map_err(|e| io_error("opening the file failed", e))?;
+        let mut file = tokio::fs::File::from_std(file);
         if start > 0 {
             file.seek(SeekFrom::Start(start))
                 .await
@@ -106,21 +106,66 @@ pub(crate) async fn get(
     Ok(response)
 }
 
+/// Opens a file's current version, with the resource describing it. The index's entry
+/// is the version when its size and modification time are the open file's; a PUT
+/// renames the new version into place just before it updates the index, so a mismatch
+/// is retried a few times against the fresh entry. A file changed outside the server
+/// and not yet seen by the index is hashed as opened.
+async fn open_consistent(
+    srv: &Arc<Inner>,
+    mut resource: Resource,
+) -> Result<(std::fs::File, Resource), DavError> {
+    let open = |key: &str| {
+        srv.root_dir
+            .file(key)
+            .and_then(|f| Ok((f.metadata()?, f)))
+            .map_err(|e| io_error("opening the file failed", e))
+    };
+    for attempt in 0..4 {
+        let (meta, file) = open(&resource.path)?;
+        let (modified, _) = crate::storage::times(&meta);
+        if meta.len() == resource.size && modified == resource.modified {
+            return Ok((file, resource));
+        }
+        if attempt < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(1 << attempt)).await;
+            resource = srv
+                .resource_in(&srv.index(), &resource.path)
+                .filter(|r| !r.is_collection)
+                .ok_or_else(DavError::not_found)?;
+        }
+    }
+    let (meta, file) = open(&resource.path)?;
+    let file = crate::storage::blocking("reading the file failed", move || {
+        let mut hasher = blake3::Hasher::new();
+        let mut reader = &file;
+        hasher.update_reader(&mut reader)?;
+        std::io::Seek::rewind(&mut reader)?;
+        Ok((file, crate::storage::etag_of(&hasher.finalize())))
+    })
+    .await?;
+    let (file, etag) = file;
+    let (modified, _) = crate::storage::times(&meta);
+    resource.etag = Some(etag);
+    resource.size = meta.len();
+    resource.modified = modified;
+    Ok((file, resource))
+}
+
 /// Reads a small range without leaving the async thread, when all of it is in the page
 /// cache: `preadv2` with `RWF_NOWAIT` fails rather than wait for the disk. Opening a
 /// file whose folder the index has just walked needs no disk either, as a rule. A GET
 /// then costs no hand-over to the blocking pool and back, which was most of its time
 /// under load (futex wake-ups in `perf`). `None`: read it the blocking way.
 #[cfg(target_os = "linux")]
-fn read_cached(path: &std::path::Path, start: u64, len: u64) -> Option<Vec<u8>> {
+fn read_cached(file: &std::fs::File, start: u64, len: u64) -> Option<Vec<u8>> {
     use rustix::io::{ReadWriteFlags, preadv2};
-    let file = std::fs::File::open(path).ok()?;
     let mut buf = vec![0u8; usize::try_from(len).ok()?];
     let mut filled = 0;
     while filled < buf.len() {
         let at = start + filled as u64;
         let read = preadv2(
-            &file,
+            file,
             &mut [std::io::IoSliceMut::new(&mut buf[filled..])],
             at,
             ReadWriteFlags::NOWAIT,
@@ -136,7 +181,7 @@ fn read_cached(path: &std::path::Path, start: u64, len: u64) -> Option<Vec<u8>> 
 }
 
 #[cfg(not(target_os = "linux"))]
-fn read_cached(_path: &std::path::Path, _start: u64, _len: u64) -> Option<Vec<u8>> {
+fn read_cached(_file: &std::fs::File, _start: u64, _len: u64) -> Option<Vec<u8>> {
     None
 }
 
@@ -241,9 +286,8 @@ fn escape(s: &str) -> String {
 const IN_ONE_READ: u64 = 256 * 1024;
 
 /// Up to `len` bytes of a file from `start`.
-fn read_range(path: &std::path::Path, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
+fn read_range(mut file: std::fs::File, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Seek};
-    let mut file = std::fs::File::open(path)?;
     if start > 0 {
         file.seek(SeekFrom::Start(start))?;
     }

@@ -53,8 +53,15 @@ pub(crate) async fn put(
     // The body is received and made durable before the collection's lock is taken, so
     // a slow upload never holds up other writers; under the lock only the checks, the
     // rename and the index update remain.
-    let mut tmp = TempFile::new(&srv.fs_path(parent_key))
-        .map_err(|e| io_error("creating a temporary file failed", e))?;
+    // The folder is reached without following links: one swapped in after indexing
+    // must not lead the upload out of the tree (it reads as missing: 409).
+    let mut tmp = TempFile::new_beneath(&srv.root_dir, parent_key, &srv.fs_path(parent_key))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                DavError::conflict("the parent collection does not exist")
+            }
+            _ => io_error("creating a temporary file failed", e),
+        })?;
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| body_error(&e))?;
