@@ -597,10 +597,30 @@ impl Inner {
         format!("{TOKEN_PREFIX}{}:{seq}", self.instance)
     }
 
-    fn parse_token(&self, token: &str) -> Option<u64> {
+    /// A token for a listing paged by `DAV:limit`: the state at `seq` for the members
+    /// up to `cursor` (in key order), the ones after it not yet sent.
+    fn paged_token(&self, seq: u64, cursor: &str) -> String {
+        let hex: String = cursor.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("{TOKEN_PREFIX}{}:{seq}.{hex}", self.instance)
+    }
+
+    /// The sequence number a token names, and its cursor when it is a paged one.
+    fn parse_token(&self, token: &str) -> Option<(u64, Option<String>)> {
         let rest = token.trim().strip_prefix(TOKEN_PREFIX)?;
         let (instance, seq) = rest.rsplit_once(':')?;
-        (instance == self.instance).then(|| seq.parse().ok())?
+        if instance != self.instance {
+            return None;
+        }
+        match seq.split_once('.') {
+            None => Some((seq.parse().ok()?, None)),
+            Some((seq, hex)) => {
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()?;
+                Some((seq.parse().ok()?, Some(String::from_utf8(bytes).ok()?)))
+            }
+        }
     }
 
     /// Changes the index and persists what changed before returning. A failure to
@@ -1366,32 +1386,69 @@ impl Store for Inner {
         }
         let stale =
             || DavError::forbidden("unknown or expired sync token").condition(VALID_SYNC_TOKEN);
-        let since = match token.map(str::trim).filter(|t| !t.is_empty()) {
-            None => None,
-            Some(t) => Some(self.parse_token(t).ok_or_else(stale)?),
+        let (since, cursor) = match token.map(str::trim).filter(|t| !t.is_empty()) {
+            None => (None, None),
+            Some(t) => {
+                let (seq, cursor) = self.parse_token(t).ok_or_else(stale)?;
+                (Some(seq), cursor)
+            }
         };
         let index = self.index();
-        let mut list = index
-            .changes(collection, since, infinite)
-            .map_err(|_| stale())?;
-        let mut token_seq = index.seq();
+        // Two parts: changes since the token (to members the client has), by sequence
+        // number; and members it has not been sent yet (all of them at first, those
+        // after a paged token's cursor later), by key.
+        let (mut list, rest) = match (since, &cursor) {
+            (None, _) => (
+                Vec::new(),
+                index
+                    .changes(collection, None, infinite)
+                    .map_err(|_| stale())?,
+            ),
+            (Some(since), None) => (
+                index
+                    .changes(collection, Some(since), infinite)
+                    .map_err(|_| stale())?,
+                Vec::new(),
+            ),
+            (Some(since), Some(cursor)) => {
+                let mut delta = index
+                    .changes(collection, Some(since), infinite)
+                    .map_err(|_| stale())?;
+                delta.retain(|(k, _, _)| k.as_str() <= cursor.as_str());
+                let rest: Vec<_> = index
+                    .changes(collection, None, infinite)
+                    .map_err(|_| stale())?
+                    .into_iter()
+                    .filter(|(k, _, _)| k.as_str() > cursor.as_str())
+                    .collect();
+                (delta, rest)
+            }
+        };
+        let mut rest = rest;
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut token = self.token(index.seq());
         let mut truncated = false;
-        if let Some(limit) = limit
-            && list.len() > limit
-        {
-            let Some(since) = since else {
-                return Err(DavError::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    "more members than the limit",
-                )
-                .condition(Name::new(ns::DAV, "number-of-matches-within-limits")));
-            };
-            // Cut after whole sequence numbers, so the token resumes exactly there.
-            let cut_seq = list[limit.saturating_sub(1)].2;
-            list.retain(|(_, _, s)| *s <= cut_seq);
-            token_seq = cut_seq.max(since);
-            truncated = true;
+        if let Some(limit) = limit {
+            if list.len() > limit {
+                // Cut after whole sequence numbers, so the token resumes exactly there.
+                let cut_seq = list[limit.saturating_sub(1)].2;
+                list.retain(|(_, _, s)| *s <= cut_seq);
+                let cut_seq = cut_seq.max(since.unwrap_or(0));
+                token = match &cursor {
+                    Some(cursor) => self.paged_token(cut_seq, cursor),
+                    None => self.token(cut_seq),
+                };
+                truncated = true;
+                rest.clear();
+            } else if list.len() + rest.len() > limit {
+                // Page the members not sent yet: the state now, up to the last one sent.
+                rest.truncate(limit - list.len());
+                let last = rest.last().map(|r| r.0.as_str()).or(cursor.as_deref());
+                token = self.paged_token(index.seq(), last.unwrap_or(""));
+                truncated = true;
+            }
         }
+        list.extend(rest);
         let mut changed = Vec::new();
         let mut removed = Vec::new();
         for (key, change, _) in list {
@@ -1407,7 +1464,7 @@ impl Store for Inner {
             }
         }
         Ok(SyncChanges {
-            token: self.token(token_seq),
+            token,
             changed,
             removed,
             truncated,

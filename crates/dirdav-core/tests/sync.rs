@@ -247,6 +247,70 @@ async fn a_limit_truncates_with_507_and_the_token_resumes() {
 }
 
 #[tokio::test]
+async fn an_initial_sync_with_a_limit_pages_through_the_members() {
+    let fx = Fixture::new();
+    let srv = Server::builder(fx.config().watch(Watch::Off))
+        .build()
+        .await
+        .unwrap();
+    for name in ["a", "b", "c", "d", "e"] {
+        req("PUT", &format!("/docs/{name}.txt"))
+            .body(name)
+            .send(&srv)
+            .await;
+    }
+    let page = |token: String| {
+        let body = sync_body(&token).replace(
+            "<d:prop>",
+            "<d:limit><d:nresults>2</d:nresults></d:limit><d:prop>",
+        );
+        let srv = &srv;
+        async move {
+            let r = req("REPORT", "/docs/").body(body).send(srv).await;
+            assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.body);
+            let more = r.body.contains("507 Insufficient Storage");
+            let (hrefs, token) = parse_sync(&r.body);
+            (hrefs, token, more)
+        }
+    };
+    // Pages in key order, each with the collection's 507 but the last.
+    let (first, token, more) = page(String::new()).await;
+    assert_eq!(first, ["/docs/a.txt", "/docs/b.txt", "/docs/"]);
+    assert!(more);
+    // Between pages: a member already sent changes, one is removed, one is added
+    // after the cursor.
+    req("PUT", "/docs/a.txt").body("a2").send(&srv).await;
+    req("DELETE", "/docs/b.txt").send(&srv).await;
+    req("PUT", "/docs/f.txt").body("f").send(&srv).await;
+    let (second, token, more) = page(token).await;
+    assert_eq!(second, ["/docs/a.txt", "/docs/b.txt 404", "/docs/"]);
+    assert!(more);
+    let mut seen = Vec::new();
+    let mut token = token;
+    loop {
+        let (hrefs, next, more) = page(token).await;
+        seen.extend(hrefs.into_iter().filter(|h| h != "/docs/"));
+        token = next;
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "/docs/c.txt",
+            "/docs/d.txt",
+            "/docs/e.txt",
+            "/docs/f.txt",
+            "/docs/readme.txt"
+        ]
+    );
+    // The last token is an ordinary one: nothing more has changed.
+    let (after, _) = sync(&srv, "/docs/", &token).await;
+    assert!(after.is_empty(), "{after:?}");
+}
+
+#[tokio::test]
 async fn infinite_depth_on_a_plain_folder() {
     let fx = Fixture::new();
     let srv = Server::builder(fx.config().watch(Watch::Off))
