@@ -485,6 +485,45 @@ fn a_full_disk_answers_507_and_keeps_the_old_file() {
     assert_eq!(leftovers, ["keep.txt"], "no temporary file left behind");
     let r = srv.request("GET", "/keep.txt").send();
     assert_eq!(r.body, "the old version\n");
+    drop(srv);
+
+    // A folder copy that does not fit: 507, no partial copy, the replaced folder kept.
+    std::fs::create_dir(mnt.path().join("big")).unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            mnt.path().join(format!("big/{i}.bin")),
+            vec![b'b'; 140 * 1024],
+        )
+        .unwrap();
+    }
+    std::fs::create_dir(mnt.path().join("old")).unwrap();
+    std::fs::write(mnt.path().join("old/a.txt"), "old").unwrap();
+    let srv = Dirdav::start(&["--root", mnt.path().to_str().unwrap()]);
+    for (dest, overwrite) in [("/copy/", "F"), ("/old/", "T")] {
+        let r = srv
+            .request("COPY", "/big/")
+            .header("Destination", dest)
+            .header("Overwrite", overwrite)
+            .send();
+        assert_eq!(r.status, 507, "{dest}: {r:?}");
+    }
+    let mut names: Vec<_> = std::fs::read_dir(mnt.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["big", "keep.txt", "old"],
+        "no partial copy left behind"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mnt.path().join("old/a.txt")).unwrap(),
+        "old"
+    );
+    assert_eq!(srv.request("GET", "/old/a.txt").send().body, "old");
+    assert_eq!(srv.request("GET", "/copy/").send().status, 404);
 }
 
 #[test]

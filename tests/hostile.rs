@@ -554,3 +554,78 @@ fn a_get_racing_puts_sends_the_etag_of_the_bytes_it_sends() {
     writer.join().unwrap();
     assert!(checked > 20, "{checked} reads");
 }
+
+#[test]
+fn deleting_a_folder_while_uploads_go_into_it_leaves_tree_and_index_in_agreement() {
+    let (root, state) = tree();
+    for round in 0..3 {
+        let folder = format!("docs{round}");
+        std::fs::create_dir(root.path().join(&folder)).unwrap();
+        for i in 0..300 {
+            std::fs::write(root.path().join(format!("{folder}/{i}.txt")), "x").unwrap();
+        }
+    }
+    let srv = serve(root.path(), state.path());
+    for round in 0..3 {
+        let folder = format!("docs{round}");
+        let port = srv.port;
+        let uploads: Vec<_> = (0..4)
+            .map(|t| {
+                let folder = folder.clone();
+                std::thread::spawn(move || {
+                    let mut statuses = Vec::new();
+                    for i in 0..25 {
+                        let r = support::Request::to(
+                            port,
+                            "PUT",
+                            &format!("/{folder}/new-{t}-{i}.txt"),
+                        )
+                        .body("y".repeat(200_000))
+                        .send();
+                        statuses.push(r.status);
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        let delete = srv
+            .request("DELETE", &format!("/{folder}/"))
+            .header("Depth", "infinity")
+            .send();
+        assert_eq!(delete.status, 204, "{}", delete.body);
+        for u in uploads {
+            for status in u.join().unwrap() {
+                assert!(
+                    [201, 409].contains(&status),
+                    "an upload racing the DELETE got {status}"
+                );
+            }
+        }
+        // What clients see and what is on disk agree: the folder is gone, or (if an
+        // upload came after the DELETE... it cannot: its parent is gone) nothing half.
+        let listing = srv.request("PROPFIND", "/").header("Depth", "1").send();
+        assert!(
+            !listing.body.contains(&format!("/{folder}/")),
+            "{}",
+            listing.body
+        );
+        assert!(!root.path().join(&folder).exists());
+        assert_eq!(
+            srv.request("GET", &format!("/{folder}/1.txt"))
+                .send()
+                .status,
+            404
+        );
+    }
+    // Only hidden leftovers may remain beside them, and a restart sweeps those.
+    assert!(srv.terminate().success());
+    let srv = serve(root.path(), state.path());
+    let left: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".dirdav-tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(srv.request("GET", "/").send().status, 200);
+}

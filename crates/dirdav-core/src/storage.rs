@@ -146,6 +146,23 @@ impl TempFile {
         }
     }
 
+    /// Whether the folder the temporary was made in is still the one at `key` below
+    /// `root`: not removed, or replaced by another of the same name, while the body was
+    /// received. Committing into a replaced folder would lose the file.
+    pub(crate) fn still_in(&self, root: &crate::beneath::RootDir, key: &str) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(dir) = &self.dir {
+            use std::os::unix::fs::MetadataExt;
+            let now = root.dir(key).and_then(|d| d.metadata());
+            return match (dir.metadata(), now) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+        }
+        let _ = (root, key);
+        self.path.parent().is_some_and(Path::is_dir)
+    }
+
     /// The temporary's file name.
     fn name(&self) -> &std::ffi::OsStr {
         self.path.file_name().unwrap_or_default()
@@ -275,7 +292,7 @@ pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
     paths
         .iter()
         .filter(|p| stale(p))
-        .filter(|p| match fs::remove_file(p) {
+        .filter(|p| match remove_any(p) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(path = %p.display(), error = %e, "a stale temporary file could not be removed");
@@ -283,6 +300,20 @@ pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
             }
         })
         .count()
+}
+
+/// A temporary's name beside `path`, for building something before it takes `path`.
+pub(crate) fn staging_path(path: &Path) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
+}
+
+/// Removes a file, or a folder and all it holds.
+fn remove_any(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path)?.is_dir() {
+        true => fs::remove_dir_all(path),
+        false => fs::remove_file(path),
+    }
 }
 
 /// Syncs the folder holding `path`, so that a rename or creation in it is durable.
@@ -352,12 +383,31 @@ pub(crate) fn copy_tree(src: &Path, target: &Path, shallow: bool) -> io::Result<
 
 /// Removes a file or a whole folder.
 pub(crate) fn remove(path: &Path, is_dir: bool) -> io::Result<()> {
-    if is_dir {
-        fs::remove_dir_all(path)?;
-    } else {
+    if !is_dir {
         fs::remove_file(path)?;
+        sync_parent(path);
+        return Ok(());
     }
+    // A folder is first renamed to a temporary's name beside it, in one step: from
+    // then on it is gone for clients and the index, however long emptying it takes.
+    // Uploads that had started into it (their temporaries are made before the lock is
+    // taken) may still add files meanwhile; emptying is retried, and what cannot be
+    // removed stays hidden until the next start sweeps it.
+    let doomed = staging_path(path);
+    fs::rename(path, &doomed)?;
     sync_parent(path);
+    let mut attempt = 0;
+    while let Err(e) = fs::remove_dir_all(&doomed) {
+        attempt += 1;
+        if e.kind() == io::ErrorKind::NotFound {
+            break;
+        }
+        if attempt == 5 {
+            tracing::warn!(path = %doomed.display(), error = %e, "a deleted folder could not be emptied; it is hidden and swept at the next start");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
+    }
     Ok(())
 }
 

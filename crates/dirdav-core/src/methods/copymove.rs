@@ -123,6 +123,22 @@ pub(crate) async fn copy_move(
     let src_is_dir = source.is_collection;
     let replace_dir = existing.as_ref().map(|e| e.is_collection);
     blocking("copying failed", move || {
+        if !is_move && src_is_dir {
+            // A folder is copied beside the destination under a temporary's name and
+            // renamed into place once whole: a copy that fails (a full disk) leaves
+            // nothing behind, and an existing destination is kept until then.
+            let staged = crate::storage::staging_path(&dest_path);
+            if let Err(e) = copy_tree(&src_path, &staged, shallow) {
+                let _ = std::fs::remove_dir_all(&staged);
+                return Err(e);
+            }
+            if let Some(dest_is_dir) = replace_dir {
+                remove(&dest_path, dest_is_dir)?;
+            }
+            std::fs::rename(&staged, &dest_path)?;
+            sync_parent(&dest_path);
+            return Ok(());
+        }
         match replace_dir {
             // A file may be renamed or copied over a file atomically; anything else
             // replaces the destination by deleting it first (RFC 4918 §9.8.4).

@@ -82,7 +82,7 @@ pub(crate) async fn put(
     // What the lock protects: the state as it is now, not as it was when resolved.
     let (parent, current) = {
         let index = srv.index();
-        if !index.is_dir(parent_key) {
+        if !index.is_dir(parent_key) || !tmp.still_in(&srv.root_dir, parent_key) {
             return Err(DavError::conflict("the parent collection does not exist"));
         }
         (
