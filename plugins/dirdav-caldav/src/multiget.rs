@@ -37,22 +37,24 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     // Rendering calendar data (narrowed or expanded) parses each item: off the async
     // workers.
     let ms = dirdav_plugin::compute(move || {
-        let mut ms = Multistatus::new(&store.prefixes());
-        for (href, item) in items {
-            let (resource, bytes) = match item {
-                Ok(found) => found,
-                Err(status) => {
-                    ms.status(&href, status, None);
-                    continue;
+        crate::query::with_walk_budget(|| {
+            let mut ms = Multistatus::new(&store.prefixes());
+            for (href, item) in items {
+                let (resource, bytes) = match item {
+                    Ok(found) => found,
+                    Err(status) => {
+                        ms.status(&href, status, None);
+                        continue;
+                    }
+                };
+                let mut propstats = store.propstats(&resource, &others, principal.as_ref());
+                if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
+                    PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
                 }
-            };
-            let mut propstats = store.propstats(&resource, &others, principal.as_ref());
-            if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
-                PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
+                ms.propstats(&href, &propstats);
             }
-            ms.propstats(&href, &propstats);
-        }
-        Ok(ms)
+            Ok(ms)
+        })
     })
     .await?;
     Ok(ms.into_response())

@@ -556,21 +556,65 @@ pub(crate) const WALK_INSTANCES: u32 = 200_000;
 /// The longest one walk of a recurrence set may take (see [`WALK_INSTANCES`]).
 const WALK_TIME: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// What one request may spend walking recurrence sets in all, so that many items each
+/// within [`WALK_INSTANCES`] cannot add up to minutes: instances examined, and a
+/// deadline. Set for the work of one request by [`with_walk_budget`].
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    instances: usize,
+    deadline: std::time::Instant,
+}
+
+thread_local! {
+    static BUDGET: std::cell::Cell<Option<Budget>> = const { std::cell::Cell::new(None) };
+}
+
+/// The instances one request may examine across all its walks.
+pub(crate) const REQUEST_INSTANCES: usize = 2_000_000;
+/// How long one request may spend walking recurrence sets in all.
+const REQUEST_WALK_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs one request's evaluation (on one thread) with a budget for all its walks;
+/// once spent, further recurring items are taken as recurring for ever from their
+/// start, as a single walk past its bound is.
+pub(crate) fn with_walk_budget<T>(work: impl FnOnce() -> T) -> T {
+    let previous = BUDGET.replace(Some(Budget {
+        instances: REQUEST_INSTANCES,
+        deadline: std::time::Instant::now() + REQUEST_WALK_TIME,
+    }));
+    let result = work();
+    BUDGET.set(previous);
+    result
+}
+
 /// The instants of a recurrence set from its start up to `to`, those
 /// before `from` skipped: `None` when the walk would examine more than
-/// [`WALK_INSTANCES`] instances or, when `timed`, take longer than [`WALK_TIME`]. At
-/// most `limit` instants are returned.
+/// [`WALK_INSTANCES`] instances (or what is left of the request's budget) or, when
+/// `timed`, take longer than [`WALK_TIME`] (or pass the request's deadline). At most
+/// `limit` instants are returned.
 fn walk(set: rrule::RRuleSet, from: i64, to: i64, limit: usize, timed: bool) -> Option<Vec<i64>> {
     let started = std::time::Instant::now();
+    let budget = BUDGET.get();
+    let deadline = match budget {
+        Some(b) => b.deadline.min(started + WALK_TIME),
+        None => started + WALK_TIME,
+    };
+    let most = budget.map_or(WALK_INSTANCES as usize, |b| {
+        b.instances.min(WALK_INSTANCES as usize)
+    });
     let mut found = Vec::new();
+    let mut examined = 0;
+    let mut within = true;
     // `limit()` turns on the crate's own bound on fruitless iterations (a rule whose
     // BY parts never match).
-    for (examined, date) in set.limit().into_iter().enumerate() {
-        if examined >= WALK_INSTANCES as usize
-            || (timed && examined % 1024 == 1023 && started.elapsed() > WALK_TIME)
+    for date in &set.limit() {
+        if examined >= most
+            || (timed && examined % 1024 == 1023 && std::time::Instant::now() > deadline)
         {
-            return None;
+            within = false;
+            break;
         }
+        examined += 1;
         let t = date.timestamp();
         if t > to || found.len() >= limit {
             break;
@@ -579,7 +623,13 @@ fn walk(set: rrule::RRuleSet, from: i64, to: i64, limit: usize, timed: bool) -> 
             found.push(t);
         }
     }
-    Some(found)
+    if let Some(b) = budget {
+        BUDGET.set(Some(Budget {
+            instances: b.instances.saturating_sub(examined),
+            ..b
+        }));
+    }
+    within.then_some(found)
 }
 
 /// Start times of a master component's instances that may touch `range`, without the
@@ -833,6 +883,26 @@ mod tests {
     }
 
     const WEEKLY: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\nEXDATE;TZID=Europe/Berlin:20260112T090000\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260119T090000\r\nDTSTART;TZID=Europe/Berlin:20260120T150000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn one_request_walks_within_one_budget() {
+        let set = |start: &str| -> rrule::RRuleSet {
+            format!("DTSTART:{start}\nRRULE:FREQ=DAILY\n")
+                .parse()
+                .unwrap()
+        };
+        let now = 1_780_272_000;
+        with_walk_budget(|| {
+            assert!(walk(set("20200101T000000Z"), now, now, 1, true).is_some());
+            // Each within its own bound; together past the request's.
+            let spent =
+                (0..100).any(|_| walk(set("19000101T000000Z"), now, now, 1, true).is_none());
+            assert!(spent, "the request's budget was never spent");
+            assert!(walk(set("20200101T000000Z"), now, now, 1, true).is_none());
+        });
+        // The next request has a budget of its own.
+        with_walk_budget(|| assert!(walk(set("20200101T000000Z"), now, now, 1, true).is_some()));
+    }
 
     #[test]
     fn walks_of_unbounded_rules_give_up_and_match_from_their_start() {
