@@ -24,7 +24,7 @@ run() {
   local t=$1
   mkdir -p "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t"
   cargo +nightly fuzz run --fuzz-dir tests/fuzz "$t" "tests/fuzz/corpus/$t" "tests/fuzz/seeds/$t" -- \
-    -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+    -max_total_time="$secs" -max_len=65536 -timeout=10 -report_slow_units=1 -rss_limit_mb=4096 \
     -artifact_prefix="tests/fuzz/regressions/$t/" -print_final_stats=1 \
     >"tests/fuzz/corpus/$t.log" 2>&1 && status=ok || status=CRASH
   echo "$t: $status ($(grep -E '^stat::number_of_executed_units' "tests/fuzz/corpus/$t.log" | awk '{print $2}') runs; log tests/fuzz/corpus/$t.log)"

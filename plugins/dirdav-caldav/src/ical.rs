@@ -477,6 +477,15 @@ mod tests {
         assert_eq!(limit("RRULE:FREQ=MINUTELY\r\nDTEND"), Some("max-instances"));
         assert_eq!(limit("RRULE:FREQ=DAILY\r\nDTEND"), None);
         assert_eq!(limit("RRULE:FREQ=HOURLY\r\nDTEND"), None);
+        assert_eq!(
+            limit("RRULE:FREQ=SECONDLY;BYHOUR=1\r\nDTEND"),
+            Some("max-instances")
+        );
+        assert_eq!(
+            limit("RRULE:FREQ=WEEKLY;BYDAY=MO,WE;INTERVAL=2\r\nDTEND"),
+            None
+        );
+        assert_eq!(limit("RRULE:FREQ=MINUTELY;INTERVAL=1440\r\nDTEND"), None);
         let ancient = EVENT.replace("DTSTART:2026", "DTSTART:0001");
         assert!(matches!(
             validate_put(
