@@ -137,6 +137,11 @@ fn limits(root: &Component<'_>) -> Result<(), Invalid> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
             + 366 * DAY;
+        if recurring && crate::query::stalls(c) {
+            return Err(Invalid::Object(
+                "a recurrence rule whose parts never (or almost never) match; it cannot be expanded".into(),
+            ));
+        }
         if recurring && !finite && !crate::query::walkable_until(c, next_year) {
             return Err(Invalid::Limit(
                 "max-instances",
@@ -486,6 +491,23 @@ mod tests {
             None
         );
         assert_eq!(limit("RRULE:FREQ=MINUTELY;INTERVAL=1440\r\nDTEND"), None);
+        // Rules the rrule crate gives up on: refused as objects that cannot be expanded.
+        let stalls = EVENT.replace(
+            "DTEND",
+            "RRULE:FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30\r\nDTEND",
+        );
+        assert!(matches!(
+            validate_put(stalls.as_bytes()),
+            Err(Invalid::Object(_))
+        ));
+        let leap = EVENT.replace(
+            "DTEND",
+            "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29\r\nDTEND",
+        );
+        assert!(
+            validate_put(leap.as_bytes()).is_ok(),
+            "leap days are rare but found"
+        );
         let ancient = EVENT.replace("DTSTART:2026", "DTSTART:0001");
         assert!(matches!(
             validate_put(

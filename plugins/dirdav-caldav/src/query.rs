@@ -595,6 +595,11 @@ pub(crate) fn with_walk_budget<T>(work: impl FnOnce() -> T) -> T {
 fn walk(set: rrule::RRuleSet, from: i64, to: i64, limit: usize, timed: bool) -> Option<Vec<i64>> {
     let started = std::time::Instant::now();
     let budget = BUDGET.get();
+    // A rule whose parts never match spends the crate's whole bound inside one step,
+    // yielding nothing to count: the request's deadline is checked before each walk.
+    if timed && budget.is_some_and(|b| started > b.deadline) {
+        return None;
+    }
     let deadline = match budget {
         Some(b) => b.deadline.min(started + WALK_TIME),
         None => started + WALK_TIME,
@@ -718,6 +723,30 @@ fn periods_until(c: &Component<'_>, until: i64) -> Option<u64> {
         (_, true) => Some(most),
         _ => None,
     }
+}
+
+/// Whether a master component's rule stalls: the `rrule` crate gives up (after its
+/// own bound of fruitless steps) before it has found the first few instances the rule
+/// must have, as for
+/// `FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30`. Such a rule cannot be expanded, and costs
+/// that bound again each time it is tried.
+pub(crate) fn stalls(c: &Component<'_>) -> bool {
+    let Some(rule) = props(c, "RRULE").next() else {
+        return false;
+    };
+    // How many instances the rule must have at least, up to three: all of them for a
+    // COUNT, three for an open-ended rule; an UNTIL may end it after any number.
+    let rule = rule.val.as_str().to_ascii_uppercase();
+    let count = rule.split(';').find_map(|part| {
+        let (key, value) = part.split_once('=')?;
+        (key.trim() == "COUNT").then(|| value.trim().parse::<usize>().ok())?
+    });
+    let expected = match count {
+        Some(n) => n.min(3),
+        None if rule.contains("UNTIL=") => return false,
+        None => 3,
+    };
+    rule_set(c).is_some_and(|set| set.all(3).dates.len() < expected)
 }
 
 /// How many instances a master component's recurrence set has, counting up to
