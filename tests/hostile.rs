@@ -504,10 +504,15 @@ fn links_swapped_in_after_indexing_are_not_followed() {
     assert!(put.status == 409 || put.status == 404, "{}", put.status);
     let put = srv.request("PUT", "/docs/a.txt").body("x").send();
     assert!(put.status == 409 || put.status == 404, "{}", put.status);
+    // Deleting through the swapped folder, or the link itself, leaves what it names.
+    let delete = srv.request("DELETE", "/docs/a.txt").send();
+    assert_eq!(delete.status, 404, "{}", delete.body);
+    let delete = srv.request("DELETE", "/docs/").send();
+    assert!(delete.status < 500, "{}", delete.body);
     assert_eq!(
         std::fs::read_dir(outside.path()).unwrap().count(),
         1,
-        "nothing written outside"
+        "nothing written or deleted outside"
     );
     assert_eq!(
         std::fs::read_to_string(outside.path().join("a.txt")).unwrap(),

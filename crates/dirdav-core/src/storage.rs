@@ -6,6 +6,8 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+#[cfg(target_os = "linux")]
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -300,6 +302,93 @@ pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
             }
         })
         .count()
+}
+
+/// Removes the file or folder `name` in the folder `parent` below `root`, reached and
+/// emptied without following links: a folder swapped for a link after indexing is not
+/// deleted through. Folders are renamed away first, as [`remove`] does.
+pub(crate) fn remove_beneath(
+    root: &crate::beneath::RootDir,
+    parent: &str,
+    name: &str,
+    fs_path: &Path,
+    is_dir: bool,
+) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{AtFlags, renameat, unlinkat};
+        let dir = root.dir(parent)?;
+        if !is_dir {
+            unlinkat(&dir, name, AtFlags::empty())?;
+        } else {
+            let doomed = staging_path(fs_path);
+            let doomed = doomed.file_name().unwrap_or_default();
+            renameat(&dir, name, &dir, doomed)?;
+            let mut attempt = 0;
+            while let Err(e) = empty_and_remove(&dir, doomed) {
+                attempt += 1;
+                if attempt == 5 {
+                    tracing::warn!(path = %fs_path.display(), error = %e, "a deleted folder could not be emptied; it is hidden and swept at the next start");
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
+            }
+        }
+        if let Err(e) = dir.sync_all() {
+            tracing::warn!(path = %fs_path.display(), error = %e, "syncing the folder failed");
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (parent, name);
+        root.dir(parent)?;
+        remove(fs_path, is_dir)
+    }
+}
+
+/// Removes the folder `name` in `dir` and everything in it, never following a link.
+#[cfg(target_os = "linux")]
+fn empty_and_remove(dir: &File, name: &std::ffi::OsStr) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, openat, unlinkat};
+    let fd = match openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        // A link (or a file) swapped in: the entry itself goes, never what it names.
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+            return Ok(unlinkat(dir, name, AtFlags::empty())?);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let inner = File::from(fd);
+    let mut names = Vec::new();
+    for entry in Dir::read_from(&inner)? {
+        let entry = entry?;
+        let entry_name = entry.file_name().to_bytes();
+        if entry_name == b"." || entry_name == b".." {
+            continue;
+        }
+        let is_dir = entry.file_type() == FileType::Directory;
+        names.push((std::ffi::OsStr::from_bytes(entry_name).to_owned(), is_dir));
+    }
+    for (entry, is_dir) in names {
+        match is_dir {
+            true => empty_and_remove(&inner, &entry)?,
+            false => match unlinkat(&inner, entry.as_os_str(), AtFlags::empty()) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            },
+        }
+    }
+    match unlinkat(dir, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A temporary's name beside `path`, for building something before it takes `path`.

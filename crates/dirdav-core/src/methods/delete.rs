@@ -11,7 +11,7 @@ use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
 use crate::dotfile::Edit;
 use crate::path::split;
 use crate::server::{Ctx, Inner};
-use crate::storage::{blocking, remove};
+use crate::storage::{blocking, remove_beneath};
 
 pub(crate) async fn delete(
     srv: &Arc<Inner>,
@@ -39,7 +39,11 @@ pub(crate) async fn delete(
     preconditions(srv, ctx, Some(&current))?;
     let fs_path = srv.fs_path(&ctx.key);
     let is_dir = current.is_collection;
-    blocking("deleting failed", move || remove(&fs_path, is_dir)).await?;
+    let (root, parent, item) = (srv.root_dir.clone(), parent_key.to_owned(), name.to_owned());
+    blocking("deleting failed", move || {
+        remove_beneath(&root, &parent, &item, &fs_path, is_dir)
+    })
+    .await?;
     srv.update(|index| index.remove(&ctx.key)).await;
     let mut changed = vec![ctx.key.clone()];
     if !is_dir && current.dead_props().is_some_and(|p| !p.is_empty()) {
