@@ -504,6 +504,21 @@ fn links_swapped_in_after_indexing_are_not_followed() {
     assert!(put.status == 409 || put.status == 404, "{}", put.status);
     let put = srv.request("PUT", "/docs/a.txt").body("x").send();
     assert!(put.status == 409 || put.status == 404, "{}", put.status);
+    // Copying or moving out of the swapped folder brings nothing from outside in.
+    for method in ["COPY", "MOVE"] {
+        let copy = srv
+            .request(method, "/docs/a.txt")
+            .header("Destination", "/cal/leak.txt")
+            .send();
+        assert_eq!(copy.status, 404, "{method}: {}", copy.body);
+    }
+    let copy = srv
+        .request("COPY", "/docs/")
+        .header("Destination", "/copied/")
+        .send();
+    assert_eq!(copy.status, 404, "{}", copy.body);
+    assert!(!root.path().join("cal/leak.txt").exists());
+    assert!(!root.path().join("copied").exists());
     // Deleting through the swapped folder, or the link itself, leaves what it names.
     let delete = srv.request("DELETE", "/docs/a.txt").send();
     assert_eq!(delete.status, 404, "{}", delete.body);

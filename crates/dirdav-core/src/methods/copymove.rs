@@ -82,6 +82,21 @@ pub(crate) async fn copy_move(
         ));
     }
 
+    // The source and the destination's folder are reached without following links
+    // (a folder swapped for one after indexing reads as missing). The copy itself still
+    // works on paths: a link swapped in during it is followed at the top, though links
+    // inside a copied folder are skipped.
+    let reachable = match source.is_collection {
+        true => srv.root_dir.dir(&source.path),
+        false => srv.root_dir.file(&source.path),
+    }
+    .and_then(|_| srv.root_dir.dir(dest_parent));
+    if let Err(e) = reachable {
+        return Err(match e.kind() {
+            std::io::ErrorKind::NotFound => DavError::not_found(),
+            _ => io_error("opening the source failed", e),
+        });
+    }
     // An item copied or moved into a collection is checked as a PUT of its bytes would
     // be (RFC 4791 §5.3.2 names COPY and MOVE too).
     let parent = srv.resource_in(&srv.index(), dest_parent);
@@ -98,7 +113,10 @@ pub(crate) async fn copy_move(
         let (dest_key, existing) = (dest_key.clone(), existing.clone());
         let (source_path, moving) = (source.path.clone(), is_move);
         tokio::task::spawn_blocking(move || {
-            let bytes = std::fs::read(srv.fs_path(&source_path))
+            let bytes = srv
+                .root_dir
+                .file(&source_path)
+                .and_then(crate::storage::read_all)
                 .map_err(|e| io_error("reading the source failed", e))?;
             let check = WriteCheck {
                 path: &dest_key,
