@@ -57,9 +57,12 @@ impl Dirdav {
         });
         let mut seen = Vec::new();
         loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("dirdav did not start:\n{}", seen.join("\n")));
+            let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+                // A server stuck in its start-up must not outlive the test.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("dirdav did not start:\n{}", seen.join("\n"));
+            };
             if let Some(i) = line.find("url=http://127.0.0.1:") {
                 let rest = &line[i + "url=http://127.0.0.1:".len()..];
                 let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
