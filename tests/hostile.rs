@@ -26,13 +26,16 @@ fn tree() -> (tempfile::TempDir, tempfile::TempDir) {
     (root, state)
 }
 
-fn serve(root: &Path, state: &Path) -> Dirdav {
-    Dirdav::start(&[
+/// The server on `root` with its state in `state`, and these further arguments.
+fn serve(root: &Path, state: &Path, extra: &[&str]) -> Dirdav {
+    let mut args = vec![
         "--root",
         root.to_str().unwrap(),
         "--state-dir",
         state.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Dirdav::start(&args)
 }
 
 /// Components nested `depth` deep inside a calendar object or a card.
@@ -67,7 +70,7 @@ fn deeply_nested_components_are_refused_and_never_stop_the_server() {
     std::fs::write(root.path().join("cal/deep.ics"), &deep_event).unwrap();
     std::fs::write(root.path().join("book/deep.vcf"), &deep_card).unwrap();
     std::fs::write(root.path().join("cal/good.ics"), event("good")).unwrap();
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
 
     // As a PUT: refused with the precondition, nothing written.
     let put = srv
@@ -129,7 +132,7 @@ fn deeply_nested_components_are_refused_and_never_stop_the_server() {
     assert_eq!(srv.request("GET", "/cal/good.ics").send().status, 200);
     assert!(srv.terminate().success());
     std::fs::remove_dir_all(state.path()).unwrap();
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
     assert_eq!(srv.request("GET", "/cal/good.ics").send().status, 200);
     assert_eq!(
         std::fs::read_to_string(root.path().join("cal/deep.ics")).unwrap(),
@@ -168,7 +171,7 @@ fn recurrences_that_cannot_be_walked_cost_a_bounded_time() {
         std::fs::write(root.path().join("cal").join(name), body).unwrap();
     }
     let started = Instant::now();
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
     assert!(started.elapsed() < Duration::from_secs(30), "start-up");
 
     // Two such queries at once, and another client answered meanwhile.
@@ -230,7 +233,7 @@ fn an_answer_given_before_the_body_is_read_says_the_connection_closes() {
     use std::io::{Read, Write};
     let (root, state) = tree();
     std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
     let body = event("b").replace("SUMMARY:b", &format!("SUMMARY:{}", "b".repeat(300_000)));
     // A refused PUT of 300 KB on a kept-alive connection, as python-caldav sends it.
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
@@ -282,16 +285,16 @@ fn one_address_cannot_hold_every_connection() {
     let (root, state) = tree();
     std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
     // 127.0.0.1 is not a trusted proxy here, so it is limited like any client.
-    let srv = Dirdav::start(&[
-        "--root",
-        root.path().to_str().unwrap(),
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--max-connections-per-address",
-        "4",
-        "--trusted-proxy",
-        "10.9.9.9",
-    ]);
+    let srv = serve(
+        root.path(),
+        state.path(),
+        &[
+            "--max-connections-per-address",
+            "4",
+            "--trusted-proxy",
+            "10.9.9.9",
+        ],
+    );
     let attacker = std::net::Ipv4Addr::new(127, 0, 0, 1);
     // Four silent connections are held; the fifth is closed at once.
     let held: Vec<_> = (0..4)
@@ -345,7 +348,7 @@ fn control_characters_never_make_an_answer_ill_formed() {
         "kind = \"addressbook\"\ndisplayname = \"Con\\u0001tacts\"\n",
     )
     .unwrap();
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
 
     // PROPPATCH cannot store them, raw or as references: 400, nothing changed.
     let settings = std::fs::read(root.path().join("cal/.dav.toml")).unwrap();
@@ -405,16 +408,11 @@ fn control_characters_never_make_an_answer_ill_formed() {
 #[test]
 fn property_values_and_settings_files_are_bounded() {
     let (root, state) = tree();
-    let srv = Dirdav::start(&[
-        "--root",
-        root.path().to_str().unwrap(),
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--max-property-size",
-        "4K",
-        "--max-settings-size",
-        "20K",
-    ]);
+    let srv = serve(
+        root.path(),
+        state.path(),
+        &["--max-property-size", "4K", "--max-settings-size", "20K"],
+    );
     let patch = |name: &str, size: usize| {
         let body = format!(
             r#"<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:x"><D:set><D:prop><X:{name}>{}</X:{name}></D:prop></D:set></D:propertyupdate>"#,
@@ -475,14 +473,7 @@ fn links_swapped_in_after_indexing_are_not_followed() {
     std::fs::write(root.path().join("docs/a.txt"), "inside").unwrap();
     std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
     // Unwatched, so the index keeps believing what it saw at start-up.
-    let srv = Dirdav::start(&[
-        "--root",
-        root.path().to_str().unwrap(),
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--watch",
-        "off",
-    ]);
+    let srv = serve(root.path(), state.path(), &["--watch", "off"]);
     assert_eq!(srv.request("GET", "/docs/a.txt").send().body, "inside");
     // A local user swaps the folder for a link out of the tree, and an item for a link.
     std::fs::rename(root.path().join("docs"), root.path().join("docs.old")).unwrap();
@@ -541,7 +532,7 @@ fn a_get_racing_puts_sends_the_etag_of_the_bytes_it_sends() {
     let (root, state) = tree();
     std::fs::create_dir(root.path().join("docs")).unwrap();
     std::fs::write(root.path().join("docs/f.txt"), "start").unwrap();
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
     let port = srv.port;
     let writer = std::thread::spawn(move || {
         for i in 0..300 {
@@ -585,7 +576,7 @@ fn deleting_a_folder_while_uploads_go_into_it_leaves_tree_and_index_in_agreement
             std::fs::write(root.path().join(format!("{folder}/{i}.txt")), "x").unwrap();
         }
     }
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
     for round in 0..3 {
         let folder = format!("docs{round}");
         let port = srv.port;
@@ -640,7 +631,7 @@ fn deleting_a_folder_while_uploads_go_into_it_leaves_tree_and_index_in_agreement
     }
     // Only hidden leftovers may remain beside them, and a restart sweeps those.
     assert!(srv.terminate().success());
-    let srv = serve(root.path(), state.path());
+    let srv = serve(root.path(), state.path(), &[]);
     let left: Vec<_> = std::fs::read_dir(root.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -25,6 +25,25 @@ fn make_certificate(dir: &Path) -> CertificateDer<'static> {
     cert.der().clone()
 }
 
+/// The server on `dir/tree` with HTTPS from `dir`'s certificate, and these further
+/// arguments.
+fn start_tls(dir: &Path, extra: &[&str]) -> Dirdav {
+    let arg = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let (tree, cert, key) = (arg("tree"), arg("cert.pem"), arg("key.pem"));
+    let mut args = vec![
+        "--root",
+        &tree,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    Dirdav::start(&args)
+}
+
 /// One HTTPS request trusting only `root`; `Err` when the handshake fails.
 fn https(
     port: u16,
@@ -84,19 +103,8 @@ fn a_calendar_syncs_over_https_and_sighup_swaps_the_certificate() {
         format!("alice:{}\n", bcrypt::hash("secret", 4).unwrap()),
     )
     .unwrap();
-    let arg = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let srv = Dirdav::start(&[
-        "--root",
-        &arg("tree"),
-        "--htpasswd",
-        &arg("htpasswd"),
-        "--tls-cert",
-        &arg("cert.pem"),
-        "--tls-key",
-        &arg("key.pem"),
-        "--tls-listen",
-        "127.0.0.1:0",
-    ]);
+    let htpasswd = dir.path().join("htpasswd");
+    let srv = start_tls(dir.path(), &["--htpasswd", htpasswd.to_str().unwrap()]);
     let port = srv.tls_port().expect("an https URL in the log");
 
     // A client's sync: create, list, change, list only the change.
@@ -189,21 +197,15 @@ fn silent_tls_sockets_are_bounded_per_address() {
     let root = make_certificate(dir.path());
     std::fs::create_dir(dir.path().join("tree")).unwrap();
     std::fs::write(dir.path().join("tree/a.txt"), "a").unwrap();
-    let arg = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let srv = Dirdav::start(&[
-        "--root",
-        &arg("tree"),
-        "--tls-cert",
-        &arg("cert.pem"),
-        "--tls-key",
-        &arg("key.pem"),
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--max-connections-per-address",
-        "3",
-        "--trusted-proxy",
-        "10.9.9.9",
-    ]);
+    let srv = start_tls(
+        dir.path(),
+        &[
+            "--max-connections-per-address",
+            "3",
+            "--trusted-proxy",
+            "10.9.9.9",
+        ],
+    );
     let port = srv.tls_port().expect("an https URL in the log");
     // Sockets that never send a ClientHello: three are waited for, the next closed.
     let silent: Vec<_> = (0..3)

@@ -1397,7 +1397,7 @@ impl Store for Inner {
         // Two parts: changes since the token (to members the client has), by sequence
         // number; and members it has not been sent yet (all of them at first, those
         // after a paged token's cursor later), by key.
-        let (mut list, rest) = match (since, &cursor) {
+        let (mut list, mut rest) = match (since, &cursor) {
             (None, _) => (
                 Vec::new(),
                 index
@@ -1424,7 +1424,6 @@ impl Store for Inner {
                 (delta, rest)
             }
         };
-        let mut rest = rest;
         rest.sort_by(|a, b| a.0.cmp(&b.0));
         let mut token = self.token(index.seq());
         let mut truncated = false;

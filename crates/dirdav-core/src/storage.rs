@@ -67,9 +67,25 @@ pub(crate) fn etag_of(hash: &blake3::Hash) -> String {
 
 /// Hashes a file's bytes.
 pub(crate) fn hash_file(path: &Path) -> io::Result<String> {
+    hash_open(&File::open(path)?)
+}
+
+/// Hashes an open file's bytes from its start, and leaves it at its start again.
+pub(crate) fn hash_open(file: &File) -> io::Result<String> {
+    use std::io::Seek;
+    let mut reader = file;
+    reader.rewind()?;
     let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(File::open(path)?)?;
+    hasher.update_reader(&mut reader)?;
+    reader.rewind()?;
     Ok(etag_of(&hasher.finalize()))
+}
+
+/// A fresh temporary's file name: a dotfile carrying this process's id (see
+/// [`remove_stale_temporaries`]).
+fn temp_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{TEMP_PREFIX}{}-{n}", std::process::id())
 }
 
 /// Metadata times: modification, and creation where the file system keeps it.
@@ -97,8 +113,7 @@ pub(crate) struct TempFile {
 impl TempFile {
     /// Creates a temporary file in `dir`.
     pub(crate) fn new(dir: &Path) -> io::Result<TempFile> {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        let path = dir.join(temp_name());
         let file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -124,8 +139,7 @@ impl TempFile {
         {
             use rustix::fs::{Mode, OFlags, openat};
             let dir = root.dir(key)?;
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let name = temp_name();
             let file = openat(
                 &dir,
                 name.as_str(),
@@ -324,15 +338,7 @@ pub(crate) fn remove_beneath(
             let doomed = staging_path(fs_path);
             let doomed = doomed.file_name().unwrap_or_default();
             renameat(&dir, name, &dir, doomed)?;
-            let mut attempt = 0;
-            while let Err(e) = empty_and_remove(&dir, doomed) {
-                attempt += 1;
-                if attempt == 5 {
-                    tracing::warn!(path = %fs_path.display(), error = %e, "a deleted folder could not be emptied; it is hidden and swept at the next start");
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
-            }
+            empty_renamed(fs_path, || empty_and_remove(&dir, doomed));
         }
         if let Err(e) = dir.sync_all() {
             tracing::warn!(path = %fs_path.display(), error = %e, "syncing the folder failed");
@@ -393,8 +399,22 @@ fn empty_and_remove(dir: &File, name: &std::ffi::OsStr) -> io::Result<()> {
 
 /// A temporary's name beside `path`, for building something before it takes `path`.
 pub(crate) fn staging_path(path: &Path) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
+    path.with_file_name(temp_name())
+}
+
+/// Empties a folder already renamed away, retrying while uploads that began into it
+/// still add files; what cannot be removed stays hidden until the next start sweeps it.
+fn empty_renamed(fs_path: &Path, mut empty: impl FnMut() -> io::Result<()>) {
+    for attempt in 1..=5 {
+        match empty() {
+            Ok(()) => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) if attempt == 5 => {
+                tracing::warn!(path = %fs_path.display(), error = %e, "a deleted folder could not be emptied; it is hidden and swept at the next start");
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10 << attempt)),
+        }
+    }
 }
 
 /// Removes a file, or a folder and all it holds.
@@ -485,18 +505,7 @@ pub(crate) fn remove(path: &Path, is_dir: bool) -> io::Result<()> {
     let doomed = staging_path(path);
     fs::rename(path, &doomed)?;
     sync_parent(path);
-    let mut attempt = 0;
-    while let Err(e) = fs::remove_dir_all(&doomed) {
-        attempt += 1;
-        if e.kind() == io::ErrorKind::NotFound {
-            break;
-        }
-        if attempt == 5 {
-            tracing::warn!(path = %doomed.display(), error = %e, "a deleted folder could not be emptied; it is hidden and swept at the next start");
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
-    }
+    empty_renamed(&doomed, || fs::remove_dir_all(&doomed));
     Ok(())
 }
 

@@ -59,6 +59,18 @@ pub fn property_into<'a>(
 /// so a body of thousands of nested `BEGIN:` lines must be refused before parsing.
 pub const MAX_NESTING: usize = 16;
 
+/// Refuses unfolded `text` nested deeper than [`MAX_NESTING`], with the reason, before
+/// it is handed to a parser that recurses per component.
+pub fn check_nesting(text: &str) -> Result<(), String> {
+    let depth = nesting_depth(text);
+    match depth > MAX_NESTING {
+        true => Err(format!(
+            "components nested {depth} deep; at most {MAX_NESTING} are read"
+        )),
+        false => Ok(()),
+    }
+}
+
 /// How deep the `BEGIN:`/`END:` lines of unfolded `text` nest: the most components open
 /// at once. A parser that recurses per component recurses no deeper than this.
 pub fn nesting_depth(text: &str) -> usize {

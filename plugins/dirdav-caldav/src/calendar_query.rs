@@ -67,34 +67,32 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let store = request.store.clone();
     let principal = request.principal.clone();
     // Parsing and evaluating grow with the items read: off the async workers.
-    let ms = dirdav_plugin::compute(move || {
-        crate::query::with_walk_budget(|| {
-            let mut ms = Multistatus::new(&store.prefixes());
-            for (item, known) in candidates {
-                let bytes = if read(known) {
-                    let Some(bytes) = contents.next().flatten() else {
-                        continue;
-                    };
-                    if !known && !parsed_matches(&filter, &bytes, zone) {
-                        continue;
-                    }
-                    Some(bytes)
-                } else {
-                    None
+    let ms = crate::query::evaluate(move || {
+        let mut ms = Multistatus::new(&store.prefixes());
+        for (item, known) in candidates {
+            let bytes = if read(known) {
+                let Some(bytes) = contents.next().flatten() else {
+                    continue;
                 };
-                let mut propstats = store.propstats(&item, &others, principal.as_ref());
-                if let (Some(data_request), Some(bytes)) = (&data_request, &bytes) {
-                    let data = crate::data::render(data_request, bytes);
-                    PropStat::add_found(&mut propstats, data);
+                if !known && !parsed_matches(&filter, &bytes, zone) {
+                    continue;
                 }
-                if others.is_empty() && !want_data {
-                    ms.status(&item.href, StatusCode::OK, None);
-                } else {
-                    ms.propstats(&item.href, &propstats);
-                }
+                Some(bytes)
+            } else {
+                None
+            };
+            let mut propstats = store.propstats(&item, &others, principal.as_ref());
+            if let (Some(data_request), Some(bytes)) = (&data_request, &bytes) {
+                let data = crate::data::render(data_request, bytes);
+                PropStat::add_found(&mut propstats, data);
             }
-            Ok(ms)
-        })
+            if others.is_empty() && !want_data {
+                ms.status(&item.href, StatusCode::OK, None);
+            } else {
+                ms.propstats(&item.href, &propstats);
+            }
+        }
+        ms
     })
     .await?;
     Ok(ms.into_response())

@@ -163,20 +163,18 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let paths = items.into_iter().map(|item| item.path).collect();
     let contents = request.store.read_many(paths).await;
     // Parsing and expanding grow with the items read: off the async workers.
-    let periods = dirdav_plugin::compute(move || {
-        crate::query::with_walk_budget(|| {
-            let mut periods = Vec::new();
-            for bytes in contents.into_iter().flatten() {
-                let text = String::from_utf8_lossy(&bytes);
-                let unfolded = unfold(&text);
-                if let Ok(roots) = crate::ical::parse(&unfolded)
-                    && let Some(root) = roots.first()
-                {
-                    periods.extend(busy(root, range, zone));
-                }
+    let periods = crate::query::evaluate(move || {
+        let mut periods = Vec::new();
+        for bytes in contents.into_iter().flatten() {
+            let text = String::from_utf8_lossy(&bytes);
+            let unfolded = unfold(&text);
+            if let Ok(roots) = crate::ical::parse(&unfolded)
+                && let Some(root) = roots.first()
+            {
+                periods.extend(busy(root, range, zone));
             }
-            Ok(periods)
-        })
+        }
+        periods
     })
     .await?;
     let mut text = format!(

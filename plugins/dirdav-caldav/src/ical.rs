@@ -1,7 +1,7 @@
 //! Reading calendar object resources: validation for PUT (RFC 4791 §4.1, §5.3.2) and
 //! the summary the index keeps, with the `icalendar` crate's parser doing the parsing.
 
-use dirdav_plugin::contentline::{MAX_NESTING, nesting_depth};
+use dirdav_plugin::contentline::check_nesting;
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 /// Why a body is not a calendar object resource we store.
@@ -33,15 +33,10 @@ fn prop<'c>(c: &'c Component<'_>, name: &str) -> Option<&'c icalendar::parser::P
 }
 
 /// Parses unfolded iCalendar text: the `icalendar` parser, after refusing nesting past
-/// [`MAX_NESTING`] (the parser recurses per component, so a deep body would overflow
+/// [`MAX_NESTING`](dirdav_plugin::contentline::MAX_NESTING) (the parser recurses per component, so a deep body would overflow
 /// the stack and abort the process).
 pub(crate) fn parse(unfolded: &str) -> Result<Vec<Component<'_>>, String> {
-    let depth = nesting_depth(unfolded);
-    if depth > MAX_NESTING {
-        return Err(format!(
-            "components nested {depth} deep; at most {MAX_NESTING} are read"
-        ));
-    }
+    check_nesting(unfolded)?;
     read_calendar_simple(unfolded).map_err(|e| e.to_string())
 }
 
@@ -100,6 +95,10 @@ pub(crate) const MAX_INSTANCES: u16 = 10_000;
 pub(crate) const MAX_ATTENDEES: usize = 1_000;
 
 fn limits(root: &Component<'_>) -> Result<(), Invalid> {
+    let next_year = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+        + 366 * DAY;
     for c in &root.components {
         let attendees = c
             .properties
@@ -133,10 +132,6 @@ fn limits(root: &Component<'_>) -> Result<(), Invalid> {
             .properties
             .iter()
             .any(|p| p.name.as_str().eq_ignore_ascii_case("RRULE"));
-        let next_year = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-            + 366 * DAY;
         if recurring && crate::query::stalls(c) {
             return Err(Invalid::Object(
                 "a recurrence rule whose parts never (or almost never) match; it cannot be expanded".into(),

@@ -36,25 +36,23 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let (store, principal) = (request.store.clone(), request.principal.clone());
     // Rendering calendar data (narrowed or expanded) parses each item: off the async
     // workers.
-    let ms = dirdav_plugin::compute(move || {
-        crate::query::with_walk_budget(|| {
-            let mut ms = Multistatus::new(&store.prefixes());
-            for (href, item) in items {
-                let (resource, bytes) = match item {
-                    Ok(found) => found,
-                    Err(status) => {
-                        ms.status(&href, status, None);
-                        continue;
-                    }
-                };
-                let mut propstats = store.propstats(&resource, &others, principal.as_ref());
-                if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
-                    PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
+    let ms = crate::query::evaluate(move || {
+        let mut ms = Multistatus::new(&store.prefixes());
+        for (href, item) in items {
+            let (resource, bytes) = match item {
+                Ok(found) => found,
+                Err(status) => {
+                    ms.status(&href, status, None);
+                    continue;
                 }
-                ms.propstats(&href, &propstats);
+            };
+            let mut propstats = store.propstats(&resource, &others, principal.as_ref());
+            if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
+                PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
             }
-            Ok(ms)
-        })
+            ms.propstats(&href, &propstats);
+        }
+        ms
     })
     .await?;
     Ok(ms.into_response())

@@ -587,6 +587,14 @@ pub(crate) fn with_walk_budget<T>(work: impl FnOnce() -> T) -> T {
     result
 }
 
+/// Runs one request's evaluation (parsing items, walking their recurrences) on the
+/// blocking pool, with one walking budget for all of it ([`with_walk_budget`]).
+pub(crate) async fn evaluate<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DavError> {
+    dirdav_plugin::compute(move || Ok(with_walk_budget(work))).await
+}
+
 /// The instants of a recurrence set from its start up to `to`, those
 /// before `from` skipped: `None` when the walk would examine more than
 /// [`WALK_INSTANCES`] instances (or what is left of the request's budget) or, when

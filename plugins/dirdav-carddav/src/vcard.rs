@@ -3,7 +3,7 @@
 //! the index keeps.
 
 use dirdav_plugin::Summary;
-use dirdav_plugin::contentline::{MAX_NESTING, nesting_depth};
+use dirdav_plugin::contentline::check_nesting;
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 /// Properties kept in the summary, so that queries on them read no file.
@@ -44,13 +44,8 @@ fn value<'c>(c: &'c Component<'c>, name: &str) -> Option<&'c str> {
 /// Parses one vCard.
 pub(crate) fn with_card<T>(text: &str, f: impl FnOnce(&Component<'_>) -> T) -> Result<T, Invalid> {
     let unfolded = unfold(text);
-    let depth = nesting_depth(&unfolded);
-    if depth > MAX_NESTING {
-        // The parser recurses per component: a deep body would overflow the stack.
-        return Err(Invalid::Data(format!(
-            "components nested {depth} deep; at most {MAX_NESTING} are read"
-        )));
-    }
+    // The parser recurses per component: a deep body would overflow the stack.
+    check_nesting(&unfolded).map_err(Invalid::Data)?;
     let roots =
         read_calendar_simple(&unfolded).map_err(|e| Invalid::Data(format!("not a vCard: {e}")))?;
     if roots.len() != 1 {

@@ -112,7 +112,7 @@ pub(crate) async fn copy_move(
         let srv = Arc::clone(srv);
         let (dest_key, existing) = (dest_key.clone(), existing.clone());
         let (source_path, moving) = (source.path.clone(), is_move);
-        tokio::task::spawn_blocking(move || {
+        dirdav_plugin::compute(move || {
             let bytes = srv
                 .root_dir
                 .file(&source_path)
@@ -133,8 +133,7 @@ pub(crate) async fn copy_move(
                 .filter(|c| parent.kind() == Some(c.item.0.as_str()))
                 .try_for_each(|c| (c.item.1)(&check))
         })
-        .await
-        .map_err(|e| DavError::internal("checking the item failed").source(e))??;
+        .await?;
     }
     let src_path = srv.fs_path(&source.path);
     let dest_path = srv.fs_path(&dest_key);

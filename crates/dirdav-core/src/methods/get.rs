@@ -121,29 +121,25 @@ async fn open_consistent(
             .and_then(|f| Ok((identity(&f)?, f)))
             .map_err(|e| io_error("opening the file failed", e))
     };
-    for attempt in 0..4 {
-        let ((size, modified), file) = open(&resource.path)?;
+    let ((mut size, mut modified), mut file) = open(&resource.path)?;
+    for attempt in 0..3 {
         if size == resource.size && modified == resource.modified {
             return Ok((file, resource));
         }
-        if attempt < 3 {
-            tokio::time::sleep(std::time::Duration::from_millis(1 << attempt)).await;
-            resource = srv
-                .resource_in(&srv.index(), &resource.path)
-                .filter(|r| !r.is_collection)
-                .ok_or_else(DavError::not_found)?;
-        }
+        tokio::time::sleep(std::time::Duration::from_millis(1 << attempt)).await;
+        resource = srv
+            .resource_in(&srv.index(), &resource.path)
+            .filter(|r| !r.is_collection)
+            .ok_or_else(DavError::not_found)?;
+        ((size, modified), file) = open(&resource.path)?;
     }
-    let ((size, modified), file) = open(&resource.path)?;
-    let file = crate::storage::blocking("reading the file failed", move || {
-        let mut hasher = blake3::Hasher::new();
-        let mut reader = &file;
-        hasher.update_reader(&mut reader)?;
-        std::io::Seek::rewind(&mut reader)?;
-        Ok((file, crate::storage::etag_of(&hasher.finalize())))
+    if size == resource.size && modified == resource.modified {
+        return Ok((file, resource));
+    }
+    let (file, etag) = crate::storage::blocking("reading the file failed", move || {
+        crate::storage::hash_open(&file).map(|etag| (file, etag))
     })
     .await?;
-    let (file, etag) = file;
     resource.etag = Some(etag);
     resource.size = size;
     resource.modified = modified;

@@ -80,9 +80,12 @@ pub(crate) async fn put(
 
     let _guard = srv.locks.item(parent_key).await;
     // What the lock protects: the state as it is now, not as it was when resolved.
+    // Under the collection's lock, before the index's: the folder the temporary is in
+    // is still the one at the parent's path.
+    let same_folder = tmp.still_in(&srv.root_dir, parent_key);
     let (parent, current) = {
         let index = srv.index();
-        if !index.is_dir(parent_key) || !tmp.still_in(&srv.root_dir, parent_key) {
+        if !index.is_dir(parent_key) || !same_folder {
             return Err(DavError::conflict("the parent collection does not exist"));
         }
         (
@@ -105,7 +108,7 @@ pub(crate) async fn put(
         let key = ctx.key.clone();
         let content_type = ctx.header("content-type").map(str::to_owned);
         let (parent, current) = (parent.clone(), current.clone());
-        tokio::task::spawn_blocking(move || {
+        dirdav_plugin::compute(move || {
             check_and_summarize(
                 &srv,
                 &key,
@@ -115,8 +118,7 @@ pub(crate) async fn put(
                 tmp,
             )
         })
-        .await
-        .map_err(|e| DavError::internal("checking the item failed").source(e))??
+        .await?
     };
 
     let target = srv.fs_path(&ctx.key);
