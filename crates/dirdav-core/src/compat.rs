@@ -98,6 +98,7 @@ fn config_from(
         document,
         props: dead,
         files: BTreeMap::new(),
+        error: None,
     }
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn parse_config(text: &str) -> Result<CollectionConfig, toml::de::Err
         document,
         props,
         files,
+        error: None,
     })
 }
 

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use dirdav_plugin::{CollectionConfig, Summary};
+use dirdav_plugin::{CollectionConfig, Configs, Resource, Summary};
 
 use crate::compat::Format;
 use crate::path::{is_within, join, split};
@@ -178,6 +178,30 @@ pub(crate) struct Index {
     ops: Vec<Op>,
     /// While building from scratch nothing is logged: every entry exists "at the start".
     quiet: bool,
+    /// The last settings of folders removed in this run, so that a sync answer names a
+    /// removed folder only to those its own rules let see it; at most [`GRAVES`].
+    graves: HashMap<String, Arc<CollectionConfig>>,
+    grave_order: VecDeque<String>,
+}
+
+/// How many removed folders' settings [`Index::graves`] keeps.
+const GRAVES: usize = 10_000;
+
+/// The settings of folders as they are, and of one removed member as it was: what a
+/// member filter judges a removal in a sync answer by.
+pub(crate) struct WithGrave<'a> {
+    pub(crate) index: &'a Index,
+    /// The removed member ([`Index::grave`]).
+    pub(crate) grave: &'a Resource,
+}
+
+impl Configs for WithGrave<'_> {
+    fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
+        if self.grave.is_collection && path == self.grave.path {
+            return Some(self.grave.collection.clone());
+        }
+        self.index.config(path)
+    }
 }
 
 impl Index {
@@ -193,6 +217,31 @@ impl Index {
             log_limit: log_limit.max(1),
             ops: Vec::new(),
             quiet: false,
+            graves: HashMap::new(),
+            grave_order: VecDeque::new(),
+        }
+    }
+
+    /// A removed member as a member filter sees it: its path, and the settings it was
+    /// under (a file its folder's, a folder its own last ones when this run removed it,
+    /// else none of its own, so that it inherits its parent's).
+    pub(crate) fn grave(&self, key: &str, was_dir: bool) -> Resource {
+        let collection = if was_dir {
+            self.graves.get(key).cloned()
+        } else {
+            split(key).and_then(|(parent, _)| self.config(parent))
+        };
+        Resource {
+            path: key.to_owned(),
+            href: String::new(),
+            is_collection: was_dir,
+            etag: None,
+            size: 0,
+            modified: SystemTime::UNIX_EPOCH,
+            created: SystemTime::UNIX_EPOCH,
+            collection: collection.unwrap_or_default(),
+            sync_token: None,
+            summary: None,
         }
     }
 
@@ -550,6 +599,17 @@ impl Index {
             return;
         }
         let was_dir = self.is_dir(key);
+        if let Some(d) = self.dir(key) {
+            let config = d.config.clone();
+            if self.graves.insert(key.to_owned(), config).is_none() {
+                self.grave_order.push_back(key.to_owned());
+            }
+            while self.grave_order.len() > GRAVES {
+                if let Some(old) = self.grave_order.pop_front() {
+                    self.graves.remove(&old);
+                }
+            }
+        }
         for k in doomed {
             self.unmap_uid(&k);
             self.entries.remove(&k);

@@ -30,6 +30,7 @@ mod methods;
 mod path;
 mod props;
 mod reconcile;
+mod scoped;
 mod server;
 mod state;
 mod storage;

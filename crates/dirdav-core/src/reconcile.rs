@@ -100,8 +100,11 @@ pub(crate) fn read_config(dir: &Path) -> (CollectionConfig, u64, Format) {
                 .and_then(|text| parse_config(text).map_err(|e| e.to_string())),
         };
         let config = config.unwrap_or_else(|e| {
-            tracing::warn!(path = %dir.display(), error = %e, "malformed settings: serving the folder as a plain collection");
-            CollectionConfig::default()
+            tracing::error!(path = %dir.display(), error = %e, "malformed settings: serving the folder as a plain collection, closed to access rules");
+            CollectionConfig {
+                error: Some(e),
+                ..CollectionConfig::default()
+            }
         });
         (config, config_tag(bytes), format)
     };

@@ -1142,15 +1142,16 @@ impl Inner {
             Some(d) => self.decode_href(d).ok().flatten().map(|p| p.key()),
             None => None,
         };
-        let destination_exists = destination
+        let destination_resource = destination
             .as_deref()
-            .is_some_and(|d| self.index().get(d).is_some());
+            .and_then(|d| self.resource_in(&self.index(), d));
         let check = MethodCheck {
             method: ctx.method(),
             path: &ctx.key,
             resource,
             destination: destination.as_deref(),
-            destination_exists,
+            destination_resource: destination_resource.as_ref(),
+            route: false,
             principal: ctx.principal.as_ref(),
             store: self,
         };
@@ -1172,9 +1173,9 @@ impl Inner {
             body,
             path,
             resource: None,
-            principal,
             depth: None,
-            store: self.clone(),
+            store: Arc::new(crate::scoped::Scoped::new(self.clone(), principal.clone())),
+            principal,
         }
     }
 }
@@ -1452,7 +1453,18 @@ impl Store for Inner {
         let mut removed = Vec::new();
         for (key, change, _) in list {
             match change {
-                Change::Deleted(was_dir) => removed.push(self.href(&key, was_dir)),
+                Change::Deleted(was_dir) => {
+                    // Named only to those who could see it: judged by the rules of its
+                    // folder, and for a folder by its own last settings too.
+                    let gone = index.grave(&key, was_dir);
+                    let configs = crate::index::WithGrave {
+                        index: &index,
+                        grave: &gone,
+                    };
+                    if self.registry.visible(&gone, principal, &configs) {
+                        removed.push(self.href(&key, was_dir));
+                    }
+                }
                 Change::File | Change::Dir => {
                     if let Some(r) = self.resource_in(&index, &key)
                         && self.registry.visible(&r, principal, &*index)

@@ -260,8 +260,11 @@ pub struct MethodCheck<'a> {
     pub resource: Option<&'a Resource>,
     /// The decoded `Destination` of COPY and MOVE.
     pub destination: Option<&'a str>,
-    /// True when something exists at `destination` (it would be overwritten).
-    pub destination_exists: bool,
+    /// What exists at `destination`, if anything (it would be overwritten).
+    pub destination_resource: Option<&'a Resource>,
+    /// True for a request to a plugin's route ([`Registrar::route`]): it lies outside
+    /// the tree, `path` is the path as sent and `resource` is `None`.
+    pub route: bool,
     /// Who asks.
     pub principal: Option<&'a Principal>,
     /// The core's read API; as a [`Configs`], it answers the settings of ancestors.
@@ -274,6 +277,7 @@ impl fmt::Debug for MethodCheck<'_> {
             .field("method", &self.method)
             .field("path", &self.path)
             .field("destination", &self.destination)
+            .field("route", &self.route)
             .field("principal", &self.principal)
             .finish_non_exhaustive()
     }

@@ -40,6 +40,10 @@ pub struct CollectionConfig {
     pub props: BTreeMap<Name, Element>,
     /// Dead properties of the collection's files (`[files."name"]`), by file name.
     pub files: BTreeMap<String, BTreeMap<Name, Element>>,
+    /// Why the folder's settings file could not be used, when it could not (it does not
+    /// parse): the folder is then served as a plain collection, and a plugin that
+    /// decides access from the file must treat it as closed, never as open.
+    pub error: Option<String>,
 }
 
 impl CollectionConfig {

@@ -281,7 +281,7 @@ fn needs<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, bool, Privileges)> {
     let into_destination = |mut list: Vec<(&'a str, bool, Privileges)>| {
         if let Some(dest) = m.destination {
             let mut p = Privileges::BIND;
-            if m.destination_exists {
+            if m.destination_resource.is_some() {
                 p |= Privileges::UNBIND;
             }
             list.push((parent(dest), true, p));
@@ -303,58 +303,133 @@ fn needs<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, bool, Privileges)> {
     }
 }
 
+/// The folders a method takes whole, with what it needs on each of them and on every
+/// folder below: DELETE and a MOVE's source are removed (read and unbind), a COPY's
+/// source is read entire, an overwritten destination is removed. A folder the user may
+/// not read must not be copied out, moved away or destroyed with its parent.
+fn whole_folders<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, Privileges)> {
+    let remove = Privileges::READ | Privileges::UNBIND;
+    let mut list = Vec::new();
+    if let Some(r) = m.resource.filter(|r| r.is_collection) {
+        match m.method.as_str() {
+            "DELETE" | "MOVE" => list.push((r.path.as_str(), remove)),
+            "COPY" => list.push((r.path.as_str(), Privileges::READ)),
+            _ => {}
+        }
+    }
+    if matches!(m.method.as_str(), "COPY" | "MOVE")
+        && let Some(d) = m.destination_resource.filter(|d| d.is_collection)
+    {
+        list.push((d.path.as_str(), remove));
+    }
+    list
+}
+
+/// The first folder at or below `top` where `held` lacks `needed`, if any.
+fn lacking(
+    top: &str,
+    needed: Privileges,
+    store: &dyn Store,
+    held: &dyn Fn(&str) -> Privileges,
+) -> Option<String> {
+    let mut stack = vec![top.to_owned()];
+    while let Some(folder) = stack.pop() {
+        if !held(&folder).contains(needed) {
+            return Some(folder);
+        }
+        stack.extend(
+            store
+                .members(&folder)
+                .into_iter()
+                .filter(|r| r.is_collection)
+                .map(|r| r.path),
+        );
+    }
+    None
+}
+
 /// The before-method hook: refuses a request the user lacks privileges for.
 fn authorize(policy: &Policy, m: &MethodCheck<'_>) -> Result<(), DavError> {
     if policy.open {
         return Ok(());
     }
     let who = m.principal.map(|p| &*p.name);
+    let challenge = || DavError::new(StatusCode::UNAUTHORIZED, "authentication required");
+    if m.route {
+        // A plugin's own resources outside the tree: for signed-in users.
+        return match who {
+            Some(_) => Ok(()),
+            None => Err(challenge()),
+        };
+    }
     let configs: &dyn Configs = m.store;
     let held =
         |path: &str, is_collection: bool| policy.privileges(who, path, is_collection, configs);
-    let challenge = || DavError::new(StatusCode::UNAUTHORIZED, "authentication required");
-    // What the user aims at must be theirs to see, or it does not exist for them.
+    let hidden = || {
+        if who.is_none() {
+            challenge()
+        } else {
+            DavError::not_found()
+        }
+    };
+    // What the user aims at must be theirs to see, or it does not exist for them; so
+    // must what a COPY or MOVE would overwrite, or the folder it would land in.
     let (seen, seen_is_collection) = match m.resource {
         Some(r) => (m.path, r.is_collection),
         None => (parent(m.path), true),
     };
     if !held(seen, seen_is_collection).contains(Privileges::READ) {
-        return Err(if who.is_none() {
-            challenge()
-        } else {
-            DavError::not_found()
-        });
+        return Err(hidden());
     }
-    let mut refusal = Element::new(NEED_PRIVILEGES);
-    let mut refused = Vec::new();
+    if let Some(dest) = m.destination {
+        let (seen, seen_is_collection) = match m.destination_resource {
+            Some(r) => (r.path.as_str(), r.is_collection),
+            None => (parent(dest), true),
+        };
+        if !held(seen, seen_is_collection).contains(Privileges::READ) {
+            return Err(hidden());
+        }
+    }
+    // Each refusal: the path, and what is missing there (for a folder the user may
+    // see; one they may not see is refused without being named).
+    let mut refused: Vec<(String, bool, Privileges, Privileges)> = Vec::new();
     for (path, is_collection, needed) in needs(m) {
         let privileges = held(path, is_collection);
-        if privileges.contains(needed) {
-            continue;
+        if !privileges.contains(needed) {
+            refused.push((path.to_owned(), is_collection, privileges, needed));
         }
-        if who.is_none() {
-            return Err(challenge());
-        }
-        refused.push(path);
-        if !privileges.contains(Privileges::READ) {
-            // A destination the user may not see: refused, without naming it.
-            continue;
-        }
-        for name in missing_names(privileges, needed) {
-            refusal = refusal.child_element(
-                Element::new(RESOURCE)
-                    .child_element(Element::with_text(
-                        HREF,
-                        m.store.href_of(path, is_collection),
-                    ))
-                    .child_element(privilege(name)),
-            );
+    }
+    if refused.is_empty() {
+        for (top, needed) in whole_folders(m) {
+            if let Some(folder) = lacking(top, needed, m.store, &|f| held(f, true)) {
+                let privileges = held(&folder, true);
+                refused.push((folder, true, privileges, needed));
+                break;
+            }
         }
     }
     if refused.is_empty() {
         return Ok(());
     }
+    if who.is_none() {
+        return Err(challenge());
+    }
+    let resources = refused
+        .iter()
+        .filter(|(_, _, privileges, _)| privileges.contains(Privileges::READ))
+        .flat_map(|(path, is_collection, privileges, needed)| {
+            missing_names(*privileges, *needed).into_iter().map(|name| {
+                Element::new(RESOURCE)
+                    .child_element(Element::with_text(
+                        HREF,
+                        m.store.href_of(path, *is_collection),
+                    ))
+                    .child_element(privilege(name))
+            })
+        });
+    let refused: Vec<&str> = refused.iter().map(|(p, ..)| p.as_str()).collect();
     let who = who.unwrap_or("-");
+    let refusal = resources.fold(Element::new(NEED_PRIVILEGES), Element::child_element);
     Err(
         DavError::forbidden(format!("{who} may not {} {}", m.method, refused.join(", ")))
             .condition_element(refusal),

@@ -3,6 +3,7 @@
 //! so that every decision can be tested without a server.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use dirdav_plugin::Configs;
 
@@ -111,6 +112,8 @@ pub struct Policy {
     pub groups: BTreeMap<String, BTreeSet<String>>,
     /// Users' display names, for the names of what they share.
     pub display_names: BTreeMap<String, String>,
+    /// The closed folders already logged.
+    pub reported: Arc<Mutex<BTreeSet<Closed>>>,
 }
 
 /// The parent of a decoded path (`""` for top-level names and the root).
@@ -141,16 +144,42 @@ impl Policy {
     /// `[acl]` table, from the collection up to the root, that names it. A folder
     /// overrides what it inherits one privilege at a time: `read = []` takes read away
     /// below it, while `write` still comes from above.
+    /// A folder whose rules cannot be trusted grants nothing: no rules are in effect.
     pub fn grants(&self, collection: &str, configs: &dyn Configs) -> Vec<Grant> {
         let mut grants = Vec::new();
-        nearest_rules(collection, configs, |dir, i, value| {
+        let closed = nearest_rules(collection, configs, |dir, i, value| {
             grants.push(Grant {
                 privilege: NAMES[i].0.to_owned(),
                 grantees: grantees(value).map(str::to_owned).collect(),
                 from: dir.to_owned(),
             });
         });
-        grants
+        match closed {
+            Some(closed) => {
+                self.report(&closed);
+                Vec::new()
+            }
+            None => grants,
+        }
+    }
+
+    /// Logs a closed folder, loudly and once per folder and reason (each request would
+    /// log it again otherwise).
+    fn report(&self, closed: &Closed) {
+        let mut reported = self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        if reported.len() < 10_000 && reported.insert(closed.clone()) {
+            let file = if closed.folder.is_empty() {
+                ".dav.toml".to_owned()
+            } else {
+                format!("{}/.dav.toml", closed.folder)
+            };
+            tracing::error!(
+                file,
+                problem = closed.why,
+                "access rules unusable: the folder and everything below it are closed to \
+                 all but their home's owner until the file is fixed"
+            );
+        }
     }
 
     /// The privileges a principal (`None`: anonymous) holds on a resource. A file has
@@ -168,17 +197,23 @@ impl Policy {
         if self.open {
             return Privileges::ALL;
         }
-        if principal.is_some_and(|p| !path.is_empty() && home_of(path) == p) {
+        if principal
+            .is_some_and(|p| !path.is_empty() && home_of(path) == p && self.users.contains(p))
+        {
             return Privileges::ALL;
         }
         let collection = if is_collection { path } else { parent(path) };
         // Without collecting `grants`: this runs once per listed member.
         let mut held = Privileges::NONE;
-        nearest_rules(collection, configs, |_, i, value| {
+        let closed = nearest_rules(collection, configs, |_, i, value| {
             if grantees(value).any(|g| self.matches(g, principal)) {
                 held |= NAMES[i].1;
             }
         });
+        if let Some(closed) = closed {
+            self.report(&closed);
+            held = Privileges::NONE;
+        }
         let principal_resource =
             path.is_empty() || (!path.contains('/') && self.users.contains(path));
         if is_collection && principal_resource && principal.is_some() {
@@ -188,32 +223,82 @@ impl Policy {
     }
 }
 
+/// Why a folder's rules cannot be trusted, which closes it and everything below it:
+/// its settings file did not parse, or its `[acl]` table holds something that is no
+/// rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Closed {
+    /// The decoded path of the folder.
+    pub folder: String,
+    /// What is wrong, for the log.
+    pub why: String,
+}
+
+/// What is wrong with a folder's `[acl]` table, if anything: a key that is no privilege
+/// (`Read`, `reed`), or a value that is not a name or a list of names.
+fn unusable(config: &dirdav_plugin::CollectionConfig) -> Option<String> {
+    if let Some(error) = &config.error {
+        return Some(format!("its settings do not parse: {error}"));
+    }
+    let acl = match config.document.get("acl") {
+        None => return None,
+        Some(toml::Value::Table(acl)) => acl,
+        Some(_) => return Some("`acl` is not a table".to_owned()),
+    };
+    for (key, value) in acl {
+        if !NAMES.iter().any(|(n, _)| n == key) {
+            let known: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
+            return Some(format!(
+                "[acl] key `{key}` is no privilege (privileges: {})",
+                known.join(", ")
+            ));
+        }
+        let names = match value {
+            toml::Value::String(_) => true,
+            toml::Value::Array(items) => items.iter().all(toml::Value::is_str),
+            _ => false,
+        };
+        if !names {
+            return Some(format!("[acl] `{key}` is not a name or a list of names"));
+        }
+    }
+    None
+}
+
 /// Walks from `collection` up to the root and calls `f(folder, i, value)` once for each
-/// privilege `NAMES[i]`, with the nearest `[acl]` entry that names it. Names that are
-/// no privilege are skipped.
+/// privilege `NAMES[i]`, with the nearest `[acl]` entry that names it. Returns why the
+/// rules cannot be trusted when a folder on the way has settings that do not parse or
+/// an `[acl]` table that is not all rules: the caller then grants nothing.
 fn nearest_rules(
     collection: &str,
     configs: &dyn Configs,
     mut f: impl FnMut(&str, usize, &toml::Value),
-) {
+) -> Option<Closed> {
     let mut decided = 0u16;
     let mut dir = Some(collection);
     while let Some(d) = dir {
-        if let Some(config) = configs.config(d)
-            && let Some(table) = config.table("acl")
-        {
-            for (key, value) in table {
-                let Some(i) = NAMES.iter().position(|(n, _)| n == key) else {
-                    continue;
-                };
-                if decided & (1 << i) == 0 {
-                    decided |= 1 << i;
-                    f(d, i, value);
+        if let Some(config) = configs.config(d) {
+            if let Some(why) = unusable(&config) {
+                return Some(Closed {
+                    folder: d.to_owned(),
+                    why,
+                });
+            }
+            if let Some(table) = config.table("acl") {
+                for (key, value) in table {
+                    let Some(i) = NAMES.iter().position(|(n, _)| n == key) else {
+                        continue;
+                    };
+                    if decided & (1 << i) == 0 {
+                        decided |= 1 << i;
+                        f(d, i, value);
+                    }
                 }
             }
         }
         dir = (!d.is_empty()).then(|| parent(d));
     }
+    None
 }
 
 /// The grantees of one `[acl]` entry: a list of names, or one name alone.

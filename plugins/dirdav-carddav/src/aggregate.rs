@@ -65,7 +65,7 @@ pub(crate) fn merged(user: &str, store: &dyn Store) -> Vec<Merged> {
         .collections()
         .into_iter()
         .filter(|c| c.kind() == Some(KIND))
-        .filter(|c| c.path.starts_with(&prefix) || store.visible(c, Some(&principal)))
+        .filter(|c| store.visible(c, Some(&principal)))
         .map(|c| c.path)
         .collect();
     let mut sources: Vec<String> = books

@@ -46,8 +46,14 @@ pub(crate) fn preconditions(
         &ctx.parts.headers,
         resource.and_then(|r| r.etag.as_deref()),
         |href| {
+            // A resource the user may not read has no entity tag for them: its bytes
+            // could be guessed through it otherwise.
             let key = srv.decode_href(href).ok().flatten()?.key();
-            srv.resource_in(&srv.index(), &key)?.etag
+            let index = srv.index();
+            let resource = srv.resource_in(&index, &key)?;
+            srv.registry
+                .visible(&resource, ctx.principal.as_ref(), &*index)
+                .then_some(resource.etag)?
         },
     )
 }

@@ -1,0 +1,169 @@
+//! The store as one principal sees it: the authorization gate for everything a plugin
+//! reads.
+//!
+//! Every request a plugin handles (a report, a method, a route, a collection's GET)
+//! gets a [`Scoped`] store. What the principal may not read, by every plugin's member
+//! filter ([`Registry::visible`](dirdav_plugin::Registry::visible), the same test
+//! PROPFIND lists by and GET answers 404 by), does not exist through it: `resource` is
+//! `None`, listings leave it out, `read` is 404, a multiget href naming it is 404, and a
+//! sync answer neither lists it nor names it when it is gone. A new report cannot forget
+//! the check, because it has no other way to reach the tree.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dirdav_plugin::http::StatusCode;
+use dirdav_plugin::xml::Name;
+use dirdav_plugin::{
+    BoxFuture, CollectionConfig, Configs, DavError, NewCollection, Principal, PropStat, Resource,
+    Store, Summary, SyncChanges,
+};
+
+use crate::server::Inner;
+
+/// The core's [`Store`] limited to what one principal may read.
+#[derive(Debug)]
+pub(crate) struct Scoped {
+    inner: Arc<Inner>,
+    principal: Option<Principal>,
+}
+
+impl Scoped {
+    pub(crate) fn new(inner: Arc<Inner>, principal: Option<Principal>) -> Scoped {
+        Scoped { inner, principal }
+    }
+
+    fn sees(&self, resource: &Resource) -> bool {
+        self.inner.visible(resource, self.principal.as_ref())
+    }
+
+    /// Keeps the resources the principal sees, deciding them all under one look at the
+    /// index.
+    fn keep_seen(&self, mut list: Vec<Resource>) -> Vec<Resource> {
+        if self.inner.registry.member_filters.is_empty() {
+            return list;
+        }
+        let index = self.inner.index();
+        list.retain(|r| {
+            self.inner
+                .registry
+                .visible(r, self.principal.as_ref(), &*index)
+        });
+        list
+    }
+
+    /// Whether a path names something the principal may read.
+    fn readable(&self, path: &str) -> bool {
+        self.inner.resource(path).is_some_and(|r| self.sees(&r))
+    }
+}
+
+impl Configs for Scoped {
+    fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
+        self.inner.config(path)
+    }
+}
+
+impl Store for Scoped {
+    fn resource(&self, path: &str) -> Option<Resource> {
+        self.inner.resource(path).filter(|r| self.sees(r))
+    }
+
+    fn members(&self, path: &str) -> Vec<Resource> {
+        self.keep_seen(self.inner.members(path))
+    }
+
+    fn members_where(
+        &self,
+        path: &str,
+        keep: &dyn Fn(bool, Option<&Summary>) -> bool,
+    ) -> Vec<Resource> {
+        self.keep_seen(self.inner.members_where(path, keep))
+    }
+
+    fn members_with_uid(&self, path: &str, uid: &str) -> Vec<Resource> {
+        self.keep_seen(self.inner.members_with_uid(path, uid))
+    }
+
+    fn read(&self, path: &str) -> BoxFuture<'_, Result<Bytes, DavError>> {
+        if !self.readable(path) {
+            return Box::pin(async { Err(DavError::not_found()) });
+        }
+        self.inner.read(path)
+    }
+
+    fn read_many(&self, paths: Vec<String>) -> BoxFuture<'_, Vec<Option<Bytes>>> {
+        let allowed: Vec<bool> = paths.iter().map(|p| self.readable(p)).collect();
+        let wanted: Vec<String> = paths
+            .into_iter()
+            .zip(&allowed)
+            .filter(|(_, ok)| **ok)
+            .map(|(p, _)| p)
+            .collect();
+        Box::pin(async move {
+            let mut read = self.inner.read_many(wanted).await.into_iter();
+            allowed
+                .into_iter()
+                .map(|ok| if ok { read.next().flatten() } else { None })
+                .collect()
+        })
+    }
+
+    fn path_of_href(&self, href: &str) -> Option<String> {
+        self.inner.path_of_href(href)
+    }
+
+    fn href_of(&self, path: &str, is_collection: bool) -> String {
+        self.inner.href_of(path, is_collection)
+    }
+
+    fn item_of_href(&self, href: &str, within: &Resource) -> Result<Resource, StatusCode> {
+        self.inner
+            .item_of_href(href, within)
+            .and_then(|r| match self.sees(&r) {
+                true => Ok(r),
+                false => Err(StatusCode::NOT_FOUND),
+            })
+    }
+
+    fn collections(&self) -> Vec<Resource> {
+        self.keep_seen(self.inner.collections())
+    }
+
+    fn prefixes(&self) -> Vec<(&'static str, &'static str)> {
+        self.inner.prefixes()
+    }
+
+    /// Answered for the scope's principal, whichever principal the caller names.
+    fn changes(
+        &self,
+        collection: &str,
+        token: Option<&str>,
+        infinite: bool,
+        limit: Option<usize>,
+        _principal: Option<&Principal>,
+    ) -> Result<SyncChanges, DavError> {
+        self.inner
+            .changes(collection, token, infinite, limit, self.principal.as_ref())
+    }
+
+    fn visible(&self, resource: &Resource, principal: Option<&Principal>) -> bool {
+        self.inner.visible(resource, principal)
+    }
+
+    fn propstats(
+        &self,
+        resource: &Resource,
+        names: &[Name],
+        principal: Option<&Principal>,
+    ) -> Vec<PropStat> {
+        self.inner.propstats(resource, names, principal)
+    }
+
+    fn make_collection<'a>(
+        &'a self,
+        new: NewCollection<'a>,
+    ) -> BoxFuture<'a, Result<(), DavError>> {
+        self.inner.make_collection(new)
+    }
+}
