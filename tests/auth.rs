@@ -10,15 +10,22 @@ use std::time::{Duration, Instant};
 use support::Dirdav;
 
 fn server(htpasswd: &str) -> (tempfile::TempDir, Dirdav) {
+    server_with(htpasswd, &[])
+}
+
+fn server_with(htpasswd: &str, extra: &[&str]) -> (tempfile::TempDir, Dirdav) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tree")).unwrap();
     std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
-    let srv = Dirdav::start(&[
-        "--root",
-        dir.path().join("tree").to_str().unwrap(),
-        "--htpasswd",
-        dir.path().join("htpasswd").to_str().unwrap(),
-    ]);
+    let mut args = vec![
+        "--root".to_owned(),
+        dir.path().join("tree").display().to_string(),
+        "--htpasswd".to_owned(),
+        dir.path().join("htpasswd").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let srv = Dirdav::start(&args);
     (dir, srv)
 }
 
@@ -28,8 +35,11 @@ const PROPFIND: &str =
 #[test]
 fn a_thousand_wrong_passwords_from_one_address_are_throttled_and_others_are_served() {
     let hash = bcrypt::hash("right", 4).unwrap();
-    let (_dir, srv) = server(&format!("alice:{hash}\nbob:{hash}\n"));
-    // The loopback peer is a trusted proxy by default: X-Forwarded-For names the client.
+    // The loopback peer is named as a trusted proxy: X-Forwarded-For names the client.
+    let (_dir, srv) = server_with(
+        &format!("alice:{hash}\nbob:{hash}\n"),
+        &["--trusted-proxy", "127.0.0.1"],
+    );
     let from = |ip: &str, user: &str, password: &str| {
         srv.request("PROPFIND", "/")
             .header("Depth", "0")
@@ -118,4 +128,60 @@ fn app_passwords_and_user_names_with_an_at_sign() {
         .body(PROPFIND)
         .send();
     assert_eq!(r.status, 207, "an encoded @ names the same home");
+}
+
+/// Without `--trusted-proxy`, loopback is trusted for the scheme and host it forwards,
+/// but the throttle does not believe its `X-Forwarded-For`: any local process could
+/// name a fresh address for every guess.
+#[test]
+fn the_throttle_believes_forwarded_addresses_only_from_named_proxies() {
+    let hash = bcrypt::hash("right", 4).unwrap();
+    let (_dir, srv) = server(&format!("alice:{hash}\n"));
+    let statuses: Vec<u16> = (0..15)
+        .map(|i| {
+            srv.request("PROPFIND", "/")
+                .header("Depth", "0")
+                .header("X-Forwarded-For", &format!("203.0.113.{i}"))
+                .auth("alice", &format!("guess{i}"))
+                .body(PROPFIND)
+                .send()
+                .status
+        })
+        .collect();
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
+
+/// A refusal takes as long for a user name that does not exist as for one that does:
+/// its time does not tell which names are users.
+#[test]
+fn refusing_an_unknown_user_takes_as_long_as_refusing_a_known_one() {
+    let hash = bcrypt::hash("right", 8).unwrap();
+    let (_dir, srv) = server_with(
+        &format!("alice:{hash}\n"),
+        &["--trusted-proxy", "127.0.0.1"],
+    );
+    // The fastest of a few refusals each, from addresses of their own (no throttle).
+    let fastest = |user: &str, first: u8| {
+        (0..4u8)
+            .map(|i| {
+                let started = Instant::now();
+                let r = srv
+                    .request("PROPFIND", "/")
+                    .header("Depth", "0")
+                    .header("X-Forwarded-For", &format!("198.51.100.{}", first + i))
+                    .auth(user, "wrong")
+                    .body(PROPFIND)
+                    .send();
+                assert_eq!(r.status, 401);
+                started.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let known = fastest("alice", 0);
+    let unknown = fastest("mallory", 10);
+    assert!(
+        unknown * 3 >= known,
+        "unknown user refused in {unknown:?}, known in {known:?}"
+    );
 }

@@ -912,15 +912,31 @@ impl Inner {
             std::iter::once(raw_path.as_str())
                 .chain(below_base)
                 .any(|path| {
-                    path.strip_prefix(r.item.0.as_str())
+                    path.strip_prefix(r.item.path.as_str())
                         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
                 })
         }) {
-            let handler = route.item.1.clone();
-            let body = self.read_xml_body(body).await?;
+            let route = route.item.clone();
             let principal = parts.extensions.get::<Principal>().cloned();
+            if !route.public {
+                let check = MethodCheck {
+                    method: &parts.method,
+                    path: &raw_path,
+                    resource: None,
+                    destination: None,
+                    destination_resource: None,
+                    route: true,
+                    principal: principal.as_ref(),
+                    store: self.as_ref(),
+                };
+                self.registry
+                    .before_method
+                    .iter()
+                    .try_for_each(|hook| (hook.item)(&check))?;
+            }
+            let body = self.read_xml_body(body).await?;
             let request = self.plugin_request(parts, body, String::new(), principal);
-            return handler.call(request).await;
+            return route.handler.call(request).await;
         }
         if parts.method == Method::OPTIONS && raw_path == "*" {
             return Ok(methods::options::answer(&self.allow(None)));

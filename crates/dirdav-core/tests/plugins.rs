@@ -107,7 +107,7 @@ impl Plugin for Everything {
             .member_filter(|res, principal, _| {
                 !(res.path == "docs" && principal.is_none_or(|p| &*p.name != "alice"))
             })
-            .route(
+            .public_route(
                 "/.well-known/test",
                 |_req: dirdav_plugin::DavRequest| async move {
                     let mut response =
@@ -483,4 +483,104 @@ async fn extended_mkcol_creates_a_collection_of_a_registered_kind() {
     let r = req("MKCOL", "/alice/new/").body(body).send(&srv).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(fx.snapshot(), before, "nothing created by a refused MKCOL");
+}
+
+/// A policy plugin as an administrator would write one: routes pass its before-method
+/// hook like every request to the tree, and its write check sees who writes, in a plain
+/// folder of no registered kind.
+struct Policy {
+    checks: Arc<Mutex<Vec<String>>>,
+}
+
+impl Plugin for Policy {
+    fn name(&self) -> &'static str {
+        "policy"
+    }
+
+    fn register(&self, r: &mut Registrar<'_>) {
+        let checks = self.checks.clone();
+        let answer = |text: &'static str| {
+            move |_req: dirdav_plugin::DavRequest| async move {
+                Ok(dirdav_plugin::http::Response::new(
+                    dirdav_plugin::Body::from(text),
+                ))
+            }
+        };
+        r.before_method(move |m| {
+            let who = m.principal.map_or("-", |p| &*p.name);
+            let line = format!("{} {} {who} route={}", m.method, m.path, m.route);
+            checks.lock().unwrap().push(line);
+            match (m.route, m.principal) {
+                (true, None) => Err(DavError::new(StatusCode::UNAUTHORIZED, "sign in")),
+                _ => Ok(()),
+            }
+        })
+        .route("/.private", answer("private"))
+        .public_route("/.open", answer("open"))
+        .write_check_where(
+            |folder| folder.path == "docs",
+            |w| match w.principal {
+                Some(p) if &*p.name == "alice" => Ok(()),
+                _ => Err(DavError::forbidden("only alice writes docs")),
+            },
+        );
+    }
+}
+
+#[tokio::test]
+async fn routes_pass_the_before_method_hooks_unless_public_and_write_checks_see_who_writes() {
+    let fx = Fixture::new();
+    let checks = Arc::new(Mutex::new(Vec::new()));
+    let srv = Server::builder(fx.config())
+        .plugin(Policy {
+            checks: checks.clone(),
+        })
+        .build()
+        .await
+        .unwrap();
+    let r = req("GET", "/.private/x").send(&srv).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(!r.body.contains("private"), "the handler did not run");
+    let r = req("GET", "/.private/x").user("bob").send(&srv).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "private"));
+    let r = req("GET", "/.open").send(&srv).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "open"));
+    assert_eq!(
+        *checks.lock().unwrap(),
+        [
+            "GET /.private/x - route=true",
+            "GET /.private/x bob route=true"
+        ],
+        "a public route does not reach the hooks"
+    );
+
+    let before = fx.snapshot();
+    let r = req("PUT", "/docs/new.txt")
+        .user("bob")
+        .body("hi")
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = req("PUT", "/docs/readme.txt").send(&srv).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "anonymous: {}", r.body);
+    let r = req("COPY", "/alice/calendar/one.ics")
+        .header("destination", "/docs/one.ics")
+        .user("bob")
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(fx.snapshot(), before, "nothing written");
+    let r = req("PUT", "/docs/new.txt")
+        .user("alice")
+        .body("hi")
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // Elsewhere the check does not apply.
+    let r = req("PUT", "/alice/note.txt")
+        .user("bob")
+        .body("hi")
+        .send(&srv)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }

@@ -19,7 +19,7 @@ pub use http;
 pub use multistatus::{Multistatus, PropStat, status_line};
 pub use registry::{
     LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin, PrincipalHook, PropContext,
-    PropGetter, Registrar, Registry, RegistryError, Report, Share, SharesHook, Summarizer,
+    PropGetter, Registrar, Registry, RegistryError, Report, Route, Share, SharesHook, Summarizer,
     WriteCheck, WriteEvent,
 };
 pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls};

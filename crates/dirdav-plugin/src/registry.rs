@@ -150,6 +150,8 @@ pub struct WriteCheck<'a> {
     pub body: &'a [u8],
     /// For a MOVE, the item being moved: it leaves, so its UID is no conflict.
     pub moving: Option<&'a str>,
+    /// Who writes (`None`: an anonymous request), for per-user policies.
+    pub principal: Option<&'a Principal>,
     /// The core's read API.
     pub store: &'a dyn Store,
 }
@@ -301,6 +303,18 @@ pub type PrincipalHook = Arc<
 /// Extracts a [`Summary`](crate::Summary) from an item's bytes.
 pub type Summarizer = Arc<dyn Fn(&[u8]) -> crate::Summary + Send + Sync>;
 
+/// A plugin's own path outside the tree ([`Registrar::route`]).
+#[derive(Clone)]
+#[allow(missing_debug_implementations)] // handlers have no useful Debug
+pub struct Route {
+    /// The path prefix, without a trailing `/`.
+    pub path: String,
+    /// The handler.
+    pub handler: SharedHandler,
+    /// Answered for anyone, without the before-method hooks (`/.well-known/`).
+    pub public: bool,
+}
+
 /// A REPORT a plugin answers.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)] // closures and handlers have no useful Debug
@@ -336,8 +350,8 @@ pub struct Registry {
     pub reports: BTreeMap<Name, Owned<Report>>,
     /// Extra methods (MKCALENDAR).
     pub methods: BTreeMap<String, Owned<SharedHandler>>,
-    /// Checks before a write, by collection kind.
-    pub write_checks: Vec<Owned<(String, Check)>>,
+    /// Checks before a write, with the collections they apply to.
+    pub write_checks: Vec<Owned<(Applies, Check)>>,
     /// Observers after a write.
     pub observers: Vec<Owned<Observer>>,
     /// Hooks before a method runs.
@@ -345,7 +359,7 @@ pub struct Registry {
     /// Filters deciding which members a principal sees.
     pub member_filters: Vec<Owned<MemberFilter>>,
     /// Extra routes by path prefix (`/.well-known/caldav`).
-    pub routes: Vec<Owned<(String, SharedHandler)>>,
+    pub routes: Vec<Owned<Route>>,
     /// Summarizers by collection kind.
     pub summarizers: BTreeMap<String, Owned<Summarizer>>,
     /// Handlers for GET and HEAD on collections, by collection kind.
@@ -458,6 +472,20 @@ impl Registry {
     /// The summarizer for items of a collection kind.
     pub fn summarizer(&self, kind: Option<&str>) -> Option<&Summarizer> {
         self.summarizers.get(kind?).map(|s| &s.item)
+    }
+
+    /// True when a write check applies to writes into `parent`.
+    pub fn checks_writes_into(&self, parent: &Resource) -> bool {
+        self.write_checks.iter().any(|c| (c.item.0)(parent))
+    }
+
+    /// Runs every write check that applies to the write's collection, in registration
+    /// order; the first refusal answers.
+    pub fn check_write(&self, write: &WriteCheck<'_>) -> Result<(), DavError> {
+        self.write_checks
+            .iter()
+            .filter(|c| (c.item.0)(write.parent))
+            .try_for_each(|c| (c.item.1)(write))
     }
 
     /// True when this principal may see this resource in listings; `configs` answers
@@ -599,7 +627,19 @@ impl Registrar<'_> {
         kind: &str,
         check: impl Fn(&WriteCheck<'_>) -> Result<(), DavError> + Send + Sync + 'static,
     ) -> &mut Self {
-        let owned = self.owned((kind.to_owned(), Arc::new(check) as Check));
+        let kind = kind.to_owned();
+        self.write_check_where(move |c| c.kind() == Some(kind.as_str()), check)
+    }
+
+    /// Checks every write (PUT, and COPY or MOVE of an item) into a folder for which
+    /// `applies` holds, of any kind or none (`|_| true` for every folder), before a byte
+    /// reaches disk. The check sees the bytes, the folder and who writes.
+    pub fn write_check_where(
+        &mut self,
+        applies: impl Fn(&Resource) -> bool + Send + Sync + 'static,
+        check: impl Fn(&WriteCheck<'_>) -> Result<(), DavError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned((Arc::new(applies) as Applies, Arc::new(check) as Check));
         self.registry.write_checks.push(owned);
         self
     }
@@ -708,22 +748,42 @@ impl Registrar<'_> {
     }
 
     /// Answers every request whose path is `path` or lies below it, before the tree is
-    /// consulted (`/.well-known/caldav`). The path matches at the host's root and, when
-    /// the server has a base path, below it too (`/dav/.groups/…` for `/.groups`); the
-    /// handler sees the path as sent. Choose a path starting with `.`: the tree never
-    /// serves one, so the route shadows nothing.
+    /// consulted (`/.groups/`). The path matches at the host's root and, when the server
+    /// has a base path, below it too (`/dav/.groups/…` for `/.groups`); the handler sees
+    /// the path as sent. Choose a path starting with `.`: the tree never serves one, so
+    /// the route shadows nothing.
+    ///
+    /// The request passes the before-method hooks first, as every request to the tree
+    /// does, with [`MethodCheck::route`] set: the access control plugin lets signed-in
+    /// users through and asks anonymous requests to sign in. A path that must answer
+    /// anyone is registered with [`Registrar::public_route`] instead.
     pub fn route(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.add_route(path, Arc::new(handler), false)
+    }
+
+    /// Like [`Registrar::route`], for a path that answers anyone, signed in or not,
+    /// without the before-method hooks: what a client asks before it has credentials
+    /// (`/.well-known/caldav`). The handler alone decides what it reveals.
+    pub fn public_route(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.add_route(path, Arc::new(handler), true)
+    }
+
+    fn add_route(&mut self, path: &str, handler: SharedHandler, public: bool) -> &mut Self {
         let path = path.trim_end_matches('/').to_owned();
         let existing = self
             .registry
             .routes
             .iter()
-            .find(|r| r.item.0 == path)
+            .find(|r| r.item.path == path)
             .map(|r| r.plugin);
         match existing {
             Some(other) => self.conflict(format_args!("route {path}"), other),
             None => {
-                let owned = self.owned((path, Arc::new(handler) as SharedHandler));
+                let owned = self.owned(Route {
+                    path,
+                    handler,
+                    public,
+                });
                 self.registry.routes.push(owned);
             }
         }

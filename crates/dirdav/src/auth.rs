@@ -25,6 +25,23 @@ const CACHE_TTL: Duration = Duration::from_secs(300);
 pub(crate) struct Htpasswd {
     users: HashMap<String, Vec<String>>,
     cache: Mutex<HashMap<blake3::Hash, Instant>>,
+    /// A hash no password matches, of the highest cost among the users' hashes: what a
+    /// password for an unknown user is checked against.
+    dummy: String,
+}
+
+/// A well-formed bcrypt hash of `cost` that no password matches (its digest is not one
+/// bcrypt can produce for this salt, as far as anyone can tell): verifying against it
+/// takes as long as verifying against a real hash of that cost.
+fn dummy_hash(cost: u32) -> String {
+    format!("$2b${cost:02}${}", ".".repeat(53))
+}
+
+/// The cost of a bcrypt hash (`$2y$10$…` is 10).
+fn cost_of(hash: &str) -> Option<u32> {
+    let mut parts = hash.split('$');
+    let (_, _, cost) = (parts.next()?, parts.next()?, parts.next()?);
+    cost.parse().ok().filter(|c| (4..=31).contains(c))
 }
 
 /// Why an htpasswd file could not be loaded.
@@ -72,9 +89,11 @@ impl Htpasswd {
                 );
             }
         }
+        let cost = users.values().flatten().filter_map(|h| cost_of(h)).max();
         Htpasswd {
             users,
             cache: Mutex::new(HashMap::new()),
+            dummy: dummy_hash(cost.unwrap_or(bcrypt::DEFAULT_COST)),
         }
     }
 
@@ -90,8 +109,14 @@ impl Htpasswd {
 
     /// Checks a password against each of the user's hashes, remembering a success for
     /// [`CACHE_TTL`].
+    ///
+    /// A user who is not in the file costs as long to refuse as one who is (a password
+    /// is checked against a hash of the same bcrypt cost), so that the time of a refusal
+    /// does not tell which user names exist.
     pub(crate) async fn verify(&self, user: &str, password: &str) -> bool {
         let Some(hashes) = self.users.get(user) else {
+            let (password, dummy) = (password.to_owned(), self.dummy.clone());
+            let _ = tokio::task::spawn_blocking(move || bcrypt::verify(&password, &dummy)).await;
             return false;
         };
         let mut hasher = blake3::Hasher::new();
@@ -138,13 +163,32 @@ const FREE_FAILURES: u32 = 10;
 /// The longest an address is refused, and how long failures are remembered.
 const MAX_BLOCK: Duration = Duration::from_secs(15 * 60);
 
+/// How many addresses the throttle remembers before it forgets those whose failures
+/// have expired; it stops taking new ones at twice as many.
+const REMEMBERED: usize = 100_000;
+/// The least time between two sweeps of the throttle's table.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
 /// Failed logins by client address: after [`FREE_FAILURES`], each further failure
 /// refuses the address for twice as long as the last (1 s, 2 s, 4 s … up to
 /// [`MAX_BLOCK`]), with 429 and `Retry-After`, before any password is checked. Other
 /// addresses are not affected; failures are forgotten [`MAX_BLOCK`] after the last one.
+///
+/// An IPv6 client is counted by its /64 (one subscriber's network; its addresses are
+/// free to the subscriber). The table is bounded: past [`REMEMBERED`] addresses it is
+/// swept for expired ones at most every [`SWEEP_EVERY`], and past twice as many, new
+/// addresses are not recorded until a sweep makes room (the ones already refused stay
+/// refused), so a flood of addresses costs neither memory nor a scan per request.
 #[derive(Debug, Default)]
 pub(crate) struct Throttle {
-    failures: Mutex<HashMap<IpAddr, Failures>>,
+    table: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    failures: HashMap<IpAddr, Failures>,
+    last_sweep: Option<Instant>,
+    sweeps: u64,
 }
 
 #[derive(Debug)]
@@ -154,27 +198,52 @@ struct Failures {
     blocked_until: Option<Instant>,
 }
 
+/// What the throttle counts an address as: itself, or for IPv6 its /64.
+fn throttle_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        other => other.to_canonical(),
+    }
+}
+
 impl Throttle {
     /// How long the address is still refused, if it is.
     pub(crate) fn blocked(&self, ip: IpAddr) -> Option<Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let until = failures.get(&ip)?.blocked_until?;
+        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let until = table.failures.get(&throttle_key(ip))?.blocked_until?;
         until.checked_duration_since(Instant::now())
     }
 
     /// Records a failed login; returns how long the address is now refused, if it is.
     pub(crate) fn failed(&self, ip: IpAddr) -> Option<Duration> {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() > 100_000 {
-            failures.retain(|_, f| now.duration_since(f.last) < MAX_BLOCK);
+        self.failed_at(ip, Instant::now())
+    }
+
+    fn failed_at(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let key = throttle_key(ip);
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let due = table
+            .last_sweep
+            .is_none_or(|t| now.saturating_duration_since(t) >= SWEEP_EVERY);
+        if table.failures.len() > REMEMBERED && due {
+            table
+                .failures
+                .retain(|_, f| now.saturating_duration_since(f.last) < MAX_BLOCK);
+            table.last_sweep = Some(now);
+            table.sweeps += 1;
         }
-        let f = failures.entry(ip).or_insert(Failures {
+        if table.failures.len() >= 2 * REMEMBERED && !table.failures.contains_key(&key) {
+            return None;
+        }
+        let f = table.failures.entry(key).or_insert(Failures {
             count: 0,
             last: now,
             blocked_until: None,
         });
-        if now.duration_since(f.last) >= MAX_BLOCK {
+        if now.saturating_duration_since(f.last) >= MAX_BLOCK {
             f.count = 0;
         }
         f.count += 1;
@@ -198,14 +267,18 @@ pub(crate) struct Auth {
     pub(crate) throttle: Arc<Throttle>,
     /// Reverse proxies whose `X-Forwarded-For` and proxy-user header are believed.
     pub(crate) trusted: Arc<Vec<IpAddr>>,
+    /// The proxies were named (`--trusted-proxy`), not assumed (loopback): only then
+    /// does the throttle count failures by the address their `X-Forwarded-For` names,
+    /// since any local process could otherwise name a fresh address per guess.
+    pub(crate) throttle_forwarded: bool,
     /// `--trust-proxy-user`: the header a trusted proxy names the user in.
     pub(crate) proxy_user: Option<HeaderName>,
     /// `--allow-plain-auth`: accept passwords over plain HTTP from any address.
     pub(crate) allow_plain: bool,
 }
 
-/// The address a request comes from: the peer, or for a trusted proxy the last address
-/// of its `X-Forwarded-For`.
+/// The address a request comes from: the peer, or for a named trusted proxy the last
+/// address of its `X-Forwarded-For`; and whether the peer is a trusted proxy.
 fn client_address(auth: &Auth, request: &Request) -> Option<(IpAddr, bool)> {
     let peer = request
         .extensions()
@@ -214,7 +287,7 @@ fn client_address(auth: &Auth, request: &Request) -> Option<(IpAddr, bool)> {
         .ip()
         .to_canonical();
     let trusted = auth.trusted.contains(&peer);
-    let forwarded = trusted
+    let forwarded = (trusted && auth.throttle_forwarded)
         .then(|| request.headers().get("x-forwarded-for")?.to_str().ok())
         .flatten()
         .and_then(|v| v.rsplit(',').next()?.trim().parse::<IpAddr>().ok());
@@ -411,6 +484,56 @@ mod tests {
         assert_eq!(t.failed(a), Some(MAX_BLOCK));
     }
 
+    #[test]
+    fn an_unknown_users_password_is_checked_against_a_hash_of_the_users_cost() {
+        let users = Htpasswd::parse(
+            &format!("alice:{}\n", bcrypt::hash("pw", 6).unwrap()),
+            "test",
+        );
+        assert_eq!(users.dummy, dummy_hash(6));
+        assert_eq!(cost_of("$2y$12$abc"), Some(12));
+        assert_eq!(cost_of("$2y$xx$abc"), None);
+        // A well-formed hash: verifying does the work and fails, it does not error out.
+        assert_eq!(bcrypt::verify("pw", &users.dummy).ok(), Some(false));
+        assert_eq!(bcrypt::verify("", &dummy_hash(4)).ok(), Some(false));
+    }
+
+    #[test]
+    fn the_throttle_counts_an_ipv6_network_as_one_client() {
+        let t = Throttle::default();
+        let first: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        for i in 0..FREE_FAILURES {
+            let ip: IpAddr = format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap();
+            t.failed(ip);
+        }
+        assert!(t.blocked(first).is_some(), "one /64");
+        assert!(t.blocked("2001:db8:1:3::1".parse().unwrap()).is_none());
+        assert!(t.blocked("192.0.2.1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_flood_of_addresses_is_bounded_in_memory_and_in_sweeps() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        for i in 0..(5 * REMEMBERED / 2) as u32 {
+            t.failed_at(IpAddr::from((0x0a00_0000 + i).to_be_bytes()), now);
+        }
+        let (len, sweeps) = {
+            let table = t.table.lock().unwrap();
+            (table.failures.len(), table.sweeps)
+        };
+        assert_eq!(
+            (len, sweeps),
+            (2 * REMEMBERED, 1),
+            "one sweep, then no more room"
+        );
+        // Later, expired failures are swept away and new addresses counted again.
+        let later = now + MAX_BLOCK + SWEEP_EVERY;
+        t.failed_at(IpAddr::from([192, 0, 2, 1]), later);
+        let table = t.table.lock().unwrap();
+        assert_eq!((table.failures.len(), table.sweeps), (1, 2));
+    }
+
     /// A router behind the auth layer that answers with the user it runs as.
     fn app(auth: Auth) -> axum::Router {
         async fn whoami(request: Request) -> Response {
@@ -432,6 +555,7 @@ mod tests {
             well_known: "/.well-known/".to_owned(),
             throttle: Arc::default(),
             trusted: Arc::new(vec![IpAddr::from([10, 0, 0, 2])]),
+            throttle_forwarded: true,
             proxy_user: Some(HeaderName::from_static("remote-user")),
             allow_plain: false,
         }

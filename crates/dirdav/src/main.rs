@@ -460,6 +460,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let server = builder.build().await?;
     let mut app = server.router();
+    let proxies_named = !args.trusted_proxies.is_empty() || file.trusted_proxies.is_some();
     let trusted = Arc::new(if !args.trusted_proxies.is_empty() {
         args.trusted_proxies
     } else {
@@ -498,6 +499,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             well_known: format!("{}/.well-known/", server.base_path()),
             throttle: Arc::default(),
             trusted: trusted.clone(),
+            throttle_forwarded: proxies_named,
             proxy_user,
             allow_plain: args.allow_plain_auth || file.allow_plain_auth.unwrap_or(false),
         };

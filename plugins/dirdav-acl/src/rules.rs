@@ -465,4 +465,62 @@ mod tests {
             Privileges::ALL
         );
     }
+
+    #[test]
+    fn a_home_is_a_known_users_only() {
+        let t = tree(&[("shared", "")]);
+        let p = policy();
+        assert_eq!(
+            p.privileges(Some("shared"), "shared/notes.txt", false, &t),
+            Privileges::NONE,
+            "a principal named like a folder is not its owner"
+        );
+        assert_eq!(
+            p.privileges(Some("alice"), "alice/notes.txt", false, &t),
+            Privileges::ALL
+        );
+    }
+
+    #[test]
+    fn rules_that_cannot_be_trusted_close_the_folder_and_all_below() {
+        let mut t = tree(&[
+            ("team", "[acl]\nread = [\"all\"]\n"),
+            ("team/typo", "[acl]\nRead = [\"bob\"]\n"),
+            ("team/number", "[acl]\nread = 5\n"),
+            ("team/numbers", "[acl]\nread = [\"bob\", 5]\n"),
+            ("team/scalar", "acl = \"bob\"\n"),
+        ]);
+        let broken = CollectionConfig {
+            error: Some("expected `]`, line 1".to_owned()),
+            ..CollectionConfig::default()
+        };
+        t.0.insert("team/broken", Arc::new(broken));
+        let p = policy();
+        assert!(
+            p.privileges(None, "team/x.txt", false, &t)
+                .contains(Privileges::READ)
+        );
+        for folder in ["typo", "number", "numbers", "scalar", "broken"] {
+            for path in [
+                format!("team/{folder}/x.txt"),
+                format!("team/{folder}/sub/y"),
+            ] {
+                for who in [None, Some("bob"), Some("carol")] {
+                    assert_eq!(
+                        p.privileges(who, &path, false, &t),
+                        Privileges::NONE,
+                        "{who:?} on {path}"
+                    );
+                }
+            }
+            assert!(p.grants(&format!("team/{folder}"), &t).is_empty());
+        }
+        let logged = p.reported.lock().unwrap();
+        assert_eq!(logged.len(), 5, "each folder logged once: {logged:?}");
+        assert!(
+            logged
+                .iter()
+                .any(|c| c.folder == "team/typo" && c.why.contains("`Read`"))
+        );
+    }
 }

@@ -272,8 +272,8 @@ impl Plugin for Discovery {
             })
             .not_in_allprop(),
         );
-        r.route("/.well-known/caldav", well_known)
-            .route("/.well-known/carddav", well_known)
+        r.public_route("/.well-known/caldav", well_known)
+            .public_route("/.well-known/carddav", well_known)
             .property(
                 LiveProperty::computed(CURRENT_USER_PRINCIPAL, |ctx| {
                     let inner = match ctx.principal {

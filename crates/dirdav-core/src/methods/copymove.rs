@@ -102,16 +102,13 @@ pub(crate) async fn copy_move(
     let parent = srv.resource_in(&srv.index(), dest_parent);
     if !source.is_collection
         && let Some(parent) = parent
-        && srv
-            .registry
-            .write_checks
-            .iter()
-            .any(|c| parent.kind() == Some(c.item.0.as_str()))
+        && srv.registry.checks_writes_into(&parent)
     {
         // On the blocking pool, as for PUT: the checks parse the item.
         let srv = Arc::clone(srv);
         let (dest_key, existing) = (dest_key.clone(), existing.clone());
         let (source_path, moving) = (source.path.clone(), is_move);
+        let principal = ctx.principal.clone();
         dirdav_plugin::compute(move || {
             let bytes = srv
                 .root_dir
@@ -125,13 +122,10 @@ pub(crate) async fn copy_move(
                 content_type: None,
                 body: &bytes,
                 moving: moving.then_some(source_path.as_str()),
+                principal: principal.as_ref(),
                 store: srv.as_ref(),
             };
-            srv.registry
-                .write_checks
-                .iter()
-                .filter(|c| parent.kind() == Some(c.item.0.as_str()))
-                .try_for_each(|c| (c.item.1)(&check))
+            srv.registry.check_write(&check)
         })
         .await?;
     }

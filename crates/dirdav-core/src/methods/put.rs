@@ -108,6 +108,7 @@ pub(crate) async fn put(
         let key = ctx.key.clone();
         let content_type = ctx.header("content-type").map(str::to_owned);
         let (parent, current) = (parent.clone(), current.clone());
+        let principal = ctx.principal.clone();
         dirdav_plugin::compute(move || {
             check_and_summarize(
                 &srv,
@@ -115,6 +116,7 @@ pub(crate) async fn put(
                 &parent,
                 current.as_ref(),
                 content_type.as_deref(),
+                principal.as_ref(),
                 tmp,
             )
         })
@@ -158,16 +160,12 @@ fn check_and_summarize(
     parent: &Resource,
     current: Option<&Resource>,
     content_type: Option<&str>,
+    principal: Option<&dirdav_plugin::Principal>,
     mut tmp: TempFile,
 ) -> Result<(TempFile, Option<Arc<dirdav_plugin::Summary>>), DavError> {
-    let checks: Vec<_> = srv
-        .registry
-        .write_checks
-        .iter()
-        .filter(|c| parent.kind() == Some(c.item.0.as_str()))
-        .collect();
+    let checked = srv.registry.checks_writes_into(parent);
     let summarizer = srv.registry.summarizer(parent.kind());
-    if checks.is_empty() && summarizer.is_none() {
+    if !checked && summarizer.is_none() {
         return Ok((tmp, None));
     }
     let bytes = tmp
@@ -180,11 +178,10 @@ fn check_and_summarize(
         content_type,
         body: &bytes,
         moving: None,
+        principal,
         store: srv,
     };
-    for c in checks {
-        (c.item.1)(&check)?;
-    }
+    srv.registry.check_write(&check)?;
     let summary = summarizer.map(|summarize| Arc::new(summarize(&bytes)));
     Ok((tmp, summary))
 }
