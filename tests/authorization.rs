@@ -23,8 +23,9 @@ fn card(uid: &str, name: &str) -> String {
     format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\nEND:VCARD\r\n")
 }
 
-/// alice and bob sign in with passwords; carol is a `[users]` user named by the proxy
-/// (`Remote-User`); `shared` is a name a proxy may send that is no user's.
+/// alice and bob sign in with passwords; carol and dan are `[users]` users named by the
+/// proxy (`Remote-User`); `shared` and `stranger` are names a proxy may send that are no
+/// user's.
 ///
 /// - `alice/drop/`: bob may read and write; `hidden/` below it grants read to nobody,
 ///   `box/` holds `inner/`, which grants read to nobody either.
@@ -91,8 +92,8 @@ fn tree() -> (tempfile::TempDir, Dirdav) {
     std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
     std::fs::write(
         dir.path().join("dirdav.toml"),
-        "root = \"tree\"\nhtpasswd = \"htpasswd\"\ncreate-homes = false\n\
-         trust-proxy-user = \"Remote-User\"\n\n[users.carol]\ndisplayname = \"Carol\"\n",
+        "root = \"tree\"\nhtpasswd = \"htpasswd\"\ntrust-proxy-user = \"Remote-User\"\n\n\
+         [users.carol]\ndisplayname = \"Carol\"\n\n[users.dan]\ndisplayname = \"Dan\"\n",
     )
     .unwrap();
     let config = dir.path().join("dirdav.toml");
@@ -194,6 +195,16 @@ fn a_top_level_folder_is_a_home_only_for_a_known_user() {
         .body(event("e", "Carol's"))
         .send();
     assert_eq!(put.status, 201, "{}", text(&put));
+    // Homes are made for known users only: dan gets one, a stranger does not.
+    for user in ["dan", "stranger"] {
+        let r = as_user(&srv, user, "PROPFIND", "/")
+            .header("Depth", "0")
+            .body(PROPFIND_ETAG)
+            .send();
+        assert_eq!(r.status, 207, "{user}");
+    }
+    assert!(root(&dir).join("dan/calendar/.dav.toml").exists());
+    assert!(!root(&dir).join("stranger").exists());
 }
 
 /// 3. COPY and MOVE cannot overwrite a destination the user may not read, nor tell it

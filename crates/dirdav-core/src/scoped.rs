@@ -44,11 +44,11 @@ impl Scoped {
             return list;
         }
         let index = self.inner.index();
-        list.retain(|r| {
-            self.inner
-                .registry
-                .visible(r, self.principal.as_ref(), &*index)
-        });
+        let mut visibility = self
+            .inner
+            .registry
+            .visibility(self.principal.as_ref(), &*index);
+        list.retain(|r| visibility.sees(r));
         list
     }
 

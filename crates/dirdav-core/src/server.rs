@@ -1467,6 +1467,7 @@ impl Store for Inner {
         list.extend(rest);
         let mut changed = Vec::new();
         let mut removed = Vec::new();
+        let mut visibility = self.registry.visibility(principal, &*index);
         for (key, change, _) in list {
             match change {
                 Change::Deleted(was_dir) => {
@@ -1483,7 +1484,7 @@ impl Store for Inner {
                 }
                 Change::File | Change::Dir => {
                     if let Some(r) = self.resource_in(&index, &key)
-                        && self.registry.visible(&r, principal, &*index)
+                        && visibility.sees(&r)
                     {
                         changed.push(r);
                     }

@@ -20,6 +20,6 @@ pub use multistatus::{Multistatus, PropStat, status_line};
 pub use registry::{
     LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin, PrincipalHook, PropContext,
     PropGetter, Registrar, Registry, RegistryError, Report, Route, Share, SharesHook, Summarizer,
-    WriteCheck, WriteEvent,
+    Visibility, WriteCheck, WriteEvent,
 };
 pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls};

@@ -438,7 +438,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         })
         .plugin(
             dirdav_discovery::Discovery::default()
-                .users(names)
+                .users(
+                    names
+                        .into_iter()
+                        .chain(file.users.keys().cloned())
+                        .collect(),
+                )
                 .user_info(
                     file.users
                         .iter()

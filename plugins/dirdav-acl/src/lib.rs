@@ -401,6 +401,10 @@ fn authorize(policy: &Policy, m: &MethodCheck<'_>) -> Result<(), DavError> {
     }
     if refused.is_empty() {
         for (top, needed) in whole_folders(m) {
+            if who.is_some_and(|w| rules::home_of(top) == w && policy.users.contains(w)) {
+                // All of it is in the user's home, where they hold everything.
+                continue;
+            }
             if let Some(folder) = lacking(top, needed, m.store, &|f| held(f, true)) {
                 let privileges = held(&folder, true);
                 refused.push((folder, true, privileges, needed));
@@ -537,7 +541,7 @@ impl Plugin for Acl {
             .property(LiveProperty::computed(ACL, acl).not_in_allprop())
             .property(LiveProperty::computed(ACL_RESTRICTIONS, restrictions).not_in_allprop())
             .property(LiveProperty::computed(INHERITED_ACL_SET, inherited).not_in_allprop())
-            .member_filter(visible)
+            .member_filter_by_folder(visible)
             .shares(shared)
             .before_method(move |m| authorize(&p, m))
             .method("ACL", |_: DavRequest| async {

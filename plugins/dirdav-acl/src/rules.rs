@@ -197,9 +197,14 @@ impl Policy {
         if self.open {
             return Privileges::ALL;
         }
-        if principal
-            .is_some_and(|p| !path.is_empty() && home_of(path) == p && self.users.contains(p))
-        {
+        // The home itself, or something in it (a file named like a user at the root is
+        // not their home: a file is judged by its folder alone).
+        let in_home = if is_collection {
+            !path.is_empty()
+        } else {
+            path.contains('/')
+        };
+        if principal.is_some_and(|p| in_home && home_of(path) == p && self.users.contains(p)) {
             return Privileges::ALL;
         }
         let collection = if is_collection { path } else { parent(path) };

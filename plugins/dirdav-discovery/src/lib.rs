@@ -77,7 +77,9 @@ impl Default for Discovery {
 }
 
 impl Discovery {
-    /// The users principal searches find (those of the htpasswd file).
+    /// The users the server knows (those of the htpasswd file and of `[users]`): the
+    /// ones principal searches find and, when there are any, the only ones whose homes
+    /// are created, since only their homes are theirs.
     #[must_use]
     pub fn users(mut self, mut users: Vec<String>) -> Self {
         users.sort();
@@ -223,7 +225,16 @@ impl Plugin for Discovery {
 
     fn register(&self, r: &mut Registrar<'_>) {
         if self.create_homes {
-            r.first_request(create_home);
+            let known = self.users.clone();
+            r.first_request(move |user: Principal, store: Arc<dyn Store>| {
+                let known = known.is_empty() || known.binary_search(&user.name.to_string()).is_ok();
+                async move {
+                    match known {
+                        true => create_home(user, store).await,
+                        false => Ok(()),
+                    }
+                }
+            });
         }
         let users = self.users.clone();
         let shown: Arc<std::collections::BTreeMap<String, String>> = Arc::new(

@@ -85,11 +85,8 @@ pub(crate) fn propfind(
         if depth != Depth::Zero {
             let members = srv.merged_members(view, &|_, _| true);
             let index = srv.index();
-            list.extend(
-                members
-                    .into_iter()
-                    .filter(|r| srv.registry.visible(r, principal, &*index)),
-            );
+            let mut visibility = srv.registry.visibility(principal, &*index);
+            list.extend(members.into_iter().filter(|r| visibility.sees(r)));
         }
         list
     } else {
@@ -115,9 +112,8 @@ pub(crate) fn propfind(
                     .collect()
             }
         };
-        list.into_iter()
-            .filter(|r| srv.registry.visible(r, principal, &*index))
-            .collect()
+        let mut visibility = srv.registry.visibility(principal, &*index);
+        list.into_iter().filter(|r| visibility.sees(r)).collect()
     };
     let mut resources: Vec<Resource> = resources
         .into_iter()
@@ -176,9 +172,8 @@ fn paged_listing(
             let index = srv.index();
             let page = srv.members_page(&index, &top.path, after.as_deref(), PAGE, &|_, _| true);
             after = page.last().map(|r| r.path.clone());
-            page.into_iter()
-                .filter(|r| srv.registry.visible(r, principal, &*index))
-                .collect()
+            let mut visibility = srv.registry.visibility(principal, &*index);
+            page.into_iter().filter(|r| visibility.sees(r)).collect()
         };
         for r in &page {
             write(srv, &mut ms, r, principal, request, minimal);
