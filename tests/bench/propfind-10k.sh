@@ -41,18 +41,31 @@ grep -o 'entries=[0-9]* .*elapsed_ms=[0-9]*' "$work/log" | sed 's/^/startup inde
 body='<propfind xmlns="DAV:"><prop><getetag/><getcontentlength/><getcontenttype/><resourcetype/></prop></propfind>'
 url="http://127.0.0.1:$port/alice/cal/"
 query='<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>'
+# Interleaved, so that neither user gets the server warm or the host quiet alone: a
+# round asks each user once, for the listing and for the report; medians of 15 rounds.
+timed() { # user method body → seconds
+  local cred=()
+  [ "$1" = anonymous ] || cred=(-u "$1:$1")
+  curl -s "${cred[@]}" -o /dev/null -w '%{time_total}\n' -X "$2" -H 'Depth: 1' -d "$3" "$url"
+}
+for user in "${users[@]}"; do timed "$user" PROPFIND "$body" > /dev/null; done
+for _ in $(seq 15); do
+  for user in "${users[@]}"; do
+    timed "$user" PROPFIND "$body" >> "$work/propfind-$user"
+    # A report reaches the members through the store scoped to the user.
+    timed "$user" REPORT "$query" >> "$work/query-$user"
+  done
+done
 for user in "${users[@]}"; do
   cred=()
   [ "$user" = anonymous ] || cred=(-u "$user:$user")
-  bytes=$(curl -s "${cred[@]}" -X PROPFIND -H 'Depth: 1' -d "$body" "$url" | wc -c)
-  for _ in 1 2 3 4 5 6 7; do
-    curl -s "${cred[@]}" -o /dev/null -w '%{time_total}\n' -X PROPFIND -H 'Depth: 1' -d "$body" "$url"
-  done | sort -n | awk -v b="$bytes" -v u="$user" '{a[NR]=$1} END {printf "PROPFIND Depth 1 as %s: median %.1f ms (min %.1f, max %.1f), %d bytes\n", u, a[4]*1000, a[1]*1000, a[NR]*1000, b}'
-  # A report reaches the members through the store scoped to the user.
-  bytes=$(curl -s "${cred[@]}" -X REPORT -H 'Depth: 1' -d "$query" "$url" | wc -c)
-  for _ in 1 2 3 4 5 6 7; do
-    curl -s "${cred[@]}" -o /dev/null -w '%{time_total}\n' -X REPORT -H 'Depth: 1' -d "$query" "$url"
-  done | sort -n | awk -v b="$bytes" -v u="$user" '{a[NR]=$1} END {printf "calendar-query (etags, all) as %s: median %.1f ms (min %.1f, max %.1f), %d bytes\n", u, a[4]*1000, a[1]*1000, a[NR]*1000, b}'
+  for what in propfind query; do
+    case $what in
+      propfind) bytes=$(curl -s "${cred[@]}" -X PROPFIND -H 'Depth: 1' -d "$body" "$url" | wc -c); label="PROPFIND Depth 1" ;;
+      query) bytes=$(curl -s "${cred[@]}" -X REPORT -H 'Depth: 1' -d "$query" "$url" | wc -c); label="calendar-query (etags, all)" ;;
+    esac
+    sort -n "$work/$what-$user" | awk -v b="$bytes" -v u="$user" -v l="$label" '{a[NR]=$1} END {printf "%s as %s: median %.1f ms (min %.1f, max %.1f), %d bytes\n", l, u, a[8]*1000, a[1]*1000, a[NR]*1000, b}'
+  done
 done
 if command -v strace >/dev/null; then
   strace -f -p "$pid" -e trace=openat -o "$work/strace" 2>/dev/null &
