@@ -54,7 +54,8 @@ pub struct DavRequest {
     pub principal: Option<Principal>,
     /// The `Depth` header, if given and valid.
     pub depth: Option<Depth>,
-    /// The core's read API.
+    /// The core's read API, scoped to `principal`: what they may not read does not
+    /// exist through it (see the guide on reports, methods and routes).
     pub store: Arc<dyn Store>,
 }
 
