@@ -99,7 +99,13 @@ fn doctor_password(user: &str) -> Result<String, String> {
         stty("echo");
         eprintln!();
     }
-    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    let bytes = read.map_err(|e| format!("cannot read the password: {e}"))?;
+    if bytes == 0 {
+        return Err(
+            "no password given: set DIRDAV_PASSWORD, or run doctor in a terminal to be asked"
+                .to_owned(),
+        );
+    }
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -176,9 +182,12 @@ struct ServeArgs {
     /// `DAV:propfind-finite-depth` [default: 10000].
     #[arg(long, value_name = "N")]
     propfind_infinity_limit: Option<usize>,
-    /// A reverse proxy whose `X-Forwarded-Proto` and `X-Forwarded-Host` are believed
-    /// (they shape the well-known redirect); repeat for several [default: 127.0.0.1 and
-    /// ::1]. From any other address these headers are dropped.
+    /// A reverse proxy whose `X-Forwarded-Proto`, `X-Forwarded-Host` and
+    /// `X-Forwarded-Prefix` are believed (they shape the well-known redirect and every
+    /// href); repeat for several [default: 127.0.0.1 and ::1]. From any other address
+    /// these headers are dropped. Only a proxy named here also has its
+    /// `X-Forwarded-For` believed, so that failed logins are counted per client and not
+    /// per proxy.
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxies: Vec<std::net::IpAddr>,
     /// Take the user from this request header (e.g. Remote-User) when a trusted proxy
@@ -348,15 +357,44 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Why an address could not be listened on, with the address and what to do.
+fn cannot_listen(addr: SocketAddr, option: &str, e: &std::io::Error) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            " (another server, perhaps another dirdav, has that port: stop it, or choose \
+             another port with {option})"
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!(" (ports below 1024 need privileges: choose another with {option})")
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!(" (no interface of this machine has that address: see {option})")
+        }
+        _ => String::new(),
+    };
+    format!("cannot listen on {addr}: {e}{hint}")
+}
+
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let root = args
-        .root
-        .or(file.root)
+    let given = args.root.or(file.root);
+    let root = given
+        .clone()
         .unwrap_or_else(|| PathBuf::from("example-data"));
+    if !root.is_dir() {
+        return Err(match given {
+            Some(_) => format!("{}: no such folder to serve", root.display()),
+            None => format!(
+                "no example-data/ folder in {}: run from the repository's root to serve the \
+                 demo, or give the folder to serve with --root DIR",
+                std::env::current_dir().map_or_else(|_| ".".into(), |d| d.display().to_string())
+            ),
+        }
+        .into());
+    }
     let listen = args
         .listen
         .or(file.listen)
@@ -531,7 +569,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .tls_listen
                 .or(file.tls_listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
-            let tcp = tokio::net::TcpListener::bind(addr).await?;
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| cannot_listen(addr, "--tls-listen", &e))?;
             let handshakes =
                 listen::PerAddress::new(limits.per_address, trusted.clone(), "TLS handshakes");
             let listener = tls::TlsListener::new(tcp, certificate.acceptor()?, limits, handshakes)?;
@@ -545,7 +585,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| cannot_listen(listen, "--listen", &e))?;
     tracing::info!(
         url = %format!("http://{}{}/", listener.local_addr()?, server.base_path()),
         root = %server.root().display(),
