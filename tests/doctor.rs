@@ -1,6 +1,7 @@
 //! `dirdav doctor` against a running dirdav, a misconfigured one and something that is
 //! not a DAV server at all.
 
+#![cfg(feature = "doctor")]
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod support;

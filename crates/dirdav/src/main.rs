@@ -4,6 +4,7 @@
 mod auth;
 mod config;
 mod dns;
+#[cfg(feature = "doctor")]
 mod doctor;
 mod listen;
 mod tls;
@@ -49,9 +50,11 @@ enum Command {
     /// current-user-principal, the home sets and the collections, and with --write a test
     /// item created and deleted. The password comes from DIRDAV_PASSWORD, else a prompt.
     /// Exits non-zero when a client would fail.
+    #[cfg(feature = "doctor")]
     Doctor(DoctorArgs),
 }
 
+#[cfg(feature = "doctor")]
 #[derive(Debug, clap::Args)]
 struct DoctorArgs {
     /// The server URL a user would give a client, e.g. http://127.0.0.1:8008/. Without
@@ -80,6 +83,7 @@ struct DoctorArgs {
 /// The password for `doctor`: from `DIRDAV_PASSWORD`, else asked for on the terminal
 /// (with echo off where `stty` can do that). Never from the command line, where other
 /// users could read it.
+#[cfg(feature = "doctor")]
 fn doctor_password(user: &str) -> Result<String, String> {
     if let Ok(password) = std::env::var("DIRDAV_PASSWORD") {
         return Ok(password);
@@ -323,6 +327,7 @@ fn main() -> std::process::ExitCode {
             );
             Ok(())
         }
+        #[cfg(feature = "doctor")]
         Command::Doctor(args) => {
             let checked = doctor_password(&args.user).and_then(|password| {
                 runtime.block_on(doctor::run(&doctor::Options {
@@ -386,10 +391,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| PathBuf::from("example-data"));
     if !root.is_dir() {
         return Err(match given {
-            Some(_) => format!("{}: no such folder to serve", root.display()),
+            Some(_) => format!("cannot serve {}: no such folder", root.display()),
             None => format!(
-                "no example-data/ folder in {}: run from the repository's root to serve the \
-                 demo, or give the folder to serve with --root DIR",
+                "cannot serve the demo: no example-data/ folder in {}; run from the \
+                 repository's root, or give the folder to serve with --root DIR",
                 std::env::current_dir().map_or_else(|_| ".".into(), |d| d.display().to_string())
             ),
         }
