@@ -7,7 +7,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use support::Dirdav;
+use support::example_server;
 
 /// Runs the binary to its end with no terminal and no password in the environment.
 fn run(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
@@ -28,7 +28,7 @@ fn run(args: &[&str], cwd: &std::path::Path) -> (bool, String) {
 
 #[test]
 fn a_busy_port_names_the_address_and_the_option() {
-    let srv = Dirdav::start(&[]);
+    let (_copy, srv) = example_server(&[]);
     let addr = format!("127.0.0.1:{}", srv.port);
     let root = env!("CARGO_MANIFEST_DIR");
     let (ok, stderr) = run(&["serve", "--listen", &addr], root.as_ref());
@@ -63,7 +63,7 @@ fn outside_the_repository_the_demo_says_where_it_looked_and_how_to_serve_a_folde
 #[cfg(feature = "doctor")]
 #[test]
 fn the_doctor_without_a_password_says_so() {
-    let srv = Dirdav::start(&[]);
+    let (_copy, srv) = example_server(&[]);
     let url = format!("http://127.0.0.1:{}/", srv.port);
     let (ok, stderr) = run(
         &["doctor", "--url", &url, "--user", "alice"],

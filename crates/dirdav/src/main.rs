@@ -25,7 +25,7 @@ use http::HeaderValue;
 use tracing::Instrument;
 
 use crate::auth::{Auth, Htpasswd};
-use crate::config::{FileConfig, parse_size};
+use crate::config::{Settings, parse_size};
 
 /// dirdav: a WebDAV server for a plain directory tree.
 ///
@@ -134,97 +134,12 @@ struct DnsArgs {
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    /// Read settings from this TOML file; flags override it.
+    /// Read settings from this TOML file (the same names as the flags; a flag overrides
+    /// the file).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The folder to serve [default: example-data].
-    #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
-    /// Address and port to listen on [default: 127.0.0.1:8008].
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<SocketAddr>,
-    /// Apache htpasswd file with bcrypt hashes [default: ROOT/.htpasswd if it exists;
-    /// without one, no authentication].
-    #[arg(long, value_name = "FILE")]
-    htpasswd: Option<PathBuf>,
-    /// Where the index and sync log are kept, outside the tree [default: a folder per
-    /// root under the platform state directory, e.g. ~/.local/state/dirdav/].
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
-    /// How edits made outside the server are noticed: `auto` (watch the tree, falling
-    /// back to `on-request` where that fails), `on-request` (re-read a folder before
-    /// answering about it) or `off` (at startup only) [default: auto].
-    #[arg(long, value_name = "MODE")]
-    watch: Option<WatchArg>,
-    /// How many changes each collection's sync log keeps; older sync tokens make clients
-    /// resynchronise in full [default: 10000].
-    #[arg(long, value_name = "N")]
-    sync_log_limit: Option<usize>,
-    /// Commit every change made through the server to the git repository holding the
-    /// tree, one commit per request, authored as the user.
-    #[arg(long)]
-    git_commit: bool,
-    /// Do not create a user's home (with a calendar "Personal" and an address book
-    /// "Contacts") at their first request.
-    #[arg(long)]
-    no_create_homes: bool,
-    /// URL prefix when served behind a reverse proxy, e.g. /dav.
-    #[arg(long, value_name = "PREFIX")]
-    base_path: Option<String>,
-    /// Largest request body accepted (bytes, or with K, M, G) [default: 256M].
-    #[arg(long, value_name = "SIZE")]
-    max_body: Option<String>,
-    /// Largest value one property may be set to by PROPPATCH (507 beyond)
-    /// [default: 64K].
-    #[arg(long, value_name = "SIZE")]
-    max_property_size: Option<String>,
-    /// Largest a folder's .dav.toml may grow through the server's edits (507 beyond)
-    /// [default: 1M].
-    #[arg(long, value_name = "SIZE")]
-    max_settings_size: Option<String>,
-    /// Most resources a `Depth: infinity` PROPFIND answers before refusing with
-    /// `DAV:propfind-finite-depth` [default: 10000].
-    #[arg(long, value_name = "N")]
-    propfind_infinity_limit: Option<usize>,
-    /// A reverse proxy whose `X-Forwarded-Proto`, `X-Forwarded-Host` and
-    /// `X-Forwarded-Prefix` are believed (they shape the well-known redirect and every
-    /// href); repeat for several [default: 127.0.0.1 and ::1]. From any other address
-    /// these headers are dropped. Only a proxy named here also has its
-    /// `X-Forwarded-For` believed, so that failed logins are counted per client and not
-    /// per proxy.
-    #[arg(long = "trusted-proxy", value_name = "IP")]
-    trusted_proxies: Vec<std::net::IpAddr>,
-    /// Take the user from this request header (e.g. Remote-User) when a trusted proxy
-    /// sends it, for single sign-on in front of dirdav; from any other address the
-    /// header is ignored.
-    #[arg(long, value_name = "HEADER")]
-    trust_proxy_user: Option<String>,
-    /// Accept passwords over plain HTTP from any address (by default only from
-    /// loopback and trusted proxies; use TLS instead where you can).
-    #[arg(long)]
-    allow_plain_auth: bool,
-    /// Serve HTTPS with this certificate chain (PEM), besides HTTP on --listen; the
-    /// files are read again on SIGHUP.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Address and port for HTTPS [default: 127.0.0.1:8443].
-    #[arg(long, value_name = "ADDR")]
-    tls_listen: Option<SocketAddr>,
-    /// Seconds a client may stay silent while it owes the server a request's headers
-    /// or the rest of its body; idle keep-alive connections close after as long
-    /// [default: 30].
-    #[arg(long, value_name = "SECONDS")]
-    idle_timeout: Option<u64>,
-    /// The most connections open at once; more wait until one closes [default: 512].
-    #[arg(long, value_name = "N")]
-    max_connections: Option<usize>,
-    /// The most connections (and TLS handshakes) open at once from one address; more
-    /// are closed at once. Trusted proxies are not limited [default: 64].
-    #[arg(long, value_name = "N")]
-    max_connections_per_address: Option<usize>,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 /// Drops `X-Forwarded-*` from peers that are not trusted proxies, so that what the
@@ -382,10 +297,12 @@ fn cannot_listen(addr: SocketAddr, option: &str, e: &std::io::Error) -> String {
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let file = match &args.config {
-        Some(path) => FileConfig::load(path)?,
-        None => FileConfig::default(),
+        Some(path) => Settings::load(path)?,
+        None => Settings::default(),
     };
-    let given = args.root.or(file.root);
+    // The one resolve step: flags over the file; the defaults are filled in below.
+    let s = args.settings.over(file);
+    let given = s.root;
     let root = given
         .clone()
         .unwrap_or_else(|| PathBuf::from("example-data"));
@@ -400,52 +317,42 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         .into());
     }
-    let listen = args
+    let listen = s
         .listen
-        .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8008)));
-    let htpasswd = args
+    let htpasswd = s
         .htpasswd
-        .or(file.htpasswd)
         .or_else(|| Some(root.join(".htpasswd")).filter(|p| p.is_file()));
-    let mut config =
-        Config::new(&root).base_path(args.base_path.or(file.base_path).as_deref().unwrap_or(""));
-    if let Some(size) = args.max_body.or(file.max_body) {
+    let mut config = Config::new(&root).base_path(s.base_path.as_deref().unwrap_or(""));
+    if let Some(size) = s.max_body {
         config = config.max_body(parse_size(&size)?);
     }
-    if let Some(size) = args.max_property_size.or(file.max_property_size) {
+    if let Some(size) = s.max_property_size {
         config = config.max_property(usize::try_from(parse_size(&size)?)?);
     }
-    if let Some(size) = args.max_settings_size.or(file.max_settings_size) {
+    if let Some(size) = s.max_settings_size {
         config = config.max_settings(usize::try_from(parse_size(&size)?)?);
     }
-    let idle = Duration::from_secs(args.idle_timeout.or(file.idle_timeout).unwrap_or(30).max(1));
+    let idle = Duration::from_secs(s.idle_timeout.unwrap_or(30).max(1));
     config = config.body_timeout(idle);
-    if let Some(n) = args
-        .propfind_infinity_limit
-        .or(file.propfind_infinity_limit)
-    {
+    if let Some(n) = s.propfind_infinity_limit {
         config = config.max_propfind_infinity(n);
     }
-    match args
-        .state_dir
-        .or(file.state_dir)
-        .or_else(|| default_state_dir(&root))
-    {
+    match s.state_dir.or_else(|| default_state_dir(&root)) {
         Some(dir) => {
             tracing::info!(state_dir = %dir.display(), "index and sync log");
             config = config.state_dir(dir);
         }
         None => tracing::warn!("no state directory: sync tokens do not survive a restart"),
     }
-    if let Some(watch) = args.watch.or(file.watch) {
+    if let Some(watch) = s.watch {
         config = config.watch(match watch {
             WatchArg::Auto => Watch::Auto,
             WatchArg::OnRequest => Watch::OnRequest,
             WatchArg::Off => Watch::Off,
         });
     }
-    if let Some(n) = args.sync_log_limit.or(file.sync_log_limit) {
+    if let Some(n) = s.sync_log_limit {
         config = config.sync_log_limit(n);
     }
 
@@ -454,7 +361,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let names = users.as_ref().map(|(_, u)| u.names()).unwrap_or_default();
-    let proxy_user = match args.trust_proxy_user.or(file.trust_proxy_user) {
+    let proxy_user = match s.trust_proxy_user {
         Some(name) => Some(
             http::HeaderName::try_from(name.as_str())
                 .map_err(|_| format!("--trust-proxy-user: {name:?} is not a header name"))?,
@@ -470,10 +377,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             dirdav_acl::Acl::default()
                 .users(names.iter().cloned())
-                .users(file.users.keys().cloned())
-                .groups(file.groups.clone())
+                .users(s.users.keys().cloned())
+                .groups(s.groups.clone())
                 .display_names(
-                    file.users
+                    s.users
                         .iter()
                         .filter_map(|(n, u)| Some((n.clone(), u.displayname.clone()?)))
                         .collect(),
@@ -481,14 +388,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         })
         .plugin(
             dirdav_discovery::Discovery::default()
-                .users(
-                    names
-                        .into_iter()
-                        .chain(file.users.keys().cloned())
-                        .collect(),
-                )
+                .users(names.into_iter().chain(s.users.keys().cloned()).collect())
                 .user_info(
-                    file.users
+                    s.users
                         .iter()
                         .map(|(name, u)| {
                             let info = dirdav_discovery::UserInfo {
@@ -499,33 +401,26 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                         })
                         .collect(),
                 )
-                .groups(file.groups.clone())
-                .create_homes(!args.no_create_homes && file.create_homes.unwrap_or(true)),
+                .groups(s.groups.clone())
+                .create_homes(s.create_homes.unwrap_or(true)),
         );
-    if args.git_commit || file.git_commit.unwrap_or(false) {
+    if s.git_commit.unwrap_or(false) {
         builder = builder.plugin(dirdav_git::GitCommit::discover(&root)?);
         tracing::info!("committing every change to git");
     }
     let server = builder.build().await?;
     let mut app = server.router();
-    let proxies_named = !args.trusted_proxies.is_empty() || file.trusted_proxies.is_some();
-    let trusted = Arc::new(if !args.trusted_proxies.is_empty() {
-        args.trusted_proxies
-    } else {
-        file.trusted_proxies.unwrap_or_else(|| {
-            vec![
-                std::net::Ipv4Addr::LOCALHOST.into(),
-                std::net::Ipv6Addr::LOCALHOST.into(),
-            ]
-        })
-    });
+    let proxies_named = s.trusted_proxies.is_some();
+    let trusted = Arc::new(s.trusted_proxies.unwrap_or_else(|| {
+        vec![
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::LOCALHOST.into(),
+        ]
+    }));
     let limits = listen::Limits {
         idle,
-        max_connections: args.max_connections.or(file.max_connections).unwrap_or(512),
-        per_address: args
-            .max_connections_per_address
-            .or(file.max_connections_per_address)
-            .unwrap_or(64),
+        max_connections: s.max_connections.unwrap_or(512),
+        per_address: s.max_connections_per_address.unwrap_or(64),
     };
     let per_address = listen::PerAddress::new(limits.per_address, trusted.clone(), "connections");
     if users.is_some() || proxy_user.is_some() {
@@ -549,7 +444,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             trusted: trusted.clone(),
             throttle_forwarded: proxies_named,
             proxy_user,
-            allow_plain: args.allow_plain_auth || file.allow_plain_auth.unwrap_or(false),
+            allow_plain: s.allow_plain_auth.unwrap_or(false),
         };
         app = app.layer(middleware::from_fn_with_state(auth, auth::require_user));
     } else {
@@ -563,16 +458,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     app = app.layer(middleware::map_response(secure_headers));
 
-    let tls = match (
-        args.tls_cert.or(file.tls_cert),
-        args.tls_key.or(file.tls_key),
-    ) {
+    let tls = match (s.tls_cert, s.tls_key) {
         (Some(cert), Some(key)) => {
             let certificate = tls::Certificate::load(&cert, &key)?;
             certificate.reload_on_sighup();
-            let addr = args
+            let addr = s
                 .tls_listen
-                .or(file.tls_listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
             let tcp = tokio::net::TcpListener::bind(addr)
                 .await
