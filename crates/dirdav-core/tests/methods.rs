@@ -350,6 +350,7 @@ async fn copy_and_move_files() {
         .send(&srv)
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.header("location"), Some("/docs/copy.txt"));
     assert_eq!(fx.read("docs/copy.txt").unwrap(), "hello world\n");
     let r = req("COPY", "/alice/calendar/one.ics")
         .header("destination", "/docs/copy.txt")
@@ -435,6 +436,7 @@ async fn copy_and_move_folders() {
         .send(&srv)
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.header("location"), Some("/bob/"));
     assert_eq!(fx.read("bob/calendar/one.ics").unwrap(), EVENT);
     assert!(
         fx.read("bob/calendar/.dav.toml")

@@ -5,6 +5,13 @@
 
 use std::borrow::Cow;
 
+/// The text without a leading UTF-8 byte order mark, which some clients and exporters
+/// put before `BEGIN:` (RFC 5545 and 6350 do not allow it, and no parser expects it):
+/// such a body is accepted as if it had none, and stored as sent.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// Appends one content line and its CRLF, folded at 75 octets without splitting a
 /// character; continuation lines start with a space.
 pub fn fold_into(out: &mut String, text: &str) {

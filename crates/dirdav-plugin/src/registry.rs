@@ -144,7 +144,8 @@ pub struct WriteCheck<'a> {
     pub parent: &'a Resource,
     /// The file it replaces, if any.
     pub existing: Option<&'a Resource>,
-    /// The request's `Content-Type`.
+    /// The media type of what is written: a PUT's `Content-Type`, or for a COPY or MOVE
+    /// the source's type as GET would give it (from its name).
     pub content_type: Option<&'a str>,
     /// The bytes that will be stored, exactly as sent.
     pub body: &'a [u8],
@@ -157,6 +158,14 @@ pub struct WriteCheck<'a> {
 }
 
 impl WriteCheck<'_> {
+    /// The media type's essence (`text/calendar` of `text/calendar; charset=utf-8`),
+    /// when one was given.
+    pub fn media_type(&self) -> Option<&str> {
+        self.content_type
+            .map(|t| t.split(';').next().unwrap_or("").trim())
+            .filter(|t| !t.is_empty())
+    }
+
     /// Another item of the target collection with this UID (by the index's summaries),
     /// for the `no-uid-conflict` preconditions of CalDAV and CardDAV. The item being
     /// replaced or moved is no conflict.

@@ -36,6 +36,7 @@ fn prop<'c>(c: &'c Component<'_>, name: &str) -> Option<&'c icalendar::parser::P
 /// [`MAX_NESTING`](dirdav_plugin::contentline::MAX_NESTING) (the parser recurses per component, so a deep body would overflow
 /// the stack and abort the process).
 pub(crate) fn parse(unfolded: &str) -> Result<Vec<Component<'_>>, String> {
+    let unfolded = dirdav_plugin::contentline::without_bom(unfolded);
     check_nesting(unfolded)?;
     read_calendar_simple(unfolded).map_err(|e| e.to_string())
 }
@@ -81,6 +82,7 @@ fn with_root<T>(
     f: impl FnOnce(&Component<'_>) -> Result<T, Invalid>,
 ) -> Result<T, Invalid> {
     let text = std::str::from_utf8(bytes).map_err(|_| Invalid::Data("not UTF-8".into()))?;
+    let text = dirdav_plugin::contentline::without_bom(text);
     if !upper(text.lines().next().unwrap_or("")).starts_with("BEGIN:VCALENDAR") {
         return Err(Invalid::Data("does not start with BEGIN:VCALENDAR".into()));
     }
@@ -450,6 +452,10 @@ mod tests {
             "BEGIN:VEVENT\r\nUID:e1\r\nRECURRENCE-ID:20260109T100000Z\r\nDTSTART:20260109T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR",
         );
         assert!(validate(recurring.as_bytes()).is_ok());
+        // A byte order mark before BEGIN: (some exporters write one) is passed over.
+        let bom = format!("\u{feff}{EVENT}");
+        assert_eq!(validate(bom.as_bytes()).unwrap().uid, "e1");
+        assert_eq!(summarize(bom.as_bytes()).uid.as_deref(), Some("e1"));
     }
 
     #[test]

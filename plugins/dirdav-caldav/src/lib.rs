@@ -159,7 +159,19 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
             format!("larger than {MAX_RESOURCE_SIZE} bytes"),
         ));
     }
+    let other_type = w
+        .media_type()
+        .filter(|t| !t.eq_ignore_ascii_case("text/calendar"));
     let object = ical::validate_put(w.body).map_err(|e| match e {
+        // Not iCalendar, and not said to be: a media type calendars do not take. (A
+        // valid body under another type is taken: clients get the header wrong.)
+        ical::Invalid::Data(m) if other_type.is_some() => forbidden(
+            "supported-calendar-data",
+            format!(
+                "{} is not text/calendar ({m})",
+                other_type.unwrap_or_default()
+            ),
+        ),
         ical::Invalid::Data(m) => forbidden("valid-calendar-data", m),
         ical::Invalid::Object(m) => forbidden("valid-calendar-object-resource", m),
         ical::Invalid::Limit(condition, m) => forbidden(condition, m),

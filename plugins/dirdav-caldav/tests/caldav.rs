@@ -173,6 +173,42 @@ async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
         );
     }
     assert_eq!(snapshot(fx.dir.path()), before);
+    // Something that is not iCalendar and not said to be: not a media type a calendar
+    // takes (RFC 4791 §5.3.2.1), by PUT as by COPY of a text file.
+    let (status, xml) = send(
+        &fx.srv,
+        "PUT",
+        "/alice/work/x.ics",
+        &[("content-type", "text/plain")],
+        "hello",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(xml.contains("<supported-calendar-data "), "{xml}");
+    let (status, _) = send(&fx.srv, "PUT", "/alice/notes.txt", &[], "hello").await;
+    assert_eq!(status, StatusCode::CREATED);
+    for method in ["COPY", "MOVE"] {
+        let (status, xml) = send(
+            &fx.srv,
+            method,
+            "/alice/notes.txt",
+            &[("destination", "/alice/work/n.ics")],
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}");
+        assert!(xml.contains("<supported-calendar-data "), "{method}: {xml}");
+    }
+    // A valid object under the wrong type is taken: clients get the header wrong.
+    let (status, _) = send(
+        &fx.srv,
+        "PUT",
+        "/alice/work/typed.ics",
+        &[("content-type", "application/octet-stream")],
+        &event("typed"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
     let (status, _) = send(
         &fx.srv,
         "PUT",

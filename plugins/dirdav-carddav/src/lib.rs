@@ -63,7 +63,19 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
                 .condition(card("max-resource-size")),
         );
     }
+    let other_type = w.media_type().filter(|t| {
+        !["text/vcard", "text/x-vcard", "text/directory"]
+            .iter()
+            .any(|v| t.eq_ignore_ascii_case(v))
+    });
     let parsed = vcard::validate(w.body).map_err(|e| match e {
+        // Not a vCard, and not said to be: a media type address books do not take. (A
+        // valid card under another type is taken: clients get the header wrong.)
+        vcard::Invalid::Data(m) if other_type.is_some() => DavError::forbidden(format!(
+            "{} is not text/vcard ({m})",
+            other_type.unwrap_or_default()
+        ))
+        .condition(card("supported-address-data")),
         vcard::Invalid::Data(m) => DavError::forbidden(m).condition(card("valid-address-data")),
         vcard::Invalid::Version(m) => {
             DavError::forbidden(m).condition(card("supported-address-data"))

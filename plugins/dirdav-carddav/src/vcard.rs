@@ -43,7 +43,7 @@ fn value<'c>(c: &'c Component<'c>, name: &str) -> Option<&'c str> {
 
 /// Parses one vCard.
 pub(crate) fn with_card<T>(text: &str, f: impl FnOnce(&Component<'_>) -> T) -> Result<T, Invalid> {
-    let unfolded = unfold(text);
+    let unfolded = unfold(dirdav_plugin::contentline::without_bom(text));
     // The parser recurses per component: a deep body would overflow the stack.
     check_nesting(&unfolded).map_err(Invalid::Data)?;
     let roots =
@@ -65,6 +65,7 @@ pub(crate) fn with_card<T>(text: &str, f: impl FnOnce(&Component<'_>) -> T) -> R
 /// Folded lines, PHOTO data and Apple's group cards are fine; bytes are stored as sent.
 pub(crate) fn validate(bytes: &[u8]) -> Result<Card, Invalid> {
     let text = std::str::from_utf8(bytes).map_err(|_| Invalid::Data("not UTF-8".into()))?;
+    let text = dirdav_plugin::contentline::without_bom(text);
     if !text
         .trim_start()
         .to_ascii_uppercase()
@@ -140,6 +141,10 @@ mod tests {
         let group = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:g\r\nFN:Friends\r\nN:Friends;;;;\r\nX-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:c1\r\nEND:VCARD\r\n";
         assert!(validate(group.as_bytes()).is_ok());
         assert!(validate(CARD.replace("3.0", "4.0").as_bytes()).is_ok());
+        // A byte order mark before BEGIN: (some exporters write one) is passed over.
+        let bom = format!("\u{feff}{CARD}");
+        assert_eq!(validate(bom.as_bytes()).unwrap().uid, "c1");
+        assert_eq!(summarize(bom.as_bytes()).uid.as_deref(), Some("c1"));
     }
 
     #[test]

@@ -127,6 +127,44 @@ async fn put_checks_refuse_with_their_preconditions() {
         );
     }
     assert!(!dir.path().join("alice/contacts/new.vcf").exists());
+    // Not a vCard and not said to be: not a media type an address book takes (RFC 6352
+    // §6.3.2.1), by PUT as by COPY of a text file.
+    let typed = |method: &str, path: &str, header: (&str, &str), body: &str| {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header.0, header.1)
+            .extension(Principal::new("alice"))
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let srv = &srv;
+        async move {
+            let response = srv.router().oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let (status, xml) = typed(
+        "PUT",
+        "/alice/contacts/new.vcf",
+        ("content-type", "text/plain"),
+        "hello",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(xml.contains("<supported-address-data "), "{xml}");
+    let (status, _) = send(&srv, "PUT", "/alice/notes.txt", None, "hello").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, xml) = typed(
+        "COPY",
+        "/alice/notes.txt",
+        ("destination", "/alice/contacts/n.vcf"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(xml.contains("<supported-address-data "), "{xml}");
     let (status, _) = send(
         &srv,
         "PUT",

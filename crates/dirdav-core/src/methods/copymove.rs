@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::Response;
-use dirdav_plugin::http::StatusCode;
+use dirdav_plugin::http::{HeaderValue, StatusCode, header};
 use dirdav_plugin::{DavError, Depth, Resource, WriteCheck};
 
 use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
@@ -115,11 +115,12 @@ pub(crate) async fn copy_move(
                 .file(&source_path)
                 .and_then(crate::storage::read_all)
                 .map_err(|e| io_error("reading the source failed", e))?;
+            let media = crate::props::content_type(&source_path);
             let check = WriteCheck {
                 path: &dest_key,
                 parent: &parent,
                 existing: existing.as_ref(),
-                content_type: None,
+                content_type: Some(&media),
                 body: &bytes,
                 moving: moving.then_some(source_path.as_str()),
                 principal: principal.as_ref(),
@@ -233,6 +234,12 @@ pub(crate) async fn copy_move(
     *response.status_mut() = if existing.is_some() {
         StatusCode::NO_CONTENT
     } else {
+        // The request named the source: the created resource is said where it is
+        // (RFC 9110 §15.3.2).
+        let href = srv.href(&dest_key, source.is_collection);
+        if let Ok(v) = HeaderValue::from_str(&href) {
+            response.headers_mut().insert(header::LOCATION, v);
+        }
         StatusCode::CREATED
     };
     Ok(response)
