@@ -130,16 +130,8 @@ fn supported_report_set(ctx: &PropContext<'_>) -> Option<Element> {
     Some(set)
 }
 
-/// What a PROPFIND asks for (RFC 4918 §9.1).
-#[derive(Debug, Clone)]
-pub(crate) enum PropRequest {
-    /// Named properties.
-    Prop(Vec<Name>),
-    /// All dead properties and the live ones `allprop` includes, plus `include`.
-    AllProp(Vec<Name>),
-    /// Property names only.
-    PropName,
-}
+/// What a request asks of each resource's properties.
+pub(crate) use dirdav_plugin::PropQuery as PropRequest;
 
 /// The value of one property, live or dead.
 pub(crate) fn value(ctx: &PropContext<'_>, name: &Name) -> Option<Element> {

@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dirdav_plugin::http::StatusCode;
-use dirdav_plugin::xml::Name;
 use dirdav_plugin::{
-    BoxFuture, CollectionConfig, Configs, DavError, NewCollection, Principal, PropStat, Resource,
-    Store, Summary, SyncChanges,
+    BoxFuture, CollectionConfig, Configs, DavError, NewCollection, Principal, PropQuery, PropStat,
+    Resource, Store, Summary, SyncChanges,
 };
 
 use crate::server::Inner;
@@ -151,13 +150,13 @@ impl Store for Scoped {
         self.inner.visible(resource, principal)
     }
 
-    fn propstats(
+    fn query_propstats(
         &self,
         resource: &Resource,
-        names: &[Name],
+        query: &PropQuery,
         principal: Option<&Principal>,
     ) -> Vec<PropStat> {
-        self.inner.propstats(resource, names, principal)
+        self.inner.query_propstats(resource, query, principal)
     }
 
     fn make_collection<'a>(

@@ -1510,10 +1510,10 @@ impl Store for Inner {
         self.registry.visible(resource, principal, &*self.index())
     }
 
-    fn propstats(
+    fn query_propstats(
         &self,
         resource: &Resource,
-        names: &[Name],
+        query: &PropRequest,
         principal: Option<&Principal>,
     ) -> Vec<PropStat> {
         let ctx = PropContext {
@@ -1522,6 +1522,6 @@ impl Store for Inner {
             registry: &self.registry,
             store: self,
         };
-        propstats(&ctx, &PropRequest::Prop(names.to_vec()), false)
+        propstats(&ctx, query, false)
     }
 }

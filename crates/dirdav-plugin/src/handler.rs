@@ -7,7 +7,7 @@ use axum_core::body::Body;
 use bytes::Bytes;
 use http::{Response, request::Parts};
 
-use crate::{CollectionConfig, DavError, Principal, PropStat, Resource, Summary};
+use crate::{CollectionConfig, DavError, Principal, PropQuery, PropStat, Resource, Summary};
 use dirdav_xml::Name;
 
 /// A boxed, sendable future, as handlers return.
@@ -181,6 +181,16 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
         &self,
         resource: &Resource,
         names: &[Name],
+        principal: Option<&Principal>,
+    ) -> Vec<PropStat> {
+        self.query_propstats(resource, &PropQuery::Prop(names.to_vec()), principal)
+    }
+    /// What a [`PropQuery`] asks of a resource (named properties, `allprop`,
+    /// `propname`), grouped by status, as the core answers it in PROPFIND.
+    fn query_propstats(
+        &self,
+        resource: &Resource,
+        query: &PropQuery,
         principal: Option<&Principal>,
     ) -> Vec<PropStat>;
     /// Creates a collection: a folder and its `.dav.toml`, as MKCOL and MKCALENDAR do.

@@ -16,7 +16,7 @@ pub use handler::{
     SharedHandler, Store, SyncChanges, compute,
 };
 pub use http;
-pub use multistatus::{Multistatus, PropStat, status_line};
+pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};
 pub use registry::{
     LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin, PrincipalHook, PropContext,
     PropGetter, Registrar, Registry, RegistryError, Report, Route, Share, SharesHook, Summarizer,

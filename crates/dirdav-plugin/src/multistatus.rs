@@ -31,6 +31,40 @@ pub struct PropStat {
     pub error: Option<Element>,
 }
 
+/// What a request asks of each resource's properties (RFC 4918 §14.20 and §9.1): named
+/// properties (`DAV:prop`), `DAV:allprop` with the live ones `DAV:include` adds, or
+/// their names alone (`DAV:propname`). PROPFIND and the multiget reports take any of
+/// them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PropQuery {
+    /// Named properties.
+    Prop(Vec<Name>),
+    /// All dead properties and the live ones `allprop` includes, plus these.
+    AllProp(Vec<Name>),
+    /// Property names only.
+    PropName,
+}
+
+impl PropQuery {
+    /// The query a request's root element holds: its `DAV:prop`, `DAV:allprop` (with
+    /// `DAV:include`) or `DAV:propname` child, if it has one.
+    pub fn of(root: &Element) -> Option<PropQuery> {
+        let names = |e: &Element| e.elements().map(|p| p.name.clone()).collect::<Vec<_>>();
+        if let Some(prop) = root.child(&Name::new(ns::DAV, "prop")) {
+            return Some(PropQuery::Prop(names(prop)));
+        }
+        if root.child(&Name::new(ns::DAV, "allprop")).is_some() {
+            let include = root
+                .child(&Name::new(ns::DAV, "include"))
+                .map(names)
+                .unwrap_or_default();
+            return Some(PropQuery::AllProp(include));
+        }
+        root.child(&Name::new(ns::DAV, "propname"))
+            .map(|_| PropQuery::PropName)
+    }
+}
+
 impl PropStat {
     /// Adds a found property to the 200 group of a response's propstats, creating the
     /// group when none was found yet (report data such as `calendar-data`).

@@ -2,7 +2,7 @@
 //! with their properties and `calendar-data`, in one request.
 
 use dirdav_plugin::xml::{Limits, Name, ns, parse};
-use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat};
+use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropQuery, PropStat};
 
 use crate::{CALENDAR_DATA, cal};
 
@@ -17,13 +17,21 @@ const HREF: Name = Name::new(ns::DAV, "href");
 pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let target = request.resource.ok_or_else(DavError::not_found)?;
     let root = parse(&request.body, &Limits::default())?;
-    let prop = root
-        .child(&PROP)
-        .ok_or_else(|| DavError::bad_request("calendar-multiget needs DAV:prop"))?;
-    let names: Vec<Name> = prop.elements().map(|e| e.name.clone()).collect();
-    let data_request =
-        crate::data::requested(Some(prop), || crate::floating_zone(&target.collection))?;
-    let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
+    // DAV:prop, or DAV:allprop or DAV:propname (RFC 4791 §9.10), which give no
+    // calendar data.
+    let query = PropQuery::of(&root).ok_or_else(|| {
+        DavError::bad_request("calendar-multiget needs DAV:prop, DAV:allprop or DAV:propname")
+    })?;
+    let (others, data_request) = match query {
+        PropQuery::Prop(names) => {
+            let data_request = crate::data::requested(root.child(&PROP), || {
+                crate::floating_zone(&target.collection)
+            })?;
+            let others = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
+            (PropQuery::Prop(others), data_request)
+        }
+        query => (query, None),
+    };
     let store = &request.store;
     let hrefs = root
         .elements()
@@ -46,7 +54,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
                     continue;
                 }
             };
-            let mut propstats = store.propstats(&resource, &others, principal.as_ref());
+            let mut propstats = store.query_propstats(&resource, &others, principal.as_ref());
             if let (Some(data_request), Some(bytes)) = (&data_request, bytes) {
                 PropStat::add_found(&mut propstats, crate::data::render(data_request, &bytes));
             }

@@ -330,6 +330,37 @@ async fn calendar_multiget_answers_each_href() {
     );
 }
 
+#[tokio::test]
+async fn calendar_multiget_takes_allprop_and_propname() {
+    let fx = fixture().await;
+    let ask = |what: &str| {
+        format!(
+            r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">{what}<D:href>/alice/work/a.ics</D:href></C:calendar-multiget>"#
+        )
+    };
+    let (status, xml) = send(&fx.srv, "REPORT", "/alice/work/", &[], &ask("<D:allprop/>")).await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{xml}");
+    assert!(xml.contains("<d:getetag>\""), "{xml}");
+    assert!(xml.contains("<d:getcontenttype>text/calendar"), "{xml}");
+    assert!(
+        !xml.contains("calendar-data"),
+        "allprop gives no data: {xml}"
+    );
+    let (status, xml) = send(
+        &fx.srv,
+        "REPORT",
+        "/alice/work/",
+        &[],
+        &ask("<D:propname/>"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{xml}");
+    assert!(xml.contains("<d:getetag/>"), "{xml}");
+    assert!(!xml.contains("<d:getetag>\""), "names only: {xml}");
+    let (status, _) = send(&fx.srv, "REPORT", "/alice/work/", &[], &ask("")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
 /// The server's ETag is the blake3 hash of the bytes, computed here independently.
 fn blake3_hex(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
@@ -639,7 +670,8 @@ async fn copy_and_move_into_a_calendar_are_checked_like_put() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(xml.contains("valid-calendar-data"), "{xml}");
+    // A text file is not a media type a calendar takes (RFC 4791 §5.3.2.1).
+    assert!(xml.contains("supported-calendar-data"), "{xml}");
     let (status, xml) = send(
         &fx.srv,
         "MOVE",

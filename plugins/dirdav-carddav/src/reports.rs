@@ -4,7 +4,8 @@
 use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
 use dirdav_plugin::{
-    Body, DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource, Store, Summary,
+    Body, DavError, DavRequest, HandlerResult, Multistatus, PropQuery, PropStat, Resource, Store,
+    Summary,
 };
 
 use crate::data::{self, DataRequest};
@@ -18,7 +19,8 @@ const HREF: Name = Name::new(ns::DAV, "href");
 
 /// What a report asks for: WebDAV properties, and address data if any.
 struct Wanted {
-    names: Vec<Name>,
+    /// The properties asked for besides `address-data`: named, `allprop` or `propname`.
+    query: PropQuery,
     data: Option<DataRequest>,
 }
 
@@ -33,7 +35,7 @@ fn respond(
     bytes: Option<&[u8]>,
     principal: Option<&dirdav_plugin::Principal>,
 ) {
-    let mut stats = store.propstats(item, &wanted.names, principal);
+    let mut stats = store.query_propstats(item, &wanted.query, principal);
     if let (Some(request), Some(bytes)) = (&wanted.data, bytes) {
         match data::render(request, bytes) {
             Ok(element) => PropStat::add_found(&mut stats, element),
@@ -52,15 +54,19 @@ fn respond(
     }
 }
 
-/// The requested properties, and the address data asked for, if any.
+/// The requested properties (named, `DAV:allprop` or `DAV:propname`, as RFC 6352
+/// §8.7 allows), and the address data asked for, if any.
 fn wanted(root: &Element) -> Result<Wanted, DavError> {
-    let names: Vec<Name> = root
-        .child(&PROP)
-        .map(|p| p.elements().map(|e| e.name.clone()).collect())
-        .unwrap_or_default();
-    Ok(Wanted {
-        names: names.into_iter().filter(|n| *n != ADDRESS_DATA).collect(),
-        data: data::requested(root.child(&PROP))?,
+    Ok(match PropQuery::of(root) {
+        Some(PropQuery::Prop(names)) => Wanted {
+            query: PropQuery::Prop(names.into_iter().filter(|n| *n != ADDRESS_DATA).collect()),
+            data: data::requested(root.child(&PROP))?,
+        },
+        Some(query) => Wanted { query, data: None },
+        None => Wanted {
+            query: PropQuery::Prop(Vec::new()),
+            data: None,
+        },
     })
 }
 

@@ -4,17 +4,13 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use dirdav_plugin::http::{HeaderValue, header};
-use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
+use dirdav_plugin::xml::{Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, Depth, Multistatus, Principal, PropContext, Resource};
 
 use crate::props::{PropRequest, propstats};
 use crate::server::{Ctx, Inner};
 
 const PROPFIND: Name = Name::new(ns::DAV, "propfind");
-const PROP: Name = Name::new(ns::DAV, "prop");
-const ALLPROP: Name = Name::new(ns::DAV, "allprop");
-const PROPNAME: Name = Name::new(ns::DAV, "propname");
-const INCLUDE: Name = Name::new(ns::DAV, "include");
 const FINITE_DEPTH: Name = Name::new(ns::DAV, "propfind-finite-depth");
 
 /// Parses a PROPFIND body; an empty body means `allprop`.
@@ -29,20 +25,8 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<PropRequest, DavError> {
             root.name
         )));
     }
-    let names = |e: &Element| e.elements().map(|p| p.name.clone()).collect::<Vec<_>>();
-    if let Some(prop) = root.child(&PROP) {
-        return Ok(PropRequest::Prop(names(prop)));
-    }
-    if root.child(&ALLPROP).is_some() {
-        let include = root.child(&INCLUDE).map(names).unwrap_or_default();
-        return Ok(PropRequest::AllProp(include));
-    }
-    if root.child(&PROPNAME).is_some() {
-        return Ok(PropRequest::PropName);
-    }
-    Err(DavError::bad_request(
-        "DAV:propfind needs prop, allprop or propname",
-    ))
+    PropRequest::of(&root)
+        .ok_or_else(|| DavError::bad_request("DAV:propfind needs prop, allprop or propname"))
 }
 
 /// `Prefer: return=minimal` (RFC 7240) or `Brief: t` (Apple): leave out the 404s.
