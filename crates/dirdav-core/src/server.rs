@@ -854,6 +854,8 @@ impl Inner {
     pub(crate) fn allow(&self, resource: Option<&Resource>) -> String {
         let mut methods: Vec<&str> = match resource {
             None => vec!["OPTIONS", "PUT", "MKCOL"],
+            // MKCOL is listed on collections, where clients look for it to learn that
+            // they may make collections (in a home, a new calendar): it makes members.
             Some(r) if r.is_collection => {
                 vec![
                     "OPTIONS",
@@ -864,6 +866,7 @@ impl Inner {
                     "PROPPATCH",
                     "COPY",
                     "MOVE",
+                    "MKCOL",
                 ]
             }
             Some(_) => vec![
@@ -883,7 +886,13 @@ impl Inner {
         {
             methods.push("REPORT");
         }
-        methods.extend(self.registry.methods.keys().map(String::as_str));
+        methods.extend(
+            self.registry
+                .methods
+                .keys()
+                .filter(|m| !self.registry.unlisted_methods.contains(*m))
+                .map(String::as_str),
+        );
         methods.join(", ")
     }
 

@@ -17,7 +17,7 @@ async fn options_answers_200_with_allow_and_dav_per_resource() {
     assert_eq!(r.header("dav"), Some("1, 3, hello"));
     assert_eq!(
         r.header("allow"),
-        Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, REPORT")
+        Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, MKCOL, REPORT")
     );
     let r = req("OPTIONS", "/docs/readme.txt").send(&srv).await;
     assert_eq!(

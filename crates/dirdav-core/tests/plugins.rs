@@ -141,7 +141,7 @@ async fn registrations_show_in_headers_and_properties() {
     assert_eq!(r.header("dav"), Some("1, 3, test-access"));
     assert_eq!(
         r.header("allow"),
-        Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, REPORT, MKTEST")
+        Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, MKCOL, REPORT, MKTEST")
     );
     let r = req("OPTIONS", "/docs/readme.txt").send(&srv).await;
     assert!(

@@ -118,6 +118,23 @@ impl LiveProperty {
         }
     }
 
+    /// Like [`LiveProperty::stored`], for a property that only collections of `kind`
+    /// have: others answer 404 for it even when the key is set (a calendar's
+    /// `description` is no `addressbook-description`).
+    pub fn stored_on(kind: &'static str, name: Name, key: &'static [&'static str]) -> Self {
+        let shown = name.clone();
+        LiveProperty {
+            getter: Some(Arc::new(move |ctx: &PropContext<'_>| {
+                if !ctx.resource.is_collection_of(kind) {
+                    return None;
+                }
+                let value = ctx.resource.collection.string_at(key)?;
+                Some(Element::with_text(shown.clone(), value))
+            })),
+            ..Self::stored(name, key)
+        }
+    }
+
     /// Leaves the property out of `allprop`; clients get it by naming it.
     #[must_use]
     pub fn not_in_allprop(mut self) -> Self {
@@ -359,6 +376,8 @@ pub struct Registry {
     pub reports: BTreeMap<Name, Owned<Report>>,
     /// Extra methods (MKCALENDAR).
     pub methods: BTreeMap<String, Owned<SharedHandler>>,
+    /// Extra methods left out of `Allow` ([`Registrar::method_unlisted`]).
+    pub unlisted_methods: std::collections::BTreeSet<String>,
     /// Checks before a write, with the collections they apply to.
     pub write_checks: Vec<Owned<(Applies, Check)>>,
     /// Observers after a write.
@@ -679,6 +698,16 @@ impl Registrar<'_> {
             self.registry.methods.insert(method, owned);
         }
         self
+    }
+
+    /// Answers an extra method that every resource refuses, leaving it out of `Allow`:
+    /// `ACL` where the rules live in files answers 403 with the RFC's precondition,
+    /// which says more than 405 would, but no client should be told it may use it.
+    pub fn method_unlisted(&mut self, method: &str, handler: impl Handler) -> &mut Self {
+        self.registry
+            .unlisted_methods
+            .insert(method.to_ascii_uppercase());
+        self.method(method, handler)
     }
 
     /// Checks every write into a collection of `kind` before a byte reaches disk.

@@ -544,7 +544,7 @@ impl Plugin for Acl {
             .member_filter_by_folder(visible)
             .shares(shared)
             .before_method(move |m| authorize(&p, m))
-            .method("ACL", |_: DavRequest| async {
+            .method_unlisted("ACL", |_: DavRequest| async {
                 Err(DavError::forbidden(
                     "access rules are set in the [acl] table of .dav.toml, not with ACL",
                 )

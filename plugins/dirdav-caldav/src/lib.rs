@@ -195,7 +195,11 @@ impl Plugin for CalDav {
             .namespace(ns::APPLE_ICAL, "ical")
             .compliance("calendar-access")
             .collection_kind(KIND, vec![CALENDAR])
-            .property(LiveProperty::stored(CALENDAR_DESCRIPTION, &["description"]))
+            .property(LiveProperty::stored_on(
+                KIND,
+                CALENDAR_DESCRIPTION,
+                &["description"],
+            ))
             .property(LiveProperty::stored(CALENDAR_COLOR, &["color"]))
             .property(
                 LiveProperty::stored(CALENDAR_TIMEZONE, &["caldav", "calendar-timezone"])

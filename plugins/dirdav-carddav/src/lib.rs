@@ -93,7 +93,7 @@ impl Plugin for CardDav {
         r.namespace(ns::CARDDAV, "card")
             .compliance("addressbook")
             .collection_kind(KIND, vec![ADDRESSBOOK])
-            .property(LiveProperty::stored(DESCRIPTION, &["description"]))
+            .property(LiveProperty::stored_on(KIND, DESCRIPTION, &["description"]))
             .property(LiveProperty::on_collections_of(
                 KIND,
                 SUPPORTED_DATA,
