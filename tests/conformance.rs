@@ -81,3 +81,49 @@ fn a_homes_allow_offers_mkcol_and_not_acl() {
         acl.body
     );
 }
+
+/// `calendar-timezone` takes an iCalendar object with one VTIMEZONE (RFC 4791 §5.2.2):
+/// anything else is refused with `valid-calendar-data`, by PROPPATCH and by MKCALENDAR,
+/// and nothing is written.
+#[test]
+fn calendar_timezone_must_be_one_vtimezone() {
+    let (dir, srv) = example_server(&[]);
+    let settings = dir.path().join("example-data/alice/calendar/.dav.toml");
+    let before = std::fs::read(&settings).unwrap();
+    let set = |value: &str| {
+        format!(
+            r#"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:calendar-timezone>{value}</C:calendar-timezone></D:prop></D:set></D:propertyupdate>"#
+        )
+    };
+    let zone = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+    let no_zone = zone.replace("VTIMEZONE", "VTODO");
+    for bad in ["Europe/Berlin", no_zone.as_str()] {
+        let r = srv
+            .request("PROPPATCH", "/alice/calendar/")
+            .auth("alice", "wonderland")
+            .body(set(bad))
+            .send();
+        assert_eq!(r.status, 207);
+        assert!(r.body.contains("403 Forbidden"), "{}", r.body);
+        assert!(r.body.contains("valid-calendar-data"), "{}", r.body);
+        assert_eq!(std::fs::read(&settings).unwrap(), before, "nothing written");
+    }
+    let mk = srv
+        .request("MKCALENDAR", "/alice/elsewhere/")
+        .auth("alice", "wonderland")
+        .body(set("Europe/Berlin").replace("D:propertyupdate", "C:mkcalendar"))
+        .send();
+    assert_eq!(mk.status, 403, "{}", mk.body);
+    assert!(mk.body.contains("valid-calendar-data"), "{}", mk.body);
+    assert!(!dir.path().join("example-data/alice/elsewhere").exists());
+    let r = srv
+        .request("PROPPATCH", "/alice/calendar/")
+        .auth("alice", "wonderland")
+        .body(set(zone))
+        .send();
+    assert!(
+        r.body.contains("200 OK") && !r.body.contains("403"),
+        "{}",
+        r.body
+    );
+}

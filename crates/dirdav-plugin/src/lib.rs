@@ -20,6 +20,6 @@ pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};
 pub use registry::{
     LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin, PrincipalHook, PropContext,
     PropGetter, Registrar, Registry, RegistryError, Report, Route, Share, SharesHook, Summarizer,
-    Visibility, WriteCheck, WriteEvent,
+    ValueCheck, Visibility, WriteCheck, WriteEvent,
 };
 pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls};

@@ -79,7 +79,13 @@ pub struct LiveProperty {
     pub stored_at: Option<&'static [&'static str]>,
     /// Whether `allprop` includes it (RFC 4918 §9.1: some live properties need not be).
     pub in_allprop: bool,
+    /// Checks a value before PROPPATCH, MKCOL or MKCALENDAR stores it; an error refuses
+    /// that property (and so the whole request) with its precondition.
+    pub check: Option<ValueCheck>,
 }
+
+/// Checks the text of a stored property's new value ([`LiveProperty::checked`]).
+pub type ValueCheck = Arc<dyn Fn(&str) -> Result<(), DavError> + Send + Sync>;
 
 impl LiveProperty {
     /// A protected, computed property included in `allprop`.
@@ -92,6 +98,7 @@ impl LiveProperty {
             getter: Some(Arc::new(getter)),
             stored_at: None,
             in_allprop: true,
+            check: None,
         }
     }
 
@@ -115,6 +122,7 @@ impl LiveProperty {
             getter: None,
             stored_at: Some(key),
             in_allprop: true,
+            check: None,
         }
     }
 
@@ -133,6 +141,17 @@ impl LiveProperty {
             })),
             ..Self::stored(name, key)
         }
+    }
+
+    /// Checks each value a client sets before it is stored: `calendar-timezone` must be
+    /// an iCalendar object with one VTIMEZONE (RFC 4791 §5.2.2).
+    #[must_use]
+    pub fn checked(
+        mut self,
+        check: impl Fn(&str) -> Result<(), DavError> + Send + Sync + 'static,
+    ) -> Self {
+        self.check = Some(Arc::new(check));
+        self
     }
 
     /// Leaves the property out of `allprop`; clients get it by naming it.

@@ -94,6 +94,34 @@ fn zone_of_vtimezone(text: &str) -> Option<Option<Zone>> {
     )
 }
 
+/// A `calendar-timezone` value must be an iCalendar object holding exactly one
+/// VTIMEZONE (RFC 4791 §5.2.2), or 403 `valid-calendar-data`; nesting is bounded as for
+/// any body.
+fn check_calendar_timezone(text: &str) -> Result<(), DavError> {
+    let refuse = |why: &str| {
+        DavError::forbidden(format!("calendar-timezone {why}"))
+            .condition(cal("valid-calendar-data"))
+    };
+    let unfolded = icalendar::parser::unfold(text.trim());
+    let calendars =
+        ical::parse(&unfolded).map_err(|e| refuse(&format!("is not iCalendar: {e}")))?;
+    let [calendar] = calendars.as_slice() else {
+        return Err(refuse("must be one VCALENDAR"));
+    };
+    if !calendar.name.as_str().eq_ignore_ascii_case("VCALENDAR") {
+        return Err(refuse("must be a VCALENDAR"));
+    }
+    let zones = calendar
+        .components
+        .iter()
+        .filter(|c| c.name.as_str().eq_ignore_ascii_case("VTIMEZONE"))
+        .count();
+    match zones {
+        1 => Ok(()),
+        n => Err(refuse(&format!("must hold one VTIMEZONE, not {n}"))),
+    }
+}
+
 /// The zone a calendar-query names for floating times, if it names one: RFC 7809's
 /// `CALDAV:timezone-id`, refused with `valid-timezone` when the time zone database does
 /// not know it, or `CALDAV:timezone`, refused with `valid-calendar-data` (RFC 4791
@@ -203,6 +231,7 @@ impl Plugin for CalDav {
             .property(LiveProperty::stored(CALENDAR_COLOR, &["color"]))
             .property(
                 LiveProperty::stored(CALENDAR_TIMEZONE, &["caldav", "calendar-timezone"])
+                    .checked(check_calendar_timezone)
                     .not_in_allprop(),
             )
             .property(LiveProperty::on_collections_of(

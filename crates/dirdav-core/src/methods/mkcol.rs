@@ -131,10 +131,16 @@ pub(crate) async fn create(srv: &Inner, new: NewCollection<'_>) -> Result<(), Da
     for element in new.props {
         match srv.registry.property(&element.name) {
             Some(live) => match live.stored_at {
-                Some(path) => edits.push(Edit::Key {
-                    path,
-                    value: Some(element.text()),
-                }),
+                Some(path) => {
+                    let value = element.text();
+                    if let Some(check) = &live.check {
+                        check(&value)?;
+                    }
+                    edits.push(Edit::Key {
+                        path,
+                        value: Some(value),
+                    });
+                }
                 None => {
                     return Err(
                         DavError::forbidden(format!("{} is protected", element.name))

@@ -102,13 +102,16 @@ pub(crate) async fn proppatch(
                     .condition(CANNOT_MODIFY_PROTECTED))
             }
             Some(live) if resource.is_collection => {
-                if let Some(path) = live.stored_at {
-                    edits.push(Edit::Key {
-                        path,
-                        value: set.then(|| element.text()),
-                    });
+                let value = set.then(|| element.text());
+                match (&live.check, &value) {
+                    (Some(check), Some(value)) => check(value),
+                    _ => Ok(()),
                 }
-                Ok(())
+                .map(|()| {
+                    if let Some(path) = live.stored_at {
+                        edits.push(Edit::Key { path, value });
+                    }
+                })
             }
             _ => {
                 edits.push(Edit::Prop {
