@@ -127,3 +127,67 @@ fn calendar_timezone_must_be_one_vtimezone() {
         r.body
     );
 }
+
+/// `Prefer: return=minimal` (and Apple's `Brief: t`) is honoured by REPORT and PROPPATCH
+/// as by PROPFIND (RFC 8144): reports leave out the 404 propstats, a PROPPATCH that
+/// succeeds in full answers 200 without a body; both say `Preference-Applied`.
+#[test]
+fn reports_and_proppatch_honour_prefer_minimal() {
+    let (_dir, srv) = example_server(&[]);
+    let listing = srv
+        .request("PROPFIND", "/alice/calendar/")
+        .auth("alice", "wonderland")
+        .header("Depth", "1")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>"#)
+        .send();
+    let item = listing
+        .body
+        .split("<d:href>")
+        .filter_map(|s| s.split("</d:href>").next())
+        .find(|h| h.ends_with(".ics"))
+        .unwrap()
+        .to_owned();
+    let reports = [
+        format!(
+            r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><X:nothing xmlns:X="urn:x"/></D:prop><D:href>{item}</D:href></C:calendar-multiget>"#
+        ),
+        r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><X:nothing xmlns:X="urn:x"/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#.to_owned(),
+        r#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/><X:nothing xmlns:X="urn:x"/></D:prop></D:sync-collection>"#.to_owned(),
+    ];
+    for body in &reports {
+        for (name, value) in [("Prefer", "return=minimal"), ("Brief", "t")] {
+            let r = srv
+                .request("REPORT", "/alice/calendar/")
+                .auth("alice", "wonderland")
+                .header("Depth", "1")
+                .header(name, value)
+                .body(body.as_str())
+                .send();
+            assert_eq!(r.status, 207, "{}", r.body);
+            assert!(r.body.contains("<d:getetag>"), "{}", r.body);
+            assert!(!r.body.contains("404 Not Found"), "{name}: {}", r.body);
+            assert_eq!(r.header("preference-applied"), Some("return=minimal"));
+        }
+        let full = srv
+            .request("REPORT", "/alice/calendar/")
+            .auth("alice", "wonderland")
+            .header("Depth", "1")
+            .body(body.as_str())
+            .send();
+        assert!(full.body.contains("404 Not Found"), "{}", full.body);
+    }
+    let patch = |value: &str| {
+        srv.request("PROPPATCH", "/alice/calendar/")
+            .auth("alice", "wonderland")
+            .header("Prefer", "return=minimal")
+            .body(format!(
+                r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>{value}</D:prop></D:set></D:propertyupdate>"#
+            ))
+            .send()
+    };
+    let ok = patch("<D:displayname>Work</D:displayname>");
+    assert_eq!((ok.status, ok.body.as_str()), (200, ""));
+    assert_eq!(ok.header("preference-applied"), Some("return=minimal"));
+    let refused = patch("<D:getetag>\"x\"</D:getetag>");
+    assert_eq!(refused.status, 207, "a failure is still told in full");
+}

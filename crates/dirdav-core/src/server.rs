@@ -1194,6 +1194,7 @@ impl Inner {
         principal: Option<Principal>,
     ) -> DavRequest {
         DavRequest {
+            minimal: methods::prefers_minimal(&parts.headers),
             parts,
             body,
             path,

@@ -54,6 +54,9 @@ pub struct DavRequest {
     pub principal: Option<Principal>,
     /// The `Depth` header, if given and valid.
     pub depth: Option<Depth>,
+    /// The client asked for `Prefer: return=minimal` (or Apple's `Brief: t`): hand it
+    /// to [`Multistatus::minimal`](crate::Multistatus::minimal).
+    pub minimal: bool,
     /// The core's read API, scoped to `principal`: what they may not read does not
     /// exist through it (see the guide on reports, methods and routes).
     pub store: Arc<dyn Store>,

@@ -105,6 +105,8 @@ const PIECE: usize = 32 * 1024;
 pub struct Multistatus {
     w: XmlWriter,
     pieces: VecDeque<Bytes>,
+    /// `Prefer: return=minimal` (or `Brief: t`) is honoured: 404 propstats are left out.
+    minimal: bool,
 }
 
 impl Multistatus {
@@ -115,7 +117,18 @@ impl Multistatus {
         Multistatus {
             w,
             pieces: VecDeque::new(),
+            minimal: false,
         }
+    }
+
+    /// Honours the client's `Prefer: return=minimal` (or Apple's `Brief: t`), as
+    /// [`DavRequest::minimal`](crate::DavRequest::minimal) says it was asked: the 404
+    /// propstats are left out of every response (RFC 8144 §2.1), and the answer says
+    /// `Preference-Applied: return=minimal`.
+    #[must_use]
+    pub fn minimal(mut self, on: bool) -> Self {
+        self.minimal = on;
+        self
     }
 
     /// After each response: sets the written bytes aside as a piece once there are
@@ -131,7 +144,20 @@ impl Multistatus {
     pub fn propstats(&mut self, href: &str, propstats: &[PropStat]) {
         self.w.start(&RESPONSE);
         self.w.text_element(&HREF, href);
-        for ps in propstats.iter().filter(|ps| !ps.props.is_empty()) {
+        let minimal = self.minimal;
+        let shown = |ps: &&PropStat| {
+            !ps.props.is_empty() && !(minimal && ps.status == StatusCode::NOT_FOUND)
+        };
+        if !propstats.iter().any(|ps| shown(&ps)) {
+            // Nothing left to show (every property asked for is missing, and minimal
+            // leaves those out): an empty 200 propstat keeps the response well-formed.
+            self.w.start(&PROPSTAT);
+            self.w.start(&PROP);
+            self.w.end();
+            self.w.text_element(&STATUS, &status_line(StatusCode::OK));
+            self.w.end();
+        }
+        for ps in propstats.iter().filter(shown) {
             self.w.start(&PROPSTAT);
             self.w.start(&PROP);
             for p in &ps.props {
@@ -175,7 +201,11 @@ impl Multistatus {
 
     /// Finishes the document as a `207` response.
     pub fn into_response(self) -> Response<Body> {
-        let Multistatus { w, mut pieces } = self;
+        let Multistatus {
+            w,
+            mut pieces,
+            minimal,
+        } = self;
         let body = if pieces.is_empty() {
             Body::from(w.finish())
         } else {
@@ -189,6 +219,17 @@ impl Multistatus {
             header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/xml; charset=utf-8"),
         );
+        if minimal {
+            let headers = response.headers_mut();
+            headers.insert(
+                header::VARY,
+                http::HeaderValue::from_static("Brief, Prefer"),
+            );
+            headers.insert(
+                "preference-applied",
+                http::HeaderValue::from_static("return=minimal"),
+            );
+        }
         response
     }
 }

@@ -66,9 +66,10 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let mut contents = store.read_many(paths).await.into_iter();
     let store = request.store.clone();
     let principal = request.principal.clone();
+    let minimal = request.minimal;
     // Parsing and evaluating grow with the items read: off the async workers.
     let ms = crate::query::evaluate(move || {
-        let mut ms = Multistatus::new(&store.prefixes());
+        let mut ms = Multistatus::new(&store.prefixes()).minimal(minimal);
         for (item, known) in candidates {
             let bytes = if read(known) {
                 let Some(bytes) = contents.next().flatten() else {

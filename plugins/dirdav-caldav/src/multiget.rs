@@ -42,10 +42,11 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         .multiget_items(hrefs, &target, data_request.is_some())
         .await;
     let (store, principal) = (request.store.clone(), request.principal.clone());
+    let minimal = request.minimal;
     // Rendering calendar data (narrowed or expanded) parses each item: off the async
     // workers.
     let ms = crate::query::evaluate(move || {
-        let mut ms = Multistatus::new(&store.prefixes());
+        let mut ms = Multistatus::new(&store.prefixes()).minimal(minimal);
         for (href, item) in items {
             let (resource, bytes) = match item {
                 Ok(found) => found,

@@ -76,7 +76,7 @@ pub(crate) async fn multiget(request: DavRequest) -> HandlerResult {
     let wanted = wanted(&root)?;
     let want_data = wanted.data.is_some();
     let store = request.store.as_ref();
-    let mut ms = Multistatus::new(&store.prefixes());
+    let mut ms = Multistatus::new(&store.prefixes()).minimal(request.minimal);
     let hrefs = root
         .elements()
         .filter(|e| e.name == HREF)
@@ -189,7 +189,7 @@ pub(crate) async fn query(request: DavRequest) -> HandlerResult {
             found.push((item, bytes));
         }
     }
-    let mut ms = Multistatus::new(&store.prefixes());
+    let mut ms = Multistatus::new(&store.prefixes()).minimal(request.minimal);
     let truncated = limit.is_some_and(|n| found.len() > n);
     for (item, bytes) in found.into_iter().take(limit.unwrap_or(usize::MAX)) {
         let data = if want_data { bytes.as_deref() } else { None };

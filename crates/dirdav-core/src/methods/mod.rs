@@ -58,6 +58,23 @@ pub(crate) fn preconditions(
     )
 }
 
+/// Whether the client asked for a minimal answer: `Prefer: return=minimal` (RFC 7240,
+/// RFC 8144) or Apple's `Brief: t`.
+pub(crate) fn prefers_minimal(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("brief")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("t"))
+        || headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
+            })
+}
+
 /// Refuses writes to hidden names (dotfiles) with 403.
 pub(crate) fn refuse_hidden(ctx: &Ctx) -> Result<(), DavError> {
     if ctx.path.hidden {

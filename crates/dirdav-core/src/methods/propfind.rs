@@ -31,18 +31,7 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<PropRequest, DavError> {
 
 /// `Prefer: return=minimal` (RFC 7240) or `Brief: t` (Apple): leave out the 404s.
 fn wants_minimal(ctx: &Ctx) -> bool {
-    ctx.header("brief")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("t"))
-        || ctx
-            .parts
-            .headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| {
-                v.split(',')
-                    .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
-            })
+    super::prefers_minimal(&ctx.parts.headers)
 }
 
 pub(crate) fn propfind(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use dirdav_plugin::http::StatusCode;
+use dirdav_plugin::http::{HeaderValue, StatusCode, header};
 use dirdav_plugin::xml::{Element, Limits, Name, XmlWriter, ns, parse};
 use dirdav_plugin::{DavError, Multistatus, PropStat, Resource};
 
@@ -135,7 +135,7 @@ pub(crate) async fn proppatch(
         srv.notify(ctx, None, vec![dotfile]);
     }
 
-    Ok(answer(srv, &resource, failed, outcomes))
+    Ok(answer(srv, ctx, &resource, failed, outcomes))
 }
 
 /// Whether a value is larger, written as XML, than one property may be.
@@ -158,10 +158,23 @@ fn value_too_large(srv: &Inner) -> DavError {
 /// The 207 answer: each property with its status; when any failed, the others 424.
 fn answer(
     srv: &Inner,
+    ctx: &Ctx,
     resource: &Resource,
     failed: bool,
     outcomes: Vec<(Name, Result<(), DavError>)>,
 ) -> Response {
+    if !failed && super::prefers_minimal(&ctx.parts.headers) {
+        // Every instruction succeeded and the client asked for a minimal answer: 200
+        // with no body (RFC 8144 §2.2).
+        let mut response = Response::new(axum::body::Body::empty());
+        let headers = response.headers_mut();
+        headers.insert(header::VARY, HeaderValue::from_static("Brief, Prefer"));
+        headers.insert(
+            "preference-applied",
+            HeaderValue::from_static("return=minimal"),
+        );
+        return response;
+    }
     let mut propstats: Vec<PropStat> = Vec::new();
     for (name, outcome) in outcomes {
         let (status, error) = match outcome {
@@ -225,7 +238,7 @@ async fn compat(
         let written = edit_compat(srv, collection, format, changes).await?;
         srv.notify(ctx, None, written);
     }
-    Ok(answer(srv, resource, failed, outcomes))
+    Ok(answer(srv, ctx, resource, failed, outcomes))
 }
 
 #[cfg(test)]

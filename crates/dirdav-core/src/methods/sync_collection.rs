@@ -55,7 +55,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         limit,
         principal,
     )?;
-    let mut ms = Multistatus::new(&request.store.prefixes());
+    let mut ms = Multistatus::new(&request.store.prefixes()).minimal(request.minimal);
     for resource in &changes.changed {
         if names.is_empty() {
             ms.status(&resource.href, StatusCode::OK, None);
