@@ -146,7 +146,8 @@ impl Multistatus {
         self.w.text_element(&HREF, href);
         let minimal = self.minimal;
         let shown = |ps: &&PropStat| {
-            !ps.props.is_empty() && !(minimal && ps.status == StatusCode::NOT_FOUND)
+            let hidden = minimal && ps.status == StatusCode::NOT_FOUND;
+            !(ps.props.is_empty() || hidden)
         };
         if !propstats.iter().any(|ps| shown(&ps)) {
             // Nothing left to show (every property asked for is missing, and minimal
