@@ -191,3 +191,34 @@ fn reports_and_proppatch_honour_prefer_minimal() {
     let refused = patch("<D:getetag>\"x\"</D:getetag>");
     assert_eq!(refused.status, 207, "a failure is still told in full");
 }
+
+/// A calendar's and an address book's export (GET on the collection) carries ETag and
+/// Last-Modified, and answers 304 to a client that has it, by either validator.
+#[test]
+fn exports_carry_validators_and_answer_304() {
+    let (_dir, srv) = example_server(&[]);
+    for path in ["/alice/calendar/", "/alice/contacts/"] {
+        let get = |headers: &[(&str, &str)]| {
+            let mut r = srv.request("GET", path).auth("alice", "wonderland");
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            r.send()
+        };
+        let full = get(&[]);
+        assert_eq!(full.status, 200, "{path}");
+        let etag = full.header("etag").unwrap().to_owned();
+        let modified = full.header("last-modified").unwrap().to_owned();
+        let by_tag = get(&[("If-None-Match", &etag)]);
+        assert_eq!((by_tag.status, by_tag.body.as_str()), (304, ""), "{path}");
+        let by_date = get(&[("If-Modified-Since", &modified)]);
+        assert_eq!(by_date.status, 304, "{path}");
+        let old = get(&[("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]);
+        assert_eq!(old.status, 200, "{path}");
+        let other = get(&[
+            ("If-None-Match", "\"other\""),
+            ("If-Modified-Since", &modified),
+        ]);
+        assert_eq!(other.status, 200, "If-None-Match decides: {path}");
+    }
+}

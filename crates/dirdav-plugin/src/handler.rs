@@ -25,6 +25,47 @@ pub async fn compute<T: Send + 'static>(
         .map_err(|e| DavError::internal("the request's work failed").source(e))?
 }
 
+/// The validators of a collection's export (a calendar or address book as one file,
+/// [`Registrar::collection_get`](crate::Registrar::collection_get)), and whether the
+/// client already has it (RFC 9110 §13.1): the ETag follows the collection's sync
+/// token, `Last-Modified` is the latest change among the collection and its `members`.
+/// `If-None-Match` decides when sent, else `If-Modified-Since`. Returns the headers to
+/// send, and `true` for a 304.
+pub fn export_validators(
+    request: &http::HeaderMap,
+    collection: &Resource,
+    members: &[Resource],
+) -> (http::HeaderMap, bool) {
+    use http::{HeaderValue, header};
+    let etag = collection.collection_etag().unwrap_or_default();
+    let modified = members
+        .iter()
+        .map(|m| m.modified)
+        .chain([collection.modified])
+        .max()
+        .unwrap_or(collection.modified);
+    let text = |name: &header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
+    let fresh = match text(&header::IF_NONE_MATCH) {
+        Some(tags) => tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
+        None => text(&header::IF_MODIFIED_SINCE)
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            // Not modified since: no later than that second (dates have no fractions).
+            .is_some_and(|since| {
+                modified
+                    .duration_since(since)
+                    .map_or(true, |newer| newer.as_secs() == 0)
+            }),
+    };
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+        headers.insert(header::LAST_MODIFIED, v);
+    }
+    (headers, fresh)
+}
+
 /// What a report, method or route handler returns.
 pub type HandlerResult = Result<Response<Body>, DavError>;
 

@@ -13,7 +13,7 @@ pub use dirdav_xml as xml;
 pub use error::{DavError, ERROR};
 pub use handler::{
     BoxFuture, Configs, DavRequest, Depth, Handler, HandlerResult, MultigetItem, NewCollection,
-    SharedHandler, Store, SyncChanges, compute,
+    SharedHandler, Store, SyncChanges, compute, export_validators,
 };
 pub use http;
 pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};

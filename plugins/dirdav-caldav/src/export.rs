@@ -43,30 +43,24 @@ fn blocks(text: &str) -> Vec<(String, String, Option<String>)> {
 
 pub(crate) async fn export(request: DavRequest) -> HandlerResult {
     let calendar = request.resource.ok_or_else(DavError::not_found)?;
-    let etag = calendar.collection_etag().unwrap_or_default();
-    let matches = request
-        .parts
-        .headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let items: Vec<_> = request
+        .store
+        .members(&calendar.path)
+        .into_iter()
+        .filter(|r| !r.is_collection)
+        .collect();
+    let (validators, fresh) =
+        dirdav_plugin::export_validators(&request.parts.headers, &calendar, &items);
     let mut response = Response::new(Body::empty());
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    if matches {
+    response.headers_mut().extend(validators);
+    if fresh {
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(response);
     }
     let mut zones: Vec<String> = Vec::new();
     let mut timezones = String::new();
     let mut components = String::new();
-    for item in request
-        .store
-        .members(&calendar.path)
-        .into_iter()
-        .filter(|r| !r.is_collection)
-    {
+    for item in items {
         let bytes = request.store.read(&item.path).await?;
         for (name, block, tzid) in blocks(&String::from_utf8_lossy(&bytes)) {
             if name == "VTIMEZONE" {

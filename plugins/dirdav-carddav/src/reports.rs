@@ -223,6 +223,14 @@ pub(crate) async fn export(request: DavRequest) -> HandlerResult {
         .into_iter()
         .filter(|r| !r.is_collection)
         .collect();
+    let (validators, fresh) =
+        dirdav_plugin::export_validators(&request.parts.headers, &book, &items);
+    if fresh {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response.headers_mut().extend(validators);
+        return Ok(response);
+    }
     let contents = request
         .store
         .read_many(items.iter().map(|r| r.path.clone()).collect())
@@ -239,10 +247,6 @@ pub(crate) async fn export(request: DavRequest) -> HandlerResult {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/vcard; charset=utf-8"),
     );
-    if let Some(etag) = book.collection_etag()
-        && let Ok(v) = HeaderValue::from_str(&etag)
-    {
-        headers.insert(header::ETAG, v);
-    }
+    headers.extend(validators);
     Ok(response)
 }
