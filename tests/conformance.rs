@@ -222,3 +222,50 @@ fn exports_carry_validators_and_answer_304() {
         assert_eq!(other.status, 200, "If-None-Match decides: {path}");
     }
 }
+
+/// A plain file keeps the media type it was uploaded with when that says more than its
+/// name does: GET and PROPFIND give it back; an upload without one goes back to the
+/// name's; one the name already gives, or `application/octet-stream`, writes nothing.
+#[test]
+fn a_plain_file_keeps_the_content_type_it_was_put_with() {
+    let (dir, srv) = example_server(&[]);
+    let settings = dir.path().join("example-data/shared/.dav.toml");
+    let put = |path: &str, content_type: Option<&str>| {
+        let mut r = srv
+            .request("PUT", path)
+            .auth("alice", "wonderland")
+            .body("# Plan\n");
+        if let Some(t) = content_type {
+            r = r.header("Content-Type", t);
+        }
+        let r = r.send();
+        assert!(r.status == 201 || r.status == 204, "{}", r.body);
+    };
+    let served = |path: &str| {
+        let get = srv.request("GET", path).auth("alice", "wonderland").send();
+        let find = srv
+            .request("PROPFIND", path)
+            .auth("alice", "wonderland")
+            .header("Depth", "0")
+            .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getcontenttype/></D:prop></D:propfind>"#)
+            .send();
+        (
+            get.header("content-type").unwrap_or_default().to_owned(),
+            find.body,
+        )
+    };
+    put("/shared/plan", Some("text/markdown; charset=utf-8"));
+    let (get, find) = served("/shared/plan");
+    assert_eq!(get, "text/markdown; charset=utf-8");
+    assert!(
+        find.contains("<d:getcontenttype>text/markdown; charset=utf-8</d:getcontenttype>"),
+        "{find}"
+    );
+    put("/shared/plan", None);
+    assert_eq!(served("/shared/plan").0, "application/octet-stream");
+    let before = std::fs::read(&settings).unwrap();
+    put("/shared/list.txt", Some("text/plain"));
+    put("/shared/blob", Some("application/octet-stream"));
+    assert_eq!(std::fs::read(&settings).unwrap(), before, "nothing kept");
+    assert_eq!(served("/shared/list.txt").0, "text/plain");
+}

@@ -28,6 +28,17 @@ pub(crate) mod names {
 }
 use names::*;
 
+/// The media type of a file as served: the one it was uploaded with when that was kept
+/// (a dead `getcontenttype`, see PUT), else [`content_type`] of its name.
+pub(crate) fn media_type_of(resource: &dirdav_plugin::Resource) -> String {
+    resource
+        .dead_props()
+        .and_then(|props| props.get(&names::GETCONTENTTYPE))
+        .map(Element::text)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| content_type(resource.name()))
+}
+
 /// The media type of a file, from its name: calendars and cards with their charset,
 /// everything else guessed from the extension.
 pub(crate) fn content_type(name: &str) -> String {
@@ -73,7 +84,7 @@ impl Plugin for CoreProps {
             }))
             .property(LiveProperty::computed(GETCONTENTTYPE, |ctx| {
                 (!ctx.resource.is_collection)
-                    .then(|| Element::with_text(GETCONTENTTYPE, content_type(ctx.resource.name())))
+                    .then(|| Element::with_text(GETCONTENTTYPE, media_type_of(ctx.resource)))
             }))
             .property(LiveProperty::computed(GETETAG, |ctx| {
                 let etag = ctx.resource.etag.as_ref()?;

@@ -10,7 +10,7 @@ use dirdav_plugin::{DavError, Resource};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::preconditions;
-use crate::props::content_type;
+use crate::props::media_type_of;
 use crate::server::{Ctx, Inner};
 use crate::storage::io_error;
 
@@ -90,7 +90,7 @@ pub(crate) async fn get(
     insert(
         &mut response,
         header::CONTENT_TYPE,
-        &content_type(resource.name()),
+        &media_type_of(&resource),
     );
     insert(&mut response, header::CONTENT_LENGTH, &len.to_string());
     insert(

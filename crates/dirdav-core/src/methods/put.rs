@@ -5,11 +5,13 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::Response;
 use dirdav_plugin::http::{HeaderValue, StatusCode, header};
+use dirdav_plugin::xml::Element;
 use dirdav_plugin::{DavError, Resource, WriteCheck};
 use http_body_util::BodyExt;
 
-use super::{preconditions, refuse_hidden};
+use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
 use crate::body::body_error;
+use crate::dotfile::Edit;
 use crate::index::FileEntry;
 use crate::path::split;
 use crate::server::{Ctx, Inner};
@@ -138,7 +140,9 @@ pub(crate) async fn put(
         summary,
     };
     srv.update(|index| index.put_file(&ctx.key, file)).await;
-    srv.notify(ctx, None, vec![ctx.key.clone()]);
+    let mut changed = vec![ctx.key.clone()];
+    changed.extend(keep_media_type(srv, ctx, &parent, current.as_ref()).await?);
+    srv.notify(ctx, None, changed);
 
     let mut response = Response::new(Body::empty());
     *response.status_mut() = if current.is_some() {
@@ -150,6 +154,60 @@ pub(crate) async fn put(
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// A file in a plain folder keeps the media type it was uploaded with, as a dead
+/// `getcontenttype` in the folder's `.dav.toml`, when that says more than its name
+/// does (a `notes` uploaded as `text/markdown`); GET and PROPFIND then give it.
+/// `application/octet-stream` says nothing and is not kept; an upload without a type,
+/// or with the one the name gives, drops a kept one. Collections of a kind have the
+/// type of their items, and Radicale or vdir folders have no place for it. Returns the
+/// settings file it wrote, if any. Runs under the folder's lock.
+async fn keep_media_type(
+    srv: &Inner,
+    ctx: &Ctx,
+    parent: &Resource,
+    current: Option<&Resource>,
+) -> Result<Option<String>, DavError> {
+    let plain = parent.kind().is_none()
+        && srv
+            .index()
+            .dir(&parent.path)
+            .is_some_and(|d| d.format == crate::compat::Format::DavToml);
+    let Some((_, name)) = split(&ctx.key) else {
+        return Ok(None);
+    };
+    if !plain {
+        return Ok(None);
+    }
+    let essence = |t: &str| {
+        t.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let guessed = essence(&crate::props::content_type(name));
+    let keep = ctx
+        .header("content-type")
+        .map(str::trim)
+        .filter(|t| t.len() <= 255 && HeaderValue::from_str(t).is_ok())
+        .filter(|t| !matches!(essence(t).as_str(), "" | "application/octet-stream"))
+        .filter(|t| essence(t) != guessed);
+    let kept = current
+        .and_then(|r| r.dead_props())
+        .and_then(|props| props.get(&crate::props::names::GETCONTENTTYPE))
+        .map(Element::text);
+    if keep == kept.as_deref() {
+        return Ok(None);
+    }
+    let edit = Edit::Prop {
+        file: Some(name.to_owned()),
+        name: crate::props::names::GETCONTENTTYPE,
+        value: keep.map(|t| Element::with_text(crate::props::names::GETCONTENTTYPE, t)),
+    };
+    let dotfile = edit_dotfile(srv, &parent.path, vec![edit], Effect::Silent).await?;
+    Ok(Some(dotfile))
 }
 
 /// Runs the write checks of the parent's kind on the uploaded bytes and summarizes
