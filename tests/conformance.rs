@@ -269,3 +269,53 @@ fn a_plain_file_keeps_the_content_type_it_was_put_with() {
     assert_eq!(std::fs::read(&settings).unwrap(), before, "nothing kept");
     assert_eq!(served("/shared/list.txt").0, "text/plain");
 }
+
+/// calendar-query sent to a home searches the calendars below it: with Depth 1 its
+/// calendars, with Depth infinity every calendar below; the hrefs are the items' own.
+#[test]
+fn calendar_query_on_a_home_searches_the_calendars_below() {
+    let (_dir, srv) = example_server(&[]);
+    let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>"#;
+    let ask = |path: &str, depth: &str| {
+        srv.request("REPORT", path)
+            .auth("alice", "wonderland")
+            .header("Depth", depth)
+            .body(query)
+            .send()
+    };
+    let direct = ask("/alice/calendar/", "1");
+    assert_eq!(direct.status, 207);
+    let count = |body: &str| body.matches("<d:href>/alice/calendar/").count();
+    let events = count(&direct.body);
+    assert!(events > 0, "{}", direct.body);
+    // A calendar one level further down is found with Depth infinity only.
+    let mk = srv
+        .request("MKCOL", "/alice/projects/")
+        .auth("alice", "wonderland")
+        .send();
+    assert_eq!(mk.status, 201);
+    let mk = srv
+        .request("MKCALENDAR", "/alice/projects/launch/")
+        .auth("alice", "wonderland")
+        .send();
+    assert_eq!(mk.status, 201, "{}", mk.body);
+    let event = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:launch\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\nSUMMARY:Launch\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let put = srv
+        .request("PUT", "/alice/projects/launch/l.ics")
+        .auth("alice", "wonderland")
+        .body(event)
+        .send();
+    assert_eq!(put.status, 201);
+    let home = ask("/alice/", "1");
+    assert_eq!(home.status, 207, "{}", home.body);
+    assert_eq!(count(&home.body), events, "{}", home.body);
+    assert!(!home.body.contains("launch/l.ics"), "{}", home.body);
+    let deep = ask("/alice/", "infinity");
+    assert_eq!(count(&deep.body), events);
+    assert!(
+        deep.body
+            .contains("<d:href>/alice/projects/launch/l.ics</d:href>"),
+        "{}",
+        deep.body
+    );
+}

@@ -6,7 +6,7 @@
 
 use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Limits, Name, ns, parse};
-use dirdav_plugin::{DavError, DavRequest, HandlerResult, Multistatus, PropStat, Resource};
+use dirdav_plugin::{DavError, DavRequest, Depth, HandlerResult, Multistatus, PropStat, Resource};
 use icalendar::parser::unfold;
 
 use crate::query::{CompFilter, Zone, decided, matches, may_match, parse_filter};
@@ -23,10 +23,8 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
         DavError::forbidden("calendar-query needs a filter").condition(cal("valid-filter"))
     })?;
     let filter = parse_filter(filter)?;
-    let zone = match crate::zone_asked(&root)? {
-        Some(zone) => zone,
-        None => crate::floating_zone(&target.collection),
-    };
+    let asked = crate::zone_asked(&root)?;
+    let zone = asked.unwrap_or_else(|| crate::floating_zone(&target.collection));
     let names: Vec<Name> = root
         .child(&PROP)
         .map(|p| p.elements().map(|e| e.name.clone()).collect())
@@ -35,33 +33,54 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     let want_data = data_request.is_some();
     let others: Vec<Name> = names.into_iter().filter(|n| *n != CALENDAR_DATA).collect();
     let store = &request.store;
-    let candidates: Vec<_> = if target.is_collection {
-        store.members_where(&target.path, &|is_collection, summary| {
-            !is_collection && may_match(&filter, summary, zone)
-        })
+    // The calendars searched, each with the zone its floating times fall in: the
+    // target, or for a plain collection (a home) the calendars below it, its members
+    // with Depth 1, all below with Depth infinity.
+    let calendars: Vec<(Resource, Zone)> = if target.is_collection_of(crate::KIND) {
+        vec![(target.clone(), zone)]
     } else {
-        vec![target]
+        let infinite = request.depth == Some(Depth::Infinity);
+        store
+            .collections()
             .into_iter()
-            .filter(|r| !r.is_collection && may_match(&filter, r.summary.as_deref(), zone))
+            .filter(|c| c.is_collection_of(crate::KIND) && target.contains(&c.path))
+            .filter(|c| c.path != target.path)
+            .filter(|c| infinite || c.path.rsplit_once('/').map_or("", |(p, _)| p) == target.path)
+            .map(|c| {
+                let zone = asked.unwrap_or_else(|| crate::floating_zone(&c.collection));
+                (c, zone)
+            })
             .collect()
     };
+    let mut candidates: Vec<(Resource, Zone)> = Vec::new();
+    if target.is_collection {
+        for (calendar, zone) in &calendars {
+            let zone = *zone;
+            let found = store.members_where(&calendar.path, &|is_collection, summary| {
+                !is_collection && may_match(&filter, summary, zone)
+            });
+            candidates.extend(found.into_iter().map(|item| (item, zone)));
+        }
+    } else if may_match(&filter, target.summary.as_deref(), zone) {
+        candidates.push((target, zone));
+    }
     // Items the summary decides match without a parse, and are read only when their
     // data is asked for.
-    let candidates: Vec<(Resource, bool)> = candidates
+    let candidates: Vec<(Resource, Zone, bool)> = candidates
         .into_iter()
         .filter_map(
-            |item| match decided(&filter, item.summary.as_deref(), zone) {
+            |(item, zone)| match decided(&filter, item.summary.as_deref(), zone) {
                 Some(false) => None,
-                Some(true) => Some((item, true)),
-                None => Some((item, false)),
+                Some(true) => Some((item, zone, true)),
+                None => Some((item, zone, false)),
             },
         )
         .collect();
     let read = move |known: bool| want_data || !known;
     let paths = candidates
         .iter()
-        .filter(|(_, known)| read(*known))
-        .map(|(r, _)| r.path.clone())
+        .filter(|(_, _, known)| read(*known))
+        .map(|(r, _, _)| r.path.clone())
         .collect();
     let mut contents = store.read_many(paths).await.into_iter();
     let store = request.store.clone();
@@ -70,7 +89,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     // Parsing and evaluating grow with the items read: off the async workers.
     let ms = crate::query::evaluate(move || {
         let mut ms = Multistatus::new(&store.prefixes()).minimal(minimal);
-        for (item, known) in candidates {
+        for (item, zone, known) in candidates {
             let bytes = if read(known) {
                 let Some(bytes) = contents.next().flatten() else {
                     continue;

@@ -292,7 +292,9 @@ impl Plugin for CalDav {
             )
             .report(
                 calendar_query::CALENDAR_QUERY,
-                |r| r.kind() == Some(KIND),
+                // A calendar and its items, and a plain collection (a home) to search
+                // the calendars below it.
+                |r| r.kind() == Some(KIND) || (r.is_collection && r.kind().is_none()),
                 calendar_query::report,
             )
             .report(
