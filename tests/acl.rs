@@ -5,10 +5,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use support::Dirdav;
+use support::{Dirdav, snapshot};
 
 const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 
@@ -71,27 +68,6 @@ fn tree() -> (tempfile::TempDir, Dirdav) {
     let config = dir.path().join("dirdav.toml");
     let srv = Dirdav::start(&["--config", config.to_str().unwrap()]);
     (dir, srv)
-}
-
-/// Every file below `root` with its bytes, dotfiles included.
-fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                out.insert(format!("{}/", entry.path().display()), Vec::new());
-                stack.push(entry.path());
-            } else {
-                out.insert(
-                    entry.path().display().to_string(),
-                    std::fs::read(entry.path()).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 struct Case {

@@ -6,10 +6,9 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use support::{Dirdav, Request, Response};
+use support::{Dirdav, Request, Response, snapshot};
 
 fn event(uid: &str, summary: &str) -> String {
     format!(
@@ -103,27 +102,6 @@ fn tree() -> (tempfile::TempDir, Dirdav) {
 
 fn root(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("tree")
-}
-
-/// Every file below `root` with its bytes, dotfiles included.
-fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                out.insert(format!("{}/", entry.path().display()), Vec::new());
-                stack.push(entry.path());
-            } else {
-                out.insert(
-                    entry.path().display().to_string(),
-                    std::fs::read(entry.path()).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 /// A request as a signed-in user: alice and bob by password, anyone else named by the

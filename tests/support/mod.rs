@@ -396,3 +396,24 @@ pub fn calendar_tree() -> (tempfile::TempDir, tempfile::TempDir) {
     std::fs::write(root.path().join("cal/.dav.toml"), "kind = \"calendar\"\n").unwrap();
     (root, state)
 }
+
+/// Every file below `root` with its bytes, dotfiles included.
+pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                out.insert(format!("{}/", entry.path().display()), Vec::new());
+                stack.push(entry.path());
+            } else {
+                out.insert(
+                    entry.path().display().to_string(),
+                    std::fs::read(entry.path()).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
