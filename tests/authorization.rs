@@ -183,6 +183,10 @@ fn a_top_level_folder_is_a_home_only_for_a_known_user() {
     }
     assert!(root(&dir).join("dan/calendar/.dav.toml").exists());
     assert!(!root(&dir).join("stranger").exists());
+    // The operator is told, once per name, how to give such a user a home.
+    let log = srv.drain_log().join("\n");
+    assert_eq!(log.matches("add [users.stranger]").count(), 1, "{log}");
+    assert!(!log.contains("add [users.dan]"), "{log}");
 }
 
 /// 3. COPY and MOVE cannot overwrite a destination the user may not read, nor tell it

@@ -273,6 +273,10 @@ pub(crate) struct Auth {
     pub(crate) throttle_forwarded: bool,
     /// `--trust-proxy-user`: the header a trusted proxy names the user in.
     pub(crate) proxy_user: Option<HeaderName>,
+    /// The users the server knows (htpasswd and `[users]`): only they have homes.
+    pub(crate) known: Arc<std::collections::BTreeSet<String>>,
+    /// Users a proxy named who are not known, each logged once (at most 1,000).
+    pub(crate) strangers: Arc<Mutex<std::collections::HashSet<String>>>,
     /// `--allow-plain-auth`: accept passwords over plain HTTP from any address.
     pub(crate) allow_plain: bool,
 }
@@ -337,6 +341,16 @@ pub(crate) async fn require_user(
             .and_then(|v| v.to_str().ok().map(str::trim).map(str::to_owned))
             .filter(|v| !v.is_empty() && !v.contains('/'));
         if let Some(user) = named {
+            if !auth.known.contains(&user) {
+                let mut strangers = auth.strangers.lock().unwrap_or_else(|p| p.into_inner());
+                if strangers.len() < 1_000 && strangers.insert(user.clone()) {
+                    tracing::warn!(
+                        user,
+                        "signed in by the proxy but not a known user: no home of their own; \
+                         add [users.{user}] to dirdav.toml"
+                    );
+                }
+            }
             return admit(Principal::new(&user), request, next).await;
         }
     }
@@ -557,6 +571,8 @@ mod tests {
             trusted: Arc::new(vec![IpAddr::from([10, 0, 0, 2])]),
             throttle_forwarded: true,
             proxy_user: Some(HeaderName::from_static("remote-user")),
+            known: Arc::default(),
+            strangers: Arc::default(),
             allow_plain: false,
         }
     }

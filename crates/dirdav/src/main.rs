@@ -368,6 +368,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => None,
     };
+    // The users whose homes are theirs: the htpasswd file's and `[users]`.
+    let known: std::collections::BTreeSet<String> =
+        names.iter().chain(s.users.keys()).cloned().collect();
     let mut builder = Server::builder(config)
         .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
@@ -444,6 +447,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             trusted: trusted.clone(),
             throttle_forwarded: proxies_named,
             proxy_user,
+            known: Arc::new(known),
+            strangers: Arc::default(),
             allow_plain: s.allow_plain_auth.unwrap_or(false),
         };
         app = app.layer(middleware::from_fn_with_state(auth, auth::require_user));
