@@ -704,3 +704,23 @@ fn floating_times_follow_the_zone_of_the_query_or_the_calendar() {
     assert!(srv.terminate().success());
     check(&start());
 }
+
+/// The example plugin stays an example: the shipped binary does not register it, so no
+/// `hello` token in the DAV header and no `hello` namespace in answers.
+#[test]
+fn the_shipped_binary_registers_no_example_plugin() {
+    let (_dir, srv) = example_server();
+    let options = srv
+        .request("OPTIONS", "/alice/calendar/")
+        .auth("alice", "wonderland")
+        .send();
+    let dav = options.header("dav").unwrap_or_default().to_owned();
+    assert!(dav.contains("calendar-access"), "{dav}");
+    assert!(!dav.contains("hello"), "{dav}");
+    let listing = srv
+        .request("PROPFIND", "/alice/")
+        .auth("alice", "wonderland")
+        .header("Depth", "0")
+        .send();
+    assert!(!listing.body.contains("ns/hello"), "{}", listing.body);
+}

@@ -372,7 +372,6 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let known: std::collections::BTreeSet<String> =
         names.iter().chain(s.users.keys()).cloned().collect();
     let mut builder = Server::builder(config)
-        .plugin(dirdav_hello::Hello)
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_carddav::CardDav::default())
         .plugin(if users.is_none() && proxy_user.is_none() {
