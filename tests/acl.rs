@@ -5,17 +5,9 @@
 
 mod support;
 
-use support::{Dirdav, snapshot};
+use support::{Dirdav, event_titled as event, snapshot, write_file};
 
 const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
-
-fn event(uid: &str, summary: &str) -> String {
-    format!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
-         DTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\nDURATION:PT1H\r\n\
-         SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-}
 
 /// alice shares `calendar` with the group `friends` (bob and carol) to read, and with
 /// carol to write; `private` is hers alone; `public/holidays` may be read by anyone.
@@ -23,11 +15,7 @@ fn event(uid: &str, summary: &str) -> String {
 fn tree() -> (tempfile::TempDir, Dirdav) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("tree");
-    let write = |path: &str, text: &str| {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_file(&root, path, text);
     write(
         "alice/calendar/.dav.toml",
         "kind = \"calendar\"\ndisplayname = \"Personal\"\n\n[acl]\nread = [\"@friends\"]\nwrite = [\"carol\"]\n",

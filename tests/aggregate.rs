@@ -9,23 +9,15 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{Dirdav, Response};
+use support::{Dirdav, Response, card, write_file};
 
 const MACOS: &str = "macOS/14.5 (23F79) AddressBookCore/2498.5.1";
 const DAVX5: &str = "DAVx5/4.4.2-ose (2024/07/01; dav4jvm; okhttp/4.12.0) Android/14";
 
-fn card(uid: &str, name: &str) -> String {
-    format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\nEND:VCARD\r\n")
-}
-
 fn tree() -> (tempfile::TempDir, PathBuf, Dirdav) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("tree");
-    let write = |path: &str, text: &str| {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_file(&root, path, text);
     write(
         "alice/contacts/.dav.toml",
         "kind = \"addressbook\"\ndisplayname = \"Personal\"\n",

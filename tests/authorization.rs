@@ -8,19 +8,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{Dirdav, Request, Response, snapshot};
-
-fn event(uid: &str, summary: &str) -> String {
-    format!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
-         DTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\nDURATION:PT1H\r\n\
-         SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-}
-
-fn card(uid: &str, name: &str) -> String {
-    format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\nEND:VCARD\r\n")
-}
+use support::{Dirdav, Request, Response, card, event_titled as event, snapshot, write_file};
 
 /// alice and bob sign in with passwords; carol and dan are `[users]` users named by the
 /// proxy (`Remote-User`); `shared` and `stranger` are names a proxy may send that are no
@@ -38,11 +26,7 @@ fn card(uid: &str, name: &str) -> String {
 fn tree() -> (tempfile::TempDir, Dirdav) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("tree");
-    let write = |path: &str, text: &str| {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_file(&root, path, text);
     write(
         "alice/drop/.dav.toml",
         "[acl]\nread = [\"bob\"]\nwrite = [\"bob\"]\n",

@@ -938,10 +938,7 @@ impl Inner {
                     principal: principal.as_ref(),
                     store: self.as_ref(),
                 };
-                self.registry
-                    .before_method
-                    .iter()
-                    .try_for_each(|hook| (hook.item)(&check))?;
+                self.run_before_method(&check)?;
             }
             let body = self.read_xml_body(body).await?;
             let request = self.plugin_request(parts, body, String::new(), principal);
@@ -1180,10 +1177,15 @@ impl Inner {
             principal: ctx.principal.as_ref(),
             store: self,
         };
+        self.run_before_method(&check)
+    }
+
+    /// The before-method hooks, in registration order: the first refusal answers.
+    fn run_before_method(&self, check: &MethodCheck<'_>) -> Result<(), DavError> {
         self.registry
             .before_method
             .iter()
-            .try_for_each(|hook| (hook.item)(&check))
+            .try_for_each(|hook| (hook.item)(check))
     }
 
     pub(crate) fn plugin_request(

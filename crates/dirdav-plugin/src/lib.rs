@@ -22,4 +22,4 @@ pub use registry::{
     PropGetter, Registrar, Registry, RegistryError, Report, Route, Share, SharesHook, Summarizer,
     ValueCheck, Visibility, WriteCheck, WriteEvent,
 };
-pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls};
+pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls, media_essence};

@@ -221,17 +221,22 @@ impl Multistatus {
             http::HeaderValue::from_static("application/xml; charset=utf-8"),
         );
         if minimal {
-            let headers = response.headers_mut();
-            headers.insert(
-                header::VARY,
-                http::HeaderValue::from_static("Brief, Prefer"),
-            );
-            headers.insert(
-                "preference-applied",
-                http::HeaderValue::from_static("return=minimal"),
-            );
+            Self::say_minimal(response.headers_mut());
         }
         response
+    }
+
+    /// Marks an answer as shaped by `Prefer: return=minimal` (or `Brief: t`):
+    /// `Preference-Applied` and `Vary: Brief, Prefer` (RFC 7240 §3).
+    pub fn say_minimal(headers: &mut http::HeaderMap) {
+        headers.insert(
+            header::VARY,
+            http::HeaderValue::from_static("Brief, Prefer"),
+        );
+        headers.insert(
+            "preference-applied",
+            http::HeaderValue::from_static("return=minimal"),
+        );
     }
 }
 

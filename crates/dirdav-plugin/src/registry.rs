@@ -198,7 +198,7 @@ impl WriteCheck<'_> {
     /// when one was given.
     pub fn media_type(&self) -> Option<&str> {
         self.content_type
-            .map(|t| t.split(';').next().unwrap_or("").trim())
+            .map(crate::media_essence)
             .filter(|t| !t.is_empty())
     }
 

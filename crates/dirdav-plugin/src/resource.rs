@@ -25,6 +25,12 @@ impl Principal {
     }
 }
 
+/// A media type's essence, without parameters: `text/calendar` of
+/// `text/calendar; charset=utf-8` (compare it ASCII-caselessly).
+pub fn media_essence(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or("").trim()
+}
+
 /// A collection's settings: its `.dav.toml`, parsed once and kept by the index.
 ///
 /// The core owns `kind`, `displayname`, `description`, `color`, `[props]` and `[files]`;

@@ -337,11 +337,11 @@ fn lacking(
         if !held(&folder).contains(needed) {
             return Some(folder);
         }
+        // Only the subfolders: files are never built into resources here.
         stack.extend(
             store
-                .members(&folder)
+                .members_where(&folder, &|is_collection, _| is_collection)
                 .into_iter()
-                .filter(|r| r.is_collection)
                 .map(|r| r.path),
         );
     }

@@ -190,14 +190,12 @@ fn write(
 /// The finished answer, with the headers saying how `Prefer` was read.
 fn finish(ms: Multistatus, minimal: bool) -> Response {
     let mut response = ms.into_response();
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Brief, Prefer"));
     if minimal {
-        response.headers_mut().insert(
-            "preference-applied",
-            HeaderValue::from_static("return=minimal"),
-        );
+        Multistatus::say_minimal(response.headers_mut());
+    } else {
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Brief, Prefer"));
     }
     response
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use dirdav_plugin::http::{HeaderValue, StatusCode, header};
+use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Limits, Name, XmlWriter, ns, parse};
 use dirdav_plugin::{DavError, Multistatus, PropStat, Resource};
 
@@ -167,12 +167,7 @@ fn answer(
         // Every instruction succeeded and the client asked for a minimal answer: 200
         // with no body (RFC 8144 §2.2).
         let mut response = Response::new(axum::body::Body::empty());
-        let headers = response.headers_mut();
-        headers.insert(header::VARY, HeaderValue::from_static("Brief, Prefer"));
-        headers.insert(
-            "preference-applied",
-            HeaderValue::from_static("return=minimal"),
-        );
+        Multistatus::say_minimal(response.headers_mut());
         return response;
     }
     let mut propstats: Vec<PropStat> = Vec::new();

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::response::Response;
 use dirdav_plugin::http::{HeaderValue, StatusCode, header};
 use dirdav_plugin::xml::Element;
-use dirdav_plugin::{DavError, Resource, WriteCheck};
+use dirdav_plugin::{DavError, Resource, WriteCheck, media_essence};
 use http_body_util::BodyExt;
 
 use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
@@ -180,20 +180,17 @@ async fn keep_media_type(
     if !plain {
         return Ok(None);
     }
-    let essence = |t: &str| {
-        t.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    };
-    let guessed = essence(&crate::props::content_type(name));
+    let guessed = crate::props::content_type(name);
     let keep = ctx
         .header("content-type")
         .map(str::trim)
         .filter(|t| t.len() <= 255 && HeaderValue::from_str(t).is_ok())
-        .filter(|t| !matches!(essence(t).as_str(), "" | "application/octet-stream"))
-        .filter(|t| essence(t) != guessed);
+        .filter(|t| {
+            let essence = media_essence(t);
+            !(essence.is_empty()
+                || essence.eq_ignore_ascii_case("application/octet-stream")
+                || essence.eq_ignore_ascii_case(media_essence(&guessed)))
+        });
     let kept = current
         .and_then(|r| r.dead_props())
         .and_then(|props| props.get(&crate::props::names::GETCONTENTTYPE))
