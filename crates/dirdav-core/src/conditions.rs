@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use dirdav_plugin::DavError;
+use dirdav_plugin::locks::{IfCondition, normalise_etag, parse_if};
 use http::{HeaderMap, Method, StatusCode, header};
 
 /// What the conditions are evaluated against.
@@ -77,11 +78,6 @@ fn truncate(t: SystemTime) -> SystemTime {
     }
 }
 
-/// Normalises an entity tag as clients send it: Evolution escapes the quotes (`\"`).
-fn normalise(tag: &str) -> String {
-    tag.trim().replace("\\\"", "\"")
-}
-
 /// `*` or a comma-separated list of entity tags; `weak` allows weak comparison
 /// (If-None-Match, RFC 7232 §3.2).
 fn matches_any(list: &str, state: State<'_>, weak: bool) -> bool {
@@ -91,7 +87,7 @@ fn matches_any(list: &str, state: State<'_>, weak: bool) -> bool {
     let Some(current) = state.etag else {
         return false;
     };
-    list.split(',').map(normalise).any(|tag| {
+    list.split(',').map(normalise_etag).any(|tag| {
         let (is_weak, tag) = match tag.strip_prefix("W/") {
             Some(rest) => (true, rest.to_owned()),
             None => (false, tag),
@@ -100,88 +96,15 @@ fn matches_any(list: &str, state: State<'_>, weak: bool) -> bool {
     })
 }
 
-/// One condition of an `If` header list.
-#[derive(Debug, PartialEq)]
-enum Condition {
-    /// `<state-token>`; dirdav issues no locks, so none is ever current.
-    StateToken { not: bool },
-    /// `[etag]`.
-    ETag { not: bool, tag: String },
-}
-
-/// One list, with the resource it is tagged with.
-#[derive(Debug, PartialEq)]
-struct List {
-    resource: Option<String>,
-    conditions: Vec<Condition>,
-}
-
-fn parse_if(value: &str) -> Result<Vec<List>, DavError> {
-    let bad = || DavError::bad_request("malformed If header");
-    let mut lists = Vec::new();
-    let mut tag: Option<String> = None;
-    let mut rest = value.trim_start();
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('<') {
-            let end = r.find('>').ok_or_else(bad)?;
-            tag = Some(r[..end].to_owned());
-            rest = r[end + 1..].trim_start();
-        } else if let Some(r) = rest.strip_prefix('(') {
-            let end = r.find(')').ok_or_else(bad)?;
-            let conditions = parse_conditions(&r[..end]).ok_or_else(bad)?;
-            if conditions.is_empty() {
-                return Err(bad());
-            }
-            lists.push(List {
-                resource: tag.clone(),
-                conditions,
-            });
-            rest = r[end + 1..].trim_start();
-        } else {
-            return Err(bad());
-        }
-    }
-    if lists.is_empty() {
-        return Err(bad());
-    }
-    Ok(lists)
-}
-
-fn parse_conditions(mut s: &str) -> Option<Vec<Condition>> {
-    let mut out = Vec::new();
-    loop {
-        s = s.trim_start();
-        if s.is_empty() {
-            return Some(out);
-        }
-        let mut not = false;
-        if s.len() >= 3 && s[..3].eq_ignore_ascii_case("not") {
-            not = true;
-            s = s[3..].trim_start();
-        }
-        if let Some(r) = s.strip_prefix('<') {
-            let end = r.find('>')?;
-            out.push(Condition::StateToken { not });
-            s = &r[end + 1..];
-        } else if let Some(r) = s.strip_prefix('[') {
-            let end = r.find(']')?;
-            out.push(Condition::ETag {
-                not,
-                tag: normalise(&r[..end]),
-            });
-            s = &r[end + 1..];
-        } else {
-            return None;
-        }
-    }
-}
-
-/// Evaluates the `If` header: true when some list holds for its resource. `lookup`
-/// gives the entity tag of a tagged list's resource (`None` when it has none).
+/// Evaluates the `If` header (RFC 4918 §10.4): true when some list holds for its
+/// resource. `etag_of` gives the entity tag of a tagged list's resource (`None` when it
+/// has none), `holds` whether a state token names a current lock on a list's resource
+/// (`None` for the Request-URI, else the tag's href).
 pub(crate) fn check_if(
     headers: &HeaderMap,
     own_etag: Option<&str>,
-    lookup: impl Fn(&str) -> Option<String>,
+    etag_of: impl Fn(&str) -> Option<String>,
+    holds: impl Fn(Option<&str>, &str) -> bool,
 ) -> Result<(), DavError> {
     let Some(value) = headers.get("if") else {
         return Ok(());
@@ -189,15 +112,16 @@ pub(crate) fn check_if(
     let value = value
         .to_str()
         .map_err(|_| DavError::bad_request("If header is not ASCII"))?;
-    let lists = parse_if(value)?;
+    let lists = parse_if(value).ok_or_else(|| DavError::bad_request("malformed If header"))?;
     let holds = lists.iter().any(|list| {
-        let etag = match &list.resource {
-            Some(r) => lookup(r),
+        let resource = list.resource.as_deref();
+        let etag = match resource {
+            Some(r) => etag_of(r),
             None => own_etag.map(str::to_owned),
         };
         list.conditions.iter().all(|c| match c {
-            Condition::StateToken { not } => *not,
-            Condition::ETag { not, tag } => (etag.as_deref() == Some(tag.as_str())) != *not,
+            IfCondition::StateToken { not, token } => holds(resource, token) != *not,
+            IfCondition::ETag { not, tag } => (etag.as_deref() == Some(tag.as_str())) != *not,
         })
     });
     if holds {
@@ -323,19 +247,28 @@ mod tests {
     #[test]
     fn if_header() {
         let none = |_: &str| None;
-        let ok = |v: &str| check_if(&with("if", v), Some(ETAG), none).is_ok();
+        // One lock, `urn:uuid:held`, on the Request-URI only.
+        let holds = |r: Option<&str>, t: &str| r.is_none() && t == "urn:uuid:held";
+        let ok = |v: &str| check_if(&with("if", v), Some(ETAG), none, holds).is_ok();
         assert!(ok("([\"abc\"])"));
         assert!(!ok("([\"x\"])"));
         assert!(ok("(Not [\"x\"])"));
         assert!(!ok("(<urn:uuid:1>)"));
         assert!(ok("(<urn:uuid:1>) (Not <DAV:no-lock>)"));
         assert!(!ok("(<DAV:no-lock> [\"abc\"])"));
-        let tagged = check_if(&with("if", "</other> ([\"t\"])"), Some(ETAG), |r| {
-            (r == "/other").then(|| "\"t\"".to_owned())
-        });
+        assert!(ok("(<urn:uuid:held> [\"abc\"])"));
+        assert!(!ok("(<urn:uuid:heldx>) (<DAV:no-lock>)"));
+        assert!(ok("(<urn:uuid:heldx>) (Not <DAV:no-lock>)"));
+        assert!(!ok("</other> (<urn:uuid:held>)"));
+        let tagged = check_if(
+            &with("if", "</other> ([\"t\"])"),
+            Some(ETAG),
+            |r| (r == "/other").then(|| "\"t\"".to_owned()),
+            holds,
+        );
         assert!(tagged.is_ok());
         for bad in ["", "garbage", "(", "([\"x\"", "()"] {
-            let r = check_if(&with("if", bad), Some(ETAG), none);
+            let r = check_if(&with("if", bad), Some(ETAG), none, holds);
             assert_eq!(r.map_err(|e| e.status().as_u16()), Err(400), "{bad:?}");
         }
     }

@@ -58,6 +58,27 @@ pub(crate) fn content_type(name: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct CoreProps;
 
+/// Without a plugin that keeps locks, every resource says it supports none and holds
+/// none (empty `DAV:supportedlock` and `DAV:lockdiscovery`): clients ask for them.
+/// Registered after the plugins, when none registered a lock keeper.
+#[derive(Debug)]
+pub(crate) struct NoLocks;
+
+impl Plugin for NoLocks {
+    fn name(&self) -> &'static str {
+        "dirdav-core"
+    }
+
+    fn register(&self, r: &mut Registrar<'_>) {
+        r.property(LiveProperty::computed(SUPPORTEDLOCK, |_| {
+            Some(Element::new(SUPPORTEDLOCK))
+        }))
+        .property(LiveProperty::computed(LOCKDISCOVERY, |_| {
+            Some(Element::new(LOCKDISCOVERY))
+        }));
+    }
+}
+
 impl Plugin for CoreProps {
     fn name(&self) -> &'static str {
         "dirdav-core"
@@ -97,12 +118,6 @@ impl Plugin for CoreProps {
             .property(LiveProperty::computed(CREATIONDATE, |ctx| {
                 let date = humantime::format_rfc3339_seconds(ctx.resource.created);
                 Some(Element::with_text(CREATIONDATE, date.to_string()))
-            }))
-            .property(LiveProperty::computed(SUPPORTEDLOCK, |_| {
-                Some(Element::new(SUPPORTEDLOCK))
-            }))
-            .property(LiveProperty::computed(LOCKDISCOVERY, |_| {
-                Some(Element::new(LOCKDISCOVERY))
             }))
             .property(
                 LiveProperty::computed(SUPPORTED_REPORT_SET, supported_report_set).not_in_allprop(),

@@ -165,4 +165,13 @@ impl Store for Scoped {
     ) -> BoxFuture<'a, Result<(), DavError>> {
         self.inner.make_collection(new)
     }
+
+    fn create_file<'a>(
+        &'a self,
+        path: &'a str,
+        method: &'a str,
+        principal: Option<&'a Principal>,
+    ) -> BoxFuture<'a, Result<Resource, DavError>> {
+        self.inner.create_file(path, method, principal)
+    }
 }

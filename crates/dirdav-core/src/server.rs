@@ -12,8 +12,9 @@ use bytes::Bytes;
 use dirdav_plugin::http::{HeaderValue, Method, StatusCode, header};
 use dirdav_plugin::xml::{Name, ns};
 use dirdav_plugin::{
-    BoxFuture, CollectionConfig, Configs, DavError, DavRequest, Depth, MethodCheck, NewCollection,
-    Plugin, Principal, PropContext, PropStat, Registry, Resource, Store, SyncChanges, WriteEvent,
+    BoxFuture, CollectionConfig, Configs, DavError, DavRequest, Depth, LockCheck, MethodCheck,
+    NewCollection, Plugin, Principal, PropContext, PropStat, Registry, Resource, Store,
+    SyncChanges, Touch, WriteEvent,
 };
 use http_body_util::BodyExt;
 
@@ -234,6 +235,9 @@ impl ServerBuilder {
         registry.register(&CoreProps);
         for plugin in &self.plugins {
             registry.register(plugin.as_ref());
+        }
+        if registry.locks.is_none() {
+            registry.register(&crate::props::NoLocks);
         }
         registry.check()?;
         let started = std::time::Instant::now();
@@ -1063,6 +1067,7 @@ impl Inner {
             ctx.merged = Some(view);
         }
         self.before_method(&ctx, resource.as_ref())?;
+        self.check_if_and_locks(&ctx, resource.as_ref())?;
         if ctx.merged.is_some()
             && !matches!(
                 ctx.method().as_str(),
@@ -1156,14 +1161,50 @@ impl Inner {
         Ok(())
     }
 
+    /// The decoded `Destination` of a COPY or MOVE, if it is one of ours.
+    fn destination(&self, ctx: &Ctx) -> Option<String> {
+        let d = ctx.header("destination")?;
+        self.decode_href(d).ok().flatten().map(|p| p.key())
+    }
+
+    /// Before any method runs: the `If` header must hold (412), and a write must submit
+    /// the tokens of the locks it touches (423). Methods evaluate the `If` header again
+    /// under their lock, against the state they change.
+    fn check_if_and_locks(&self, ctx: &Ctx, resource: Option<&Resource>) -> Result<(), DavError> {
+        if ctx.parts.headers.contains_key("if") {
+            methods::check_if(self, ctx, resource)?;
+        }
+        let Some(keeper) = &self.registry.locks else {
+            return Ok(());
+        };
+        let destination = self.destination(ctx).map(|d| {
+            let exists = self.index().get(&d).is_some();
+            (d, exists)
+        });
+        let touched = touched(
+            ctx.method(),
+            &ctx.key,
+            resource.is_some(),
+            destination.as_ref().map(|(d, e)| (d.as_str(), *e)),
+        );
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let submitted = dirdav_plugin::locks::submitted_tokens(&ctx.parts.headers);
+        keeper.item.check(&LockCheck {
+            method: ctx.method(),
+            touched: &touched,
+            submitted: &submitted,
+            principal: ctx.principal.as_ref(),
+            store: self,
+        })
+    }
+
     fn before_method(&self, ctx: &Ctx, resource: Option<&Resource>) -> Result<(), DavError> {
         if self.registry.before_method.is_empty() {
             return Ok(());
         }
-        let destination = match ctx.header("destination") {
-            Some(d) => self.decode_href(d).ok().flatten().map(|p| p.key()),
-            None => None,
-        };
+        let destination = self.destination(ctx);
         let destination_resource = destination
             .as_deref()
             .and_then(|d| self.resource_in(&self.index(), d));
@@ -1206,6 +1247,47 @@ impl Inner {
             principal,
         }
     }
+}
+
+/// The paths a method writes, for the lock keeper (RFC 4918 §7): what it changes
+/// itself, what it removes or replaces whole, and the collection whose membership
+/// changes when a member comes or goes. Reading methods, UNLOCK and LOCK of an
+/// existing resource (the keeper judges those itself) touch nothing.
+fn touched(
+    method: &Method,
+    key: &str,
+    exists: bool,
+    destination: Option<(&str, bool)>,
+) -> Vec<(String, Touch)> {
+    // A new member changes its collection; one that is removed or replaced, too.
+    let with_parent = |path: &str, touch: Touch, out: &mut Vec<(String, Touch)>| {
+        out.push((path.to_owned(), touch));
+        if let Some((parent, _)) = crate::path::split(path) {
+            out.push((parent.to_owned(), Touch::Itself));
+        }
+    };
+    let mut out = Vec::new();
+    match method.as_str() {
+        "OPTIONS" | "GET" | "HEAD" | "PROPFIND" | "REPORT" | "UNLOCK" => {}
+        "LOCK" if exists => {}
+        "COPY" | "MOVE" => {
+            if method.as_str() == "MOVE" {
+                with_parent(key, Touch::Tree, &mut out);
+            }
+            if let Some((dest, dest_exists)) = destination {
+                let touch = if dest_exists {
+                    Touch::Tree
+                } else {
+                    Touch::Itself
+                };
+                with_parent(dest, touch, &mut out);
+            }
+        }
+        "DELETE" => with_parent(key, Touch::Tree, &mut out),
+        _ if exists => out.push((key.to_owned(), Touch::Itself)),
+        _ => with_parent(key, Touch::Itself, &mut out),
+    }
+    out
 }
 
 tokio::task_local! {
@@ -1516,6 +1598,15 @@ impl Store for Inner {
         new: NewCollection<'a>,
     ) -> BoxFuture<'a, Result<(), DavError>> {
         Box::pin(methods::mkcol::create(self, new))
+    }
+
+    fn create_file<'a>(
+        &'a self,
+        path: &'a str,
+        method: &'a str,
+        principal: Option<&'a Principal>,
+    ) -> BoxFuture<'a, Result<Resource, DavError>> {
+        Box::pin(methods::put::create_empty(self, path, method, principal))
     }
 
     fn visible(&self, resource: &Resource, principal: Option<&Principal>) -> bool {

@@ -243,6 +243,17 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     /// protected property; nothing is created then.
     fn make_collection<'a>(&'a self, new: NewCollection<'a>)
     -> BoxFuture<'a, Result<(), DavError>>;
+
+    /// Creates an empty file, as a PUT of no bytes would (the write checks of its
+    /// folder run; observers hear `method`): LOCK on an unmapped URL (RFC 4918 §7.3).
+    /// Fails with 405 when something exists there, 409 without a parent folder, 403
+    /// for a hidden name; returns the new file.
+    fn create_file<'a>(
+        &'a self,
+        path: &'a str,
+        method: &'a str,
+        principal: Option<&'a Principal>,
+    ) -> BoxFuture<'a, Result<Resource, DavError>>;
 }
 
 /// One href of a multiget ([`Store::multiget_items`]): the item and its bytes, or the

@@ -3,6 +3,7 @@
 pub mod contentline;
 mod error;
 mod handler;
+pub mod locks;
 mod multistatus;
 mod registry;
 mod resource;
@@ -16,6 +17,7 @@ pub use handler::{
     SharedHandler, Store, SyncChanges, compute, export_validators,
 };
 pub use http;
+pub use locks::{LockCheck, LockKeeper, Touch};
 pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};
 pub use registry::{
     LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin, PrincipalHook, PropContext,

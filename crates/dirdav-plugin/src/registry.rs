@@ -420,6 +420,8 @@ pub struct Registry {
     pub shares: Vec<Owned<SharesHook>>,
     /// Hooks listing the merged collections of a user's home.
     pub merged: Vec<Owned<MergedHook>>,
+    /// The keeper of write locks, if a plugin keeps them (RFC 4918 class 2).
+    pub locks: Option<Owned<Arc<dyn crate::LockKeeper>>>,
     conflicts: Vec<String>,
 }
 
@@ -749,6 +751,18 @@ impl Registrar<'_> {
     ) -> &mut Self {
         let owned = self.owned((Arc::new(applies) as Applies, Arc::new(check) as Check));
         self.registry.write_checks.push(owned);
+        self
+    }
+
+    /// Keeps write locks (RFC 4918 class 2): the core evaluates the `If` header's state
+    /// tokens with it and hands it every write before it runs. One plugin only.
+    pub fn locks(&mut self, keeper: Arc<dyn crate::LockKeeper>) -> &mut Self {
+        if let Some(other) = &self.registry.locks {
+            let other = other.plugin;
+            self.conflict("the lock keeper", other);
+        } else {
+            self.registry.locks = Some(self.owned(keeper));
+        }
         self
     }
 

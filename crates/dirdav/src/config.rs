@@ -47,6 +47,10 @@ pub(crate) struct Settings {
         default_missing_value = "false"
     )]
     pub(crate) create_homes: Option<bool>,
+    /// Do not offer WebDAV locking (LOCK, UNLOCK, class 2): mounts that need it then
+    /// read only (in the file: `locking = false`).
+    #[arg(long = "no-locking", num_args = 0, default_missing_value = "false")]
+    pub(crate) locking: Option<bool>,
     /// URL prefix when served behind a reverse proxy, e.g. /dav.
     #[arg(long, value_name = "PREFIX")]
     pub(crate) base_path: Option<String>,
@@ -131,7 +135,7 @@ impl Settings {
     pub(crate) fn over(self, file: Settings) -> Settings {
         over!(self, file;
             root, listen, htpasswd, state_dir, watch, sync_log_limit, git_commit,
-            create_homes, base_path, max_body, max_property_size, max_settings_size,
+            create_homes, locking, base_path, max_body, max_property_size, max_settings_size,
             propfind_infinity_limit, trusted_proxies, trust_proxy_user, allow_plain_auth,
             tls_cert, tls_key, tls_listen, idle_timeout, max_connections,
             max_connections_per_address,
@@ -300,6 +304,7 @@ mod tests {
         use clap::CommandFactory;
         let renamed = [
             ("no-create-homes", "create-homes"),
+            ("no-locking", "locking"),
             ("trusted-proxy", "trusted-proxies"),
         ];
         for arg in Flags::command().get_arguments() {

@@ -338,12 +338,15 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = s.propfind_infinity_limit {
         config = config.max_propfind_infinity(n);
     }
-    match s.state_dir.or_else(|| default_state_dir(&root)) {
+    let state_dir = s.state_dir.or_else(|| default_state_dir(&root));
+    match &state_dir {
         Some(dir) => {
-            tracing::info!(state_dir = %dir.display(), "index and sync log");
-            config = config.state_dir(dir);
+            tracing::info!(state_dir = %dir.display(), "index, sync log and locks");
+            config = config.state_dir(dir.clone());
         }
-        None => tracing::warn!("no state directory: sync tokens do not survive a restart"),
+        None => {
+            tracing::warn!("no state directory: sync tokens and locks do not survive a restart")
+        }
     }
     if let Some(watch) = s.watch {
         config = config.watch(match watch {
@@ -406,6 +409,13 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .groups(s.groups.clone())
                 .create_homes(s.create_homes.unwrap_or(true)),
         );
+    if s.locking.unwrap_or(true) {
+        builder = builder.plugin(match &state_dir {
+            Some(dir) => dirdav_locks::Locks::open(dir)
+                .map_err(|e| format!("reading the locks in {}: {e}", dir.display()))?,
+            None => dirdav_locks::Locks::default(),
+        });
+    }
     if s.git_commit.unwrap_or(false) {
         builder = builder.plugin(dirdav_git::GitCommit::discover(&root)?);
         tracing::info!("committing every change to git");

@@ -289,8 +289,10 @@ fn needs<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, bool, Privileges)> {
         list
     };
     match m.method.as_str() {
-        "PUT" if exists => target(Privileges::WRITE_CONTENT),
-        "PUT" | "MKCOL" | "MKCALENDAR" => vec![(parent(path), true, Privileges::BIND)],
+        // A LOCK on an unmapped URL creates an empty file (RFC 4918 §7.3); UNLOCK
+        // needs read only: the locking plugin lets a lock's owner alone remove it.
+        "PUT" | "LOCK" if exists => target(Privileges::WRITE_CONTENT),
+        "PUT" | "LOCK" | "MKCOL" | "MKCALENDAR" => vec![(parent(path), true, Privileges::BIND)],
         "DELETE" => vec![(parent(path), true, Privileges::UNBIND)],
         "PROPPATCH" => target(Privileges::WRITE_PROPERTIES),
         "ACL" => target(Privileges::READ_ACL),

@@ -42,18 +42,39 @@ pub(crate) fn preconditions(
     resource: Option<&Resource>,
 ) -> Result<(), DavError> {
     conditions::check(&ctx.parts.headers, ctx.method(), state_of(resource))?;
+    check_if(srv, ctx, resource)
+}
+
+/// Evaluates the `If` header (RFC 4918 §10.4) against the resource: entity tags, and
+/// lock tokens through the lock keeper, if a plugin keeps locks.
+pub(crate) fn check_if(
+    srv: &Inner,
+    ctx: &Ctx,
+    resource: Option<&Resource>,
+) -> Result<(), DavError> {
+    let keeper = srv.registry.locks.as_ref().map(|k| &k.item);
+    let path_of = |href: &str| srv.decode_href(href).ok().flatten().map(|p| p.key());
     conditions::check_if(
         &ctx.parts.headers,
         resource.and_then(|r| r.etag.as_deref()),
         |href| {
             // A resource the user may not read has no entity tag for them: its bytes
             // could be guessed through it otherwise.
-            let key = srv.decode_href(href).ok().flatten()?.key();
+            let key = path_of(href)?;
             let index = srv.index();
             let resource = srv.resource_in(&index, &key)?;
             srv.registry
                 .visible(&resource, ctx.principal.as_ref(), &*index)
                 .then_some(resource.etag)?
+        },
+        |href, token| {
+            let Some(keeper) = keeper else {
+                return false;
+            };
+            match href {
+                None => keeper.holds(&ctx.key, token),
+                Some(href) => path_of(href).is_some_and(|key| keeper.holds(&key, token)),
+            }
         },
     )
 }

@@ -240,3 +240,69 @@ fn check_and_summarize(
     let summary = summarizer.map(|summarize| Arc::new(summarize(&bytes)));
     Ok((tmp, summary))
 }
+
+/// Creates an empty file at `key` ([`Store::create_file`](dirdav_plugin::Store)): LOCK
+/// on an unmapped URL. The folder's write checks see an upload of no bytes; nothing is
+/// overwritten.
+pub(crate) async fn create_empty(
+    srv: &Inner,
+    key: &str,
+    method: &str,
+    principal: Option<&dirdav_plugin::Principal>,
+) -> Result<Resource, DavError> {
+    let Some((parent_key, name)) = split(key) else {
+        return Err(DavError::method_not_allowed("the root collection exists"));
+    };
+    if crate::reconcile::is_ignored(name) {
+        return Err(DavError::forbidden(
+            "names starting with '.' cannot be written",
+        ));
+    }
+    let _guard = srv.locks.item(parent_key).await;
+    let parent = {
+        let index = srv.index();
+        if index.get(key).is_some() {
+            return Err(DavError::method_not_allowed("something exists there"));
+        }
+        srv.resource_in(&index, parent_key)
+            .filter(|p| p.is_collection)
+            .ok_or_else(|| DavError::conflict("the parent collection does not exist"))?
+    };
+    let tmp = TempFile::new_beneath(&srv.root_dir, parent_key, &srv.fs_path(parent_key)).map_err(
+        |e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                DavError::conflict("the parent collection does not exist")
+            }
+            _ => io_error("creating a temporary file failed", e),
+        },
+    )?;
+    let (tmp, summary) = check_and_summarize(srv, key, &parent, None, None, principal, tmp)?;
+    let target = srv.fs_path(key);
+    let (etag, meta) = blocking("creating the file failed", move || {
+        let mut tmp = tmp;
+        tmp.sync()?;
+        let etag = tmp.commit(&target)?;
+        Ok((etag, std::fs::metadata(&target)?))
+    })
+    .await?;
+    let (modified, created) = times(&meta);
+    let file = FileEntry {
+        etag,
+        size: meta.len(),
+        modified,
+        created,
+        summary,
+    };
+    srv.update(|index| index.put_file(key, file)).await;
+    srv.notify_event(&dirdav_plugin::WriteEvent {
+        method: method
+            .parse()
+            .map_err(|_| DavError::bad_request("not a method"))?,
+        target: key.to_owned(),
+        destination: None,
+        paths: vec![key.to_owned()],
+        principal: principal.cloned(),
+    });
+    srv.resource_in(&srv.index(), key)
+        .ok_or_else(|| DavError::internal("the new file is not in the index"))
+}
