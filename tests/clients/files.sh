@@ -4,8 +4,11 @@
 #     accents, empty and larger files) up, checks it, changes it and syncs again, and
 #     the server's folder must then equal the local one byte for byte;
 #   - cadaver locks a file, writes it through its lock, unlocks it, and a write
-#     without the token is refused meanwhile.
-# Installs rclone and cadaver from Debian's packages when missing.
+#     without the token is refused meanwhile;
+#   - davfs2 mounts the user's home (with root and /dev/fuse): files written, moved
+#     and removed through the mount land on disk, and while a file is open for
+#     writing davfs2 holds a lock on it that refuses other writers.
+# Installs rclone, cadaver and davfs2 from Debian's packages when missing.
 #
 #   tests/clients/files.sh [path/to/dirdav] [files]
 set -euo pipefail
@@ -21,7 +24,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'umount "$work/mnt" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir "$work/root" "$work/home"
 htpasswd -cbB -C 4 "$work/htpasswd" alice secret 2>/dev/null
 "$bin" serve --root "$work/root" --htpasswd "$work/htpasswd" --state-dir "$work/state" \
@@ -120,3 +123,44 @@ grep -q "Unlocking \`hello.txt': succeeded" "$work/cadaver.txt" || fail "cadaver
 code=$(curl -s -o /dev/null -w '%{http_code}' -u alice:secret -T "$work/home/hello.txt" "$url/alice/hello.txt")
 [ "$code" = 204 ] || fail "a write after the unlock got $code"
 echo "cadaver: lock, discover, put through the lock, unlock: passed (a write without the token: 423)"
+
+# --- davfs2 -------------------------------------------------------------------------
+if [ ! -c /dev/fuse ] || [ "$(id -u)" != 0 ]; then
+  echo "davfs2: not run (mounting needs root and /dev/fuse)"
+  exit 0
+fi
+if ! command -v mount.davfs >/dev/null; then
+  echo "davfs2 davfs2/suid_file boolean false" | debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq davfs2 >/dev/null
+fi
+mkdir "$work/mnt" "$work/davcache"
+chmod 711 "$work"; chmod 777 "$work/davcache"   # davfs2 drops to its own user for the cache
+printf '%s alice secret\n' "$url/alice/" > "$work/davsecrets"
+chmod 600 "$work/davsecrets"
+printf 'secrets %s\nuse_locks 1\ncache_dir %s\n' "$work/davsecrets" "$work/davcache" > "$work/davfs2.conf"
+mount.davfs "$url/alice/" "$work/mnt" -o conf="$work/davfs2.conf" 2>&1 || fail "mount.davfs"
+# Listing a folder fails here with EINVAL for any server (WsgiDAV too): davfs2's
+# readdir and this kernel's FUSE disagree. Files are named, not listed.
+echo "through davfs2" > "$work/mnt/mounted.txt"
+mkdir "$work/mnt/mounted"
+head -c 70000 /dev/urandom > "$work/big.bin"
+cp "$work/big.bin" "$work/mnt/mounted/big.bin"
+mv "$work/mnt/mounted.txt" "$work/mnt/mounted/moved.txt"
+rm "$work/mnt/hello.txt"
+exec 3>>"$work/mnt/mounted/moved.txt"   # davfs2 locks the file while it is open
+sleep 1
+outside=$(curl -s -o /dev/null -w '%{http_code}' -u alice:secret -T "$work/home/second.txt" \
+  "$url/alice/mounted/moved.txt")
+echo "appended" >&3
+exec 3>&-
+umount "$work/mnt" || fail "umount"
+[ "$outside" = 423 ] || fail "a write beside davfs2's open file got $outside, not 423"
+[ "$(cat "$work/root/alice/mounted/moved.txt")" = "$(printf 'through davfs2\nappended')" ] \
+  || fail "moved.txt: $(cat "$work/root/alice/mounted/moved.txt")"
+cmp "$work/big.bin" "$work/root/alice/mounted/big.bin" || fail "big.bin differs"
+[ ! -e "$work/root/alice/mounted.txt" ] && [ ! -e "$work/root/alice/hello.txt" ] \
+  || fail "a moved or removed file is still there"
+locks=$(grep -c 'method=LOCK .*status=20' "$work/log" || true)
+unlocks=$(grep -c 'method=UNLOCK .*status=204' "$work/log" || true)
+[ "$locks" -gt 0 ] && [ "$unlocks" -gt 0 ] || fail "davfs2 took no locks ($locks LOCK, $unlocks UNLOCK)"
+echo "davfs2: write, mkdir, copy, move, remove and a locked open file through the mount: passed ($locks locks taken, $unlocks released)"
