@@ -77,7 +77,10 @@ fn a_locked_file_takes_writes_only_with_its_token_from_its_owner() {
     let dav = options.header("dav").unwrap();
     assert!(dav.split(',').any(|t| t.trim() == "2"), "{dav}");
     let allow = options.header("allow").unwrap();
-    assert!(allow.contains("LOCK") && allow.contains("UNLOCK"), "{allow}");
+    assert!(
+        allow.contains("LOCK") && allow.contains("UNLOCK"),
+        "{allow}"
+    );
 
     let granted = lock(&srv, ALICE, file, "exclusive", "0");
     let token = token_of(&granted);
@@ -146,16 +149,26 @@ fn a_locked_file_takes_writes_only_with_its_token_from_its_owner() {
 
     // Everyone who can read it sees the lock; only alice sees its token.
     let seen = discovery(&srv, BOB, file);
-    assert!(seen.contains("<d:activelock>") && !seen.contains(&token), "{seen}");
+    assert!(
+        seen.contains("<d:activelock>") && !seen.contains(&token),
+        "{seen}"
+    );
     assert!(discovery(&srv, ALICE, file).contains(&token));
 
     // Another lock conflicts.
     let conflict = lock(&srv, BOB, file, "shared", "0");
     assert_eq!(conflict.status, 423);
-    assert!(conflict.body.contains("no-conflicting-lock"), "{}", conflict.body);
+    assert!(
+        conflict.body.contains("no-conflicting-lock"),
+        "{}",
+        conflict.body
+    );
 
     // With the token, alice writes.
-    assert_eq!(put(&srv, ALICE, file, "alice's edit", Some(&with_token)), 204);
+    assert_eq!(
+        put(&srv, ALICE, file, "alice's edit", Some(&with_token)),
+        204
+    );
     assert_eq!(
         on_disk(dir.path(), "shared/README.md").as_deref(),
         Some("alice's edit")
@@ -165,7 +178,10 @@ fn a_locked_file_takes_writes_only_with_its_token_from_its_owner() {
     let bogus = srv
         .request("UNLOCK", file)
         .auth(BOB.0, BOB.1)
-        .header("Lock-Token", "<urn:uuid:00000000-0000-0000-0000-000000000000>")
+        .header(
+            "Lock-Token",
+            "<urn:uuid:00000000-0000-0000-0000-000000000000>",
+        )
         .send();
     assert_eq!(bogus.status, 409);
     assert!(bogus.body.contains("lock-token-matches-request-uri"));
@@ -201,7 +217,13 @@ fn a_lock_survives_a_restart() {
     let seen = discovery(&srv, ALICE, &file);
     assert!(seen.contains(&token), "{seen}");
     assert_eq!(
-        put(&srv, ALICE, &file, "after the restart", Some(&format!("(<{token}>)"))),
+        put(
+            &srv,
+            ALICE,
+            &file,
+            "after the restart",
+            Some(&format!("(<{token}>)"))
+        ),
         204
     );
     let lifted = srv
@@ -229,7 +251,13 @@ fn locking_an_unmapped_url_creates_an_empty_file() {
     let seen = discovery(&srv, ALICE, "/alice/notes.txt");
     assert!(seen.contains(&token), "{seen}");
     assert_eq!(
-        put(&srv, ALICE, "/alice/notes.txt", "first words", Some(&format!("(<{token}>)"))),
+        put(
+            &srv,
+            ALICE,
+            "/alice/notes.txt",
+            "first words",
+            Some(&format!("(<{token}>)"))
+        ),
         204
     );
 
@@ -252,7 +280,10 @@ fn locking_an_unmapped_url_creates_an_empty_file() {
     assert_eq!(r.status, 201, "{}", r.body);
 
     // A hidden name is not made; an empty file is no calendar object.
-    assert_eq!(lock(&srv, ALICE, "/alice/.secret", "exclusive", "0").status, 403);
+    assert_eq!(
+        lock(&srv, ALICE, "/alice/.secret", "exclusive", "0").status,
+        403
+    );
     assert!(on_disk(dir.path(), "alice/.secret").is_none());
     let r = lock(&srv, ALICE, "/alice/calendar/new.ics", "exclusive", "0");
     assert!(matches!(r.status, 400..=499), "{} {}", r.status, r.body);
@@ -275,10 +306,7 @@ fn a_deep_lock_on_a_folder_guards_everything_in_it() {
         201
     );
     let token = token_of(&lock(&srv, ALICE, "/shared/docs/", "exclusive", "infinity"));
-    let tagged = format!(
-        "<http://127.0.0.1:{}/shared/docs/> (<{token}>)",
-        srv.port
-    );
+    let tagged = format!("<http://127.0.0.1:{}/shared/docs/> (<{token}>)", srv.port);
     assert_eq!(put(&srv, BOB, "/shared/docs/new.txt", "x", None), 423);
     assert_eq!(
         srv.request("MKCOL", "/shared/docs/sub/")
@@ -295,7 +323,10 @@ fn a_deep_lock_on_a_folder_guards_everything_in_it() {
             .status,
         423
     );
-    assert_eq!(put(&srv, ALICE, "/shared/docs/new.txt", "mine", Some(&tagged)), 201);
+    assert_eq!(
+        put(&srv, ALICE, "/shared/docs/new.txt", "mine", Some(&tagged)),
+        201
+    );
     let inside = discovery(&srv, BOB, "/shared/docs/new.txt");
     assert!(
         inside.contains("<d:lockroot><d:href>/shared/docs/</d:href></d:lockroot>"),
@@ -316,7 +347,10 @@ fn a_deep_lock_on_a_folder_guards_everything_in_it() {
             .status,
         423
     );
-    assert_eq!(on_disk(dir.path(), "shared/docs/new.txt").as_deref(), Some("mine"));
+    assert_eq!(
+        on_disk(dir.path(), "shared/docs/new.txt").as_deref(),
+        Some("mine")
+    );
 
     let deleted = srv
         .request("DELETE", "/shared/docs/")
@@ -405,7 +439,11 @@ fn refresh_and_expiry() {
     assert_eq!(refreshed.status, 200, "{}", refreshed.body);
     assert!(refreshed.header("lock-token").is_none());
     assert!(refreshed.body.contains(&token));
-    assert!(refreshed.body.contains("<d:timeout>Second-1</d:timeout>"), "{}", refreshed.body);
+    assert!(
+        refreshed.body.contains("<d:timeout>Second-1</d:timeout>"),
+        "{}",
+        refreshed.body
+    );
     let bogus = srv
         .request("LOCK", file)
         .auth(ALICE.0, ALICE.1)
@@ -415,7 +453,10 @@ fn refresh_and_expiry() {
 
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_eq!(put(&srv, BOB, file, "lapsed", None), 204);
-    assert_eq!(put(&srv, ALICE, file, "x", Some(&format!("(<{token}>)"))), 412);
+    assert_eq!(
+        put(&srv, ALICE, file, "x", Some(&format!("(<{token}>)"))),
+        412
+    );
     assert!(!discovery(&srv, ALICE, file).contains("activelock"));
 }
 
@@ -424,11 +465,17 @@ fn refresh_and_expiry() {
 #[test]
 fn without_locking_the_server_is_class_1() {
     let (_dir, srv) = example_server(&["--no-locking"]);
-    let options = srv.request("OPTIONS", "/shared/").auth(ALICE.0, ALICE.1).send();
+    let options = srv
+        .request("OPTIONS", "/shared/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
     let dav = options.header("dav").unwrap();
     assert!(!dav.split(',').any(|t| t.trim() == "2"), "{dav}");
     assert!(!options.header("allow").unwrap().contains("LOCK"));
-    assert_eq!(lock(&srv, ALICE, "/shared/README.md", "exclusive", "0").status, 405);
+    assert_eq!(
+        lock(&srv, ALICE, "/shared/README.md", "exclusive", "0").status,
+        405
+    );
     let r = srv
         .request("PROPFIND", "/shared/README.md")
         .auth(ALICE.0, ALICE.1)

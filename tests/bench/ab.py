@@ -6,8 +6,8 @@ taken in turn, and whether their answers are byte for byte the same.
 
 TREE is a folder with `bench/cal/` and `bench/book/`; when it does not exist it is made
 with compare.py's 10,000 events and 10,000 cards. Both servers index it on start
-(`--watch off`, a fresh state each) and are asked for PROPFIND Depth 1 of the calendar,
-the month calendar-query, addressbook-query and a calendar-multiget of 100.
+(`--watch off`, a fresh state each) and are asked for PROPFIND Depth 1 of the calendar
+(getetag and resourcetype, and allprop), the month calendar-query, addressbook-query and a calendar-multiget of 100.
 Set `GLIBC_TUNABLES_OLD` / `GLIBC_TUNABLES_NEW` to give one side its own tunables.
 """
 
@@ -39,6 +39,8 @@ def main():
         make_tree(tree)
     requests = {
         "PROPFIND Depth 1": ("PROPFIND", "/bench/cal/", compare.PROPFIND_ETAG),
+        "PROPFIND allprop": ("PROPFIND", "/bench/cal/",
+                             '<propfind xmlns="DAV:"><allprop/></propfind>'),
         "calendar-query": ("REPORT", "/bench/cal/", compare.MONTH_QUERY),
         "addressbook-query": ("REPORT", "/bench/book/", compare.FN_QUERY),
         "calendar-multiget 100": ("REPORT", "/bench/cal/", compare.multiget(

@@ -39,6 +39,20 @@ impl RootDir {
         })
     }
 
+    /// The bytes an unprivileged user may still write on the file system holding the
+    /// root (`statvfs`'s available blocks); `None` where it cannot tell.
+    pub(crate) fn free_space(&self) -> Option<u64> {
+        #[cfg(target_os = "linux")]
+        {
+            let s = rustix::fs::fstatvfs(&*self.fd).ok()?;
+            s.f_bavail.checked_mul(s.f_frsize)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
+        }
+    }
+
     /// Opens the file at `key` (a path below the root, `/`-separated) for reading.
     pub(crate) fn file(&self, key: &str) -> io::Result<File> {
         self.open_at(key, false)

@@ -434,6 +434,16 @@ impl Index {
             .filter(move |(k, _)| is_within(k, key))
     }
 
+    /// The bytes of the files at and below a key.
+    pub(crate) fn usage(&self, key: &str) -> u64 {
+        self.subtree(key)
+            .map(|(_, e)| match e {
+                Entry::File(f) => f.size,
+                Entry::Dir(_) => 0,
+            })
+            .sum()
+    }
+
     /// Number of entries at and below a key, up to `limit + 1`.
     pub(crate) fn count_within(&self, key: &str, limit: usize) -> usize {
         self.subtree(key).take(limit + 1).count()

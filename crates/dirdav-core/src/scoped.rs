@@ -174,4 +174,13 @@ impl Store for Scoped {
     ) -> BoxFuture<'a, Result<Resource, DavError>> {
         self.inner.create_file(path, method, principal)
     }
+
+    /// Every file counts, seen or not: a quota is about the bytes a folder holds.
+    fn usage(&self, path: &str) -> u64 {
+        self.inner.usage(path)
+    }
+
+    fn free_space(&self) -> Option<u64> {
+        self.inner.free_space()
+    }
 }

@@ -1609,6 +1609,14 @@ impl Store for Inner {
         Box::pin(methods::put::create_empty(self, path, method, principal))
     }
 
+    fn usage(&self, path: &str) -> u64 {
+        self.index().usage(path)
+    }
+
+    fn free_space(&self) -> Option<u64> {
+        self.root_dir.free_space()
+    }
+
     fn visible(&self, resource: &Resource, principal: Option<&Principal>) -> bool {
         self.registry.visible(resource, principal, &*self.index())
     }

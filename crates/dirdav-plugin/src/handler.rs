@@ -244,6 +244,14 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     fn make_collection<'a>(&'a self, new: NewCollection<'a>)
     -> BoxFuture<'a, Result<(), DavError>>;
 
+    /// The bytes of the files at or below `path`, from the index (the sizes of the files
+    /// the tree serves; dotfiles and settings files are not counted). Quotas use it.
+    fn usage(&self, path: &str) -> u64;
+
+    /// The bytes still available to the server on the file system holding the tree,
+    /// where it can tell.
+    fn free_space(&self) -> Option<u64>;
+
     /// Creates an empty file, as a PUT of no bytes would (the write checks of its
     /// folder run; observers hear `method`): LOCK on an unmapped URL (RFC 4918 §7.3).
     /// Fails with 405 when something exists there, 409 without a parent folder, 403

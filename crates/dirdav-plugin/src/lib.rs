@@ -21,7 +21,7 @@ pub use locks::{LockCheck, LockKeeper, Touch};
 pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};
 pub use registry::{
     LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin, PrincipalHook, PropContext,
-    PropGetter, Registrar, Registry, RegistryError, Report, Route, Share, SharesHook, Summarizer,
-    ValueCheck, Visibility, WriteCheck, WriteEvent,
+    PropGetter, Registrar, Registry, RegistryError, Report, Route, Share, SharesHook, SpaceCheck,
+    Summarizer, ValueCheck, Visibility, WriteCheck, WriteEvent,
 };
 pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls, media_essence};

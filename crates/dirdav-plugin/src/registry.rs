@@ -297,6 +297,29 @@ pub struct WriteEvent {
     pub principal: Option<Principal>,
 }
 
+/// A write about to bring bytes below a folder, for space checks
+/// ([`Registrar::space_check`]): quotas. PUT asks before the body arrives (with its
+/// `Content-Length`, when given) and again with the bytes received; COPY and MOVE ask
+/// with the size of what they bring.
+#[derive(Debug)]
+pub struct SpaceCheck<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// Where the bytes land: the file or folder written.
+    pub path: &'a str,
+    /// Where they come from when they only move (a MOVE's source): a quota holding
+    /// both places gains nothing.
+    pub from: Option<&'a str>,
+    /// Bytes that arrive at `path`.
+    pub adding: u64,
+    /// Bytes at `path` now that the write replaces.
+    pub replacing: u64,
+    /// Who writes.
+    pub principal: Option<&'a Principal>,
+    /// The core's read API ([`Store::usage`], [`Store::config`](crate::Configs::config)).
+    pub store: &'a dyn Store,
+}
+
 /// A request about to run, for before-method hooks (authorization).
 pub struct MethodCheck<'a> {
     /// The method.
@@ -331,6 +354,7 @@ impl fmt::Debug for MethodCheck<'_> {
 }
 
 type Check = Arc<dyn Fn(&WriteCheck<'_>) -> Result<(), DavError> + Send + Sync>;
+type SpaceHook = Arc<dyn Fn(&SpaceCheck<'_>) -> Result<(), DavError> + Send + Sync>;
 type Observer = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
 type BeforeMethod = Arc<dyn Fn(&MethodCheck<'_>) -> Result<(), DavError> + Send + Sync>;
 type MemberFilter = Arc<dyn Fn(&Resource, Option<&Principal>, &dyn Configs) -> bool + Send + Sync>;
@@ -422,6 +446,8 @@ pub struct Registry {
     pub merged: Vec<Owned<MergedHook>>,
     /// The keeper of write locks, if a plugin keeps them (RFC 4918 class 2).
     pub locks: Option<Owned<Arc<dyn crate::LockKeeper>>>,
+    /// Checks before a write brings bytes (quotas).
+    pub space_checks: Vec<Owned<SpaceHook>>,
     conflicts: Vec<String>,
 }
 
@@ -529,6 +555,11 @@ impl Registry {
     /// True when a write check applies to writes into `parent`.
     pub fn checks_writes_into(&self, parent: &Resource) -> bool {
         self.write_checks.iter().any(|c| (c.item.0)(parent))
+    }
+
+    /// Runs the space checks (quotas): the first refusal answers.
+    pub fn check_space(&self, write: &SpaceCheck<'_>) -> Result<(), DavError> {
+        self.space_checks.iter().try_for_each(|c| (c.item)(write))
     }
 
     /// Runs every write check that applies to the write's collection, in registration
@@ -763,6 +794,17 @@ impl Registrar<'_> {
         } else {
             self.registry.locks = Some(self.owned(keeper));
         }
+        self
+    }
+
+    /// Checks every write that brings bytes (PUT, COPY, MOVE) before it lands, with how
+    /// many and where: a quota refuses with 507 `DAV:quota-not-exceeded`.
+    pub fn space_check(
+        &mut self,
+        check: impl Fn(&SpaceCheck<'_>) -> Result<(), DavError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned(Arc::new(check) as SpaceHook);
+        self.registry.space_checks.push(owned);
         self
     }
 

@@ -409,6 +409,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .groups(s.groups.clone())
                 .create_homes(s.create_homes.unwrap_or(true)),
         );
+    builder = builder.plugin(dirdav_quota::Quota);
     if s.locking.unwrap_or(true) {
         builder = builder.plugin(match &state_dir {
             Some(dir) => dirdav_locks::Locks::open(dir)

@@ -95,6 +95,7 @@ impl Plugin for Locks {
 
     fn register(&self, r: &mut Registrar<'_>) {
         let keeper = self.keeper.clone();
+        let supported = supported_lock();
         let (lock_keeper, unlock_keeper, observer) =
             (keeper.clone(), keeper.clone(), keeper.clone());
         r.compliance("2")
@@ -110,8 +111,8 @@ impl Plugin for Locks {
             .property(LiveProperty::computed(LOCKDISCOVERY, move |ctx| {
                 Some(keeper.discovery(ctx))
             }))
-            .property(LiveProperty::computed(SUPPORTEDLOCK, |_| {
-                Some(supported_lock())
+            .property(LiveProperty::computed(SUPPORTEDLOCK, move |_| {
+                Some(supported.clone())
             }))
             .after_write(move |event| observer.written(event));
     }
@@ -147,26 +148,36 @@ impl Keeper {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes the table to `locks.json`, atomically, off the async workers.
-    async fn save(self: &Arc<Self>) -> Result<(), DavError> {
-        let Some(file) = self.file.clone() else {
+    /// Writes the table to `locks.json`, atomically (temporary, fsync, rename).
+    fn save_now(&self) -> std::io::Result<()> {
+        let Some(file) = &self.file else {
             return Ok(());
         };
+        let _order = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let saved = Saved {
+            locks: self.table().all().cloned().collect(),
+        };
+        let bytes = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, file)
+    }
+
+    /// [`Keeper::save_now`], off the async workers.
+    async fn save(self: &Arc<Self>) -> Result<(), DavError> {
+        if self.file.is_none() {
+            return Ok(());
+        }
         let keeper = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _order = keeper.saving.lock().unwrap_or_else(|p| p.into_inner());
-            let saved = Saved {
-                locks: keeper.table().all().cloned().collect(),
-            };
-            let bytes = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
-            let tmp = file.with_extension("json.tmp");
-            std::fs::write(&tmp, bytes)?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &file)
-        })
-        .await
-        .map_err(|e| DavError::internal("saving the locks failed").source(e))?
-        .map_err(|e| DavError::internal("saving the locks failed").source(e))
+        let failed = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "saving the locks failed");
+            DavError::internal("saving the locks failed")
+        };
+        tokio::task::spawn_blocking(move || keeper.save_now())
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))
     }
 
     /// `DAV:lockdiscovery`: the locks that cover the resource. Their tokens are shown
@@ -194,11 +205,16 @@ impl Keeper {
         }
         if self.table().remove_tree(&event.target) {
             let keeper = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = keeper.save().await {
-                    tracing::error!(error = %e, "saving the locks failed");
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move { keeper.save().await });
                 }
-            });
+                Err(_) => {
+                    if let Err(e) = keeper.save_now() {
+                        tracing::error!(error = %e, "saving the locks failed");
+                    }
+                }
+            }
         }
     }
 }
@@ -448,7 +464,11 @@ async fn lock(keeper: &Arc<Keeper>, req: DavRequest) -> Result<Response<Body>, D
         }
         status = StatusCode::CREATED;
     }
-    keeper.save().await?;
+    if let Err(e) = keeper.save().await {
+        // A lock the client is told it did not get must not keep others out.
+        keeper.table().remove(&lock.token);
+        return Err(e);
+    }
     Ok(lock_answer(status, &lock, &*req.store, true))
 }
 
@@ -495,6 +515,56 @@ mod tests {
             );
         }
         h
+    }
+
+    fn a_lock(token: &str, expires: u64) -> Lock {
+        Lock {
+            token: token.into(),
+            root: "alice/notes.txt".into(),
+            collection: false,
+            deep: false,
+            exclusive: true,
+            owner: Some("<owner xmlns=\"DAV:\">me</owner>".into()),
+            principal: Some("alice".into()),
+            expires,
+        }
+    }
+
+    #[test]
+    fn locks_are_saved_and_read_back_less_the_lapsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let locks = Locks::open(dir.path()).unwrap();
+        {
+            let mut table = locks.keeper.table();
+            table.insert(a_lock("urn:uuid:kept", now() + 600));
+            table.insert(a_lock("urn:uuid:lapsed", now().saturating_sub(1)));
+        }
+        locks.keeper.save_now().unwrap();
+        assert!(!dir.path().join("locks.json.tmp").exists());
+        let again = Locks::open(dir.path()).unwrap();
+        let table = again.keeper.table();
+        let tokens: Vec<_> = table.all().map(|l| l.token.clone()).collect();
+        assert_eq!(tokens, ["urn:uuid:kept"]);
+        assert_eq!(
+            table.all().next(),
+            Some(&a_lock(
+                "urn:uuid:kept",
+                table.all().next().unwrap().expires
+            ))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), "{ not json").unwrap();
+        let locks = Locks::open(dir.path()).unwrap();
+        assert!(locks.keeper.table().is_empty());
+        assert!(!dir.path().join(FILE).exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("locks.json.unreadable")).unwrap(),
+            "{ not json"
+        );
     }
 
     #[test]

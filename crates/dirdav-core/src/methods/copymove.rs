@@ -130,6 +130,25 @@ pub(crate) async fn copy_move(
         })
         .await?;
     }
+    if !srv.registry.space_checks.is_empty() {
+        let index = srv.index();
+        let adding = if shallow {
+            0
+        } else {
+            index.usage(&source.path)
+        };
+        let replacing = existing.as_ref().map_or(0, |e| index.usage(&e.path));
+        drop(index);
+        srv.registry.check_space(&dirdav_plugin::SpaceCheck {
+            method: ctx.method(),
+            path: &dest_key,
+            from: is_move.then_some(source.path.as_str()),
+            adding,
+            replacing,
+            principal: ctx.principal.as_ref(),
+            store: srv.as_ref(),
+        })?;
+    }
     let src_path = srv.fs_path(&source.path);
     let dest_path = srv.fs_path(&dest_key);
     let src_is_dir = source.is_collection;

@@ -51,6 +51,9 @@ pub(crate) async fn put(
         return Err(DavError::conflict("the parent collection does not exist"));
     }
     preconditions(srv, ctx, resource.as_ref())?;
+    if let Some(declared) = declared {
+        check_space(srv, ctx, declared, resource.as_ref())?;
+    }
 
     // The body is received and made durable before the collection's lock is taken, so
     // a slow upload never holds up other writers; under the lock only the checks, the
@@ -101,6 +104,7 @@ pub(crate) async fn put(
         return Err(DavError::method_not_allowed("PUT on a collection"));
     }
     preconditions(srv, ctx, current.as_ref())?;
+    check_space(srv, ctx, tmp.len(), current.as_ref())?;
 
     // Checks and summaries parse the item and may expand its recurrences: CPU work of
     // bounded but real cost, done on the blocking pool so that the async workers keep
@@ -154,6 +158,27 @@ pub(crate) async fn put(
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// Asks the space checks (quotas) whether `size` bytes may replace what is there.
+fn check_space(
+    srv: &Inner,
+    ctx: &Ctx,
+    size: u64,
+    current: Option<&Resource>,
+) -> Result<(), DavError> {
+    if srv.registry.space_checks.is_empty() {
+        return Ok(());
+    }
+    srv.registry.check_space(&dirdav_plugin::SpaceCheck {
+        method: ctx.method(),
+        path: &ctx.key,
+        from: None,
+        adding: size,
+        replacing: current.map_or(0, |r| r.size),
+        principal: ctx.principal.as_ref(),
+        store: srv,
+    })
 }
 
 /// A file in a plain folder keeps the media type it was uploaded with, as a dead

@@ -1,0 +1,196 @@
+//! End-to-end: quotas and free space (RFC 4331, the `dirdav-quota` plugin) as Finder,
+//! Windows and davfs2 ask for them, and a folder's `[quota] limit` as writers meet it.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+
+use support::{Dirdav, copy_dir, read_response};
+
+const ALICE: (&str, &str) = ("alice", "wonderland");
+
+const QUOTA_PROPS: &str = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>"#;
+
+/// `(available, used)` of a collection, as numbers.
+fn quota(srv: &Dirdav, path: &str) -> (Option<u64>, Option<u64>) {
+    let r = srv
+        .request("PROPFIND", path)
+        .auth(ALICE.0, ALICE.1)
+        .header("Depth", "0")
+        .body(QUOTA_PROPS)
+        .send();
+    assert_eq!(r.status, 207, "{}", r.body);
+    let number = |name: &str| {
+        let open = format!("<d:{name}>");
+        let at = r.body.find(&open)? + open.len();
+        let end = r.body[at..].find('<')?;
+        Some(r.body[at..at + end].parse().unwrap())
+    };
+    (number("quota-available-bytes"), number("quota-used-bytes"))
+}
+
+/// The bytes of the files a folder on disk holds, dotfiles left out.
+fn bytes_below(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            bytes_below(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+fn put(srv: &Dirdav, path: &str, size: usize) -> u16 {
+    srv.request("PUT", path)
+        .auth(ALICE.0, ALICE.1)
+        .body(vec![b'x'; size])
+        .send()
+        .status
+}
+
+/// A copy of example-data whose `shared/box/` may hold 1,000 bytes, `shared/box/inner/`
+/// 5,000 (so 1,000 at most, through its parent), and `shared/bad/` has a limit that
+/// does not parse.
+fn tree_with_limits() -> (tempfile::TempDir, Dirdav) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("example-data");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &data,
+    );
+    for (folder, limit) in [
+        ("shared/box", "1000"),
+        ("shared/box/inner", "\"5K\""),
+        ("shared/bad", "\"lots\""),
+    ] {
+        std::fs::create_dir_all(data.join(folder)).unwrap();
+        std::fs::write(
+            data.join(folder).join(".dav.toml"),
+            format!("[quota]\nlimit = {limit}\n"),
+        )
+        .unwrap();
+    }
+    let srv = Dirdav::start_in(&[], dir.path());
+    (dir, srv)
+}
+
+/// A home says what it holds and how much room is left; allprop leaves both out.
+#[test]
+fn a_home_reports_its_bytes_and_the_room_left() {
+    let (dir, srv) = support::example_server(&[]);
+    let (available, used) = quota(&srv, "/alice/");
+    assert_eq!(
+        used,
+        Some(bytes_below(&dir.path().join("example-data/alice")))
+    );
+    assert!(available.is_some_and(|a| a > 0), "{available:?}");
+    // Files have neither.
+    let r = srv
+        .request("PROPFIND", "/shared/README.md")
+        .auth(ALICE.0, ALICE.1)
+        .header("Depth", "0")
+        .body(QUOTA_PROPS)
+        .send();
+    assert!(r.body.contains("404 Not Found"), "{}", r.body);
+    let all = srv
+        .request("PROPFIND", "/alice/")
+        .auth(ALICE.0, ALICE.1)
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#)
+        .send();
+    assert!(!all.body.contains("quota-"), "{}", all.body);
+}
+
+/// A folder's limit holds for PUT (declared or chunked), COPY and MOVE into it, with
+/// 507 `DAV:quota-not-exceeded` and nothing written; a file may be replaced by a
+/// larger one while it fits, and moves inside the folder cost nothing.
+#[test]
+fn a_folder_limit_refuses_what_would_not_fit() {
+    let (dir, srv) = tree_with_limits();
+    let on_disk = |p: &str| dir.path().join("example-data").join(p);
+    assert_eq!(quota(&srv, "/shared/box/"), (Some(1000), Some(0)));
+    assert_eq!(put(&srv, "/shared/box/a.bin", 600), 201);
+    assert_eq!(quota(&srv, "/shared/box/"), (Some(400), Some(600)));
+    // Through the parent's limit: 5,000 of its own, but 400 left above it.
+    assert_eq!(quota(&srv, "/shared/box/inner/"), (Some(400), Some(0)));
+
+    let r = srv
+        .request("PUT", "/shared/box/b.bin")
+        .auth(ALICE.0, ALICE.1)
+        .body(vec![b'x'; 500])
+        .send();
+    assert_eq!(r.status, 507);
+    assert!(r.body.contains("<d:quota-not-exceeded/>"), "{}", r.body);
+    assert!(!on_disk("shared/box/b.bin").exists());
+
+    // Without a Content-Length the bytes are counted as they arrive.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    let auth = "Basic YWxpY2U6d29uZGVybGFuZA=="; // alice:wonderland
+    write!(
+        stream,
+        "PUT /shared/box/inner/c.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n1f4\r\n{}\r\n0\r\n\r\n",
+        "y".repeat(500)
+    )
+    .unwrap();
+    let r = read_response(&mut stream);
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert!(!on_disk("shared/box/inner/c.bin").exists());
+
+    // Replacing 600 bytes with 900 fits; 1,100 does not.
+    assert_eq!(put(&srv, "/shared/box/a.bin", 900), 204);
+    assert_eq!(put(&srv, "/shared/box/a.bin", 1100), 507);
+    assert_eq!(
+        std::fs::metadata(on_disk("shared/box/a.bin"))
+            .unwrap()
+            .len(),
+        900
+    );
+
+    for method in ["COPY", "MOVE"] {
+        let r = srv
+            .request(method, "/shared/README.md")
+            .auth(ALICE.0, ALICE.1)
+            .header("Destination", "/shared/box/readme.md")
+            .send();
+        assert_eq!(r.status, 507, "{method}: {}", r.body);
+    }
+    assert!(on_disk("shared/README.md").exists());
+    assert!(!on_disk("shared/box/readme.md").exists());
+    let moved = srv
+        .request("MOVE", "/shared/box/a.bin")
+        .auth(ALICE.0, ALICE.1)
+        .header("Destination", "/shared/box/inner/a.bin")
+        .send();
+    assert_eq!(moved.status, 201, "{}", moved.body);
+    assert_eq!(quota(&srv, "/shared/box/"), (Some(100), Some(900)));
+}
+
+/// A limit that does not parse allows nothing, and the refusal says why.
+#[test]
+fn a_limit_that_does_not_parse_allows_nothing() {
+    let (_dir, srv) = tree_with_limits();
+    assert_eq!(quota(&srv, "/shared/bad/").0, Some(0));
+    let r = srv
+        .request("PUT", "/shared/bad/x.txt")
+        .auth(ALICE.0, ALICE.1)
+        .body("x")
+        .send();
+    assert_eq!(r.status, 507);
+    let log = srv.drain_log().join("\n");
+    assert!(
+        r.body.contains("quota-not-exceeded") && log.contains("does not parse"),
+        "{}\n{log}",
+        r.body
+    );
+}
