@@ -319,3 +319,83 @@ fn calendar_query_on_a_home_searches_the_calendars_below() {
         deep.body
     );
 }
+
+/// `RECURRENCE-ID;RANGE=THISANDFUTURE` (RFC 5545 §3.8.4.4): an override that moves
+/// its instance moves every later one too. A weekly meeting on Mondays 10:00 UTC is
+/// moved to 15:00 from 19 January on; time-range queries, `expand` and free-busy see
+/// the later instances at 15:00, with the override's summary. A second object's
+/// override moves its last instance past where its rule ends, which the index must not
+/// rule out.
+#[test]
+fn this_and_future_overrides_move_every_later_instance() {
+    let (_dir, srv) = example_server(&[]);
+    let weekly = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n\
+BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Planning\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20260119T100000Z\r\nDTSTART:20260119T150000Z\r\nDTEND:20260119T160000Z\r\nSUMMARY:Planning, afternoons\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+    let moved_past_its_end = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n\
+BEGIN:VEVENT\r\nUID:short\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T080000Z\r\nDTEND:20260105T090000Z\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Short series\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:short\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20260112T080000Z\r\nDTSTART:20260211T080000Z\r\nDTEND:20260211T090000Z\r\nSUMMARY:Short series, later\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+    for (name, body) in [("weekly.ics", weekly), ("short.ics", moved_past_its_end)] {
+        let r = srv
+            .request("PUT", &format!("/alice/calendar/{name}"))
+            .auth("alice", "wonderland")
+            .header("Content-Type", "text/calendar")
+            .body(body)
+            .send();
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let report = |body: String| {
+        let r = srv
+            .request("REPORT", "/alice/calendar/")
+            .auth("alice", "wonderland")
+            .header("Depth", "1")
+            .body(body)
+            .send();
+        assert!(matches!(r.status, 200 | 207), "{}", r.body);
+        r.body
+    };
+    let query = |start: &str, end: &str| {
+        report(format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+        ))
+    };
+    // The 26th's instance is at 15:00, no longer at 10:00; the 12th's still at 10:00.
+    assert!(query("20260126T143000Z", "20260126T153000Z").contains("weekly.ics"));
+    assert!(!query("20260126T093000Z", "20260126T103000Z").contains("weekly.ics"));
+    assert!(query("20260112T093000Z", "20260112T103000Z").contains("weekly.ics"));
+    // Moved four weeks and two days later than its rule's last instance (19 Jan).
+    let february = query("20260218T000000Z", "20260219T000000Z");
+    assert!(february.contains("short.ics"), "{february}");
+    assert!(!query("20260119T000000Z", "20260120T000000Z").contains("short.ics"));
+
+    let expanded = report(r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data><C:expand start="20260101T000000Z" end="20260201T000000Z"/></C:calendar-data></D:prop><D:href>/alice/calendar/weekly.ics</D:href></C:calendar-multiget>"#.to_owned())
+        .replace("&#13;", "");
+    let instance = |day: &str, hour: &str, summary: &str| {
+        format!("SUMMARY:{summary}\nDTSTART:202601{day}T{hour}0000Z\nDTEND:")
+    };
+    for (day, hour, summary) in [
+        ("05", "10", "Planning"),
+        ("12", "10", "Planning"),
+        ("19", "15", "Planning, afternoons"),
+        ("26", "15", "Planning, afternoons"),
+    ] {
+        assert!(
+            expanded.contains(&instance(day, hour, summary)),
+            "{day} at {hour}: {expanded}"
+        );
+    }
+    assert!(
+        expanded.contains("RECURRENCE-ID:20260126T100000Z"),
+        "{expanded}"
+    );
+    assert!(!expanded.contains("DTSTART:20260126T100000Z"), "{expanded}");
+
+    let busy = report(r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20260126T000000Z" end="20260127T000000Z"/></C:free-busy-query>"#.to_owned());
+    assert!(
+        busy.contains("FREEBUSY;FBTYPE=BUSY:20260126T150000Z/20260126T160000Z"),
+        "{busy}"
+    );
+    assert!(!busy.contains("20260126T100000Z"), "{busy}");
+}

@@ -13,7 +13,7 @@ use icalendar::parser::{Component, Property, unfold};
 
 use crate::expand::expand;
 use crate::ical::{parse_duration, parse_time};
-use crate::query::{TimeRange, Zone, first_time, instance_matches, props, recurrence_id};
+use crate::query::{TimeRange, Zone, first_time, instance_matches, recurrence_id};
 use crate::write::{line, property, property_with};
 use crate::{CALENDAR_DATA, cal};
 
@@ -198,19 +198,10 @@ fn override_affects(
     range: TimeRange,
     zone: Zone,
 ) -> bool {
-    let Some(original) = props(c, "RECURRENCE-ID").next() else {
-        return true;
-    };
     let Some((was, exact)) = first_time(c, "RECURRENCE-ID", zone) else {
         return true;
     };
-    let this_and_future = original.params.iter().any(|p| {
-        p.key.as_str().eq_ignore_ascii_case("RANGE")
-            && p.val
-                .as_ref()
-                .is_some_and(|v| v.as_str().eq_ignore_ascii_case("THISANDFUTURE"))
-    });
-    if this_and_future && was < range.end {
+    if crate::query::this_and_future(c) && was < range.end {
         return true;
     }
     let now = first_time(c, "DTSTART", zone).is_some_and(|s| instance_matches(c, s, range, zone));

@@ -6,8 +6,8 @@ use chrono::DateTime;
 use icalendar::parser::{Component, Property, unfold};
 
 use crate::query::{
-    TimeRange, Zone, after_start, first_time, instance_matches, instances, props, recurrence_id,
-    utc_to_wall,
+    TimeRange, Zone, after_start, first_time, futures, instance_matches, instances, props,
+    recurrence_id, resolve, utc_to_wall, widened,
 };
 use crate::write::{component, line, property};
 
@@ -93,6 +93,7 @@ pub(crate) fn expand(text: &str, range: TimeRange, zone: Zone) -> Option<String>
         .iter()
         .filter_map(|c| recurrence_id(c, zone))
         .collect();
+    let futures = futures(&parts, zone);
     for c in &parts {
         let Some(start) = first_time(c, "DTSTART", zone) else {
             component(&mut out, c);
@@ -111,9 +112,11 @@ pub(crate) fn expand(text: &str, range: TimeRange, zone: Zone) -> Option<String>
             }
             continue;
         }
-        for s in instances(c, range, &overridden, zone).unwrap_or_default() {
-            if instance_matches(c, s, range, zone) {
-                instance(&mut out, c, s.0, Some(s.0), zone);
+        for s in instances(c, widened(range, &futures), &overridden, zone).unwrap_or_default() {
+            // An instance a THISANDFUTURE override stands for is that override, moved.
+            let (like, moved) = resolve(c, &futures, s);
+            if instance_matches(like, moved, range, zone) {
+                instance(&mut out, like, moved.0, Some(s.0), zone);
             }
         }
     }

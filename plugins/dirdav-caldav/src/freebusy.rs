@@ -12,8 +12,8 @@ use icalendar::parser::{Component, unfold};
 use crate::cal;
 use crate::ical::{parse_duration, parse_time};
 use crate::query::{
-    TimeRange, Zone, first_time, instances, interval_length, props, recurrence_id, span_in,
-    time_range,
+    TimeRange, Zone, first_time, futures, instances, interval_length, props, recurrence_id,
+    resolve, span_in, time_range, widened,
 };
 
 /// The report's root element.
@@ -85,35 +85,43 @@ fn busy(root: &Component<'_>, range: TimeRange, zone: Zone) -> Vec<(i64, i64, us
         .filter(|c| c.name.as_str().eq_ignore_ascii_case("VFREEBUSY"))
         .flat_map(|c| stored_busy(c, range))
         .collect();
-    for c in events {
-        if value(c, "TRANSP").as_deref() == Some("TRANSPARENT")
-            || value(c, "STATUS").as_deref() == Some("CANCELLED")
-        {
-            continue;
-        }
-        let kind = usize::from(value(c, "STATUS").as_deref() == Some("TENTATIVE"));
+    let futures = futures(&events, zone);
+    for c in &events {
         let Some(start) = first_time(c, "DTSTART", zone) else {
             continue;
         };
-        let length = interval_length(c, zone).unwrap_or(0);
-        if length <= 0 {
-            continue;
-        }
         let recurring = recurrence_id(c, zone).is_none()
             && (props(c, "RRULE").next().is_some() || props(c, "RDATE").next().is_some());
-        let starts = if recurring {
-            instances(c, range, &overridden, zone).unwrap_or_default()
-        } else {
-            vec![start]
-        };
-        for (s, _) in starts {
-            let (a, b) = (s.max(range.start), (s + length).min(range.end));
-            if a < b {
-                out.push((a, b, kind));
-            }
+        if !recurring {
+            out.extend(busy_instance(c, start.0, range, zone));
+            continue;
+        }
+        // An instance a THISANDFUTURE override stands for is that override, moved.
+        for s in instances(c, widened(range, &futures), &overridden, zone).unwrap_or_default() {
+            let (like, moved) = resolve(c, &futures, s);
+            out.extend(busy_instance(like, moved.0, range, zone));
         }
     }
     out
+}
+
+/// The busy period of one instance of an event starting at `start`, within the range:
+/// none for a transparent or cancelled event, or one of no length.
+fn busy_instance(
+    c: &Component<'_>,
+    start: i64,
+    range: TimeRange,
+    zone: Zone,
+) -> Option<(i64, i64, usize)> {
+    if value(c, "TRANSP").as_deref() == Some("TRANSPARENT")
+        || value(c, "STATUS").as_deref() == Some("CANCELLED")
+    {
+        return None;
+    }
+    let kind = usize::from(value(c, "STATUS").as_deref() == Some("TENTATIVE"));
+    let length = interval_length(c, zone).filter(|l| *l > 0)?;
+    let (a, b) = (start.max(range.start), (start + length).min(range.end));
+    (a < b).then_some((a, b, kind))
 }
 
 /// Sorts and merges overlapping periods of one kind.

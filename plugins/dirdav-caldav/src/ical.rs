@@ -317,8 +317,17 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
                 Some((lo.min(a), hi.max(b)))
             })
     });
+    // A THISANDFUTURE override moves every later instance: the spans of the master's
+    // rule no longer bound them, so the object is taken as open-ended.
+    let moves_later = root
+        .as_ref()
+        .is_some_and(|root| root.components.iter().any(crate::query::this_and_future));
+    let span = span.map(|(lo, hi)| (lo, if moves_later { i64::MAX } else { hi }));
     let exact = root.as_ref().and_then(exact_span);
-    let instances = root.as_ref().and_then(instance_spans).unwrap_or_default();
+    let instances = match moves_later {
+        true => Default::default(),
+        false => root.as_ref().and_then(instance_spans).unwrap_or_default(),
+    };
     dirdav_plugin::Summary {
         uid: Some(object.uid),
         component: Some(dirdav_plugin::Summary::component_name(object.component)),

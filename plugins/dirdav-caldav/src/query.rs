@@ -468,6 +468,75 @@ fn unreachable_todo(c: &Component<'_>, range: TimeRange, zone: Zone) -> bool {
     }
 }
 
+/// Whether an override's RECURRENCE-ID has `RANGE=THISANDFUTURE` (RFC 5545
+/// §3.8.4.4): it then stands for its instance and every later one.
+pub(crate) fn this_and_future(c: &Component<'_>) -> bool {
+    props(c, "RECURRENCE-ID").next().is_some_and(|p| {
+        p.params.iter().any(|param| {
+            param.key.as_str().eq_ignore_ascii_case("RANGE")
+                && param
+                    .val
+                    .as_ref()
+                    .is_some_and(|v| v.as_str().eq_ignore_ascii_case("THISANDFUTURE"))
+        })
+    })
+}
+
+/// A `RANGE=THISANDFUTURE` override: from the instance its RECURRENCE-ID names on,
+/// every instance of the master is this component, moved by as much as the override
+/// moved its own instance (RFC 5545 §3.8.4.4).
+#[derive(Clone, Copy)]
+pub(crate) struct Future<'c> {
+    component: &'c Component<'c>,
+    /// The RECURRENCE-ID: the first instance it stands for.
+    from: i64,
+    /// Its DTSTART less its RECURRENCE-ID.
+    shift: i64,
+}
+
+/// The THISANDFUTURE overrides among a master's siblings, earliest first.
+pub(crate) fn futures<'c>(siblings: &[&'c Component<'c>], zone: Zone) -> Vec<Future<'c>> {
+    let mut out: Vec<Future<'c>> = siblings
+        .iter()
+        .filter(|c| this_and_future(c))
+        .filter_map(|c| {
+            let from = recurrence_id(c, zone)?;
+            let start = first_time(c, "DTSTART", zone).map_or(from, |t| t.0);
+            Some(Future {
+                component: c,
+                from,
+                shift: start.saturating_sub(from),
+            })
+        })
+        .collect();
+    out.sort_by_key(|f| f.from);
+    out
+}
+
+/// What the master's instance at `start` is: the master itself, or the latest
+/// THISANDFUTURE override at or before it, with the instance moved by its shift.
+pub(crate) fn resolve<'c>(
+    master: &'c Component<'c>,
+    futures: &[Future<'c>],
+    start: (i64, bool),
+) -> (&'c Component<'c>, (i64, bool)) {
+    match futures.iter().rev().find(|f| f.from <= start.0) {
+        Some(f) => (f.component, (start.0.saturating_add(f.shift), start.1)),
+        None => (master, start),
+    }
+}
+
+/// `range` widened so that the master's instances a THISANDFUTURE override moves into
+/// it are among those expanded.
+pub(crate) fn widened(range: TimeRange, futures: &[Future<'_>]) -> TimeRange {
+    let later = futures.iter().map(|f| f.shift).max().unwrap_or(0).max(0);
+    let earlier = futures.iter().map(|f| f.shift).min().unwrap_or(0).min(0);
+    TimeRange {
+        start: range.start.saturating_sub(later),
+        end: range.end.saturating_sub(earlier),
+    }
+}
+
 /// The instant a RECURRENCE-ID names, in UTC seconds.
 pub(crate) fn recurrence_id(c: &Component<'_>, zone: Zone) -> Option<i64> {
     first_time(c, "RECURRENCE-ID", zone).map(|t| t.0)
@@ -794,10 +863,12 @@ fn component_in_range(
         .iter()
         .filter_map(|s| recurrence_id(s, zone))
         .collect();
-    match instances(c, range, &overridden, zone) {
-        Some(list) => list
-            .into_iter()
-            .any(|s| instance_matches(c, s, range, zone)),
+    let futures = futures(siblings, zone);
+    match instances(c, widened(range, &futures), &overridden, zone) {
+        Some(list) => list.into_iter().any(|s| {
+            let (component, s) = resolve(c, &futures, s);
+            instance_matches(component, s, range, zone)
+        }),
         // A rule we cannot expand: answer as if it went on forever from its start.
         None => range.end > start.0.saturating_sub(SLACK),
     }
