@@ -399,3 +399,76 @@ END:VCALENDAR\r\n";
     );
     assert!(!busy.contains("20260126T100000Z"), "{busy}");
 }
+
+/// `xml:lang` stays with a value (RFC 4918 §4.3), for the properties kept as settings
+/// (`displayname`, `calendar-description`) as for dead ones: set on the property or
+/// inherited from `propertyupdate`, given back by PROPFIND, dropped when a value comes
+/// without one. The languages are kept in the folder's `[lang]` table.
+#[test]
+fn xml_lang_stays_with_stored_properties() {
+    let (dir, srv) = example_server(&[]);
+    let patch = |body: &str| {
+        let r = srv
+            .request("PROPPATCH", "/alice/calendar/")
+            .auth("alice", "wonderland")
+            .body(body.to_owned())
+            .send();
+        assert_eq!(r.status, 207, "{}", r.body);
+        assert!(!r.body.contains("HTTP/1.1 4"), "{}", r.body);
+    };
+    let props = || {
+        srv.request("PROPFIND", "/alice/calendar/")
+            .auth("alice", "wonderland")
+            .header("Depth", "0")
+            .body(r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:displayname/><C:calendar-description/></D:prop></D:propfind>"#)
+            .send()
+            .body
+    };
+    patch(
+        r#"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xml:lang="de"><D:set><D:prop><D:displayname>Termine</D:displayname><C:calendar-description xml:lang="fr">Rendez-vous</C:calendar-description></D:prop></D:set></D:propertyupdate>"#,
+    );
+    let seen = props();
+    assert!(
+        seen.contains(r#"<d:displayname xml:lang="de">Termine</d:displayname>"#),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(
+            r#"<cal:calendar-description xml:lang="fr">Rendez-vous</cal:calendar-description>"#
+        ),
+        "{seen}"
+    );
+    let settings =
+        std::fs::read_to_string(dir.path().join("example-data/alice/calendar/.dav.toml")).unwrap();
+    assert!(settings.contains("[lang]"), "{settings}");
+
+    patch(
+        r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>Appointments</D:displayname></D:prop></D:set></D:propertyupdate>"#,
+    );
+    let seen = props();
+    assert!(
+        seen.contains("<d:displayname>Appointments</d:displayname>"),
+        "{seen}"
+    );
+    assert!(seen.contains(r#"xml:lang="fr""#), "{seen}");
+
+    // MKCALENDAR keeps it too.
+    let r = srv
+        .request("MKCALENDAR", "/alice/travel/")
+        .auth("alice", "wonderland")
+        .body(r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname xml:lang="it">Viaggi</D:displayname></D:prop></D:set></C:mkcalendar>"#)
+        .send();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = srv
+        .request("PROPFIND", "/alice/travel/")
+        .auth("alice", "wonderland")
+        .header("Depth", "0")
+        .body(r#"<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>"#)
+        .send();
+    assert!(
+        r.body
+            .contains(r#"<d:displayname xml:lang="it">Viaggi</d:displayname>"#),
+        "{}",
+        r.body
+    );
+}

@@ -84,6 +84,9 @@ fn prop_value(element: &Element) -> Value {
     Value::InlineTable(table)
 }
 
+/// The core's table of the languages of stored live properties' values.
+pub(crate) const LANG_TABLE: &str = "lang";
+
 /// One change to a `.dav.toml`.
 #[derive(Debug, Clone)]
 pub(crate) enum Edit {
@@ -97,6 +100,13 @@ pub(crate) enum Edit {
     Key {
         path: &'static [&'static str],
         value: Option<String>,
+    },
+    /// Sets (or removes) the language of a stored live property's value, kept in the
+    /// core's `[lang]` table under the key path joined with dots (RFC 4918 §4.3:
+    /// `xml:lang` goes with the value).
+    Lang {
+        path: &'static [&'static str],
+        lang: Option<String>,
     },
     /// Sets a list of strings at a key path (`[caldav] components`).
     List {
@@ -145,6 +155,18 @@ pub(crate) fn apply(text: &str, edits: &[Edit]) -> Result<Option<String>, toml_e
                     }
                     None => {
                         table.remove(last);
+                    }
+                }
+            }
+            Edit::Lang { path, lang } => {
+                let table = subtable(doc.as_table_mut(), LANG_TABLE);
+                let key = path.join(".");
+                match lang {
+                    Some(l) => {
+                        table.insert(&key, toml_edit::value(l.as_str()));
+                    }
+                    None => {
+                        table.remove(&key);
                     }
                 }
             }

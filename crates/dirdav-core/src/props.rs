@@ -8,6 +8,8 @@ use dirdav_plugin::{LiveProperty, Plugin, PropContext, PropStat, Registrar};
 /// `DAV:` property names the core answers (RFC 4918 §15).
 pub(crate) mod names {
     use super::*;
+    /// `xml:lang`, the language of a property's value.
+    pub(crate) const LANG: Name = Name::new(ns::XML, "lang");
     pub(crate) const RESOURCETYPE: Name = Name::new(ns::DAV, "resourcetype");
     pub(crate) const COLLECTION: Name = Name::new(ns::DAV, "collection");
     pub(crate) const DISPLAYNAME: Name = Name::new(ns::DAV, "displayname");
@@ -164,16 +166,34 @@ pub(crate) fn value(ctx: &PropContext<'_>, name: &Name) -> Option<Element> {
     let dead = || ctx.resource.dead_props()?.get(name).cloned();
     match ctx.registry.property(name) {
         Some(live) if live.stored_at.is_some() && !ctx.resource.is_collection => dead(),
-        Some(live) => match (&live.getter, live.stored_at) {
-            (Some(getter), _) => getter(ctx),
-            (None, Some(key)) => ctx
-                .resource
-                .collection
-                .string_at(key)
-                .map(|s| Element::with_text(name.clone(), s)),
-            (None, None) => None,
-        },
+        Some(live) => {
+            let value = match (&live.getter, live.stored_at) {
+                (Some(getter), _) => getter(ctx),
+                (None, Some(key)) => ctx
+                    .resource
+                    .collection
+                    .string_at(key)
+                    .map(|s| Element::with_text(name.clone(), s)),
+                (None, None) => None,
+            };
+            match (value, live.stored_at) {
+                (Some(v), Some(key)) => Some(with_lang(ctx, v, key)),
+                (value, _) => value,
+            }
+        }
         None => dead(),
+    }
+}
+
+/// A stored live property's value with the `xml:lang` it was set with, if any (kept
+/// in the collection's `[lang]` table).
+fn with_lang(ctx: &PropContext<'_>, value: Element, key: &[&str]) -> Element {
+    let Some(langs) = ctx.resource.collection.table(crate::dotfile::LANG_TABLE) else {
+        return value;
+    };
+    match langs.get(&key.join(".")).and_then(|v| v.as_str()) {
+        Some(lang) => value.attr(names::LANG, lang),
+        None => value,
     }
 }
 

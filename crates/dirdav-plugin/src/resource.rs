@@ -33,7 +33,8 @@ pub fn media_essence(content_type: &str) -> &str {
 
 /// A collection's settings: its `.dav.toml`, parsed once and kept by the index.
 ///
-/// The core owns `kind`, `displayname`, `description`, `color`, `[props]` and `[files]`;
+/// The core owns `kind`, `displayname`, `description`, `color`, `[props]`, `[files]` and
+/// `[lang]` (the languages of stored values);
 /// every other top-level table belongs to the plugin of that name and is handed over
 /// as parsed TOML ([`CollectionConfig::table`]).
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -140,6 +140,13 @@ pub(crate) async fn create(srv: &Inner, new: NewCollection<'_>) -> Result<(), Da
                         path,
                         value: Some(value),
                     });
+                    let lang = element.get_attr(&crate::props::names::LANG);
+                    if let Some(lang) = lang {
+                        edits.push(Edit::Lang {
+                            path,
+                            lang: Some(lang.to_owned()),
+                        });
+                    }
                 }
                 None => {
                     return Err(

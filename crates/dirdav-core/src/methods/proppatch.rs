@@ -109,7 +109,12 @@ pub(crate) async fn proppatch(
                 }
                 .map(|()| {
                     if let Some(path) = live.stored_at {
+                        let lang = value
+                            .is_some()
+                            .then(|| element.get_attr(&LANG).map(str::to_owned))
+                            .flatten();
                         edits.push(Edit::Key { path, value });
+                        edits.push(Edit::Lang { path, lang });
                     }
                 })
             }
