@@ -7,6 +7,7 @@
 #   tests/litmus.sh [path/to/dirdav]      (default: target/debug/dirdav)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tests/listening.sh
 bin=${1:-target/debug/dirdav}
 command -v litmus >/dev/null || { echo "litmus is not installed (apt-get install litmus)"; exit 1; }
 [ -x "$bin" ] || { echo "no binary at $bin; build it first"; exit 1; }
@@ -20,12 +21,7 @@ htpasswd -cbB -C 4 "$work/htpasswd" litmus litmus 2>/dev/null
 
 "$bin" serve --root "$work/root" --htpasswd "$work/htpasswd" --listen 127.0.0.1:0 2> "$work/server.log" &
 pid=$!
-for _ in $(seq 100); do
-  port=$(grep -o 'url=http://127.0.0.1:[0-9]*' "$work/server.log" | head -1 | sed 's/.*://') || true
-  [ -n "${port:-}" ] && break
-  sleep 0.1
-done
-[ -n "${port:-}" ] || { cat "$work/server.log"; echo "dirdav did not start"; exit 1; }
+port=$(listening "$work/server.log")
 
 status=0
 # In the user's home: a user may create collections there, not at the root.

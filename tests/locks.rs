@@ -50,6 +50,21 @@ fn put(srv: &Dirdav, who: (&str, &str), path: &str, body: &str, if_header: Optio
     r.send().status
 }
 
+/// The status of a request without a body, with a `Destination` for COPY and MOVE.
+fn status(
+    srv: &Dirdav,
+    who: (&str, &str),
+    method: &str,
+    path: &str,
+    destination: Option<&str>,
+) -> u16 {
+    let mut r = srv.request(method, path).auth(who.0, who.1);
+    if let Some(d) = destination {
+        r = r.header("Destination", d);
+    }
+    r.send().status
+}
+
 fn discovery(srv: &Dirdav, who: (&str, &str), path: &str) -> String {
     let r = srv
         .request("PROPFIND", path)
@@ -264,13 +279,7 @@ fn locking_an_unmapped_url_creates_an_empty_file() {
     // No folder: 409, and the lock it would have been is not kept.
     let r = lock(&srv, ALICE, "/alice/later/x.txt", "exclusive", "0");
     assert_eq!(r.status, 409, "{}", r.body);
-    assert_eq!(
-        srv.request("MKCOL", "/alice/later/")
-            .auth(ALICE.0, ALICE.1)
-            .send()
-            .status,
-        201
-    );
+    assert_eq!(status(&srv, ALICE, "MKCOL", "/alice/later/", None), 201);
     assert_eq!(
         lock(&srv, BOB, "/shared/x.txt", "exclusive", "0").status,
         201,
@@ -298,29 +307,19 @@ fn locking_an_unmapped_url_creates_an_empty_file() {
 #[test]
 fn a_deep_lock_on_a_folder_guards_everything_in_it() {
     let (dir, srv) = example_server(&[]);
-    assert_eq!(
-        srv.request("MKCOL", "/shared/docs/")
-            .auth(ALICE.0, ALICE.1)
-            .send()
-            .status,
-        201
-    );
+    assert_eq!(status(&srv, ALICE, "MKCOL", "/shared/docs/", None), 201);
     let token = token_of(&lock(&srv, ALICE, "/shared/docs/", "exclusive", "infinity"));
     let tagged = format!("<http://127.0.0.1:{}/shared/docs/> (<{token}>)", srv.port);
     assert_eq!(put(&srv, BOB, "/shared/docs/new.txt", "x", None), 423);
+    assert_eq!(status(&srv, BOB, "MKCOL", "/shared/docs/sub/", None), 423);
     assert_eq!(
-        srv.request("MKCOL", "/shared/docs/sub/")
-            .auth(BOB.0, BOB.1)
-            .send()
-            .status,
-        423
-    );
-    assert_eq!(
-        srv.request("COPY", "/shared/README.md")
-            .auth(BOB.0, BOB.1)
-            .header("Destination", "/shared/docs/readme.md")
-            .send()
-            .status,
+        status(
+            &srv,
+            BOB,
+            "COPY",
+            "/shared/README.md",
+            Some("/shared/docs/readme.md")
+        ),
         423
     );
     assert_eq!(
@@ -333,20 +332,16 @@ fn a_deep_lock_on_a_folder_guards_everything_in_it() {
         "{inside}"
     );
     assert_eq!(
-        srv.request("MOVE", "/shared/docs/new.txt")
-            .auth(BOB.0, BOB.1)
-            .header("Destination", "/shared/moved.txt")
-            .send()
-            .status,
+        status(
+            &srv,
+            BOB,
+            "MOVE",
+            "/shared/docs/new.txt",
+            Some("/shared/moved.txt")
+        ),
         423
     );
-    assert_eq!(
-        srv.request("DELETE", "/shared/docs/")
-            .auth(BOB.0, BOB.1)
-            .send()
-            .status,
-        423
-    );
+    assert_eq!(status(&srv, BOB, "DELETE", "/shared/docs/", None), 423);
     assert_eq!(
         on_disk(dir.path(), "shared/docs/new.txt").as_deref(),
         Some("mine")
@@ -358,13 +353,7 @@ fn a_deep_lock_on_a_folder_guards_everything_in_it() {
         .header("If", &tagged)
         .send();
     assert_eq!(deleted.status, 204, "{}", deleted.body);
-    assert_eq!(
-        srv.request("MKCOL", "/shared/docs/")
-            .auth(BOB.0, BOB.1)
-            .send()
-            .status,
-        201
-    );
+    assert_eq!(status(&srv, BOB, "MKCOL", "/shared/docs/", None), 201);
     assert!(!discovery(&srv, BOB, "/shared/docs/").contains("activelock"));
     assert_eq!(put(&srv, BOB, "/shared/docs/new.txt", "x", None), 201);
     // A lock below a folder guards the folder's removal too.

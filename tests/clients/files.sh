@@ -13,6 +13,7 @@
 #   tests/clients/files.sh [path/to/dirdav] [files]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/listening.sh
 bin=${1:-target/debug/dirdav}
 files=${2:-2000}
 need=()
@@ -30,12 +31,7 @@ htpasswd -cbB -C 4 "$work/htpasswd" alice secret 2>/dev/null
 "$bin" serve --root "$work/root" --htpasswd "$work/htpasswd" --state-dir "$work/state" \
   --listen 127.0.0.1:0 2> "$work/log" &
 pid=$!
-for _ in $(seq 100); do
-  port=$(grep -o 'url=http://127.0.0.1:[0-9]*' "$work/log" | head -1 | sed 's/.*://') || true
-  [ -n "${port:-}" ] && break
-  sleep 0.1
-done
-[ -n "${port:-}" ] || { cat "$work/log"; echo "dirdav did not start"; exit 1; }
+port=$(listening "$work/log")
 url="http://127.0.0.1:$port"
 
 fail() { echo "files: FAILED: $*"; tail -20 "$work/log"; exit 1; }
@@ -73,10 +69,10 @@ import os, random, shutil, sys
 root = sys.argv[1]
 rng = random.Random(8)
 paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
-for p in rng.sample(paths, 100):
+for p in rng.sample(paths, len(paths) // 20):
     with open(p, "ab") as f:
         f.write(b"changed")
-for p in rng.sample(paths, 50):
+for p in rng.sample(paths, len(paths) // 40):
     if os.path.exists(p):
         os.remove(p)
 os.makedirs(os.path.join(root, "new folder"), exist_ok=True)

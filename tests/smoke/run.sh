@@ -5,6 +5,7 @@
 #   tests/smoke/run.sh [path/to/dirdav] [COUNT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/listening.sh
 bin=${1:-target/debug/dirdav}
 count=${2:-2000}
 work=$(mktemp -d)
@@ -12,12 +13,7 @@ trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 cp -r example-data "$work/example-data"
 (cd "$work" && exec "$OLDPWD/$bin" serve --listen 127.0.0.1:0 --state-dir "$work/state" 2> "$work/log") &
 pid=$!
-for _ in $(seq 100); do
-  port=$(grep -o 'url=http://127.0.0.1:[0-9]*' "$work/log" | head -1 | sed 's/.*://') || true
-  [ -n "${port:-}" ] && break
-  sleep 0.1
-done
-[ -n "${port:-}" ] || { cat "$work/log"; echo "dirdav did not start"; exit 1; }
+port=$(listening "$work/log")
 python3 tests/smoke/random_requests.py "$port" 1 "$count"
 if grep -q panicked "$work/log"; then
   grep -A3 panicked "$work/log" | head -20
