@@ -417,7 +417,6 @@ async fn lock(keeper: &Arc<Keeper>, req: DavRequest) -> Result<Response<Body>, D
         };
         let lock = refreshed.ok_or_else(|| {
             DavError::precondition_failed("no lock of yours with that token covers this resource")
-                .condition(dav("lock-token-matches-request-uri"))
         })?;
         keeper.save().await?;
         return Ok(lock_answer(StatusCode::OK, &lock, &*req.store, false));
