@@ -8,7 +8,7 @@ Prints "smoke: N passed, M failed".
 import http.client, random, sys, urllib.parse
 random.seed(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
 port = int(sys.argv[1])
-methods = ["GET","HEAD","PUT","DELETE","MKCOL","COPY","MOVE","PROPFIND","PROPPATCH","REPORT","OPTIONS","MKCALENDAR","LOCK","POST"]
+methods = ["GET","HEAD","PUT","DELETE","MKCOL","COPY","MOVE","PROPFIND","PROPPATCH","REPORT","OPTIONS","MKCALENDAR","LOCK","UNLOCK","POST"]
 seg_pool = ["alice","calendar","contacts","shared","bob","x.ics","a b","..",".","%2e%2e",".git","€","x€€","%00","%ff","%2F","é.vcf","4913","a.tmp","~","", "very"*80]
 bodies = ["", "<", "<?xml version='1.0'?><propfind xmlns='DAV:'><prop><getetag/></prop></propfind>",
   "<propfind xmlns='DAV:'><allprop/></propfind>", "<x:a xmlns:x=''/>", "<!DOCTYPE a [<!ENTITY b 'c'>]><a>&b;</a>",
@@ -20,10 +20,16 @@ bodies = ["", "<", "<?xml version='1.0'?><propfind xmlns='DAV:'><prop><getetag/>
   "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u2\r\nDTSTART:20260101\r\nRRULE:FREQ=YEARLY;UNTIL=20250101\r\nRDATE;VALUE=PERIOD:20260101T000000Z/PT1H\r\nEXDATE:garbage\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
   "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:c\r\nFN:€\r\nEND:VCARD\r\n", "\x00\xff" * 10,
   "<D:propertyupdate xmlns:D='DAV:'><D:set><D:prop><D:displayname>x</D:displayname><x xmlns='urn:x' xml:lang='€'>€</x></D:prop></D:set><D:remove><D:prop><D:getetag/></D:prop></D:remove></D:propertyupdate>",
+  "<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>€</D:href></D:owner></D:lockinfo>",
+  "<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>",
+  "<D:lockinfo xmlns:D='DAV:'><D:lockscope><x/></D:lockscope><D:locktype/></D:lockinfo>",
   "<D:mkcol xmlns:D='DAV:'><D:set><D:prop><D:resourcetype><D:collection/><C:calendar xmlns:C='urn:ietf:params:xml:ns:caldav'/></D:resourcetype></D:prop></D:set></D:mkcol>"]
 headers_pool = [("Depth","0"),("Depth","1"),("Depth","infinity"),("Depth","x"),("Overwrite","F"),("Overwrite","?"),
   ("If","(<urn:x> [\"a\"]) (Not <DAV:no-lock>)"),("If","(("),("If-Match","*"),("If-None-Match","\"x\", W/\"y\""),
-  ("Range","bytes=5-2"),("Range","bytes=-0"),("Range","bytes=999999999999999999999-"),("If-Modified-Since","garbage"),("Brief","t"),("Prefer","return=minimal")]
+  ("Range","bytes=5-2"),("Range","bytes=-0"),("Range","bytes=999999999999999999999-"),("If-Modified-Since","garbage"),("Brief","t"),("Prefer","return=minimal"),
+  ("Timeout","Infinite, Second-99999999999999999999999"),("Timeout","Second-"),("Timeout","Second-1"),
+  ("Lock-Token","<urn:uuid:00000000-0000-0000-0000-000000000000>"),("Lock-Token","<"),("Lock-Token","\xe2\x82\xac"),
+  ("If","</alice/> (<urn:uuid:1>) <http://x/%2e%2e/> (Not <urn:uuid:2>)"),("If","(<>)")]
 bad = 0
 for i in range(int(sys.argv[3]) if len(sys.argv) > 3 else 3000):
     path = "/" + "/".join(urllib.parse.quote(random.choice(seg_pool), safe="%~") for _ in range(random.randint(0, 4)))
