@@ -1636,3 +1636,46 @@ impl Store for Inner {
         propstats(&ctx, query, false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(method: &str, key: &str, exists: bool, dest: Option<(&str, bool)>) -> Vec<String> {
+        let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+        touched(&method, key, exists, dest)
+            .into_iter()
+            .map(|(p, t)| format!("{p}:{}", if t == Touch::Tree { "tree" } else { "itself" }))
+            .collect()
+    }
+
+    #[test]
+    fn what_each_method_touches_for_the_lock_keeper() {
+        for method in ["GET", "PROPFIND", "REPORT", "OPTIONS", "UNLOCK"] {
+            assert!(of(method, "a/f", true, None).is_empty(), "{method}");
+        }
+        assert!(of("LOCK", "a/f", true, None).is_empty());
+        assert_eq!(
+            of("LOCK", "a/new", false, None),
+            ["a/new:itself", "a:itself"]
+        );
+        assert_eq!(of("PUT", "a/f", true, None), ["a/f:itself"]);
+        assert_eq!(
+            of("PUT", "a/new", false, None),
+            ["a/new:itself", "a:itself"]
+        );
+        assert_eq!(of("PROPPATCH", "a", true, None), ["a:itself"]);
+        assert_eq!(of("MKCOL", "a/d", false, None), ["a/d:itself", "a:itself"]);
+        assert_eq!(of("DELETE", "a/d", true, None), ["a/d:tree", "a:itself"]);
+        assert_eq!(
+            of("COPY", "a/f", true, Some(("b/f", false))),
+            ["b/f:itself", "b:itself"]
+        );
+        assert_eq!(
+            of("MOVE", "a/f", true, Some(("b/f", true))),
+            ["a/f:tree", "a:itself", "b/f:tree", "b:itself"]
+        );
+        // A top-level member's collection is the root.
+        assert_eq!(of("PUT", "f", false, None), ["f:itself", ":itself"]);
+    }
+}
