@@ -265,9 +265,10 @@ async fn mkcalendar_creates_a_calendar_with_its_properties() {
 </C:mkcalendar>"#;
     let (status, _) = send(&fx.srv, "MKCALENDAR", "/alice/events/", &[], body).await;
     assert_eq!(status, StatusCode::CREATED);
+    // The description's language is kept beside it (RFC 4918 §4.3).
     assert_eq!(
         std::fs::read_to_string(fx.dir.path().join("alice/events/.dav.toml")).unwrap(),
-        "kind = \"calendar\"\ndisplayname = \"Lisa's Events\"\ndescription = \"Calendar restricted to events.\"\ncolor = \"#FF5733FF\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\"]\n"
+        "kind = \"calendar\"\ndisplayname = \"Lisa's Events\"\ndescription = \"Calendar restricted to events.\"\ncolor = \"#FF5733FF\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\"]\n\n[lang]\ndescription = \"en\"\n"
     );
     let (_, xml) = send(
         &fx.srv,
