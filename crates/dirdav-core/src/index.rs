@@ -423,6 +423,39 @@ impl Index {
         }
     }
 
+    /// What a sync from scratch sends, a page at a time: the folder's members (with
+    /// `infinite`, everything below it) whose keys come after `after`, in key order, at
+    /// most `take` of them. A range scan from `after`, so a page costs its own length.
+    pub(crate) fn listed_after(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        infinite: bool,
+        take: usize,
+    ) -> Result<Vec<(String, Change, u64)>, StaleToken> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        self.dir(key).ok_or(StaleToken)?;
+        if !infinite {
+            return Ok(self
+                .members_after(key, after)
+                .take(take)
+                .map(|(k, e)| (k, change_of(e), 0))
+                .collect());
+        }
+        let start = match after {
+            Some(after) if after > key => Excluded(after),
+            _ => Included(key),
+        };
+        Ok(self
+            .entries
+            .range::<str, _>((start, Unbounded))
+            .take_while(|(k, _)| key.is_empty() || k.starts_with(key))
+            .filter(|(k, _)| k.as_str() != key && is_within(k, key))
+            .take(take)
+            .map(|(k, e)| (k.clone(), change_of(e), 0))
+            .collect())
+    }
+
     /// Every entry at or below a key, parents before children.
     pub(crate) fn subtree<'a>(
         &'a self,

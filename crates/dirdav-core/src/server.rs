@@ -1508,11 +1508,14 @@ impl Store for Inner {
         // Two parts: changes since the token (to members the client has), by sequence
         // number; and members it has not been sent yet (all of them at first, those
         // after a paged token's cursor later), by key.
+        // Of the members not sent yet, one more than fits is enough to know there are
+        // more: a page is a range scan of its own length.
+        let fits = |sent: usize| limit.map_or(usize::MAX, |l| l.saturating_sub(sent) + 1);
         let (mut list, mut rest) = match (since, &cursor) {
             (None, _) => (
                 Vec::new(),
                 index
-                    .changes(collection, None, infinite)
+                    .listed_after(collection, None, infinite, fits(0))
                     .map_err(|_| stale())?,
             ),
             (Some(since), None) => (
@@ -1526,12 +1529,9 @@ impl Store for Inner {
                     .changes(collection, Some(since), infinite)
                     .map_err(|_| stale())?;
                 delta.retain(|(k, _, _)| k.as_str() <= cursor.as_str());
-                let rest: Vec<_> = index
-                    .changes(collection, None, infinite)
-                    .map_err(|_| stale())?
-                    .into_iter()
-                    .filter(|(k, _, _)| k.as_str() > cursor.as_str())
-                    .collect();
+                let rest = index
+                    .listed_after(collection, Some(cursor), infinite, fits(delta.len()))
+                    .map_err(|_| stale())?;
                 (delta, rest)
             }
         };

@@ -310,6 +310,57 @@ async fn an_initial_sync_with_a_limit_pages_through_the_members() {
     assert!(after.is_empty(), "{after:?}");
 }
 
+/// Paging an infinite-depth sync from scratch gives, page by page, what one answer
+/// without a limit gives.
+#[tokio::test]
+async fn an_infinite_initial_sync_pages_through_the_whole_tree() {
+    let fx = Fixture::new();
+    let srv = Server::builder(fx.config().watch(Watch::Off))
+        .build()
+        .await
+        .unwrap();
+    for name in [
+        "docs/x/a.txt",
+        "docs/x/b.txt",
+        "docs/y.txt",
+        "docs/x%20y.txt",
+    ] {
+        let folder = name.rsplit_once('/').unwrap().0;
+        req("MKCOL", &format!("/{folder}/")).send(&srv).await;
+        req("PUT", &format!("/{name}")).body(name).send(&srv).await;
+    }
+    let body = |token: &str, limit: Option<usize>| {
+        let b = sync_body(token).replace("<d:sync-level>1<", "<d:sync-level>infinite<");
+        match limit {
+            Some(n) => b.replace(
+                "<d:prop>",
+                &format!("<d:limit><d:nresults>{n}</d:nresults></d:limit><d:prop>"),
+            ),
+            None => b,
+        }
+    };
+    let r = req("REPORT", "/").body(body("", None)).send(&srv).await;
+    let (whole, _) = parse_sync(&r.body);
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    for _ in 0..100 {
+        let r = req("REPORT", "/")
+            .body(body(&token, Some(2)))
+            .send(&srv)
+            .await;
+        let more = r.body.contains("507 Insufficient Storage");
+        let (hrefs, next) = parse_sync(&r.body);
+        paged.extend(hrefs.into_iter().filter(|h| h != "/"));
+        token = next;
+        if !more {
+            break;
+        }
+    }
+    let whole: Vec<_> = whole.into_iter().filter(|h| h != "/").collect();
+    assert_eq!(paged, whole);
+    assert!(whole.iter().any(|h| h == "/docs/x%20y.txt"), "{whole:?}");
+}
+
 #[tokio::test]
 async fn infinite_depth_on_a_plain_folder() {
     let fx = Fixture::new();
