@@ -1066,8 +1066,9 @@ impl Inner {
             resource = self.merged_resource(&view);
             ctx.merged = Some(view);
         }
-        self.before_method(&ctx, resource.as_ref())?;
-        self.check_if_and_locks(&ctx, resource.as_ref())?;
+        let destination = self.destination(&ctx);
+        self.before_method(&ctx, resource.as_ref(), destination.as_deref())?;
+        self.check_if_and_locks(&ctx, resource.as_ref(), destination.as_deref())?;
         if ctx.merged.is_some()
             && !matches!(
                 ctx.method().as_str(),
@@ -1170,23 +1171,20 @@ impl Inner {
     /// Before any method runs: the `If` header must hold (412), and a write must submit
     /// the tokens of the locks it touches (423). Methods evaluate the `If` header again
     /// under their lock, against the state they change.
-    fn check_if_and_locks(&self, ctx: &Ctx, resource: Option<&Resource>) -> Result<(), DavError> {
+    fn check_if_and_locks(
+        &self,
+        ctx: &Ctx,
+        resource: Option<&Resource>,
+        destination: Option<&str>,
+    ) -> Result<(), DavError> {
         if ctx.parts.headers.contains_key("if") {
             methods::check_if(self, ctx, resource)?;
         }
         let Some(keeper) = &self.registry.locks else {
             return Ok(());
         };
-        let destination = self.destination(ctx).map(|d| {
-            let exists = self.index().get(&d).is_some();
-            (d, exists)
-        });
-        let touched = touched(
-            ctx.method(),
-            &ctx.key,
-            resource.is_some(),
-            destination.as_ref().map(|(d, e)| (d.as_str(), *e)),
-        );
+        let destination = destination.map(|d| (d, self.index().get(d).is_some()));
+        let touched = touched(ctx.method(), &ctx.key, resource.is_some(), destination);
         if touched.is_empty() {
             return Ok(());
         }
@@ -1200,19 +1198,21 @@ impl Inner {
         })
     }
 
-    fn before_method(&self, ctx: &Ctx, resource: Option<&Resource>) -> Result<(), DavError> {
+    fn before_method(
+        &self,
+        ctx: &Ctx,
+        resource: Option<&Resource>,
+        destination: Option<&str>,
+    ) -> Result<(), DavError> {
         if self.registry.before_method.is_empty() {
             return Ok(());
         }
-        let destination = self.destination(ctx);
-        let destination_resource = destination
-            .as_deref()
-            .and_then(|d| self.resource_in(&self.index(), d));
+        let destination_resource = destination.and_then(|d| self.resource_in(&self.index(), d));
         let check = MethodCheck {
             method: ctx.method(),
             path: &ctx.key,
             resource,
-            destination: destination.as_deref(),
+            destination,
             destination_resource: destination_resource.as_ref(),
             route: false,
             principal: ctx.principal.as_ref(),

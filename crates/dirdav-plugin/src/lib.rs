@@ -5,6 +5,7 @@ mod error;
 mod handler;
 pub mod locks;
 mod multistatus;
+pub mod path;
 mod registry;
 mod resource;
 

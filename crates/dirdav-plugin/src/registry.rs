@@ -621,7 +621,7 @@ impl Visibility<'_> {
         if resource.is_collection || !registry.filters_by_folder {
             return registry.visible(resource, self.principal, self.configs);
         }
-        let folder = resource.path.rsplit_once('/').map_or("", |(f, _)| f);
+        let folder = crate::path::parent(&resource.path);
         if let Some((last, seen)) = &self.last
             && last == folder
         {

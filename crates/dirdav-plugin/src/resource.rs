@@ -227,11 +227,7 @@ impl Resource {
 
     /// True when `path` is this resource or lies below it.
     pub fn contains(&self, path: &str) -> bool {
-        self.path.is_empty()
-            || path == self.path
-            || path
-                .strip_prefix(&self.path)
-                .is_some_and(|r| r.starts_with('/'))
+        crate::path::within(path, &self.path)
     }
 
     /// A strong entity tag for a collection's whole content (an export), derived from

@@ -116,10 +116,7 @@ pub struct Policy {
     pub reported: Arc<Mutex<BTreeSet<Closed>>>,
 }
 
-/// The parent of a decoded path (`""` for top-level names and the root).
-pub(crate) fn parent(path: &str) -> &str {
-    path.rsplit_once('/').map_or("", |(p, _)| p)
-}
+pub(crate) use dirdav_plugin::path::parent;
 
 /// The user whose home holds `path`: its first segment.
 pub(crate) fn home_of(path: &str) -> &str {

@@ -45,7 +45,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
             .into_iter()
             .filter(|c| c.is_collection_of(crate::KIND) && target.contains(&c.path))
             .filter(|c| c.path != target.path)
-            .filter(|c| infinite || c.path.rsplit_once('/').map_or("", |(p, _)| p) == target.path)
+            .filter(|c| infinite || dirdav_plugin::path::parent(&c.path) == target.path)
             .map(|c| {
                 let zone = asked.unwrap_or_else(|| crate::floating_zone(&c.collection));
                 (c, zone)

@@ -16,7 +16,7 @@ pub(crate) async fn mkcalendar(request: DavRequest) -> HandlerResult {
         return Err(DavError::method_not_allowed("the resource already exists")
             .condition(Name::new(ns::DAV, "resource-must-be-null")));
     }
-    let parent_path = request.path.rsplit_once('/').map_or("", |(p, _)| p);
+    let parent_path = dirdav_plugin::path::parent(&request.path);
     let parent = request
         .store
         .resource(parent_path)

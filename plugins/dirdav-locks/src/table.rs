@@ -36,11 +36,7 @@ impl Lock {
 
 /// Whether `path` lies strictly below `root` (`""` is the tree's root).
 pub(crate) fn below(path: &str, root: &str) -> bool {
-    if root.is_empty() {
-        return !path.is_empty();
-    }
-    path.strip_prefix(root)
-        .is_some_and(|rest| rest.starts_with('/'))
+    path != root && dirdav_plugin::path::within(path, root)
 }
 
 /// Every lock in force, by root.
@@ -89,13 +85,7 @@ impl Table {
         if self.by_root.is_empty() {
             return Vec::new();
         }
-        let mut roots = vec![""];
-        roots.extend(path.match_indices('/').map(|(i, _)| &path[..i]));
-        if !path.is_empty() {
-            roots.push(path);
-        }
-        roots
-            .into_iter()
+        dirdav_plugin::path::ancestors(path)
             .filter_map(|root| self.by_root.get(root))
             .flatten()
             .filter(|l| l.expires > now && l.covers(path))

@@ -20,6 +20,7 @@
 //! the index); clients that show them name them.
 
 use dirdav_plugin::http::StatusCode;
+use dirdav_plugin::path::{ancestors, parent, within};
 use dirdav_plugin::xml::{Element, Name, ns::DAV};
 use dirdav_plugin::{
     Configs, DavError, LiveProperty, Plugin, PropContext, Registrar, SpaceCheck, Store,
@@ -91,20 +92,13 @@ fn parse_size(s: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(factor)
 }
 
-/// The folders at and above `folder` (the root first), as paths.
-fn folders_up_to(folder: &str) -> impl Iterator<Item = &str> {
-    std::iter::once("")
-        .chain(folder.match_indices('/').map(|(i, _)| &folder[..i]))
-        .chain((!folder.is_empty()).then_some(folder))
-}
-
 fn available(ctx: &PropContext<'_>) -> Option<Element> {
     let r = ctx.resource;
     if !r.is_collection {
         return None;
     }
     let mut room = ctx.store.free_space();
-    for folder in folders_up_to(&r.path) {
+    for folder in ancestors(&r.path) {
         let limit = match limit_of(ctx.store, folder) {
             Ok(Some(limit)) => limit,
             Ok(None) => continue,
@@ -121,12 +115,9 @@ fn check(write: &SpaceCheck<'_>) -> Result<(), DavError> {
     if write.adding <= write.replacing {
         return Ok(());
     }
-    let parent = match write.path.rsplit_once('/') {
-        Some((parent, _)) => parent,
-        None => "",
-    };
+    let parent = parent(write.path);
     let store: &dyn Store = write.store;
-    for folder in folders_up_to(parent) {
+    for folder in ancestors(parent) {
         let limit = match limit_of(store, folder) {
             Ok(Some(limit)) => limit,
             Ok(None) => continue,
@@ -151,14 +142,6 @@ fn check(write: &SpaceCheck<'_>) -> Result<(), DavError> {
     Ok(())
 }
 
-fn within(path: &str, folder: &str) -> bool {
-    folder.is_empty()
-        || path == folder
-        || path
-            .strip_prefix(folder)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
-
 fn exceeded(message: String) -> DavError {
     DavError::new(StatusCode::INSUFFICIENT_STORAGE, message)
         .condition(Name::new(DAV, "quota-not-exceeded"))
@@ -179,16 +162,5 @@ mod tests {
         for bad in ["", "G", "ten", "10 X", "-1", "99999999999999999999T"] {
             assert_eq!(parse_size(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn folders_from_the_root_down() {
-        assert_eq!(folders_up_to("").collect::<Vec<_>>(), [""]);
-        assert_eq!(
-            folders_up_to("a/b/c").collect::<Vec<_>>(),
-            ["", "a", "a/b", "a/b/c"]
-        );
-        assert!(within("a/b", "a") && within("a", "a") && within("x", ""));
-        assert!(!within("ab", "a"));
     }
 }

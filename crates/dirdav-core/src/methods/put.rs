@@ -60,13 +60,7 @@ pub(crate) async fn put(
     // rename and the index update remain.
     // The folder is reached without following links: one swapped in after indexing
     // must not lead the upload out of the tree (it reads as missing: 409).
-    let mut tmp = TempFile::new_beneath(&srv.root_dir, parent_key, &srv.fs_path(parent_key))
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                DavError::conflict("the parent collection does not exist")
-            }
-            _ => io_error("creating a temporary file failed", e),
-        })?;
+    let mut tmp = temp_in(srv, parent_key)?;
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| body_error(&e))?;
@@ -129,21 +123,7 @@ pub(crate) async fn put(
         .await?
     };
 
-    let target = srv.fs_path(&ctx.key);
-    let (etag, meta) = blocking("storing the file failed", move || {
-        let etag = tmp.commit(&target)?;
-        Ok((etag, std::fs::metadata(&target)?))
-    })
-    .await?;
-    let (modified, created) = times(&meta);
-    let file = FileEntry {
-        etag: etag.clone(),
-        size: meta.len(),
-        modified,
-        created,
-        summary,
-    };
-    srv.update(|index| index.put_file(&ctx.key, file)).await;
+    let etag = store(srv, &ctx.key, tmp, summary).await?;
     let mut changed = vec![ctx.key.clone()];
     changed.extend(keep_media_type(srv, ctx, &parent, current.as_ref()).await?);
     srv.notify(ctx, None, changed);
@@ -158,6 +138,43 @@ pub(crate) async fn put(
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// A temporary file in the folder `parent_key`, reached without following links (a
+/// folder swapped for a link after indexing reads as missing: 409).
+fn temp_in(srv: &Inner, parent_key: &str) -> Result<TempFile, DavError> {
+    TempFile::new_beneath(&srv.root_dir, parent_key, &srv.fs_path(parent_key)).map_err(|e| match e
+        .kind()
+    {
+        std::io::ErrorKind::NotFound => DavError::conflict("the parent collection does not exist"),
+        _ => io_error("creating a temporary file failed", e),
+    })
+}
+
+/// Renames the temporary over `key` (made durable first) and records the file in the
+/// index; returns its entity tag. Runs under the folder's lock.
+async fn store(
+    srv: &Inner,
+    key: &str,
+    tmp: TempFile,
+    summary: Option<Arc<dirdav_plugin::Summary>>,
+) -> Result<String, DavError> {
+    let target = srv.fs_path(key);
+    let (etag, meta) = blocking("storing the file failed", move || {
+        let etag = tmp.commit(&target)?;
+        Ok((etag, std::fs::metadata(&target)?))
+    })
+    .await?;
+    let (modified, created) = times(&meta);
+    let file = FileEntry {
+        etag: etag.clone(),
+        size: meta.len(),
+        modified,
+        created,
+        summary,
+    };
+    srv.update(|index| index.put_file(key, file)).await;
+    Ok(etag)
 }
 
 /// Asks the space checks (quotas) whether `size` bytes may replace what is there.
@@ -275,6 +292,9 @@ pub(crate) async fn create_empty(
     method: &str,
     principal: Option<&dirdav_plugin::Principal>,
 ) -> Result<Resource, DavError> {
+    let method = method
+        .parse()
+        .map_err(|_| DavError::bad_request(format!("{method:?} is not a method")))?;
     let Some((parent_key, name)) = split(key) else {
         return Err(DavError::method_not_allowed("the root collection exists"));
     };
@@ -293,36 +313,11 @@ pub(crate) async fn create_empty(
             .filter(|p| p.is_collection)
             .ok_or_else(|| DavError::conflict("the parent collection does not exist"))?
     };
-    let tmp = TempFile::new_beneath(&srv.root_dir, parent_key, &srv.fs_path(parent_key)).map_err(
-        |e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                DavError::conflict("the parent collection does not exist")
-            }
-            _ => io_error("creating a temporary file failed", e),
-        },
-    )?;
+    let tmp = temp_in(srv, parent_key)?;
     let (tmp, summary) = check_and_summarize(srv, key, &parent, None, None, principal, tmp)?;
-    let target = srv.fs_path(key);
-    let (etag, meta) = blocking("creating the file failed", move || {
-        let mut tmp = tmp;
-        tmp.sync()?;
-        let etag = tmp.commit(&target)?;
-        Ok((etag, std::fs::metadata(&target)?))
-    })
-    .await?;
-    let (modified, created) = times(&meta);
-    let file = FileEntry {
-        etag,
-        size: meta.len(),
-        modified,
-        created,
-        summary,
-    };
-    srv.update(|index| index.put_file(key, file)).await;
+    store(srv, key, tmp, summary).await?;
     srv.notify_event(&dirdav_plugin::WriteEvent {
-        method: method
-            .parse()
-            .map_err(|_| DavError::bad_request("not a method"))?,
+        method,
         target: key.to_owned(),
         destination: None,
         paths: vec![key.to_owned()],
