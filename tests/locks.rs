@@ -473,3 +473,19 @@ fn without_locking_the_server_is_class_1() {
         .send();
     assert!(r.body.contains("<d:supportedlock/>"), "{}", r.body);
 }
+
+/// A LOCK creates its empty file only where nothing is: a file written into the tree
+/// that the server has not noticed yet (here with `--watch off`) is kept whole, and
+/// the LOCK is refused.
+#[test]
+fn locking_never_empties_a_file_the_server_has_not_seen() {
+    let (dir, srv) = example_server(&["--watch", "off"]);
+    std::fs::write(dir.path().join("example-data/shared/fresh.txt"), "keep me").unwrap();
+    let r = lock(&srv, ALICE, "/shared/fresh.txt", "exclusive", "0");
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(
+        on_disk(dir.path(), "shared/fresh.txt").as_deref(),
+        Some("keep me")
+    );
+    assert!(!discovery(&srv, ALICE, "/shared/").contains("activelock"));
+}

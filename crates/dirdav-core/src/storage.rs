@@ -234,7 +234,17 @@ impl TempFile {
     /// then syncs the folder: after a crash, `target` holds the old bytes or the new
     /// ones, never a mix.
     /// Returns the new entity tag.
-    pub(crate) fn commit(mut self, target: &Path) -> io::Result<String> {
+    pub(crate) fn commit(self, target: &Path) -> io::Result<String> {
+        self.finish(target, true)
+    }
+
+    /// Like [`TempFile::commit`], but only where nothing exists at `target` yet:
+    /// fails with `AlreadyExists` rather than replace a file the index has not seen.
+    pub(crate) fn commit_new(self, target: &Path) -> io::Result<String> {
+        self.finish(target, false)
+    }
+
+    fn finish(mut self, target: &Path, replace: bool) -> io::Result<String> {
         if let Some(f) = self.file.take() {
             f.sync_all()?;
         }
@@ -243,18 +253,28 @@ impl TempFile {
             // through a link.
             #[cfg(target_os = "linux")]
             Some(dir) => {
+                use rustix::fs::{RenameFlags, renameat_with};
                 let name = target.file_name().ok_or_else(|| {
                     io::Error::new(io::ErrorKind::InvalidInput, "a target without a name")
                 })?;
-                rustix::fs::renameat(dir, self.name(), dir, name)?;
+                let flags = match replace {
+                    true => RenameFlags::empty(),
+                    false => RenameFlags::NOREPLACE,
+                };
+                renameat_with(dir, self.name(), dir, name, flags)?;
                 self.committed = true;
                 if let Err(e) = dir.sync_all() {
                     tracing::warn!(path = %target.display(), error = %e, "syncing the folder failed");
                 }
             }
-            _ => {
+            _ if replace => {
                 fs::rename(&self.path, target)?;
                 self.committed = true;
+                sync_parent(target);
+            }
+            // A link fails where the name is taken; the temporary goes when dropped.
+            _ => {
+                fs::hard_link(&self.path, target)?;
                 sync_parent(target);
             }
         }

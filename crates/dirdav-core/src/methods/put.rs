@@ -123,7 +123,7 @@ pub(crate) async fn put(
         .await?
     };
 
-    let etag = store(srv, &ctx.key, tmp, summary).await?;
+    let etag = store(srv, &ctx.key, tmp, summary, true).await?;
     let mut changed = vec![ctx.key.clone()];
     changed.extend(keep_media_type(srv, ctx, &parent, current.as_ref()).await?);
     srv.notify(ctx, None, changed);
@@ -151,20 +151,31 @@ fn temp_in(srv: &Inner, parent_key: &str) -> Result<TempFile, DavError> {
     })
 }
 
-/// Renames the temporary over `key` (made durable first) and records the file in the
-/// index; returns its entity tag. Runs under the folder's lock.
+/// Renames the temporary to `key` (made durable first) and records the file in the
+/// index; returns its entity tag. Without `replace`, a file already on disk there (one
+/// the index has not seen yet) is kept and the answer is 405. Runs under the folder's
+/// lock.
 async fn store(
     srv: &Inner,
     key: &str,
     tmp: TempFile,
     summary: Option<Arc<dirdav_plugin::Summary>>,
+    replace: bool,
 ) -> Result<String, DavError> {
     let target = srv.fs_path(key);
-    let (etag, meta) = blocking("storing the file failed", move || {
-        let etag = tmp.commit(&target)?;
-        Ok((etag, std::fs::metadata(&target)?))
+    let stored = blocking("storing the file failed", move || {
+        let etag = match replace {
+            true => tmp.commit(&target),
+            false => tmp.commit_new(&target),
+        };
+        match etag {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            etag => Ok(Some((etag?, std::fs::metadata(&target)?))),
+        }
     })
     .await?;
+    let (etag, meta) =
+        stored.ok_or_else(|| DavError::method_not_allowed("something exists there"))?;
     let (modified, created) = times(&meta);
     let file = FileEntry {
         etag: etag.clone(),
@@ -315,7 +326,7 @@ pub(crate) async fn create_empty(
     };
     let tmp = temp_in(srv, parent_key)?;
     let (tmp, summary) = check_and_summarize(srv, key, &parent, None, None, principal, tmp)?;
-    store(srv, key, tmp, summary).await?;
+    store(srv, key, tmp, summary, false).await?;
     srv.notify_event(&dirdav_plugin::WriteEvent {
         method,
         target: key.to_owned(),
