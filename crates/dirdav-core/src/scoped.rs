@@ -166,6 +166,17 @@ impl Store for Scoped {
         self.inner.make_collection(new)
     }
 
+    fn request(
+        &self,
+        mut request: dirdav_plugin::http::Request<dirdav_plugin::Body>,
+    ) -> BoxFuture<'_, dirdav_plugin::http::Response<dirdav_plugin::Body>> {
+        match &self.principal {
+            Some(p) => request.extensions_mut().insert(p.clone()),
+            None => request.extensions_mut().remove::<Principal>(),
+        };
+        Box::pin(async move { self.inner.answer_inside(request).await })
+    }
+
     fn create_file<'a>(
         &'a self,
         path: &'a str,

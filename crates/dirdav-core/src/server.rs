@@ -311,7 +311,8 @@ impl ServerBuilder {
             path: root.clone(),
             source,
         })?;
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me| Inner {
+            me: me.clone(),
             config: self.config,
             root,
             root_dir,
@@ -535,6 +536,9 @@ impl Locks {
 /// The shared state behind a [`Server`].
 #[derive(Debug)]
 pub(crate) struct Inner {
+    /// Itself, for the store's [`Store::request`], which runs a request as `dispatch`
+    /// does.
+    me: std::sync::Weak<Inner>,
     pub(crate) config: Config,
     pub(crate) root: PathBuf,
     /// The root, opened: files are opened through it, never through a link.
@@ -944,6 +948,12 @@ impl Inner {
                 };
                 self.run_before_method(&check)?;
             }
+            if route.streaming {
+                let mut request =
+                    self.plugin_request(parts, Bytes::new(), String::new(), principal);
+                request.stream = Some(dirdav_plugin::Stream::new(body));
+                return route.handler.call(request).await;
+            }
             let body = self.read_xml_body(body).await?;
             let request = self.plugin_request(parts, body, String::new(), principal);
             return route.handler.call(request).await;
@@ -1082,11 +1092,14 @@ impl Inner {
             "OPTIONS" if ctx.path.hidden => Err(DavError::not_found()),
             "OPTIONS" => Ok(methods::options::answer(&self.allow(resource.as_ref()))),
             "GET" | "HEAD" => {
-                let handler = resource
-                    .as_ref()
-                    .filter(|r| r.is_collection)
-                    .and_then(|r| self.registry.collection_get.get(r.kind()?))
-                    .map(|h| h.item.clone());
+                let collection = resource.as_ref().filter(|r| r.is_collection);
+                let handler = collection
+                    .and_then(|_| self.browser_page_for(&ctx))
+                    .or_else(|| {
+                        collection
+                            .and_then(|r| self.registry.collection_get.get(r.kind()?))
+                            .map(|h| h.item.clone())
+                    });
                 match handler {
                     Some(handler) => {
                         let head = method == Method::HEAD;
@@ -1160,6 +1173,18 @@ impl Inner {
             .unwrap_or_else(|p| p.into_inner())
             .insert(principal.clone());
         Ok(())
+    }
+
+    /// The browser page's handler, when a plugin registered one and this GET of a
+    /// collection prefers HTML ([`dirdav_plugin::prefers_html`]) and does not ask for
+    /// the collection's export (`?download`).
+    fn browser_page_for(&self, ctx: &Ctx) -> Option<dirdav_plugin::SharedHandler> {
+        let page = self.registry.browser_page.as_ref()?;
+        let download = ctx.parts.uri.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "download" || p.starts_with("download="))
+        });
+        (!download && dirdav_plugin::prefers_html(&ctx.parts.headers)).then(|| page.item.clone())
     }
 
     /// The decoded `Destination` of a COPY or MOVE, if it is one of ours.
@@ -1245,6 +1270,24 @@ impl Inner {
             depth: None,
             store: Arc::new(crate::scoped::Scoped::new(self.clone(), principal.clone())),
             principal,
+            stream: None,
+        }
+    }
+
+    /// Answers a request made inside the server ([`Store::request`]): as `dispatch`,
+    /// with errors made into their responses.
+    pub(crate) async fn answer_inside(
+        self: &Arc<Self>,
+        request: http::Request<axum::body::Body>,
+    ) -> Response {
+        match self.dispatch(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                if e.status().is_server_error() {
+                    tracing::error!(error = %e, "a request made inside the server failed");
+                }
+                e.into_response()
+            }
         }
     }
 }
@@ -1598,6 +1641,15 @@ impl Store for Inner {
         new: NewCollection<'a>,
     ) -> BoxFuture<'a, Result<(), DavError>> {
         Box::pin(methods::mkcol::create(self, new))
+    }
+
+    fn request(&self, request: http::Request<axum::body::Body>) -> BoxFuture<'_, Response> {
+        Box::pin(async move {
+            match self.me.upgrade() {
+                Some(me) => me.answer_inside(request).await,
+                None => DavError::internal("the server is stopping").into_response(),
+            }
+        })
     }
 
     fn create_file<'a>(

@@ -101,6 +101,26 @@ pub struct DavRequest {
     /// The core's read API, scoped to `principal`: what they may not read does not
     /// exist through it (see the guide on reports, methods and routes).
     pub store: Arc<dyn Store>,
+    /// For a route registered with [`Registrar::streaming_route`](crate::Registrar::streaming_route):
+    /// the request body as it arrives (then `body` is empty). `None` otherwise.
+    pub stream: Option<Stream>,
+}
+
+/// A request body as it arrives ([`DavRequest::stream`]). Wrapped so that a request
+/// can be shared between threads while its handler runs.
+#[derive(Debug)]
+pub struct Stream(std::sync::Mutex<Body>);
+
+impl Stream {
+    /// Wraps a body.
+    pub fn new(body: Body) -> Self {
+        Stream(std::sync::Mutex::new(body))
+    }
+
+    /// The body, to read.
+    pub fn into_body(self) -> Body {
+        self.0.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The settings of collections by path, answered from memory: what decisions that
@@ -251,6 +271,13 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     /// The bytes still available to the server on the file system holding the tree,
     /// where it can tell.
     fn free_space(&self) -> Option<u64>;
+
+    /// Answers a request as the server would answer it from this store's principal
+    /// (the scoped store every handler gets) over the network: the same checks run
+    /// (access, locks, quotas, the write checks of plugins) and the same observers hear
+    /// it. A plugin that acts for a user (the web page's forms) writes through it.
+    /// The principal in the request's extensions is replaced by the store's.
+    fn request(&self, request: http::Request<Body>) -> BoxFuture<'_, Response<Body>>;
 
     /// Creates an empty file, as a PUT of no bytes would (the write checks of its
     /// folder run; observers hear `method`): LOCK on an unmapped URL (RFC 4918 §7.3).

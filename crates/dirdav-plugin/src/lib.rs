@@ -1,5 +1,6 @@
 #![doc = include_str!("../GUIDE.md")]
 
+mod client;
 pub mod contentline;
 mod error;
 mod handler;
@@ -11,11 +12,12 @@ mod resource;
 
 pub use axum_core::body::Body;
 pub use bytes::Bytes;
+pub use client::{origin, prefers_html};
 pub use dirdav_xml as xml;
 pub use error::{DavError, ERROR};
 pub use handler::{
     BoxFuture, Configs, DavRequest, Depth, Handler, HandlerResult, MultigetItem, NewCollection,
-    SharedHandler, Store, SyncChanges, compute, export_validators,
+    SharedHandler, Store, Stream, SyncChanges, compute, export_validators,
 };
 pub use http;
 pub use locks::{LockCheck, LockKeeper, Touch};

@@ -382,6 +382,8 @@ pub struct Route {
     pub handler: SharedHandler,
     /// Answered for anyone, without the before-method hooks (`/.well-known/`).
     pub public: bool,
+    /// The handler gets the body as it arrives ([`DavRequest::stream`](crate::DavRequest::stream)).
+    pub streaming: bool,
 }
 
 /// A REPORT a plugin answers.
@@ -438,6 +440,8 @@ pub struct Registry {
     pub summarizers: BTreeMap<String, Owned<Summarizer>>,
     /// Handlers for GET and HEAD on collections, by collection kind.
     pub collection_get: BTreeMap<String, Owned<SharedHandler>>,
+    /// The handler of GET and HEAD on collections for browsers ([`Registrar::browser_page`]).
+    pub browser_page: Option<Owned<SharedHandler>>,
     /// Hooks run before a principal's first request (creating its home).
     pub first_request: Vec<Owned<PrincipalHook>>,
     /// Hooks listing the collections shared with a user.
@@ -927,6 +931,22 @@ impl Registrar<'_> {
         self
     }
 
+    /// Answers GET and HEAD on every collection when the request prefers HTML (a
+    /// browser opening the address, see [`prefers_html`](crate::prefers_html)) and the
+    /// query does not ask for the export (`?download`): a web page instead of the
+    /// core's bare listing and the calendars' and address books' exports. One plugin.
+    /// For HEAD the core drops the body.
+    pub fn browser_page(&mut self, handler: impl Handler) -> &mut Self {
+        if let Some(other) = &self.registry.browser_page {
+            let other = other.plugin;
+            self.conflict(format_args!("the browser page"), other);
+        } else {
+            let owned = self.owned(Arc::new(handler) as SharedHandler);
+            self.registry.browser_page = Some(owned);
+        }
+        self
+    }
+
     /// Answers every request whose path is `path` or lies below it, before the tree is
     /// consulted (`/.groups/`). The path matches at the host's root and, when the server
     /// has a base path, below it too (`/dav/.groups/…` for `/.groups`); the handler sees
@@ -938,17 +958,30 @@ impl Registrar<'_> {
     /// users through and asks anonymous requests to sign in. A path that must answer
     /// anyone is registered with [`Registrar::public_route`] instead.
     pub fn route(&mut self, path: &str, handler: impl Handler) -> &mut Self {
-        self.add_route(path, Arc::new(handler), false)
+        self.add_route(path, Arc::new(handler), false, false)
+    }
+
+    /// Like [`Registrar::route`], for requests whose bodies may be large (uploads): the
+    /// handler reads [`DavRequest::stream`](crate::DavRequest::stream) as it arrives,
+    /// instead of a body the core has collected (and bounded by the XML limit).
+    pub fn streaming_route(&mut self, path: &str, handler: impl Handler) -> &mut Self {
+        self.add_route(path, Arc::new(handler), false, true)
     }
 
     /// Like [`Registrar::route`], for a path that answers anyone, signed in or not,
     /// without the before-method hooks: what a client asks before it has credentials
     /// (`/.well-known/caldav`). The handler alone decides what it reveals.
     pub fn public_route(&mut self, path: &str, handler: impl Handler) -> &mut Self {
-        self.add_route(path, Arc::new(handler), true)
+        self.add_route(path, Arc::new(handler), true, false)
     }
 
-    fn add_route(&mut self, path: &str, handler: SharedHandler, public: bool) -> &mut Self {
+    fn add_route(
+        &mut self,
+        path: &str,
+        handler: SharedHandler,
+        public: bool,
+        streaming: bool,
+    ) -> &mut Self {
         let path = path.trim_end_matches('/').to_owned();
         let existing = self
             .registry
@@ -963,6 +996,7 @@ impl Registrar<'_> {
                     path,
                     handler,
                     public,
+                    streaming,
                 });
                 self.registry.routes.push(owned);
             }

@@ -417,6 +417,13 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             None => dirdav_locks::Locks::default(),
         });
     }
+    if s.web.unwrap_or(true) {
+        builder = builder.plugin(match &state_dir {
+            Some(dir) => dirdav_web::Web::open(dir)
+                .map_err(|e| format!("reading the web page's key in {}: {e}", dir.display()))?,
+            None => dirdav_web::Web::default(),
+        });
+    }
     if s.git_commit.unwrap_or(false) {
         builder = builder.plugin(dirdav_git::GitCommit::discover(&root)?);
         tracing::info!("committing every change to git");
@@ -531,9 +538,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Headers every answer carries: no MIME sniffing, no framing, no referrer, and for the
 /// files of a tree opened in a browser, no scripts (an uploaded HTML file must not act
-/// with the visitor's credentials on this origin).
+/// with the visitor's credentials on this origin). The web page's own pages set a
+/// policy of their own (forms allowed, still no scripts), which is kept.
 async fn secure_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
+    let page = headers.contains_key("content-security-policy");
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
@@ -543,7 +552,9 @@ async fn secure_headers(mut response: Response) -> Response {
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; sandbox",
         ),
     ] {
-        headers.insert(name, HeaderValue::from_static(value));
+        if !(page && headers.contains_key(name)) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
     }
     response
 }

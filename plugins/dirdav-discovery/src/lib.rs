@@ -182,33 +182,9 @@ fn is_own_principal<'a>(ctx: &PropContext<'a>) -> Option<&'a str> {
 /// behind a TLS proxy, or on dirdav's own TLS listener, the redirect must say `https`.
 async fn well_known(request: DavRequest) -> HandlerResult {
     let context = request.store.href_of("", true);
-    let headers = &request.parts.headers;
-    let first = |name| {
-        headers
-            .get(name)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let scheme = match first("x-forwarded-proto") {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        Some(_) => "http",
-        None if request
-            .parts
-            .extensions
-            .get::<dirdav_plugin::Tls>()
-            .is_some() =>
-        {
-            "https"
-        }
-        None => "http",
-    };
-    let location = match first("x-forwarded-host").or_else(|| first(header::HOST.as_str())) {
-        Some(host) if !host.contains(['/', ' ', '@', '\\']) => {
-            format!("{scheme}://{host}{context}")
-        }
-        _ => context,
+    let location = match dirdav_plugin::origin(&request.parts) {
+        Some(origin) => format!("{origin}{context}"),
+        None => context,
     };
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
