@@ -100,7 +100,7 @@ impl Page<'_> {
         format!(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · dirdav</title><style>{STYLE}</style></head>\n<body>\
+             <title>{title} · dirdav</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head>\n<body>\
              <header><nav><a href=\"{home}\">My files</a> <a href=\"{root}\">All files</a> \
              <a href=\"{route}/setup\">Set up a device</a></nav>{who}</header>\n<main>\n{body}</main></body></html>\n",
             title = escape(title),
