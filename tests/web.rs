@@ -555,3 +555,78 @@ fn without_the_web_page_a_browser_gets_the_bare_listing() {
         .send();
     assert_eq!(r.status, 404);
 }
+
+/// Below a base path and behind a proxy that strips a prefix of its own, links and
+/// forms carry both, and the forms' writes land.
+#[test]
+fn pages_and_forms_work_below_a_base_path_and_a_proxy_prefix() {
+    let (dir, srv) = example_server(&["--base-path", "/dav"]);
+    let r = srv
+        .request("GET", "/dav/shared/")
+        .auth(ALICE.0, ALICE.1)
+        .header("Accept", BROWSER)
+        .header("X-Forwarded-Prefix", "/proxy")
+        .send();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<nav class=\"crumbs\"><a href=\"/proxy/dav/\">Files</a> / <a href=\"/proxy/dav/shared/\">shared</a></nav>"), "{}", r.body);
+    assert!(r.body.contains("href=\"/proxy/dav/.web/setup\""));
+    assert!(r.body.contains("name=\"to\" value=\"/proxy/dav/shared/\""));
+    let at = r.body.find("name=\"token\" value=\"").unwrap() + "name=\"token\" value=\"".len();
+    let token = &r.body[at..at + 64];
+    let r = srv
+        .request("POST", "/dav/.web/mkdir")
+        .auth(ALICE.0, ALICE.1)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Forwarded-Prefix", "/proxy")
+        .body(format!(
+            "token={token}&to=%2Fproxy%2Fdav%2Fshared%2F&name=Through%20the%20proxy"
+        ))
+        .send();
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/proxy/dav/shared/"));
+    assert!(
+        dir.path()
+            .join("example-data/shared/Through the proxy")
+            .is_dir()
+    );
+}
+
+/// A large folder is shown 500 members a page; the pages together list what PROPFIND
+/// lists, each once.
+#[test]
+fn a_large_folder_is_shown_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("example-data");
+    support::copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &data,
+    );
+    std::fs::create_dir_all(data.join("shared/many")).unwrap();
+    for i in 0..1201 {
+        std::fs::write(data.join(format!("shared/many/file {i:04}.txt")), "x").unwrap();
+    }
+    let srv = Dirdav::start_in(&[], dir.path());
+    let mut seen = Vec::new();
+    for (number, rows) in [(1, 500), (2, 500), (3, 201)] {
+        let r = page(&srv, ALICE, &format!("/shared/many/?page={number}"));
+        assert_eq!(r.status, 200);
+        assert!(
+            r.body.contains(&format!("Page {number} of 3 (1201 items)")),
+            "{}",
+            r.body
+        );
+        let names = listed(&r.body);
+        assert_eq!(names.len(), rows);
+        seen.extend(names);
+    }
+    let all: BTreeSet<String> = seen.iter().cloned().collect();
+    assert_eq!(all.len(), seen.len(), "no member on two pages");
+    let expected: BTreeSet<String> = propfind_members(&srv, ALICE, "/shared/many/")
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(all, expected);
+    // Past the last page: the last page.
+    let r = page(&srv, ALICE, "/shared/many/?page=99");
+    assert!(r.body.contains("Page 3 of 3"));
+}

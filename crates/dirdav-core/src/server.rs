@@ -1275,11 +1275,28 @@ impl Inner {
     }
 
     /// Answers a request made inside the server ([`Store::request`]): as `dispatch`,
-    /// with errors made into their responses.
+    /// with errors made into their responses. Its path may be an href as the server
+    /// writes them: behind a proxy that strips a prefix, with the prefix.
     pub(crate) async fn answer_inside(
         self: &Arc<Self>,
-        request: http::Request<axum::body::Body>,
+        mut request: http::Request<axum::body::Body>,
     ) -> Response {
+        let unprefixed = PREFIX
+            .try_with(|p| {
+                let uri = request.uri();
+                let rest = uri.path().strip_prefix(&**p)?;
+                let rest = match uri.query() {
+                    Some(q) => format!("{rest}?{q}"),
+                    None => rest.to_owned(),
+                };
+                rest.starts_with('/').then_some(rest)
+            })
+            .ok()
+            .flatten()
+            .and_then(|rest| rest.parse::<http::Uri>().ok());
+        if let Some(uri) = unprefixed {
+            *request.uri_mut() = uri;
+        }
         match self.dispatch(request).await {
             Ok(response) => response,
             Err(e) => {

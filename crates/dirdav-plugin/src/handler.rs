@@ -276,7 +276,8 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     /// (the scoped store every handler gets) over the network: the same checks run
     /// (access, locks, quotas, the write checks of plugins) and the same observers hear
     /// it. A plugin that acts for a user (the web page's forms) writes through it.
-    /// The principal in the request's extensions is replaced by the store's.
+    /// The principal in the request's extensions is replaced by the store's. The path
+    /// may be an href as the server writes them (behind a proxy, with its prefix).
     fn request(&self, request: http::Request<Body>) -> BoxFuture<'_, Response<Body>>;
 
     /// Creates an empty file, as a PUT of no bytes would (the write checks of its

@@ -12,13 +12,21 @@ pub(crate) async fn folder_page(web: &Web, request: DavRequest) -> HandlerResult
     let href = request.parts.uri.path().to_owned();
     let user = user_of(&request);
     let route = route_href(&request);
-    let mut listing = match listing::list(&*request.store, &href).await {
+    let root = request.store.href_of("", true);
+    let at_root = listing::path_of(&href).trim_end_matches('/') == root.trim_end_matches('/')
+        || request
+            .store
+            .path_of_href(&href)
+            .is_some_and(|p| p.is_empty());
+    let mut listing = match listing::list(&*request.store, &href, at_root).await {
         Ok(listing) => listing,
         Err(e) => return error_page(&request, e.status(), e.message()),
     };
-    let root = request.store.href_of("", true);
+    // The folder as the server names it: with a proxy's prefix, which the path as sent
+    // lacks.
+    let shown = listing::path_of(&listing.this.href).to_owned();
     let mut hidden_homes = false;
-    if listing::path_of(&href).trim_end_matches('/') == root.trim_end_matches('/') {
+    if at_root {
         // Other users' homes that show this user nothing are left out, rather than
         // shown as empty folders.
         let own = request.store.href_of(&user, true);
@@ -55,12 +63,25 @@ pub(crate) async fn folder_page(web: &Web, request: DavRequest) -> HandlerResult
                 name => name.to_owned(),
             });
     let mut body = String::new();
-    body.push_str(&breadcrumbs(&href, &root));
+    body.push_str(&breadcrumbs(&shown, &root));
     body.push_str(&format!("<h1>{}</h1>\n", escape(&title)));
     if let Some(about) = page.collection_box(&listing.this) {
         body.push_str(&about);
     }
-    body.push_str(&page.table(&listing));
+    let pages = listing.members.len().div_ceil(PAGE_ROWS).max(1);
+    let number = request
+        .parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("page=")))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let rows = (number - 1) * PAGE_ROWS..(number * PAGE_ROWS).min(listing.members.len());
+    body.push_str(&page.table(&listing, rows));
+    if pages > 1 {
+        body.push_str(&pager(&shown, number, pages, listing.members.len()));
+    }
     if hidden_homes {
         body.push_str(
             "<p class=\"note\">Homes of other users that share nothing with you are not shown.</p>\n",
@@ -156,7 +177,7 @@ impl Page<'_> {
         html
     }
 
-    fn table(&self, listing: &Listing) -> String {
+    fn table(&self, listing: &Listing, rows: std::ops::Range<usize>) -> String {
         if listing.members.is_empty() {
             return "<p class=\"empty\" id=\"empty\">Nothing here yet.</p>\n".to_owned();
         }
@@ -165,7 +186,7 @@ impl Page<'_> {
             "<table id=\"listing\"><thead><tr><th>Name</th><th>Kind</th><th>Size</th>\
              <th>Modified</th><th></th></tr></thead><tbody>\n",
         );
-        for member in &listing.members {
+        for member in &listing.members[rows] {
             let path = listing::path_of(&member.href);
             let mut label = escape(member.displayname.as_deref().unwrap_or(&member.name));
             if member.is_collection() {
@@ -257,6 +278,31 @@ impl Page<'_> {
         html.push_str("</section>\n");
         html
     }
+}
+
+/// The most members one page shows; a larger folder is shown a page at a time
+/// (`?page=2`), which keeps each page quick to make and to draw.
+const PAGE_ROWS: usize = 500;
+
+/// Links to the other pages of a large folder.
+fn pager(href: &str, number: usize, pages: usize, members: usize) -> String {
+    let link = |n: usize, label: &str, rel: &str| {
+        format!(
+            "<a rel=\"{rel}\" href=\"{}?page={n}\">{label}</a>",
+            escape(href)
+        )
+    };
+    let mut html =
+        format!("<nav class=\"pager\" id=\"pager\">Page {number} of {pages} ({members} items) ");
+    if number > 1 {
+        html.push_str(&link(number - 1, "Previous", "prev"));
+        html.push(' ');
+    }
+    if number < pages {
+        html.push_str(&link(number + 1, "Next", "next"));
+    }
+    html.push_str("</nav>\n");
+    html
 }
 
 /// An error as a page: what failed, in words ([`explain`]), and a way back.

@@ -63,41 +63,45 @@ pub(crate) struct Listing {
     pub(crate) members: Vec<Entry>,
 }
 
-const PROPS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+/// What a page shows of the folder itself.
+const THIS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:r="urn:ietf:params:xml:ns:carddav">
-<d:prop><d:displayname/><d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getcontenttype/><d:current-user-privilege-set/><d:principal-URL/><c:calendar-description/><r:addressbook-description/></d:prop>
+<d:prop><d:displayname/><d:resourcetype/><d:current-user-privilege-set/><c:calendar-description/><r:addressbook-description/></d:prop>
 </d:propfind>"#;
 
-/// Lists the collection at `href` as the store's principal sees it, by `PROPFIND`
-/// `Depth: 1`. A refusal (403, 404 …) comes back as the server's error.
-pub(crate) async fn list(store: &dyn Store, href: &str) -> Result<Listing, DavError> {
-    let document = propfind(store, href, "1", PROPS).await?;
-    let mut entries = responses(&document);
-    let at = entries
-        .iter()
-        .position(|e| same_href(&e.href, href))
-        .unwrap_or(0);
-    if entries.is_empty() {
-        return Err(DavError::not_found());
-    }
-    let this = entries.remove(at);
-    entries.sort_by(|a, b| {
-        (!a.is_collection(), a.name.to_lowercase())
-            .cmp(&(!b.is_collection(), b.name.to_lowercase()))
-    });
-    Ok(Listing {
-        this,
-        members: entries,
-    })
+/// What a page shows of each member: no privileges (deleting a member is the folder's
+/// `unbind`), so that a large folder's answer stays small.
+const MEMBERS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/><d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getcontenttype/></d:prop></d:propfind>"#;
+
+/// At the root, also whose home each member is.
+const ROOT_MEMBERS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/><d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getcontenttype/><d:principal-URL/></d:prop></d:propfind>"#;
+
+/// Lists the collection at `href` as the store's principal sees it: the folder by
+/// `PROPFIND Depth: 0`, its members by `Depth: 1`. A refusal (403, 404 …) comes back
+/// as the server's error.
+pub(crate) async fn list(store: &dyn Store, href: &str, root: bool) -> Result<Listing, DavError> {
+    let this = propfind(store, href, "0", THIS)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(DavError::not_found)?;
+    let body = if root { ROOT_MEMBERS } else { MEMBERS };
+    let mut members: Vec<Entry> = propfind(store, href, "1", body)
+        .await?
+        .into_iter()
+        .filter(|e| !same_href(&e.href, &this.href))
+        .collect();
+    members.sort_by_cached_key(|m| (!m.is_collection(), m.name.to_lowercase()));
+    Ok(Listing { this, members })
 }
 
 /// Whether the collection at `href` shows the user any member.
 pub(crate) async fn shows_anything(store: &dyn Store, href: &str) -> bool {
     let body = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#;
     match propfind(store, href, "1", body).await {
-        Ok(document) => responses(&document)
-            .iter()
-            .any(|e| !same_href(&e.href, href)),
+        Ok(entries) => entries.iter().any(|e| !same_href(&e.href, href)),
         Err(_) => false,
     }
 }
@@ -107,7 +111,7 @@ async fn propfind(
     href: &str,
     depth: &str,
     body: &'static str,
-) -> Result<Element, DavError> {
+) -> Result<Vec<Entry>, DavError> {
     let request = Request::builder()
         .method("PROPFIND")
         .uri(href)
@@ -127,11 +131,17 @@ async fn propfind(
         let text = String::from_utf8_lossy(&bytes).trim().to_owned();
         return Err(DavError::new(status, text));
     }
-    let limits = xml::Limits {
-        max_depth: 64,
-        max_elements: usize::MAX,
-    };
-    xml::parse(&bytes, &limits).map_err(|e| DavError::internal("a listing did not parse").source(e))
+    // A large folder's answer takes a while to read: off the async threads.
+    dirdav_plugin::compute(move || {
+        let limits = xml::Limits {
+            max_depth: 64,
+            max_elements: usize::MAX,
+        };
+        let document = xml::parse(&bytes, &limits)
+            .map_err(|e| DavError::internal("a listing did not parse").source(e))?;
+        Ok(responses(&document))
+    })
+    .await
 }
 
 fn responses(multistatus: &Element) -> Vec<Entry> {

@@ -116,7 +116,7 @@ pub(crate) async fn page(web: &Web, request: &DavRequest) -> HandlerResult {
             address.root,
             percent_encoding::utf8_percent_encode(&user, SEGMENT)
         );
-        if let Ok(listing) = listing::list(&*request.store, &home).await {
+        if let Ok(listing) = listing::list(&*request.store, &home, false).await {
             let collections: Vec<_> = listing
                 .members
                 .iter()
