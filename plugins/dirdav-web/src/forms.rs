@@ -125,17 +125,7 @@ pub(crate) async fn mkdir(web: &Web, mut request: DavRequest) -> HandlerResult {
         "{to}{}/",
         percent_encoding::utf8_percent_encode(name, SEGMENT)
     );
-    let Ok(inner) = Request::builder()
-        .method("MKCOL")
-        .uri(&target)
-        .body(Body::empty())
-    else {
-        return error_page(&request, StatusCode::BAD_REQUEST, "not a folder name");
-    };
-    match ask(&request, inner).await {
-        (status, _) if status.is_success() => see_other(&to),
-        (status, text) => error_page(&request, status, &text),
-    }
+    act(&request, "MKCOL", &target, &to).await
 }
 
 /// POST `/.web/delete`: `token`, `target` (an href), `back` (the folder to return to),
@@ -165,16 +155,22 @@ pub(crate) async fn delete(web: &Web, mut request: DavRequest) -> HandlerResult 
     if field(&fields, "confirm") != Some("yes") {
         return confirm_page(web, &request, target, &back);
     }
+    act(&request, "DELETE", target, &back).await
+}
+
+/// A bodiless request as the user (`MKCOL`, `DELETE`), then back to the folder `back`
+/// (303), or a page saying why not.
+async fn act(request: &DavRequest, method: &str, target: &str, back: &str) -> HandlerResult {
     let Ok(inner) = Request::builder()
-        .method("DELETE")
+        .method(method)
         .uri(target)
         .body(Body::empty())
     else {
-        return error_page(&request, StatusCode::BAD_REQUEST, "not a path");
+        return error_page(request, StatusCode::BAD_REQUEST, "not a path");
     };
-    match ask(&request, inner).await {
-        (status, _) if status.is_success() => see_other(&back),
-        (status, text) => error_page(&request, status, &text),
+    match ask(request, inner).await {
+        (status, _) if status.is_success() => see_other(back),
+        (status, text) => error_page(request, status, &text),
     }
 }
 
