@@ -127,8 +127,15 @@ fn macos_sees_one_book_and_davx5_sees_each() {
     let (_dir, _root, srv) = tree();
     assert_eq!(
         home_listing(&srv, MACOS),
-        ["/alice/", "/alice/all-contacts/", "/alice/calendar/"],
-        "the merged book stands in for alice's two books and bob's shared one"
+        [
+            "/alice/",
+            "/alice/all-contacts/",
+            "/alice/calendar/",
+            "/alice/inbox/",
+            "/alice/outbox/"
+        ],
+        "the merged book stands in for alice's two books and bob's shared one (the \
+         scheduling mailboxes are made at her first request)"
     );
     assert_eq!(
         home_listing(&srv, DAVX5),
@@ -137,6 +144,8 @@ fn macos_sees_one_book_and_davx5_sees_each() {
             "/alice/bob-team/",
             "/alice/calendar/",
             "/alice/contacts/",
+            "/alice/inbox/",
+            "/alice/outbox/",
             "/alice/work/"
         ]
     );

@@ -166,6 +166,10 @@ impl Store for Scoped {
         self.inner.make_collection(new)
     }
 
+    fn acting_for(&self, user: Principal) -> Option<Arc<dyn Store>> {
+        Some(Arc::new(Scoped::new(self.inner.clone(), Some(user))))
+    }
+
     fn request(
         &self,
         mut request: dirdav_plugin::http::Request<dirdav_plugin::Body>,

@@ -1660,6 +1660,11 @@ impl Store for Inner {
         Box::pin(methods::mkcol::create(self, new))
     }
 
+    fn acting_for(&self, user: Principal) -> Option<Arc<dyn Store>> {
+        let me = self.me.upgrade()?;
+        Some(Arc::new(crate::scoped::Scoped::new(me, Some(user))))
+    }
+
     fn request(&self, request: http::Request<axum::body::Body>) -> BoxFuture<'_, Response> {
         Box::pin(async move {
             match self.me.upgrade() {

@@ -280,6 +280,14 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     /// may be an href as the server writes them (behind a proxy, with its prefix).
     fn request(&self, request: http::Request<Body>) -> BoxFuture<'_, Response<Body>>;
 
+    /// The store as another user sees it, for what the server does on a user's behalf
+    /// rather than at a request's bidding: scheduling reads an attendee's calendars for
+    /// their free-busy times and delivers an invitation into their inbox with their
+    /// authority. A request's own reads and writes go through the store it was given;
+    /// a plugin using this decides itself what the requester may learn of the answer.
+    /// `None` only while the server is being dropped.
+    fn acting_for(&self, user: Principal) -> Option<Arc<dyn Store>>;
+
     /// Creates an empty file, as a PUT of no bytes would (the write checks of its
     /// folder run; observers hear `method`): LOCK on an unmapped URL (RFC 4918 §7.3).
     /// Fails with 405 when something exists there, 409 without a parent folder, 403

@@ -51,6 +51,10 @@ pub(crate) struct Settings {
     /// read only (in the file: `locking = false`).
     #[arg(long = "no-locking", num_args = 0, default_missing_value = "false")]
     pub(crate) locking: Option<bool>,
+    /// Do not offer CalDAV scheduling (inbox, outbox, free-busy lookups through the
+    /// outbox) (in the file: `scheduling = false`).
+    #[arg(long = "no-scheduling", num_args = 0, default_missing_value = "false")]
+    pub(crate) scheduling: Option<bool>,
     /// Do not offer the web page: a browser opening a folder then gets a bare list,
     /// and there is no setup page (in the file: `web = false`).
     #[arg(long = "no-web", num_args = 0, default_missing_value = "false")]
@@ -139,7 +143,7 @@ impl Settings {
     pub(crate) fn over(self, file: Settings) -> Settings {
         over!(self, file;
             root, listen, htpasswd, state_dir, watch, sync_log_limit, git_commit,
-            create_homes, locking, web, base_path, max_body, max_property_size, max_settings_size,
+            create_homes, locking, web, scheduling, base_path, max_body, max_property_size, max_settings_size,
             propfind_infinity_limit, trusted_proxies, trust_proxy_user, allow_plain_auth,
             tls_cert, tls_key, tls_listen, idle_timeout, max_connections,
             max_connections_per_address,
@@ -310,6 +314,7 @@ mod tests {
             ("no-create-homes", "create-homes"),
             ("no-locking", "locking"),
             ("no-web", "web"),
+            ("no-scheduling", "scheduling"),
             ("trusted-proxy", "trusted-proxies"),
         ];
         for arg in Flags::command().get_arguments() {

@@ -409,6 +409,14 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .groups(s.groups.clone())
                 .create_homes(s.create_homes.unwrap_or(true)),
         );
+    if s.scheduling.unwrap_or(true) {
+        builder = builder.plugin(dirdav_scheduling::Scheduling::users(
+            known.iter().cloned(),
+            s.users
+                .iter()
+                .filter_map(|(name, u)| Some((name.clone(), u.email.clone()?))),
+        ));
+    }
     builder = builder.plugin(dirdav_quota::Quota);
     if s.locking.unwrap_or(true) {
         builder = builder.plugin(match &state_dir {

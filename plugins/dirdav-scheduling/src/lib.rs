@@ -1,0 +1,269 @@
+//! CalDAV scheduling (RFC 6638), first part: every user gets a scheduling inbox and
+//! outbox (`/<user>/inbox/`, `/<user>/outbox/`: folders with a `.dav.toml` like any
+//! collection), their principal names them (`schedule-inbox-URL`,
+//! `schedule-outbox-URL`, `calendar-user-type`), the inbox names the calendar invitations
+//! go to (`schedule-default-calendar-URL`), a calendar says whether it counts for
+//! free-busy (`schedule-calendar-transp`), and a `POST` of a VFREEBUSY request to one's
+//! outbox answers the busy times of the users it names (§5), which is how iOS/macOS
+//! Calendar and Thunderbird show availability.
+//!
+//! Implicit scheduling (invitations delivered on PUT, replies, cancellations, iMIP by
+//! mail, `Schedule-Tag`) is not here yet, so the `calendar-auto-schedule` compliance
+//! token is not registered: clients keep scheduling by mail themselves.
+
+mod freebusy;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dirdav_plugin::xml::{Element, Name, ns};
+use dirdav_plugin::{
+    DavError, LiveProperty, NewCollection, Plugin, Principal, PropContext, Registrar, Store,
+};
+
+/// The collection kind of inboxes.
+pub const INBOX: &str = "schedule-inbox";
+/// The collection kind of outboxes.
+pub const OUTBOX: &str = "schedule-outbox";
+
+const fn cal(local: &'static str) -> Name {
+    Name::new(ns::CALDAV, local)
+}
+
+const HREF: Name = Name::new(ns::DAV, "href");
+
+/// The scheduling plugin.
+#[derive(Debug, Clone, Default)]
+pub struct Scheduling {
+    users: Arc<Users>,
+}
+
+/// Who can be scheduled with: user names and their e-mail addresses.
+#[derive(Debug, Default)]
+pub(crate) struct Users {
+    names: Vec<String>,
+    emails: BTreeMap<String, String>,
+}
+
+impl Users {
+    /// The user a calendar user address names: `mailto:` one of the users' e-mail
+    /// addresses (or a user name that is an address), or the URL of a user's principal.
+    pub(crate) fn resolve(&self, address: &str, store: &dyn Store) -> Option<String> {
+        let address = address.trim();
+        if let Some(mail) = address
+            .get(..7)
+            .filter(|s| s.eq_ignore_ascii_case("mailto:"))
+            .map(|_| &address[7..])
+        {
+            let by_email = self
+                .emails
+                .iter()
+                .find(|(_, e)| e.eq_ignore_ascii_case(mail))
+                .map(|(u, _)| u.clone());
+            return by_email.or_else(|| {
+                self.names
+                    .iter()
+                    .find(|n| n.contains('@') && n.eq_ignore_ascii_case(mail))
+                    .cloned()
+            });
+        }
+        let path = store.path_of_href(address)?;
+        let user = path.trim_end_matches('/');
+        (!user.is_empty() && !user.contains('/') && self.names.iter().any(|n| n == user))
+            .then(|| user.to_owned())
+    }
+
+    /// The addresses of a user, as their `calendar-user-address-set` gives them.
+    pub(crate) fn addresses(&self, user: &str, store: &dyn Store) -> Vec<String> {
+        let mut list = Vec::new();
+        if let Some(email) = self.emails.get(user) {
+            list.push(format!("mailto:{email}"));
+        } else if user.contains('@') {
+            list.push(format!("mailto:{user}"));
+        }
+        list.push(store.href_of(user, true));
+        list
+    }
+}
+
+impl Scheduling {
+    /// The users that can be scheduled with, and the e-mail address of those who have
+    /// one (`[users.<name>] email` in `dirdav.toml`).
+    #[must_use]
+    pub fn users(
+        names: impl IntoIterator<Item = String>,
+        emails: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let mut names: Vec<String> = names.into_iter().collect();
+        names.sort();
+        names.dedup();
+        Scheduling {
+            users: Arc::new(Users {
+                names,
+                emails: emails.into_iter().collect(),
+            }),
+        }
+    }
+}
+
+/// The user whose home a resource is (a top-level collection), if it is one.
+fn home_of<'a>(ctx: &PropContext<'a>) -> Option<&'a str> {
+    let path = ctx.resource.path.as_str();
+    (ctx.resource.is_collection && !path.is_empty() && !path.contains('/')).then_some(path)
+}
+
+fn href(ctx: &PropContext<'_>, path: &str) -> Element {
+    Element::with_text(HREF, ctx.store.href_of(path, true))
+}
+
+/// The calendar invitations land in: the home's `calendar` when it is one, else its
+/// first calendar by name.
+pub(crate) fn default_calendar(store: &dyn Store, user: &str) -> Option<String> {
+    let preferred = format!("{user}/calendar");
+    if store
+        .resource(&preferred)
+        .is_some_and(|r| r.is_collection_of("calendar"))
+    {
+        return Some(preferred);
+    }
+    store
+        .members(user)
+        .into_iter()
+        .find(|r| r.is_collection_of("calendar"))
+        .map(|r| r.path)
+}
+
+/// Whether a calendar's events count for free-busy: `schedule-calendar-transp` is
+/// `opaque` unless its `.dav.toml` says `[caldav] schedule-calendar-transp =
+/// "transparent"`.
+pub(crate) fn transparent(calendar: &dirdav_plugin::Resource) -> bool {
+    calendar
+        .collection
+        .string_at(&["caldav", "schedule-calendar-transp"])
+        .is_some_and(|v| v.eq_ignore_ascii_case("transparent"))
+}
+
+impl Plugin for Scheduling {
+    fn name(&self) -> &'static str {
+        "dirdav-scheduling"
+    }
+
+    fn register(&self, r: &mut Registrar<'_>) {
+        r.collection_kind(INBOX, vec![cal("schedule-inbox")])
+            .collection_kind(OUTBOX, vec![cal("schedule-outbox")])
+            .property(
+                LiveProperty::computed(cal("schedule-inbox-URL"), |ctx| {
+                    let user = home_of(ctx)?;
+                    let inbox = format!("{user}/inbox");
+                    let exists = ctx
+                        .store
+                        .resource(&inbox)
+                        .is_some_and(|r| r.is_collection_of(INBOX));
+                    Some(Element::new(cal("schedule-inbox-URL")).child_element(href(ctx, &inbox)))
+                        .filter(|_| exists)
+                })
+                .not_in_allprop(),
+            )
+            .property(
+                LiveProperty::computed(cal("schedule-outbox-URL"), |ctx| {
+                    let user = home_of(ctx)?;
+                    let outbox = format!("{user}/outbox");
+                    let exists = ctx
+                        .store
+                        .resource(&outbox)
+                        .is_some_and(|r| r.is_collection_of(OUTBOX));
+                    Some(Element::new(cal("schedule-outbox-URL")).child_element(href(ctx, &outbox)))
+                        .filter(|_| exists)
+                })
+                .not_in_allprop(),
+            )
+            .property({
+                let users = self.users.clone();
+                LiveProperty::computed(cal("calendar-user-type"), move |ctx| {
+                    let user = home_of(ctx)?;
+                    users
+                        .names
+                        .iter()
+                        .any(|n| n == user)
+                        .then(|| Element::with_text(cal("calendar-user-type"), "INDIVIDUAL"))
+                })
+                .not_in_allprop()
+            })
+            .property(
+                LiveProperty::on_collections_of(
+                    INBOX,
+                    cal("schedule-default-calendar-URL"),
+                    |ctx| {
+                        let user = ctx.resource.path.split('/').next().unwrap_or_default();
+                        let mut set = Element::new(cal("schedule-default-calendar-URL"));
+                        if let Some(calendar) = default_calendar(ctx.store, user) {
+                            set = set.child_element(href(ctx, &calendar));
+                        }
+                        set
+                    },
+                )
+                .not_in_allprop(),
+            )
+            .property(LiveProperty::on_collections_of(
+                "calendar",
+                cal("schedule-calendar-transp"),
+                |ctx| {
+                    let value = match transparent(ctx.resource) {
+                        true => "transparent",
+                        false => "opaque",
+                    };
+                    Element::new(cal("schedule-calendar-transp"))
+                        .child_element(Element::new(cal(value)))
+                },
+            ))
+            .first_request({
+                let users = self.users.clone();
+                move |user: Principal, store: Arc<dyn Store>| {
+                    // Only a known user's top-level folder is their home: a proxy may
+                    // name anyone, and `/shared/` must not grow an inbox.
+                    let known = users.names.iter().any(|n| **n == *user.name);
+                    async move {
+                        match known {
+                            true => create_mailboxes(&user, &*store).await,
+                            false => Ok(()),
+                        }
+                    }
+                }
+            });
+        let users = self.users.clone();
+        r.method("POST", move |request| {
+            let users = users.clone();
+            async move { freebusy::outbox_post(&users, request).await }
+        });
+    }
+}
+
+/// Creates a user's inbox and outbox in their home, when the home exists and they do
+/// not.
+async fn create_mailboxes(user: &Principal, store: &dyn Store) -> Result<(), DavError> {
+    let home = user.name.to_string();
+    if home.is_empty()
+        || home.contains('/')
+        || home.starts_with('.')
+        || store.resource(&home).is_none()
+    {
+        return Ok(());
+    }
+    for (name, kind, label) in [("inbox", INBOX, "Inbox"), ("outbox", OUTBOX, "Outbox")] {
+        let path = format!("{home}/{name}");
+        if store.resource(&path).is_some() {
+            continue;
+        }
+        store
+            .make_collection(NewCollection {
+                path: &path,
+                kind: Some(kind),
+                lists: Vec::new(),
+                props: vec![Element::with_text(Name::new(ns::DAV, "displayname"), label)],
+                method: "MKCOL",
+                principal: Some(user),
+            })
+            .await?;
+    }
+    Ok(())
+}
