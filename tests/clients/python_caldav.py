@@ -83,4 +83,21 @@ check("MKCALENDAR", client.calendar(url=base + "/alice/pyc-cal/").get_display_na
 new.save_event(dtstart=datetime.datetime(2027, 1, 1, 9, tzinfo=utc), summary="New year", uid="pyc-ny")
 check("write into the new calendar", len(new.events()) == 1)
 
+# Scheduling (RFC 6638), as far as dirdav offers it: mailboxes, addresses, and a
+# free-busy lookup through the outbox (run.sh gives alice and bob e-mail addresses).
+inbox, outbox = principal.schedule_inbox(), principal.schedule_outbox()
+check("scheduling: the principal names its inbox and outbox",
+      str(inbox.url).endswith("/alice/inbox/") and str(outbox.url).endswith("/alice/outbox/"),
+      (inbox.url, outbox.url))
+addresses = principal.calendar_user_address_set()
+check("scheduling: calendar-user-address-set", "mailto:alice@example.com" in addresses, addresses)
+answer = principal.freebusy_request(datetime.datetime(2026, 11, 1, tzinfo=utc),
+                                    datetime.datetime(2026, 12, 1, tzinfo=utc),
+                                    ["mailto:bob@example.com", "mailto:nobody@example.net"])
+busy = answer.get("mailto:bob@example.com")
+check("scheduling: free-busy of bob through the outbox",
+      busy is not None and "FREEBUSY" in busy.data and "SUMMARY" not in busy.data, answer)
+check("scheduling: an unknown attendee is answered with an error status",
+      answer["errors"].get("mailto:nobody@example.net", "").startswith("3.7"), answer["errors"])
+
 print(f"python-caldav: {passed} passed, 0 failed")

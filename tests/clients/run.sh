@@ -15,7 +15,9 @@ trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q --disable-pip-version-check "caldav>=2,<4" "caldav-server-tester>=1.7,<2" vobject "vdirsyncer>=0.19,<0.22"
 cp -r example-data "$work/example-data"
-(cd "$work" && exec "$OLDPWD/$bin" serve --listen 127.0.0.1:0 --state-dir "$work/state" 2> "$work/log") &
+# E-mail addresses, as a deployment gives them: scheduling names users by them.
+printf '[users.alice]\nemail = "alice@example.com"\n[users.bob]\nemail = "bob@example.com"\n' > "$work/dirdav.toml"
+(cd "$work" && exec "$OLDPWD/$bin" serve --config dirdav.toml --listen 127.0.0.1:0 --state-dir "$work/state" 2> "$work/log") &
 pid=$!
 port=$(listening "$work/log")
 "$work/venv/bin/python" tests/clients/python_caldav.py "http://127.0.0.1:$port"
