@@ -1,6 +1,8 @@
-//! End-to-end: CalDAV scheduling's first part (RFC 6638, `dirdav-scheduling`): inboxes
-//! and outboxes, the properties clients read to find them, and free-busy lookups by a
-//! POST to one's outbox, as iOS/macOS Calendar and Thunderbird make them.
+//! End-to-end: CalDAV scheduling (RFC 6638, `dirdav-scheduling`): inboxes and outboxes,
+//! the properties clients read to find them, free-busy lookups by a POST to one's
+//! outbox, and implicit scheduling: an invitation reaching a local attendee's inbox and
+//! calendar and an external one by mail (an SMTP sink here), the answer reaching the
+//! organizer's copy, and a cancellation reaching both.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -16,6 +18,11 @@ const BOB: (&str, &str) = ("bob", "builder");
 /// example-data with e-mail addresses for alice and bob in `dirdav.toml`; `edit` runs
 /// on the tree before the server starts.
 fn server(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, Dirdav) {
+    server_with(edit, "")
+}
+
+/// [`server`], with more of `dirdav.toml` (its top-level keys first).
+fn server_with(edit: impl FnOnce(&Path), settings: &str) -> (tempfile::TempDir, Dirdav) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("example-data");
     support::copy_dir(
@@ -24,7 +31,9 @@ fn server(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, Dirdav) {
     );
     std::fs::write(
         dir.path().join("dirdav.toml"),
-        "[users.alice]\nemail = \"alice@example.com\"\n[users.bob]\nemail = \"bob@example.com\"\n",
+        format!(
+            "{settings}\n[users.alice]\nemail = \"alice@example.com\"\n[users.bob]\nemail = \"bob@example.com\"\n"
+        ),
     )
     .unwrap();
     edit(&data);
@@ -159,12 +168,12 @@ fn principals_name_their_inbox_and_outbox_and_mailboxes_are_made_at_first_login(
         .header("Depth", "0")
         .send();
     assert!(r.status == 403 || r.status == 404, "{}", r.status);
-    // Implicit scheduling is not offered yet, so clients are not told it is.
+    // Clients are told the server schedules.
     let r = srv
         .request("OPTIONS", "/alice/")
         .auth(ALICE.0, ALICE.1)
         .send();
-    assert!(!r.header("dav").unwrap().contains("calendar-auto-schedule"));
+    assert!(r.header("dav").unwrap().contains("calendar-auto-schedule"));
 }
 
 #[test]
@@ -285,4 +294,223 @@ fn outbox_posts_are_refused_with_their_conditions() {
     // POST elsewhere.
     let r = post(&srv, ALICE, "/alice/calendar/", &request);
     assert_eq!(r.status, 405, "{}", r.body);
+}
+
+/// A mail server that accepts everything and keeps each message's text.
+fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = messages.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut out) = stream else { continue };
+            let mut lines = BufReader::new(out.try_clone().unwrap());
+            let _ = out.write_all(b"220 sink ESMTP\r\n");
+            let mut line = String::new();
+            while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let answer: &[u8] = match verb.as_str() {
+                    "EHLO" | "HELO" => b"250 sink\r\n",
+                    "DATA" => {
+                        let _ = out.write_all(b"354 go on\r\n");
+                        let mut text = String::new();
+                        let mut part = String::new();
+                        while lines.read_line(&mut part).unwrap_or(0) > 0 && part != ".\r\n" {
+                            text.push_str(&part);
+                            part.clear();
+                        }
+                        kept.lock().unwrap().push(text);
+                        b"250 queued\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = out.write_all(b"221 bye\r\n");
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                let _ = out.write_all(answer);
+                line.clear();
+            }
+        }
+    });
+    (port, messages)
+}
+
+const INVITATION: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n\
+    UID:planning-2027\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20270110T100000Z\r\n\
+    DTEND:20270110T110000Z\r\nSUMMARY:Planning 2027\r\n\
+    ORGANIZER;CN=Alice:mailto:alice@example.com\r\n\
+    ATTENDEE;PARTSTAT=ACCEPTED:mailto:alice@example.com\r\n\
+    ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com\r\n\
+    ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:erin@example.net\r\n\
+    END:VEVENT\r\nEND:VCALENDAR\r\n";
+
+fn get(srv: &Dirdav, who: (&str, &str), path: &str) -> Response {
+    srv.request("GET", path).auth(who.0, who.1).send()
+}
+
+fn put(srv: &Dirdav, who: (&str, &str), path: &str, body: &str) -> Response {
+    srv.request("PUT", path)
+        .auth(who.0, who.1)
+        .header("Content-Type", "text/calendar")
+        .body(body)
+        .send()
+}
+
+/// The texts of the files in a user's inbox.
+fn inbox(srv: &Dirdav, who: (&str, &str)) -> Vec<String> {
+    let r = srv
+        .request("PROPFIND", &format!("/{}/inbox/", who.0))
+        .auth(who.0, who.1)
+        .header("Depth", "1")
+        .body(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
+        .send();
+    assert_eq!(r.status, 207, "{}", r.body);
+    r.body
+        .split("<d:href>")
+        .skip(1)
+        .map(|rest| rest[..rest.find('<').unwrap()].to_owned())
+        .filter(|href| href.ends_with(".ics"))
+        .map(|href| get(srv, who, &href).body)
+        .collect()
+}
+
+#[test]
+fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
+    let (port, mail) = smtp_sink();
+    let settings =
+        format!("smtp-url = \"smtp://127.0.0.1:{port}\"\nmail-from = \"calendar@example.com\"");
+    let (_dir, srv) = server_with(|_| {}, &settings);
+    let sent = || mail.lock().unwrap().clone();
+
+    // Alice saves the meeting: bob's inbox gets the REQUEST, his calendar a copy waiting
+    // for his answer, and erin (no user here) one message by mail.
+    let r = put(&srv, ALICE, "/alice/calendar/planning.ics", INVITATION);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let messages = inbox(&srv, BOB);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].contains("METHOD:REQUEST") && messages[0].contains("UID:planning-2027"));
+    let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
+    assert_eq!(copy.status, 200);
+    assert!(
+        copy.body
+            .contains("PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com"),
+        "{}",
+        copy.body
+    );
+    assert!(!copy.body.contains("METHOD"), "a calendar keeps no METHOD");
+    let mails = sent();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    for needle in [
+        "To: erin@example.net",
+        "Subject: Invitation: Planning 2027",
+        "method=REQUEST",
+        "Reply-To: alice@example.com",
+        "UID:planning-2027",
+    ] {
+        assert!(mails[0].contains(needle), "{needle}: {}", mails[0]);
+    }
+    assert!(
+        inbox(&srv, ALICE).is_empty(),
+        "the organizer is not sent her own invitation"
+    );
+
+    // Bob accepts in his calendar: alice's copy shows it and her inbox has his REPLY.
+    let accepted = copy.body.replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
+        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob",
+    );
+    let r = srv
+        .request("PUT", "/bob/calendar/planning-2027.ics")
+        .auth(BOB.0, BOB.1)
+        .header("Content-Type", "text/calendar")
+        .header("If-Match", copy.header("etag").unwrap())
+        .body(accepted)
+        .send();
+    assert_eq!(r.status, 204, "{}", r.body);
+    let organizers = get(&srv, ALICE, "/alice/calendar/planning.ics");
+    assert!(
+        organizers
+            .body
+            .contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@example.com"),
+        "{}",
+        organizers.body
+    );
+    assert!(
+        organizers
+            .body
+            .contains("PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:erin@example.net")
+    );
+    let replies = inbox(&srv, ALICE);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].contains("METHOD:REPLY"));
+    assert!(replies[0].contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@example.com"));
+    assert!(
+        !replies[0].contains("erin"),
+        "a reply names its attendee only"
+    );
+    // An edit of bob's that changes no answer sends nothing.
+    let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
+    let r = put(
+        &srv,
+        BOB,
+        "/bob/calendar/planning-2027.ics",
+        &copy
+            .body
+            .replace("SUMMARY:Planning 2027", "SUMMARY:Planning (bring numbers)"),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(inbox(&srv, ALICE).len(), 1);
+    assert_eq!(sent().len(), 1, "a local reply goes by no mail");
+
+    // Alice moves the meeting: bob's copy follows and keeps his answer; erin is told.
+    let moved = organizers
+        .body
+        .replace("DTSTART:20270110T100000Z", "DTSTART:20270111T100000Z")
+        .replace("DTEND:20270110T110000Z", "DTEND:20270111T110000Z");
+    let r = put(&srv, ALICE, "/alice/calendar/planning.ics", &moved);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
+    assert!(
+        copy.body.contains("DTSTART:20270111T100000Z"),
+        "{}",
+        copy.body
+    );
+    assert!(
+        copy.body
+            .contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@example.com"),
+        "{}",
+        copy.body
+    );
+    assert_eq!(inbox(&srv, BOB).len(), 2);
+    assert_eq!(sent().len(), 2);
+
+    // Alice cancels by deleting it: bob's copy is cancelled, his inbox has the CANCEL,
+    // erin gets a cancellation by mail.
+    let r = srv
+        .request("DELETE", "/alice/calendar/planning.ics")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(r.status, 204);
+    let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
+    assert!(copy.body.contains("STATUS:CANCELLED"), "{}", copy.body);
+    let messages = inbox(&srv, BOB);
+    assert_eq!(messages.len(), 3);
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.contains("METHOD:CANCEL"))
+            .count(),
+        1
+    );
+    let mails = sent();
+    assert_eq!(mails.len(), 3);
+    assert!(
+        mails[2].contains("Subject: Cancelled: Planning 2027"),
+        "{}",
+        mails[2]
+    );
+    assert!(mails[2].contains("method=CANCEL"), "{}", mails[2]);
 }

@@ -297,6 +297,36 @@ pub struct WriteEvent {
     pub principal: Option<Principal>,
 }
 
+/// A change to an item that has landed ([`Registrar::after_item_change`]): a PUT or a
+/// DELETE of a file in a collection of the hook's kind, with the bytes before and after.
+#[allow(missing_debug_implementations)] // the store has no useful Debug
+pub struct ItemChange {
+    /// `PUT` or `DELETE`.
+    pub method: Method,
+    /// The item's decoded path.
+    pub path: String,
+    /// What it held before, if it existed.
+    pub before: Option<bytes::Bytes>,
+    /// What it holds now; `None` once deleted.
+    pub after: Option<bytes::Bytes>,
+    /// Who made the change.
+    pub principal: Option<Principal>,
+    /// The request was made by a plugin on its own behalf (it carried [`Agent`]): a
+    /// delivery, not a person's edit.
+    pub by_agent: bool,
+    /// The whole tree, unscoped: act as a user with [`Store::acting_for`].
+    pub store: Arc<dyn Store>,
+}
+
+/// Put into the extensions of a request a plugin makes on its own behalf through
+/// [`Store::request`] (scheduling delivering an invitation), so that
+/// [`ItemChange::by_agent`] tells it from a person's edit. Clients cannot set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Agent;
+
+/// What [`Registrar::after_item_change`] runs.
+pub type ItemHook = Arc<dyn Fn(ItemChange) -> crate::BoxFuture<'static, ()> + Send + Sync>;
+
 /// A write about to bring bytes below a folder, for space checks
 /// ([`Registrar::space_check`]): quotas. PUT asks before the body arrives (with its
 /// `Content-Length`, when given) and again with the bytes received; COPY and MOVE ask
@@ -452,6 +482,8 @@ pub struct Registry {
     pub locks: Option<Owned<Arc<dyn crate::LockKeeper>>>,
     /// Checks before a write brings bytes (quotas).
     pub space_checks: Vec<Owned<SpaceHook>>,
+    /// Hooks after an item of a kind changed, by collection kind.
+    pub item_hooks: Vec<Owned<(String, ItemHook)>>,
     conflicts: Vec<String>,
 }
 
@@ -549,6 +581,18 @@ impl Registry {
             }
         }
         merged
+    }
+
+    /// The hooks run after an item of a collection of `kind` changed.
+    pub fn item_hooks_for(&self, kind: Option<&str>) -> Vec<ItemHook> {
+        let Some(kind) = kind else {
+            return Vec::new();
+        };
+        self.item_hooks
+            .iter()
+            .filter(|h| h.item.0 == kind)
+            .map(|h| h.item.1.clone())
+            .collect()
     }
 
     /// The summarizer for items of a collection kind.
@@ -819,6 +863,23 @@ impl Registrar<'_> {
     ) -> &mut Self {
         let owned = self.owned(Arc::new(observer) as Observer);
         self.registry.observers.push(owned);
+        self
+    }
+
+    /// Runs after a PUT or DELETE of an item in a collection of `kind` has landed,
+    /// with the item's bytes before and after, once the collection's lock is released
+    /// and before the request is answered (so a client that sees the answer sees what
+    /// the hook did). The hook cannot fail the request: it logs what goes wrong. Writes
+    /// it makes through the store run every check and every hook again; it marks them
+    /// with [`Agent`] to tell them apart. COPY and MOVE do not run it.
+    pub fn after_item_change<F, Fut>(&mut self, kind: &str, hook: F) -> &mut Self
+    where
+        F: Fn(ItemChange) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let hook: ItemHook = Arc::new(move |change| Box::pin(hook(change)));
+        let owned = self.owned((kind.to_owned(), hook));
+        self.registry.item_hooks.push(owned);
         self
     }
 

@@ -55,6 +55,14 @@ pub(crate) struct Settings {
     /// outbox) (in the file: `scheduling = false`).
     #[arg(long = "no-scheduling", num_args = 0, default_missing_value = "false")]
     pub(crate) scheduling: Option<bool>,
+    /// SMTP server for invitations to people outside the server (iMIP), as a URL:
+    /// smtp://host:25, smtp://user:password@host:587?tls=required (STARTTLS),
+    /// smtps://user:password@host:465. Without it, external attendees are not told.
+    #[arg(long, value_name = "URL", env = "DIRDAV_SMTP_URL")]
+    pub(crate) smtp_url: Option<String>,
+    /// The address invitations by mail come from (replies go to the organizer).
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) mail_from: Option<String>,
     /// Do not offer the web page: a browser opening a folder then gets a bare list,
     /// and there is no setup page (in the file: `web = false`).
     #[arg(long = "no-web", num_args = 0, default_missing_value = "false")]
@@ -143,7 +151,7 @@ impl Settings {
     pub(crate) fn over(self, file: Settings) -> Settings {
         over!(self, file;
             root, listen, htpasswd, state_dir, watch, sync_log_limit, git_commit,
-            create_homes, locking, web, scheduling, base_path, max_body, max_property_size, max_settings_size,
+            create_homes, locking, web, scheduling, smtp_url, mail_from, base_path, max_body, max_property_size, max_settings_size,
             propfind_infinity_limit, trusted_proxies, trust_proxy_user, allow_plain_auth,
             tls_cert, tls_key, tls_listen, idle_timeout, max_connections,
             max_connections_per_address,

@@ -410,12 +410,23 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .create_homes(s.create_homes.unwrap_or(true)),
         );
     if s.scheduling.unwrap_or(true) {
-        builder = builder.plugin(dirdav_scheduling::Scheduling::users(
+        let mut scheduling = dirdav_scheduling::Scheduling::users(
             known.iter().cloned(),
             s.users
                 .iter()
                 .filter_map(|(name, u)| Some((name.clone(), u.email.clone()?))),
-        ));
+        );
+        match (&s.smtp_url, &s.mail_from) {
+            (Some(url), Some(from)) => {
+                scheduling = scheduling
+                    .smtp(url, from)
+                    .map_err(|e| format!("--smtp-url: {e}"))?;
+                tracing::info!(%from, "invitations to external addresses go by mail");
+            }
+            (Some(_), None) => return Err("--smtp-url needs --mail-from".into()),
+            (None, _) => {}
+        }
+        builder = builder.plugin(scheduling);
     }
     builder = builder.plugin(dirdav_quota::Quota);
     if s.locking.unwrap_or(true) {

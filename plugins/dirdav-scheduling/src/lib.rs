@@ -12,6 +12,9 @@
 //! token is not registered: clients keep scheduling by mail themselves.
 
 mod freebusy;
+mod implicit;
+mod itip;
+mod mail;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,9 +36,19 @@ const fn cal(local: &'static str) -> Name {
 const HREF: Name = Name::new(ns::DAV, "href");
 
 /// The scheduling plugin.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Scheduling {
     users: Arc<Users>,
+    mail: Option<Arc<dyn implicit::Mail>>,
+}
+
+impl std::fmt::Debug for Scheduling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduling")
+            .field("users", &self.users)
+            .field("mail", &self.mail.is_some())
+            .finish()
+    }
 }
 
 /// Who can be scheduled with: user names and their e-mail addresses.
@@ -73,6 +86,11 @@ impl Users {
             .then(|| user.to_owned())
     }
 
+    /// Whether `name` is a user scheduling knows.
+    pub(crate) fn is_known(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
     /// The addresses of a user, as their `calendar-user-address-set` gives them.
     pub(crate) fn addresses(&self, user: &str, store: &dyn Store) -> Vec<String> {
         let mut list = Vec::new();
@@ -102,7 +120,17 @@ impl Scheduling {
                 names,
                 emails: emails.into_iter().collect(),
             }),
+            mail: None,
         }
+    }
+
+    /// Sends invitations, replies and cancellations to external addresses by mail
+    /// (iMIP) through the SMTP server at `url` (`smtp://host:25`,
+    /// `smtp://user:password@host:587?tls=required`, `smtps://user:password@host:465`),
+    /// from the address `from`; replies to a message go to its organizer.
+    pub fn smtp(mut self, url: &str, from: &str) -> Result<Self, String> {
+        self.mail = Some(Arc::new(mail::Smtp::new(url, from)?));
+        Ok(self)
     }
 }
 
@@ -149,7 +177,8 @@ impl Plugin for Scheduling {
     }
 
     fn register(&self, r: &mut Registrar<'_>) {
-        r.collection_kind(INBOX, vec![cal("schedule-inbox")])
+        r.compliance("calendar-auto-schedule")
+            .collection_kind(INBOX, vec![cal("schedule-inbox")])
             .collection_kind(OUTBOX, vec![cal("schedule-outbox")])
             .property(
                 LiveProperty::computed(cal("schedule-inbox-URL"), |ctx| {
@@ -230,6 +259,12 @@ impl Plugin for Scheduling {
                     }
                 }
             });
+        let users = self.users.clone();
+        let mail = self.mail.clone();
+        r.after_item_change("calendar", move |change| {
+            let (users, mail) = (users.clone(), mail.clone());
+            async move { implicit::on_change(&users, mail.as_deref(), change).await }
+        });
         let users = self.users.clone();
         r.method("POST", move |request| {
             let users = users.clone();

@@ -28,7 +28,7 @@ pub(crate) async fn delete(
             "DELETE of a collection needs Depth: infinity",
         ));
     }
-    let _guard = if resource.is_collection {
+    let guard = if resource.is_collection {
         srv.locks.tree().await
     } else {
         srv.locks.item(parent_key).await
@@ -37,6 +37,14 @@ pub(crate) async fn delete(
         .resource_in(&srv.index(), &ctx.key)
         .ok_or_else(DavError::not_found)?;
     preconditions(srv, ctx, Some(&current))?;
+    let hooks = match current.is_collection {
+        true => Vec::new(),
+        false => srv.registry.item_hooks_for(current.kind()),
+    };
+    let before = match hooks.is_empty() {
+        true => None,
+        false => super::read_item(srv, &ctx.key).await,
+    };
     let fs_path = srv.fs_path(&ctx.key);
     let is_dir = current.is_collection;
     let (root, parent, item) = (srv.root_dir.clone(), parent_key.to_owned(), name.to_owned());
@@ -54,6 +62,10 @@ pub(crate) async fn delete(
         changed.push(edit_dotfile(srv, parent_key, vec![edit], Effect::Silent).await?);
     }
     srv.notify(ctx, None, changed);
+    drop(guard);
+    if !hooks.is_empty() {
+        super::run_item_hooks(srv, ctx, hooks, before, None).await;
+    }
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

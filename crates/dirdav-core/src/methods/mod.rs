@@ -251,3 +251,43 @@ pub(crate) async fn edit_dotfile(
     .await;
     Ok(key)
 }
+
+/// The bytes of an item as they are on disk, for the item hooks; `None` when it cannot
+/// be read (gone meanwhile).
+pub(crate) async fn read_item(srv: &Inner, key: &str) -> Option<bytes::Bytes> {
+    let file = srv.root_dir.file(key).ok()?;
+    blocking("reading the item failed", move || {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let mut file = file;
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes::Bytes::from(bytes))
+    })
+    .await
+    .ok()
+}
+
+/// Runs the hooks of an item's change ([`Registrar::after_item_change`]), one after
+/// another, once the write has landed and its lock is released.
+///
+/// [`Registrar::after_item_change`]: dirdav_plugin::Registrar::after_item_change
+pub(crate) async fn run_item_hooks(
+    srv: &std::sync::Arc<Inner>,
+    ctx: &Ctx,
+    hooks: Vec<dirdav_plugin::ItemHook>,
+    before: Option<bytes::Bytes>,
+    after: Option<bytes::Bytes>,
+) {
+    for hook in hooks {
+        hook(dirdav_plugin::ItemChange {
+            method: ctx.method().clone(),
+            path: ctx.key.clone(),
+            before: before.clone(),
+            after: after.clone(),
+            principal: ctx.principal.clone(),
+            by_agent: ctx.parts.extensions.get::<dirdav_plugin::Agent>().is_some(),
+            store: srv.clone(),
+        })
+        .await;
+    }
+}

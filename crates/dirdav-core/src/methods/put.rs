@@ -77,7 +77,7 @@ pub(crate) async fn put(
     })
     .await?;
 
-    let _guard = srv.locks.item(parent_key).await;
+    let guard = srv.locks.item(parent_key).await;
     // What the lock protects: the state as it is now, not as it was when resolved.
     // Under the collection's lock, before the index's: the folder the temporary is in
     // is still the one at the parent's path.
@@ -123,10 +123,20 @@ pub(crate) async fn put(
         .await?
     };
 
+    let hooks = srv.registry.item_hooks_for(parent.kind());
+    let before = match (&current, hooks.is_empty()) {
+        (Some(_), false) => super::read_item(srv, &ctx.key).await,
+        _ => None,
+    };
     let etag = store(srv, &ctx.key, tmp, summary, true).await?;
     let mut changed = vec![ctx.key.clone()];
     changed.extend(keep_media_type(srv, ctx, &parent, current.as_ref()).await?);
     srv.notify(ctx, None, changed);
+    drop(guard);
+    if !hooks.is_empty() {
+        let after = super::read_item(srv, &ctx.key).await;
+        super::run_item_hooks(srv, ctx, hooks, before, after).await;
+    }
 
     let mut response = Response::new(Body::empty());
     *response.status_mut() = if current.is_some() {

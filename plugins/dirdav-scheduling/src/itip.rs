@@ -1,0 +1,303 @@
+//! iCalendar objects as scheduling sees them (RFC 5546): who organizes, who attends and
+//! how they answered, read with the `icalendar` parser; and the few edits scheduling
+//! makes to an object's text (a method, an attendee's answer, a cancellation), made on
+//! its unfolded content lines so that everything else stays as the organizer wrote it.
+
+use icalendar::parser::{Component, read_calendar_simple, unfold};
+
+/// An attendee of a scheduling object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Attendee {
+    /// The calendar user address (`mailto:bob@example.com`).
+    pub(crate) address: String,
+    /// `PARTSTAT`, upper case; `NEEDS-ACTION` when absent.
+    pub(crate) partstat: String,
+    /// `SCHEDULE-AGENT=CLIENT` or `NONE`: the server must not schedule for them.
+    pub(crate) by_client: bool,
+}
+
+/// What scheduling needs of an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Object {
+    pub(crate) uid: String,
+    pub(crate) organizer: String,
+    pub(crate) attendees: Vec<Attendee>,
+    /// `STATUS:CANCELLED` on its master (or only) component.
+    pub(crate) cancelled: bool,
+    pub(crate) summary: Option<String>,
+    /// The unfolded content lines, to edit.
+    pub(crate) lines: Vec<String>,
+}
+
+fn param<'a>(p: &'a icalendar::parser::Property<'a>, name: &str) -> Option<String> {
+    p.params
+        .iter()
+        .find(|x| x.key.as_str().eq_ignore_ascii_case(name))
+        .and_then(|x| x.val.as_ref())
+        .map(|v| v.as_str().trim_matches('"').to_ascii_uppercase())
+}
+
+fn value_of(c: &Component<'_>, name: &str) -> Option<String> {
+    c.properties
+        .iter()
+        .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
+        .map(|p| p.val.as_str().trim().to_owned())
+}
+
+/// Same calendar user address: `mailto:` compared without case, others as written.
+pub(crate) fn same_address(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+impl Object {
+    /// Reads a scheduling object: one with an ORGANIZER. `None` for anything else
+    /// (no ORGANIZER, not iCalendar).
+    pub(crate) fn read(bytes: &[u8]) -> Option<Object> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let text = dirdav_plugin::contentline::without_bom(text);
+        dirdav_plugin::contentline::check_nesting(text).ok()?;
+        let unfolded = unfold(text);
+        let roots = read_calendar_simple(&unfolded).ok()?;
+        let root = roots.first()?;
+        let parts: Vec<&Component<'_>> = root
+            .components
+            .iter()
+            .filter(|c| {
+                ["VEVENT", "VTODO", "VJOURNAL"]
+                    .iter()
+                    .any(|k| c.name.as_str().eq_ignore_ascii_case(k))
+            })
+            .collect();
+        let master = parts
+            .iter()
+            .find(|c| value_of(c, "RECURRENCE-ID").is_none())
+            .or(parts.first())?;
+        let organizer = parts.iter().find_map(|c| value_of(c, "ORGANIZER"))?;
+        let mut attendees: Vec<Attendee> = Vec::new();
+        for c in &parts {
+            for p in c
+                .properties
+                .iter()
+                .filter(|p| p.name.as_str().eq_ignore_ascii_case("ATTENDEE"))
+            {
+                let address = p.val.as_str().trim().to_owned();
+                if attendees.iter().any(|a| same_address(&a.address, &address)) {
+                    continue;
+                }
+                let agent = param(p, "SCHEDULE-AGENT");
+                attendees.push(Attendee {
+                    address,
+                    partstat: param(p, "PARTSTAT").unwrap_or_else(|| "NEEDS-ACTION".to_owned()),
+                    by_client: matches!(agent.as_deref(), Some("CLIENT" | "NONE")),
+                });
+            }
+        }
+        Some(Object {
+            uid: value_of(master, "UID")?,
+            organizer,
+            attendees,
+            cancelled: value_of(master, "STATUS")
+                .is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED")),
+            summary: value_of(master, "SUMMARY"),
+            lines: unfolded
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_owned())
+                .filter(|l| !l.is_empty())
+                .collect(),
+        })
+    }
+
+    /// The answer an attendee gave, if they are one.
+    pub(crate) fn partstat_of(&self, address: &str) -> Option<&str> {
+        self.attendees
+            .iter()
+            .find(|a| same_address(&a.address, address))
+            .map(|a| a.partstat.as_str())
+    }
+
+    /// The object's text, folded, with `METHOD:<method>` (or without any METHOD when
+    /// `None`: what a calendar stores).
+    pub(crate) fn text(&self, method: Option<&str>) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            if name_of(line).eq_ignore_ascii_case("METHOD") {
+                continue;
+            }
+            dirdav_plugin::contentline::fold_into(&mut out, line);
+            if let Some(m) = method
+                && line.eq_ignore_ascii_case("BEGIN:VCALENDAR")
+            {
+                dirdav_plugin::contentline::fold_into(&mut out, &format!("METHOD:{m}"));
+            }
+        }
+        out
+    }
+
+    /// Sets the PARTSTAT of the attendee `address` on every component.
+    pub(crate) fn set_partstat(&mut self, address: &str, partstat: &str) {
+        for line in &mut self.lines {
+            if name_of(line).eq_ignore_ascii_case("ATTENDEE")
+                && same_address(value_of_line(line), address)
+            {
+                *line = with_param(line, "PARTSTAT", partstat);
+            }
+        }
+        for a in &mut self.attendees {
+            if same_address(&a.address, address) {
+                a.partstat = partstat.to_owned();
+            }
+        }
+    }
+
+    /// Sets `STATUS:CANCELLED` on every scheduling component.
+    pub(crate) fn cancel(&mut self) {
+        let mut out = Vec::with_capacity(self.lines.len() + 2);
+        let mut inside = false;
+        for line in self.lines.drain(..) {
+            let upper = line.to_ascii_uppercase();
+            if inside && name_of(&line).eq_ignore_ascii_case("STATUS") {
+                continue;
+            }
+            if ["END:VEVENT", "END:VTODO", "END:VJOURNAL"].contains(&upper.as_str()) {
+                inside = false;
+            }
+            let begins =
+                ["BEGIN:VEVENT", "BEGIN:VTODO", "BEGIN:VJOURNAL"].contains(&upper.as_str());
+            out.push(line);
+            // Right after BEGIN: a component's properties come before its alarms.
+            if begins {
+                out.push("STATUS:CANCELLED".to_owned());
+                inside = true;
+            }
+        }
+        self.lines = out;
+        self.cancelled = true;
+    }
+
+    /// A reply from one attendee (RFC 5546 §3.2.3): the object with that attendee's
+    /// ATTENDEE line alone.
+    pub(crate) fn reply_from(&self, address: &str) -> Object {
+        let mut reply = self.clone();
+        reply.lines.retain(|line| {
+            !name_of(line).eq_ignore_ascii_case("ATTENDEE")
+                || same_address(value_of_line(line), address)
+        });
+        reply
+            .attendees
+            .retain(|a| same_address(&a.address, address));
+        reply
+    }
+}
+
+/// Where a content line's value starts: after the first `:` outside double quotes.
+fn split_line(line: &str) -> (&str, &str) {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ':' if !quoted => return (&line[..i], &line[i + 1..]),
+            _ => {}
+        }
+    }
+    (line, "")
+}
+
+fn name_of(line: &str) -> &str {
+    let (head, _) = split_line(line);
+    head.split(';').next().unwrap_or_default()
+}
+
+fn value_of_line(line: &str) -> &str {
+    split_line(line).1
+}
+
+/// The line with parameter `key` set to `value` (added, or replacing what it was).
+fn with_param(line: &str, key: &str, value: &str) -> String {
+    let (head, val) = split_line(line);
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in head.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ';' if !quoted => parts.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    parts.push(current);
+    let prefix = format!("{}=", key.to_ascii_uppercase());
+    let set = format!("{}={}", key.to_ascii_uppercase(), value);
+    match parts
+        .iter()
+        .position(|p| p.to_ascii_uppercase().starts_with(&prefix))
+    {
+        // In place: the line changes by its value alone.
+        Some(at) => parts[at] = set,
+        None => parts.push(set),
+    }
+    format!("{}:{}", parts.join(";"), val)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n\
+        UID:meet-1\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261210T100000Z\r\nSUMMARY:Planning\r\n\
+        ORGANIZER;CN=Alice:mailto:alice@example.com\r\n\
+        ATTENDEE;CN=\"Bob; the builder\";PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com\r\n\
+        ATTENDEE;SCHEDULE-AGENT=CLIENT:mailto:carol@example.net\r\n\
+        STATUS:CONFIRMED\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\n\
+        END:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn an_invitation_is_read() {
+        let o = Object::read(INVITE.as_bytes()).unwrap();
+        assert_eq!(o.uid, "meet-1");
+        assert_eq!(o.organizer, "mailto:alice@example.com");
+        assert_eq!(o.attendees.len(), 2);
+        assert_eq!(
+            o.partstat_of("MAILTO:bob@example.com"),
+            Some("NEEDS-ACTION")
+        );
+        assert!(o.attendees[1].by_client);
+        assert!(!o.cancelled);
+        assert!(
+            Object::read(
+                b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn answers_methods_and_cancellations_edit_only_their_lines() {
+        let mut o = Object::read(INVITE.as_bytes()).unwrap();
+        o.set_partstat("mailto:bob@example.com", "ACCEPTED");
+        let text = o.text(Some("REPLY"));
+        assert!(text.lines().all(|l| l.len() <= 76), "folded: {text}");
+        let text = unfold(&text);
+        assert!(text.contains("METHOD:REPLY\r\n"), "{text}");
+        assert!(text.contains("ATTENDEE;CN=\"Bob; the builder\";PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@example.com"), "{text}");
+        let again = Object::read(text.as_bytes()).unwrap();
+        assert_eq!(
+            again.partstat_of("mailto:bob@example.com"),
+            Some("ACCEPTED")
+        );
+        assert!(!o.text(None).contains("METHOD"));
+        let reply = o.reply_from("mailto:bob@example.com");
+        assert_eq!(reply.attendees.len(), 1);
+        assert!(!reply.text(None).contains("carol"));
+        o.cancel();
+        let text = o.text(Some("CANCEL"));
+        assert_eq!(text.matches("STATUS:").count(), 1, "{text}");
+        assert!(
+            text.contains("BEGIN:VEVENT\r\nSTATUS:CANCELLED\r\n"),
+            "{text}"
+        );
+        assert!(Object::read(text.as_bytes()).unwrap().cancelled);
+    }
+}
