@@ -514,3 +514,101 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
     );
     assert!(mails[2].contains("method=CANCEL"), "{}", mails[2]);
 }
+
+/// The schedule tag (RFC 6638 §3.2.10): on GET, PUT and PROPFIND of scheduling objects;
+/// unchanged by answers, changed by the organizer; `If-Schedule-Tag-Match` refuses a
+/// write made against an older invitation.
+#[test]
+fn schedule_tags_follow_the_organizer_and_guard_the_attendees_writes() {
+    let (_dir, srv) = server(|_| {});
+    let r = put(&srv, ALICE, "/alice/calendar/planning.ics", INVITATION);
+    assert_eq!(r.status, 201);
+    let organizers_tag = r.header("schedule-tag").expect("on PUT").to_owned();
+    assert!(organizers_tag.starts_with('"'));
+    let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
+    let tag = copy.header("schedule-tag").expect("on GET").to_owned();
+    let r = propfind(
+        &srv,
+        BOB,
+        "/bob/calendar/planning-2027.ics",
+        "<C:schedule-tag/>",
+    );
+    assert!(
+        r.body
+            .contains(&format!("<cal:schedule-tag>{tag}</cal:schedule-tag>")),
+        "{}",
+        r.body
+    );
+
+    // Bob answers against the tag he read: accepted, and the tag stays.
+    let accepted = copy.body.replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
+        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob",
+    );
+    let r = srv
+        .request("PUT", "/bob/calendar/planning-2027.ics")
+        .auth(BOB.0, BOB.1)
+        .header("Content-Type", "text/calendar")
+        .header("If-Schedule-Tag-Match", &tag)
+        .body(accepted.clone())
+        .send();
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.header("schedule-tag"), Some(tag.as_str()));
+    let organizers = get(&srv, ALICE, "/alice/calendar/planning.ics");
+    assert!(
+        organizers
+            .body
+            .contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob")
+    );
+    assert_eq!(
+        organizers.header("schedule-tag"),
+        Some(organizers_tag.as_str()),
+        "a reply merged into the organizer's copy keeps its tag"
+    );
+
+    // Alice changes the meeting: bob's tag changes, and a write against the old one is
+    // refused with nothing changed.
+    let r = put(
+        &srv,
+        ALICE,
+        "/alice/calendar/planning.ics",
+        &organizers
+            .body
+            .replace("SUMMARY:Planning 2027", "SUMMARY:Planning 2027, room 4"),
+    );
+    assert_eq!(r.status, 204);
+    let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
+    let newer = copy.header("schedule-tag").unwrap();
+    assert_ne!(newer, tag);
+    let r = srv
+        .request("PUT", "/bob/calendar/planning-2027.ics")
+        .auth(BOB.0, BOB.1)
+        .header("Content-Type", "text/calendar")
+        .header("If-Schedule-Tag-Match", &tag)
+        .body(accepted)
+        .send();
+    assert_eq!(r.status, 412, "{}", r.body);
+    assert!(
+        get(&srv, BOB, "/bob/calendar/planning-2027.ics")
+            .body
+            .contains("room 4")
+    );
+    let r = srv
+        .request("DELETE", "/bob/calendar/planning-2027.ics")
+        .auth(BOB.0, BOB.1)
+        .header("If-Schedule-Tag-Match", &tag)
+        .send();
+    assert_eq!(r.status, 412);
+
+    // An event without an organizer has no schedule tag.
+    let plain = get(&srv, ALICE, "/alice/calendar/");
+    assert!(plain.header("schedule-tag").is_none());
+    let r = put(
+        &srv,
+        ALICE,
+        "/alice/calendar/alone.ics",
+        &support::event("alone"),
+    );
+    assert_eq!(r.status, 201);
+    assert!(r.header("schedule-tag").is_none());
+}

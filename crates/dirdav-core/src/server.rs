@@ -944,6 +944,7 @@ impl Inner {
                     destination_resource: None,
                     route: true,
                     principal: principal.as_ref(),
+                    headers: &parts.headers,
                     store: self.as_ref(),
                 };
                 self.run_before_method(&check)?;
@@ -1241,6 +1242,7 @@ impl Inner {
             destination_resource: destination_resource.as_ref(),
             route: false,
             principal: ctx.principal.as_ref(),
+            headers: &ctx.parts.headers,
             store: self,
         };
         self.run_before_method(&check)

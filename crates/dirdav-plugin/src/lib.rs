@@ -23,8 +23,9 @@ pub use http;
 pub use locks::{LockCheck, LockKeeper, Touch};
 pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};
 pub use registry::{
-    Agent, ItemChange, ItemHook, LiveProperty, Merged, MergedHook, MethodCheck, Owned, Plugin,
-    PrincipalHook, PropContext, PropGetter, Registrar, Registry, RegistryError, Report, Route,
-    Share, SharesHook, SpaceCheck, Summarizer, ValueCheck, Visibility, WriteCheck, WriteEvent,
+    Agent, ItemChange, ItemHeaders, ItemHook, LiveProperty, Merged, MergedHook, MethodCheck, Owned,
+    Plugin, PrincipalHook, PropContext, PropGetter, Registrar, Registry, RegistryError, Report,
+    Route, Share, SharesHook, SpaceCheck, Summarizer, ValueCheck, Visibility, WriteCheck,
+    WriteEvent,
 };
 pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls, media_essence};

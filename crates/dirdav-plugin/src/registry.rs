@@ -324,6 +324,10 @@ pub struct ItemChange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Agent;
 
+/// What [`Registrar::item_headers`] runs: the headers to add for an item.
+pub type ItemHeaders =
+    Arc<dyn Fn(&Resource) -> Vec<(http::HeaderName, http::HeaderValue)> + Send + Sync>;
+
 /// What [`Registrar::after_item_change`] runs.
 pub type ItemHook = Arc<dyn Fn(ItemChange) -> crate::BoxFuture<'static, ()> + Send + Sync>;
 
@@ -367,6 +371,8 @@ pub struct MethodCheck<'a> {
     pub route: bool,
     /// Who asks.
     pub principal: Option<&'a Principal>,
+    /// The request's headers (conditions plugins evaluate, as `If-Schedule-Tag-Match`).
+    pub headers: &'a http::HeaderMap,
     /// The core's read API; as a [`Configs`], it answers the settings of ancestors.
     pub store: &'a dyn Store,
 }
@@ -484,6 +490,8 @@ pub struct Registry {
     pub space_checks: Vec<Owned<SpaceHook>>,
     /// Hooks after an item of a kind changed, by collection kind.
     pub item_hooks: Vec<Owned<(String, ItemHook)>>,
+    /// Extra response headers for items of a kind ([`Registrar::item_headers`]).
+    pub item_headers: Vec<Owned<(String, ItemHeaders)>>,
     conflicts: Vec<String>,
 }
 
@@ -581,6 +589,18 @@ impl Registry {
             }
         }
         merged
+    }
+
+    /// The extra response headers for an item ([`Registrar::item_headers`]).
+    pub fn headers_for_item(&self, item: &Resource) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        let Some(kind) = item.kind().filter(|_| !item.is_collection) else {
+            return Vec::new();
+        };
+        self.item_headers
+            .iter()
+            .filter(|h| h.item.0 == kind)
+            .flat_map(|h| (h.item.1)(item))
+            .collect()
     }
 
     /// The hooks run after an item of a collection of `kind` changed.
@@ -880,6 +900,18 @@ impl Registrar<'_> {
         let hook: ItemHook = Arc::new(move |change| Box::pin(hook(change)));
         let owned = self.owned((kind.to_owned(), hook));
         self.registry.item_hooks.push(owned);
+        self
+    }
+
+    /// Adds response headers to GET, HEAD and PUT of items in collections of `kind`,
+    /// from what the index knows of the item (`Schedule-Tag`, RFC 6638 §3.2.10).
+    pub fn item_headers(
+        &mut self,
+        kind: &str,
+        hook: impl Fn(&Resource) -> Vec<(http::HeaderName, http::HeaderValue)> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned((kind.to_owned(), Arc::new(hook) as ItemHeaders));
+        self.registry.item_headers.push(owned);
         self
     }
 

@@ -335,8 +335,77 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
         span: exact.map(|(span, _)| span).or(span),
         span_exact: exact.is_some(),
         span_floating: exact.is_some_and(|(_, floating)| floating),
-        fields: Default::default(),
+        fields: schedule_tag(&unfolded)
+            .map(|tag| [(SCHEDULE_TAG, tag)].into_iter().collect())
+            .unwrap_or_default(),
     }
+}
+
+/// The summary field holding a scheduling object's schedule tag (RFC 6638 §3.2.10),
+/// which the scheduling plugin answers as `CALDAV:schedule-tag`.
+pub(crate) const SCHEDULE_TAG: &str = "SCHEDULE-TAG";
+
+/// The schedule tag of a scheduling object (one with an ORGANIZER): a digest of what
+/// the organizer decides, so that it changes when the organizer changes the meeting and
+/// not when an attendee answers (PARTSTAT, RSVP, SCHEDULE-STATUS), sets an alarm, or a
+/// client adds its own `X-` properties; `DTSTAMP` changes with every save and is left
+/// out too. `None` for other objects.
+fn schedule_tag(unfolded: &str) -> Option<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut organizer = false;
+    let mut alarm = 0usize;
+    for line in unfolded.lines().map(|l| l.trim_end_matches('\r')) {
+        let upper = line.to_ascii_uppercase();
+        if upper == "BEGIN:VALARM" {
+            alarm += 1;
+        }
+        let skip = alarm > 0 || upper.starts_with("X-") || upper.starts_with("DTSTAMP");
+        if upper == "END:VALARM" {
+            alarm = alarm.saturating_sub(1);
+        }
+        if skip || line.is_empty() {
+            continue;
+        }
+        organizer |= upper.starts_with("ORGANIZER");
+        if upper.starts_with("ATTENDEE") {
+            hasher.update(without_answer(line).as_bytes());
+        } else {
+            hasher.update(line.as_bytes());
+        }
+        hasher.update(b"\n");
+    }
+    organizer.then(|| hasher.finalize().to_hex()[..16].to_owned())
+}
+
+/// An ATTENDEE line without the parameters that carry the attendee's answer.
+fn without_answer(line: &str) -> String {
+    let mut quoted = false;
+    let mut pieces: Vec<&str> = Vec::new();
+    let (mut start, mut value) = (0, line.len());
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                pieces.push(&line[start..i]);
+                start = i + 1;
+            }
+            ':' if !quoted => {
+                value = i;
+                break;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&line[start..value]);
+    let kept: Vec<&str> = pieces
+        .into_iter()
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or_default().to_ascii_uppercase();
+            !matches!(name.as_str(), "PARTSTAT" | "RSVP" | "SCHEDULE-STATUS")
+                && !name.starts_with("X-")
+        })
+        .collect();
+    format!("{}{}", kept.join(";"), &line[value..])
 }
 
 /// The exact span of an object that is one VEVENT occurring once: the interval
@@ -441,6 +510,40 @@ fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_schedule_tag_follows_the_organizer_not_the_answers() {
+        let object = |partstat: &str, summary: &str, extra: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:m\r\n\
+                 DTSTAMP:2026120{}T000000Z\r\nDTSTART:20261210T100000Z\r\nSUMMARY:{summary}\r\n\
+                 ORGANIZER:mailto:a@example.com\r\n\
+                 ATTENDEE;CN=\"B; b\";PARTSTAT={partstat};RSVP=TRUE:mailto:b@example.com\r\n{extra}\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n",
+                partstat.len() % 9
+            )
+        };
+        let tag = |text: String| {
+            summarize(text.as_bytes())
+                .fields
+                .iter()
+                .find(|(n, _)| *n == SCHEDULE_TAG)
+                .map(|(_, v)| v.to_owned())
+        };
+        let first = tag(object("NEEDS-ACTION", "Plan", "")).expect("a scheduling object has one");
+        let alarm = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nX-MOZ-LASTACK:20261201T000000Z\r\n";
+        assert_eq!(
+            tag(object("ACCEPTED", "Plan", alarm)).as_deref(),
+            Some(first.as_str())
+        );
+        assert_ne!(
+            tag(object("NEEDS-ACTION", "Plan again", "")).as_deref(),
+            Some(first.as_str())
+        );
+        let plain = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:p\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261210T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        assert_eq!(tag(plain.to_owned()), None);
+    }
+
     use super::*;
 
     const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nDTEND:20260102T110000Z\r\nSUMMARY:A long summary that is folded over\r\n two lines\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";

@@ -134,6 +134,39 @@ impl Scheduling {
     }
 }
 
+/// The schedule tag of a calendar item, quoted as HTTP entity tags are, when it is a
+/// scheduling object: the CalDAV plugin's summary keeps it (field `SCHEDULE-TAG`, a
+/// digest of what the organizer decides; RFC 6638 §3.2.10).
+fn schedule_tag(item: &dirdav_plugin::Resource) -> Option<String> {
+    if item.is_collection || item.kind() != Some("calendar") {
+        return None;
+    }
+    let summary = item.summary.as_ref()?;
+    let (_, tag) = summary.fields.iter().find(|(n, _)| *n == "SCHEDULE-TAG")?;
+    Some(format!("\"{tag}\""))
+}
+
+/// `If-Schedule-Tag-Match` (RFC 6638 §8.3) on a PUT or DELETE of a calendar item: the
+/// item must exist and have that schedule tag, else 412.
+fn check_schedule_tag(check: &dirdav_plugin::MethodCheck<'_>) -> Result<(), DavError> {
+    if !matches!(check.method.as_str(), "PUT" | "DELETE") {
+        return Ok(());
+    }
+    let Some(wanted) = check
+        .headers
+        .get("if-schedule-tag-match")
+        .map(|v| v.to_str().unwrap_or_default().trim())
+    else {
+        return Ok(());
+    };
+    match check.resource.and_then(schedule_tag) {
+        Some(current) if current == wanted => Ok(()),
+        _ => Err(DavError::precondition_failed(
+            "the schedule tag has changed: the organizer has updated the meeting",
+        )),
+    }
+}
+
 /// The user whose home a resource is (a top-level collection), if it is one.
 fn home_of<'a>(ctx: &PropContext<'a>) -> Option<&'a str> {
     let path = ctx.resource.path.as_str();
@@ -259,6 +292,25 @@ impl Plugin for Scheduling {
                     }
                 }
             });
+        r.property(
+            LiveProperty::computed(cal("schedule-tag"), |ctx| {
+                schedule_tag(ctx.resource).map(|tag| Element::with_text(cal("schedule-tag"), tag))
+            })
+            .not_in_allprop(),
+        )
+        .item_headers("calendar", |item| {
+            schedule_tag(item)
+                .and_then(|tag| dirdav_plugin::http::HeaderValue::from_str(&tag).ok())
+                .map(|tag| {
+                    (
+                        dirdav_plugin::http::HeaderName::from_static("schedule-tag"),
+                        tag,
+                    )
+                })
+                .into_iter()
+                .collect()
+        })
+        .before_method(check_schedule_tag);
         let users = self.users.clone();
         let mail = self.mail.clone();
         r.after_item_change("calendar", move |change| {

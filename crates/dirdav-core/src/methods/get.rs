@@ -99,6 +99,9 @@ pub(crate) async fn get(
         &httpdate::fmt_http_date(resource.modified),
     );
     insert(&mut response, header::ACCEPT_RANGES, "bytes");
+    for (name, value) in srv.registry.headers_for_item(&resource) {
+        response.headers_mut().insert(name, value);
+    }
     if status == StatusCode::PARTIAL_CONTENT {
         let value = format!("bytes {start}-{}/{size}", start + len - 1);
         insert(&mut response, header::CONTENT_RANGE, &value);

@@ -147,6 +147,13 @@ pub(crate) async fn put(
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }
+    if !srv.registry.item_headers.is_empty()
+        && let Some(stored) = srv.resource_in(&srv.index(), &ctx.key)
+    {
+        for (name, value) in srv.registry.headers_for_item(&stored) {
+            response.headers_mut().insert(name, value);
+        }
+    }
     Ok(response)
 }
 
