@@ -345,11 +345,16 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
 /// which the scheduling plugin answers as `CALDAV:schedule-tag`.
 pub(crate) const SCHEDULE_TAG: &str = "SCHEDULE-TAG";
 
+/// Properties an attendee's client may change on its own copy without the organizer
+/// changing the meeting: stamps it sets on every save, its own counter of saves, whether
+/// the meeting shows the attendee as busy.
+const ATTENDEES_OWN: [&str; 5] = ["DTSTAMP", "SEQUENCE", "LAST-MODIFIED", "CREATED", "TRANSP"];
+
 /// The schedule tag of a scheduling object (one with an ORGANIZER): a digest of what
 /// the organizer decides, so that it changes when the organizer changes the meeting and
-/// not when an attendee answers (PARTSTAT, RSVP, SCHEDULE-STATUS), sets an alarm, or a
-/// client adds its own `X-` properties; `DTSTAMP` changes with every save and is left
-/// out too. `None` for other objects.
+/// not when an attendee answers (PARTSTAT, RSVP, SCHEDULE-STATUS), sets an alarm, adds
+/// `X-` properties, or their client restamps, renumbers or reorders what it saves
+/// ([`ATTENDEES_OWN`]; parameters are compared in any order). `None` for other objects.
 fn schedule_tag(unfolded: &str) -> Option<String> {
     let mut hasher = blake3::Hasher::new();
     let mut organizer = false;
@@ -359,15 +364,16 @@ fn schedule_tag(unfolded: &str) -> Option<String> {
         if upper == "BEGIN:VALARM" {
             alarm += 1;
         }
-        let skip = alarm > 0 || upper.starts_with("X-") || upper.starts_with("DTSTAMP");
+        let name = upper.split([';', ':']).next().unwrap_or_default();
+        let skip = alarm > 0 || name.starts_with("X-") || ATTENDEES_OWN.contains(&name);
         if upper == "END:VALARM" {
             alarm = alarm.saturating_sub(1);
         }
         if skip || line.is_empty() {
             continue;
         }
-        organizer |= upper.starts_with("ORGANIZER");
-        if upper.starts_with("ATTENDEE") {
+        organizer |= name == "ORGANIZER";
+        if name == "ATTENDEE" || name == "ORGANIZER" {
             hasher.update(without_answer(line).as_bytes());
         } else {
             hasher.update(line.as_bytes());
@@ -377,7 +383,8 @@ fn schedule_tag(unfolded: &str) -> Option<String> {
     organizer.then(|| hasher.finalize().to_hex()[..16].to_owned())
 }
 
-/// An ATTENDEE line without the parameters that carry the attendee's answer.
+/// An ATTENDEE or ORGANIZER line without the parameters that carry the attendee's
+/// answer, the others in a fixed order.
 fn without_answer(line: &str) -> String {
     let mut quoted = false;
     let mut pieces: Vec<&str> = Vec::new();
@@ -397,7 +404,8 @@ fn without_answer(line: &str) -> String {
         }
     }
     pieces.push(&line[start..value]);
-    let kept: Vec<&str> = pieces
+    let name = pieces.remove(0);
+    let mut kept: Vec<&str> = pieces
         .into_iter()
         .filter(|p| {
             let name = p.split('=').next().unwrap_or_default().to_ascii_uppercase();
@@ -405,6 +413,8 @@ fn without_answer(line: &str) -> String {
                 && !name.starts_with("X-")
         })
         .collect();
+    kept.sort_unstable_by_key(|p| p.to_ascii_uppercase());
+    kept.insert(0, name);
     format!("{}{}", kept.join(";"), &line[value..])
 }
 
@@ -536,6 +546,11 @@ mod tests {
             tag(object("ACCEPTED", "Plan", alarm)).as_deref(),
             Some(first.as_str())
         );
+        let renumbered = object("TENTATIVE", "Plan", "SEQUENCE:4\r\n").replace(
+            "ATTENDEE;CN=\"B; b\";PARTSTAT=TENTATIVE;RSVP=TRUE",
+            "ATTENDEE;RSVP=TRUE;PARTSTAT=TENTATIVE;CN=\"B; b\"",
+        );
+        assert_eq!(tag(renumbered).as_deref(), Some(first.as_str()));
         assert_ne!(
             tag(object("NEEDS-ACTION", "Plan again", "")).as_deref(),
             Some(first.as_str())

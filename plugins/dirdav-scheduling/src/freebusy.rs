@@ -72,10 +72,23 @@ fn read_query(text: &str) -> Result<Query, DavError> {
         ));
     };
     let text_of = |name: &str| prop(freebusy, name).map(|p| p.val.as_str().trim().to_owned());
+    // RFC 5546 asks for UTC; a time without a zone (python-caldav sends the local
+    // time of a naive datetime so) is read as UTC rather than refused.
     let utc = |name: &str| {
         text_of(name)
-            .filter(|v| v.len() == 16 && v.ends_with('Z') && v.as_bytes()[8] == b'T')
-            .ok_or_else(|| not_scheduling(format!("the VFREEBUSY needs {name} in UTC")))
+            .map(|v| match v.ends_with('Z') {
+                true => v,
+                false => format!("{v}Z"),
+            })
+            .filter(|v| {
+                v.len() == 16
+                    && v.as_bytes()[8] == b'T'
+                    && v[..8]
+                        .bytes()
+                        .chain(v[9..15].bytes())
+                        .all(|b| b.is_ascii_digit())
+            })
+            .ok_or_else(|| not_scheduling(format!("the VFREEBUSY needs {name} as a date-time")))
     };
     let (start, end) = (utc("DTSTART")?, utc("DTEND")?);
     if start >= end {
@@ -292,7 +305,13 @@ mod tests {
         let e = read_query("hello").unwrap_err();
         assert!(e.body().unwrap().contains("valid-calendar-data"));
         let local = REQUEST.replace("DTSTART:20261203T000000Z", "DTSTART:20261203T000000");
-        assert!(read_query(&local).is_err());
+        assert_eq!(
+            read_query(&local).unwrap().start,
+            "20261203T000000Z",
+            "read as UTC"
+        );
+        let date = REQUEST.replace("DTSTART:20261203T000000Z", "DTSTART;VALUE=DATE:20261203");
+        assert!(read_query(&date).is_err());
         let backwards = REQUEST.replace("DTEND:20261204T000000Z", "DTEND:20261202T000000Z");
         assert!(read_query(&backwards).is_err());
         let deep = "BEGIN:X\r\n".repeat(10_000);
