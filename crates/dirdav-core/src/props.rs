@@ -169,11 +169,10 @@ pub(crate) fn value(ctx: &PropContext<'_>, name: &Name) -> Option<Element> {
         Some(live) => {
             let value = match (&live.getter, live.stored_at) {
                 (Some(getter), _) => getter(ctx),
-                (None, Some(key)) => ctx
-                    .resource
-                    .collection
-                    .string_at(key)
-                    .map(|s| Element::with_text(name.clone(), s)),
+                (None, Some(key)) => match ctx.resource.collection.string_at(key) {
+                    Some(s) => Some(Element::with_text(name.clone(), s)),
+                    None => return ctx.registry.fallback_value(name, ctx),
+                },
                 (None, None) => None,
             };
             match (value, live.stored_at) {

@@ -492,6 +492,8 @@ pub struct Registry {
     pub item_hooks: Vec<Owned<(String, ItemHook)>>,
     /// Extra response headers for items of a kind ([`Registrar::item_headers`]).
     pub item_headers: Vec<Owned<(String, ItemHeaders)>>,
+    /// Values of stored properties a collection does not set ([`Registrar::fallback`]).
+    pub fallbacks: Vec<Owned<(Name, PropGetter)>>,
     conflicts: Vec<String>,
 }
 
@@ -589,6 +591,14 @@ impl Registry {
             }
         }
         merged
+    }
+
+    /// The fallback value of a stored property ([`Registrar::fallback`]).
+    pub fn fallback_value(&self, name: &Name, ctx: &PropContext<'_>) -> Option<Element> {
+        self.fallbacks
+            .iter()
+            .filter(|f| f.item.0 == *name)
+            .find_map(|f| (f.item.1)(ctx))
     }
 
     /// The extra response headers for an item ([`Registrar::item_headers`]).
@@ -900,6 +910,19 @@ impl Registrar<'_> {
         let hook: ItemHook = Arc::new(move |change| Box::pin(hook(change)));
         let owned = self.owned((kind.to_owned(), hook));
         self.registry.item_hooks.push(owned);
+        self
+    }
+
+    /// Answers a stored property (one [`LiveProperty::stored`] keeps in `.dav.toml`)
+    /// where the collection does not set it: a user's home gives the display name the
+    /// configuration has for them. The first fallback with a value answers.
+    pub fn fallback(
+        &mut self,
+        name: Name,
+        getter: impl Fn(&PropContext<'_>) -> Option<Element> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owned = self.owned((name, Arc::new(getter) as PropGetter));
+        self.registry.fallbacks.push(owned);
         self
     }
 

@@ -284,6 +284,21 @@ impl Plugin for Discovery {
                 })
                 .not_in_allprop(),
             )
+            .fallback(Name::new(ns::DAV, "displayname"), {
+                // A known user's home without a displayname of its own is named as the
+                // principal search finds it: the configured name, else the user name.
+                let info = self.info.clone();
+                let users = self.users.clone();
+                move |ctx| {
+                    let user = home_of(ctx)?;
+                    let name = match info.get(user).and_then(|i| i.displayname.clone()) {
+                        Some(name) => name,
+                        None if users.binary_search(&user.to_owned()).is_ok() => user.to_owned(),
+                        None => return None,
+                    };
+                    Some(Element::with_text(Name::new(ns::DAV, "displayname"), name))
+                }
+            })
             .property({
                 let info = self.info.clone();
                 LiveProperty::computed(ADDRESS_SET, move |ctx| {

@@ -1,7 +1,8 @@
 //! `DAV:principal-property-search` and `DAV:principal-search-property-set` (RFC 3744
 //! §9.4, §9.5): finding users by name, as iOS does for invitees and CalDAV libraries do
 //! to list principals. Principals are the configured users; a user's display name is
-//! the one `dirdav.toml` gives, else their home's `displayname`, else their user name.
+//! their principal's `displayname`: their home's own, else the one `dirdav.toml` gives,
+//! else their user name.
 
 use std::collections::BTreeMap;
 
@@ -16,19 +17,19 @@ const PROP: Name = Name::new(ns::DAV, "prop");
 const MATCH: Name = Name::new(ns::DAV, "match");
 const DISPLAYNAME: Name = Name::new(ns::DAV, "displayname");
 
-/// The name a user is found by: the configured one, else the home's, else the user name.
+/// The name a user is found by, as their principal's `displayname` gives it: their
+/// home's own `displayname`, else the configured one, else the user name.
 fn display_name(request: &DavRequest, user: &str, shown: &BTreeMap<String, String>) -> String {
-    shown.get(user).cloned().unwrap_or_else(|| {
-        request
-            .store
-            .resource(user)
-            .and_then(|home| {
-                home.collection
-                    .string_at(&["displayname"])
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| user.to_owned())
-    })
+    request
+        .store
+        .resource(user)
+        .and_then(|home| {
+            home.collection
+                .string_at(&["displayname"])
+                .map(str::to_owned)
+        })
+        .or_else(|| shown.get(user).cloned())
+        .unwrap_or_else(|| user.to_owned())
 }
 
 pub(crate) async fn property_search(

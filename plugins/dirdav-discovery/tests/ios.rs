@@ -339,3 +339,66 @@ async fn the_carddav_discovery_sequence_of_seed_001() {
     let (_, _, xml) = send(&srv, "PROPFIND", "/alice/", Some("1"), listing).await;
     assert!(xml.contains("<d:href>/alice/contacts/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><card:addressbook/></d:resourcetype><d:displayname>Contacts</d:displayname>"), "{xml}");
 }
+
+/// A principal says the name it is found by: its home's own `displayname`, else the
+/// configured one, else the user name; PROPFIND and principal search agree.
+#[tokio::test]
+async fn a_principal_is_named_as_it_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    for user in ["alice", "bob", "carol"] {
+        std::fs::create_dir_all(dir.path().join(user)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("bob/.dav.toml"),
+        "displayname = \"Bob Builder\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+    let info = |name: &str| dirdav_discovery::UserInfo {
+        displayname: Some(name.to_owned()),
+        email: None,
+    };
+    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+        .plugin(
+            dirdav_discovery::Discovery::default()
+                .users(vec!["alice".into(), "bob".into(), "carol".into()])
+                .user_info(
+                    [
+                        ("alice".to_owned(), info("Alice Example")),
+                        ("bob".to_owned(), info("Robert")),
+                    ]
+                    .into_iter()
+                    .collect(),
+                )
+                .create_homes(false),
+        )
+        .build()
+        .await
+        .unwrap();
+    let propfind = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#;
+    for (home, name) in [
+        ("alice", "Alice Example"),
+        ("bob", "Bob Builder"),
+        ("carol", "carol"),
+    ] {
+        let (status, _, xml) =
+            send(&srv, "PROPFIND", &format!("/{home}/"), Some("0"), propfind).await;
+        assert_eq!(status, StatusCode::MULTI_STATUS);
+        assert!(
+            xml.contains(&format!("<d:displayname>{name}</d:displayname>")),
+            "{home}: {xml}"
+        );
+        let search = format!(
+            r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop>
+<D:match>{name}</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#
+        );
+        let (_, _, xml) = send(&srv, "REPORT", "/", Some("0"), &search).await;
+        assert!(
+            xml.contains(&format!("<d:href>/{home}/</d:href>")),
+            "{name}: {xml}"
+        );
+    }
+    // A folder that is nobody's home gets no name it was not given.
+    let (_, _, xml) = send(&srv, "PROPFIND", "/shared/", Some("0"), propfind).await;
+    assert!(xml.contains("404 Not Found"), "{xml}");
+}
