@@ -10,7 +10,7 @@ random.seed(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
 port = int(sys.argv[1])
 methods = ["GET","HEAD","PUT","DELETE","MKCOL","COPY","MOVE","PROPFIND","PROPPATCH","REPORT","OPTIONS","MKCALENDAR","LOCK","UNLOCK","POST"]
 seg_pool = ["alice","calendar","contacts","shared","bob","x.ics","a b","..",".","%2e%2e",".git","€","x€€","%00","%ff","%2F","é.vcf","4913","a.tmp","~","", "very"*80,
-  ".web","upload","mkdir","delete","setup","dirdav.mobileconfig"]
+  ".web","upload","mkdir","delete","setup","dirdav.mobileconfig","inbox","outbox"]
 bodies = ["", "<", "<?xml version='1.0'?><propfind xmlns='DAV:'><prop><getetag/></prop></propfind>",
   "<propfind xmlns='DAV:'><allprop/></propfind>", "<x:a xmlns:x=''/>", "<!DOCTYPE a [<!ENTITY b 'c'>]><a>&b;</a>",
   "<C:calendar-query xmlns:C='urn:ietf:params:xml:ns:caldav' xmlns:D='DAV:'><D:prop><C:calendar-data><C:expand start='20260101T000000Z' end='20270101T000000Z'/></C:calendar-data></D:prop><C:filter><C:comp-filter name='VCALENDAR'><C:comp-filter name='VEVENT'><C:time-range start='00000101T000000Z' end='99991231T235959Z'/><C:comp-filter name='VALARM'><C:time-range start='20260101T000000Z'/></C:comp-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>",
@@ -24,6 +24,8 @@ bodies = ["", "<", "<?xml version='1.0'?><propfind xmlns='DAV:'><prop><getetag/>
   "<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>€</D:href></D:owner></D:lockinfo>",
   "<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>",
   "<D:lockinfo xmlns:D='DAV:'><D:lockscope><x/></D:lockscope><D:locktype/></D:lockinfo>",
+  "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nDTSTART:20260101T000000\r\nDTEND:99991231T235959Z\r\nORGANIZER:/alice/\r\nATTENDEE:mailto:bob@\r\nATTENDEE:/bob/\r\nATTENDEE:x\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n",
+  "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:s€\r\nDTSTART:20260101T000000Z\r\nORGANIZER:/alice/\r\nATTENDEE;PARTSTAT=ACCEPTED;SCHEDULE-AGENT=\"x:y\":/bob/\r\nATTENDEE:mailto:\r\nATTENDEE:/alice/\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
   "token=x&to=%2Fshared%2F&name=..%2F..&target=%2F%2e%2e%2F&back=%2F&confirm=yes",
   "--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n/shared/\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../€\"\r\n\r\nabc\r\n--b--\r\n",
   "--b\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n" + "f" * 5000,
@@ -34,7 +36,7 @@ headers_pool = [("Depth","0"),("Depth","1"),("Depth","infinity"),("Depth","x"),(
   ("Timeout","Infinite, Second-99999999999999999999999"),("Timeout","Second-"),("Timeout","Second-1"),
   ("Lock-Token","<urn:uuid:00000000-0000-0000-0000-000000000000>"),("Lock-Token","<"),("Lock-Token","\xe2\x82\xac"),
   ("Accept","text/html"),("Accept","text/html;q=0, text/calendar"),("Origin","http://evil.example"),("Origin","null"),
-  ("Content-Type","multipart/form-data; boundary=b"),("Content-Type","multipart/form-data"),("Content-Type","application/x-www-form-urlencoded"),
+  ("Content-Type","multipart/form-data; boundary=b"),("If-Schedule-Tag-Match","\"x\""),("Content-Type","text/calendar"),("Content-Type","multipart/form-data"),("Content-Type","application/x-www-form-urlencoded"),
   ("If","</alice/> (<urn:uuid:1>) <http://x/%2e%2e/> (Not <urn:uuid:2>)"),("If","(<>)")]
 bad = 0
 for i in range(int(sys.argv[3]) if len(sys.argv) > 3 else 3000):

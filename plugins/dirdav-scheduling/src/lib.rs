@@ -1,15 +1,11 @@
-//! CalDAV scheduling (RFC 6638), first part: every user gets a scheduling inbox and
-//! outbox (`/<user>/inbox/`, `/<user>/outbox/`: folders with a `.dav.toml` like any
-//! collection), their principal names them (`schedule-inbox-URL`,
-//! `schedule-outbox-URL`, `calendar-user-type`), the inbox names the calendar invitations
-//! go to (`schedule-default-calendar-URL`), a calendar says whether it counts for
-//! free-busy (`schedule-calendar-transp`), and a `POST` of a VFREEBUSY request to one's
-//! outbox answers the busy times of the users it names (§5), which is how iOS/macOS
-//! Calendar and Thunderbird show availability.
-//!
-//! Implicit scheduling (invitations delivered on PUT, replies, cancellations, iMIP by
-//! mail, `Schedule-Tag`) is not here yet, so the `calendar-auto-schedule` compliance
-//! token is not registered: clients keep scheduling by mail themselves.
+//! CalDAV scheduling (RFC 6638): every user gets a scheduling inbox and outbox
+//! (`/<user>/inbox/`, `/<user>/outbox/`: folders with a `.dav.toml` like any
+//! collection); an organizer's writes invite, update and cancel attendees (a local one
+//! in their inbox and calendar, others by mail), an attendee's answer reaches the
+//! organizer's copy (the `implicit` module); schedule tags guard attendees' writes; a `POST` of a
+//! VFREEBUSY request to one's outbox answers the busy times of the users it names
+//! (the `freebusy` module), which is how iOS/macOS Calendar and Thunderbird show availability.
+//! See ARCHITECTURE.md, "Scheduling (RFC 6638)".
 
 mod freebusy;
 mod implicit;
