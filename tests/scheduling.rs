@@ -389,6 +389,20 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
     // for his answer, and erin (no user here) one message by mail.
     let r = put(&srv, ALICE, "/alice/calendar/planning.ics", INVITATION);
     assert_eq!(r.status, 201, "{}", r.body);
+    // Her copy now says how each invitation went, so her client is not told the ETag
+    // of what it sent.
+    assert!(r.header("etag").is_none(), "{:?}", r.headers);
+    let organizers = get(&srv, ALICE, "/alice/calendar/planning.ics");
+    let unfolded = organizers.body.replace("\r\n ", "");
+    assert!(
+        unfolded.contains("RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:bob@example.com"),
+        "delivered: {unfolded}"
+    );
+    assert!(
+        unfolded.contains("RSVP=TRUE;SCHEDULE-STATUS=1.1:mailto:erin@example.net"),
+        "sent by mail: {unfolded}"
+    );
+    assert!(!unfolded.contains("SCHEDULE-STATUS=1.2:mailto:alice"));
     let messages = inbox(&srv, BOB);
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(messages[0].contains("METHOD:REQUEST") && messages[0].contains("UID:planning-2027"));
@@ -401,6 +415,7 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
         copy.body
     );
     assert!(!copy.body.contains("METHOD"), "a calendar keeps no METHOD");
+    assert!(!copy.body.contains("SCHEDULE-STATUS") && !messages[0].contains("SCHEDULE-STATUS"));
     let mails = sent();
     assert_eq!(mails.len(), 1, "{mails:?}");
     for needle in [
@@ -431,17 +446,15 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
         .send();
     assert_eq!(r.status, 204, "{}", r.body);
     let organizers = get(&srv, ALICE, "/alice/calendar/planning.ics");
+    let unfolded = organizers.body.replace("\r\n ", "");
     assert!(
-        organizers
-            .body
-            .contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@example.com"),
-        "{}",
-        organizers.body
+        unfolded.contains("PARTSTAT=ACCEPTED;RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:bob@example.com"),
+        "{unfolded}"
     );
     assert!(
-        organizers
-            .body
-            .contains("PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:erin@example.net")
+        unfolded.contains(
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE;SCHEDULE-STATUS=1.1:mailto:erin@example.net"
+        )
     );
     let replies = inbox(&srv, ALICE);
     assert_eq!(replies.len(), 1, "{replies:?}");
@@ -558,7 +571,8 @@ fn schedule_tags_follow_the_organizer_and_guard_the_attendees_writes() {
     assert!(
         organizers
             .body
-            .contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob")
+            .replace("\r\n ", "")
+            .contains("PARTSTAT=ACCEPTED;RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:bob")
     );
     assert_eq!(
         organizers.header("schedule-tag"),

@@ -65,9 +65,14 @@ pub(crate) async fn on_change(users: &Users, mail: Option<&dyn Mail>, change: It
     let organizer = users.resolve(&object.organizer, store);
     let scheduler = Scheduler { users, mail, store };
     if organizer.as_deref() == Some(owner.as_str()) {
-        scheduler
+        let statuses = scheduler
             .as_organizer(before.as_ref(), after.as_ref())
             .await;
+        if let Some(after) = &after {
+            scheduler
+                .record(&owner, &change.path, after, &statuses)
+                .await;
+        }
     } else if let Some(me) = object
         .attendees
         .iter()
@@ -90,7 +95,13 @@ impl Scheduler<'_> {
     /// The organizer wrote (or deleted) their copy: REQUEST to every attendee the
     /// server schedules for, CANCEL to those removed, or to all when it is cancelled
     /// or deleted.
-    async fn as_organizer(&self, before: Option<&Object>, after: Option<&Object>) {
+    /// Returns how each REQUEST went, by attendee address (`SCHEDULE-STATUS` codes).
+    async fn as_organizer(
+        &self,
+        before: Option<&Object>,
+        after: Option<&Object>,
+    ) -> Vec<(String, &'static str)> {
+        let mut statuses = Vec::new();
         let scheduled = |o: &Object| -> Vec<String> {
             o.attendees
                 .iter()
@@ -101,9 +112,13 @@ impl Scheduler<'_> {
         match after {
             Some(now) if !now.cancelled => {
                 let current = scheduled(now);
+                let mut message = now.clone();
+                message.drop_attendee_param("SCHEDULE-STATUS");
                 for address in &current {
-                    self.send(&now.organizer, address, Method::Request, now)
+                    let status = self
+                        .send(&now.organizer, address, Method::Request, &message)
                         .await;
+                    statuses.push((address.clone(), status));
                 }
                 if let Some(was) = before {
                     let mut cancelled = was.clone();
@@ -118,7 +133,7 @@ impl Scheduler<'_> {
             }
             _ => {
                 let Some(last) = after.or(before) else {
-                    return;
+                    return statuses;
                 };
                 let mut cancelled = last.clone();
                 cancelled.cancel();
@@ -127,6 +142,30 @@ impl Scheduler<'_> {
                         .await;
                 }
             }
+        }
+        statuses
+    }
+
+    /// Writes how each invitation went into the organizer's copy (`SCHEDULE-STATUS` on
+    /// the ATTENDEE lines, RFC 6638 §3.2.9), unless it says so already or changed
+    /// meanwhile (`If-Match`: a newer write wins and schedules again itself).
+    async fn record(&self, owner: &str, path: &str, stored: &Object, statuses: &[(String, &str)]) {
+        let mut updated = stored.clone();
+        for (address, status) in statuses {
+            updated.set_attendee_param(address, "SCHEDULE-STATUS", status);
+        }
+        if updated.lines == stored.lines {
+            return;
+        }
+        let Some(mine) = self.store.acting_for(Principal { name: owner.into() }) else {
+            return;
+        };
+        let Some(etag) = mine.resource(path).and_then(|r| r.etag) else {
+            return;
+        };
+        let href = mine.href_of(path, false);
+        if let Err(e) = put(&*mine, &href, updated.text(None), Some(("if-match", &etag))).await {
+            tracing::info!(%path, error = %e, "the organizer's copy changed before its schedule status was written");
         }
     }
 
@@ -152,25 +191,35 @@ impl Scheduler<'_> {
             .await;
     }
 
-    /// Delivers a message: into a local user's inbox and calendar, or by mail.
-    async fn send(&self, from: &str, to: &str, method: Method, object: &Object) {
+    /// Delivers a message: into a local user's inbox and calendar, or by mail. Returns
+    /// the `SCHEDULE-STATUS` code of what happened: 1.2 delivered, 1.1 sent by mail,
+    /// 3.7 no address scheduling can reach, 5.1 delivery failed (or no mail server).
+    async fn send(&self, from: &str, to: &str, method: Method, object: &Object) -> &'static str {
         match self.users.resolve(to, self.store) {
-            Some(user) => {
-                if let Err(e) = self.deliver(&user, method, object).await {
+            Some(user) => match self.deliver(&user, method, object).await {
+                Ok(()) => "1.2",
+                Err(e) => {
                     tracing::warn!(%user, method = method.name(), uid = %object.uid, error = %e, "scheduling delivery failed");
-                }
-            }
-            None if to.to_ascii_lowercase().starts_with("mailto:") => match self.mail {
-                Some(mail) => {
-                    if !mail.send(from, to, method, object).await {
-                        tracing::warn!(%to, method = method.name(), uid = %object.uid, "sending the iMIP message failed");
-                    }
-                }
-                None => {
-                    tracing::info!(%to, method = method.name(), "no mail server configured: an external attendee is not told")
+                    "5.1"
                 }
             },
-            None => tracing::info!(%to, "not a calendar user address scheduling can reach"),
+            None if to.to_ascii_lowercase().starts_with("mailto:") => match self.mail {
+                Some(mail) => match mail.send(from, to, method, object).await {
+                    true => "1.1",
+                    false => {
+                        tracing::warn!(%to, method = method.name(), uid = %object.uid, "sending the iMIP message failed");
+                        "5.1"
+                    }
+                },
+                None => {
+                    tracing::info!(%to, method = method.name(), "no mail server configured: an external attendee is not told");
+                    "5.1"
+                }
+            },
+            None => {
+                tracing::info!(%to, "not a calendar user address scheduling can reach");
+                "3.7"
+            }
         }
     }
 
@@ -209,7 +258,13 @@ impl Scheduler<'_> {
                     theirs.href_of(&calendar, true),
                     safe_name(&object.uid)
                 );
-                put(theirs, &href, object.text(None), Some("*")).await
+                put(
+                    theirs,
+                    &href,
+                    object.text(None),
+                    Some(("if-none-match", "*")),
+                )
+                .await
             }
             (Method::Cancel, Some((href, mut current))) => {
                 current.cancel();
@@ -253,14 +308,14 @@ async fn put(
     store: &dyn Store,
     href: &str,
     text: String,
-    if_none_match: Option<&str>,
+    condition: Option<(&str, &str)>,
 ) -> Result<(), String> {
     let mut request = Request::builder()
         .method("PUT")
         .uri(href)
         .header(header::CONTENT_TYPE, "text/calendar; charset=utf-8");
-    if let Some(tag) = if_none_match {
-        request = request.header(header::IF_NONE_MATCH, tag);
+    if let Some((name, value)) = condition {
+        request = request.header(name, value);
     }
     let mut request = request.body(Body::from(text)).map_err(|e| e.to_string())?;
     request.extensions_mut().insert(Agent);

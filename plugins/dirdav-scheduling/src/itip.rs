@@ -135,16 +135,37 @@ impl Object {
 
     /// Sets the PARTSTAT of the attendee `address` on every component.
     pub(crate) fn set_partstat(&mut self, address: &str, partstat: &str) {
+        self.set_attendee_param(address, "PARTSTAT", partstat);
+        for a in &mut self.attendees {
+            if same_address(&a.address, address) {
+                a.partstat = partstat.to_owned();
+            }
+        }
+    }
+
+    /// Sets a parameter of the attendee `address` on every component.
+    pub(crate) fn set_attendee_param(&mut self, address: &str, key: &str, value: &str) {
         for line in &mut self.lines {
             if name_of(line).eq_ignore_ascii_case("ATTENDEE")
                 && same_address(value_of_line(line), address)
             {
-                *line = with_param(line, "PARTSTAT", partstat);
+                *line = with_param(line, key, value);
             }
         }
-        for a in &mut self.attendees {
-            if same_address(&a.address, address) {
-                a.partstat = partstat.to_owned();
+    }
+
+    /// Removes a parameter from every ATTENDEE line (`SCHEDULE-STATUS`, which stays in
+    /// the organizer's copy and is not sent).
+    pub(crate) fn drop_attendee_param(&mut self, key: &str) {
+        let prefix = format!("{}=", key.to_ascii_uppercase());
+        for line in &mut self.lines {
+            if name_of(line).eq_ignore_ascii_case("ATTENDEE") {
+                let (head, value) = split_line(line);
+                let kept: Vec<&str> = split_params(head)
+                    .into_iter()
+                    .filter(|p| !p.to_ascii_uppercase().starts_with(&prefix))
+                    .collect();
+                *line = format!("{}:{}", kept.join(";"), value);
             }
         }
     }
@@ -211,23 +232,28 @@ fn value_of_line(line: &str) -> &str {
     split_line(line).1
 }
 
+/// A line's name and parameters, split at the `;` outside double quotes.
+fn split_params(head: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in head.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(&head[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&head[start..]);
+    parts
+}
+
 /// The line with parameter `key` set to `value` (added, or replacing what it was).
 fn with_param(line: &str, key: &str, value: &str) -> String {
     let (head, val) = split_line(line);
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in head.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                current.push(c);
-            }
-            ';' if !quoted => parts.push(std::mem::take(&mut current)),
-            c => current.push(c),
-        }
-    }
-    parts.push(current);
+    let mut parts: Vec<String> = split_params(head).into_iter().map(str::to_owned).collect();
     let prefix = format!("{}=", key.to_ascii_uppercase());
     let set = format!("{}={}", key.to_ascii_uppercase(), value);
     match parts
@@ -288,6 +314,10 @@ mod tests {
             Some("ACCEPTED")
         );
         assert!(!o.text(None).contains("METHOD"));
+        o.set_attendee_param("mailto:bob@example.com", "SCHEDULE-STATUS", "1.2");
+        assert!(unfold(&o.text(None)).contains("RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:bob"));
+        o.drop_attendee_param("schedule-status");
+        assert!(!o.text(None).contains("SCHEDULE-STATUS"));
         let reply = o.reply_from("mailto:bob@example.com");
         assert_eq!(reply.attendees.len(), 1);
         assert!(!reply.text(None).contains("carol"));

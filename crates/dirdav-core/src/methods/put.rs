@@ -133,6 +133,7 @@ pub(crate) async fn put(
     changed.extend(keep_media_type(srv, ctx, &parent, current.as_ref()).await?);
     srv.notify(ctx, None, changed);
     drop(guard);
+    let hooked = !hooks.is_empty();
     if !hooks.is_empty() {
         let after = super::read_item(srv, &ctx.key).await;
         super::run_item_hooks(srv, ctx, hooks, before, after).await;
@@ -144,7 +145,15 @@ pub(crate) async fn put(
     } else {
         StatusCode::CREATED
     };
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    // A hook may have changed the item after it landed (scheduling records how each
+    // invitation went): then the client's copy is not the stored one, and it gets no
+    // ETag, so that it reads the item again (RFC 4791 §5.3.4).
+    let changed_since = hooked
+        && srv
+            .resource_in(&srv.index(), &ctx.key)
+            .and_then(|r| r.etag)
+            .is_some_and(|now| now != etag);
+    if !changed_since && let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }
     if !srv.registry.item_headers.is_empty()
