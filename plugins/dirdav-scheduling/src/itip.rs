@@ -53,6 +53,10 @@ impl Object {
     /// Reads a scheduling object: one with an ORGANIZER. `None` for anything else
     /// (no ORGANIZER, not iCalendar).
     pub(crate) fn read(bytes: &[u8]) -> Option<Object> {
+        // Most items are no meeting: they are not parsed at all.
+        if !bytes.windows(9).any(|w| w.eq_ignore_ascii_case(b"ORGANIZER")) {
+            return None;
+        }
         let text = std::str::from_utf8(bytes).ok()?;
         let text = dirdav_plugin::contentline::without_bom(text);
         dirdav_plugin::contentline::check_nesting(text).ok()?;
