@@ -54,7 +54,10 @@ impl Object {
     /// (no ORGANIZER, not iCalendar).
     pub(crate) fn read(bytes: &[u8]) -> Option<Object> {
         // Most items are no meeting: they are not parsed at all.
-        if !bytes.windows(9).any(|w| w.eq_ignore_ascii_case(b"ORGANIZER")) {
+        if !bytes
+            .windows(9)
+            .any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"))
+        {
             return None;
         }
         let text = std::str::from_utf8(bytes).ok()?;

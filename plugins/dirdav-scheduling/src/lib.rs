@@ -173,6 +173,19 @@ fn href(ctx: &PropContext<'_>, path: &str) -> Element {
     Element::with_text(HREF, ctx.store.href_of(path, true))
 }
 
+/// A principal's property naming one of its mailboxes (`schedule-inbox-URL`), when the
+/// mailbox exists.
+fn mailbox_url(property: &'static str, folder: &'static str, kind: &'static str) -> LiveProperty {
+    LiveProperty::computed(cal(property), move |ctx| {
+        let mailbox = format!("{}/{folder}", home_of(ctx)?);
+        ctx.store
+            .resource(&mailbox)
+            .is_some_and(|r| r.is_collection_of(kind))
+            .then(|| Element::new(cal(property)).child_element(href(ctx, &mailbox)))
+    })
+    .not_in_allprop()
+}
+
 /// The calendar invitations land in: the home's `calendar` when it is one, else its
 /// first calendar by name.
 pub(crate) fn default_calendar(store: &dyn Store, user: &str) -> Option<String> {
@@ -209,32 +222,8 @@ impl Plugin for Scheduling {
         r.compliance("calendar-auto-schedule")
             .collection_kind(INBOX, vec![cal("schedule-inbox")])
             .collection_kind(OUTBOX, vec![cal("schedule-outbox")])
-            .property(
-                LiveProperty::computed(cal("schedule-inbox-URL"), |ctx| {
-                    let user = home_of(ctx)?;
-                    let inbox = format!("{user}/inbox");
-                    let exists = ctx
-                        .store
-                        .resource(&inbox)
-                        .is_some_and(|r| r.is_collection_of(INBOX));
-                    Some(Element::new(cal("schedule-inbox-URL")).child_element(href(ctx, &inbox)))
-                        .filter(|_| exists)
-                })
-                .not_in_allprop(),
-            )
-            .property(
-                LiveProperty::computed(cal("schedule-outbox-URL"), |ctx| {
-                    let user = home_of(ctx)?;
-                    let outbox = format!("{user}/outbox");
-                    let exists = ctx
-                        .store
-                        .resource(&outbox)
-                        .is_some_and(|r| r.is_collection_of(OUTBOX));
-                    Some(Element::new(cal("schedule-outbox-URL")).child_element(href(ctx, &outbox)))
-                        .filter(|_| exists)
-                })
-                .not_in_allprop(),
-            )
+            .property(mailbox_url("schedule-inbox-URL", "inbox", INBOX))
+            .property(mailbox_url("schedule-outbox-URL", "outbox", OUTBOX))
             .property({
                 let users = self.users.clone();
                 LiveProperty::computed(cal("calendar-user-type"), move |ctx| {
