@@ -626,3 +626,37 @@ fn schedule_tags_follow_the_organizer_and_guard_the_attendees_writes() {
     assert_eq!(r.status, 201);
     assert!(r.header("schedule-tag").is_none());
 }
+
+/// `--no-scheduling`: no token, no mailboxes made, no outbox POST, and a meeting is
+/// stored without being sent anywhere.
+#[test]
+fn without_scheduling_nothing_is_sent_and_no_token_is_claimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("example-data");
+    support::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &data,
+    );
+    std::fs::remove_dir_all(data.join("bob/inbox")).unwrap();
+    let srv = Dirdav::start_in(&["--no-scheduling"], dir.path());
+    let r = srv
+        .request("OPTIONS", "/alice/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert!(!r.header("dav").unwrap().contains("calendar-auto-schedule"));
+    let r = put(&srv, ALICE, "/alice/calendar/planning.ics", INVITATION);
+    assert_eq!(r.status, 201);
+    assert!(r.header("etag").is_some());
+    assert_eq!(
+        get(&srv, BOB, "/bob/calendar/planning-2027.ics").status,
+        404
+    );
+    assert!(!data.join("bob/inbox").exists());
+    let r = post(
+        &srv,
+        ALICE,
+        "/alice/outbox/",
+        &freebusy_request("mailto:alice@example.com", &["mailto:bob@example.com"]),
+    );
+    assert_eq!(r.status, 405, "{}", r.body);
+}
