@@ -352,11 +352,33 @@ fn get(srv: &Dirdav, who: (&str, &str), path: &str) -> Response {
 }
 
 fn put(srv: &Dirdav, who: (&str, &str), path: &str, body: &str) -> Response {
-    srv.request("PUT", path)
+    put_if(srv, who, path, body, None)
+}
+
+/// A PUT with a condition header (`If-Match`, `If-Schedule-Tag-Match`).
+fn put_if(
+    srv: &Dirdav,
+    who: (&str, &str),
+    path: &str,
+    body: &str,
+    condition: Option<(&str, &str)>,
+) -> Response {
+    let mut request = srv
+        .request("PUT", path)
         .auth(who.0, who.1)
-        .header("Content-Type", "text/calendar")
-        .body(body)
-        .send()
+        .header("Content-Type", "text/calendar");
+    if let Some((name, value)) = condition {
+        request = request.header(name, value);
+    }
+    request.body(body).send()
+}
+
+/// Bob's copy of the meeting with his answer changed to ACCEPTED.
+fn accepted_by_bob(copy: &str) -> String {
+    copy.replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
+        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob",
+    )
 }
 
 /// The texts of the files in a user's inbox.
@@ -433,17 +455,13 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
     );
 
     // Bob accepts in his calendar: alice's copy shows it and her inbox has his REPLY.
-    let accepted = copy.body.replace(
-        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
-        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob",
+    let r = put_if(
+        &srv,
+        BOB,
+        "/bob/calendar/planning-2027.ics",
+        &accepted_by_bob(&copy.body),
+        Some(("If-Match", copy.header("etag").unwrap())),
     );
-    let r = srv
-        .request("PUT", "/bob/calendar/planning-2027.ics")
-        .auth(BOB.0, BOB.1)
-        .header("Content-Type", "text/calendar")
-        .header("If-Match", copy.header("etag").unwrap())
-        .body(accepted)
-        .send();
     assert_eq!(r.status, 204, "{}", r.body);
     let organizers = get(&srv, ALICE, "/alice/calendar/planning.ics");
     let unfolded = organizers.body.replace("\r\n ", "");
@@ -554,17 +572,14 @@ fn schedule_tags_follow_the_organizer_and_guard_the_attendees_writes() {
     );
 
     // Bob answers against the tag he read: accepted, and the tag stays.
-    let accepted = copy.body.replace(
-        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
-        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob",
+    let accepted = accepted_by_bob(&copy.body);
+    let r = put_if(
+        &srv,
+        BOB,
+        "/bob/calendar/planning-2027.ics",
+        &accepted,
+        Some(("If-Schedule-Tag-Match", &tag)),
     );
-    let r = srv
-        .request("PUT", "/bob/calendar/planning-2027.ics")
-        .auth(BOB.0, BOB.1)
-        .header("Content-Type", "text/calendar")
-        .header("If-Schedule-Tag-Match", &tag)
-        .body(accepted.clone())
-        .send();
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(r.header("schedule-tag"), Some(tag.as_str()));
     let organizers = get(&srv, ALICE, "/alice/calendar/planning.ics");
@@ -594,13 +609,13 @@ fn schedule_tags_follow_the_organizer_and_guard_the_attendees_writes() {
     let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
     let newer = copy.header("schedule-tag").unwrap();
     assert_ne!(newer, tag);
-    let r = srv
-        .request("PUT", "/bob/calendar/planning-2027.ics")
-        .auth(BOB.0, BOB.1)
-        .header("Content-Type", "text/calendar")
-        .header("If-Schedule-Tag-Match", &tag)
-        .body(accepted)
-        .send();
+    let r = put_if(
+        &srv,
+        BOB,
+        "/bob/calendar/planning-2027.ics",
+        &accepted,
+        Some(("If-Schedule-Tag-Match", &tag)),
+    );
     assert_eq!(r.status, 412, "{}", r.body);
     assert!(
         get(&srv, BOB, "/bob/calendar/planning-2027.ics")

@@ -27,6 +27,31 @@ pub fn fold_into(out: &mut String, text: &str) {
     out.push_str("\r\n");
 }
 
+/// An unfolded content line taken apart for editing: its name and each `KEY=value`
+/// parameter as written (split at the `;` outside double quotes), and its value (after
+/// the first `:` outside them). `ATTENDEE;CN="A; B":mailto:a@x` gives
+/// `(["ATTENDEE", "CN=\"A; B\""], "mailto:a@x")`.
+pub fn split_line(line: &str) -> (Vec<&str>, &str) {
+    let mut pieces = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                pieces.push(&line[start..i]);
+                start = i + 1;
+            }
+            ':' if !quoted => {
+                pieces.push(&line[start..i]);
+                return (pieces, &line[i + 1..]);
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&line[start..]);
+    (pieces, "")
+}
+
 /// A parameter value as it must be written: in double quotes when it holds `:` or `;`
 /// (which would otherwise end it), and when it holds a space, as most clients write
 /// display names. Parsers hand values over without their quotes; a comma alone is
@@ -99,6 +124,19 @@ pub fn nesting_depth(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn lines_split_outside_quotes() {
+        assert_eq!(
+            split_line("ATTENDEE;CN=\"A; B:C\";PARTSTAT=ACCEPTED:mailto:a@x"),
+            (
+                vec!["ATTENDEE", "CN=\"A; B:C\"", "PARTSTAT=ACCEPTED"],
+                "mailto:a@x"
+            )
+        );
+        assert_eq!(split_line("SUMMARY:a:b"), (vec!["SUMMARY"], "a:b"));
+        assert_eq!(split_line("BROKEN"), (vec!["BROKEN"], ""));
+    }
     use super::*;
 
     #[test]

@@ -356,6 +356,14 @@ const ATTENDEES_OWN: [&str; 5] = ["DTSTAMP", "SEQUENCE", "LAST-MODIFIED", "CREAT
 /// `X-` properties, or their client restamps, renumbers or reorders what it saves
 /// ([`ATTENDEES_OWN`]; parameters are compared in any order). `None` for other objects.
 fn schedule_tag(unfolded: &str) -> Option<String> {
+    // Most objects are no meeting: nothing to hash.
+    if !unfolded
+        .as_bytes()
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"))
+    {
+        return None;
+    }
     let mut hasher = blake3::Hasher::new();
     let mut organizer = false;
     let mut alarm = 0usize;
@@ -386,24 +394,7 @@ fn schedule_tag(unfolded: &str) -> Option<String> {
 /// An ATTENDEE or ORGANIZER line without the parameters that carry the attendee's
 /// answer, the others in a fixed order.
 fn without_answer(line: &str) -> String {
-    let mut quoted = false;
-    let mut pieces: Vec<&str> = Vec::new();
-    let (mut start, mut value) = (0, line.len());
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                pieces.push(&line[start..i]);
-                start = i + 1;
-            }
-            ':' if !quoted => {
-                value = i;
-                break;
-            }
-            _ => {}
-        }
-    }
-    pieces.push(&line[start..value]);
+    let (mut pieces, value) = dirdav_plugin::contentline::split_line(line);
     let name = pieces.remove(0);
     let mut kept: Vec<&str> = pieces
         .into_iter()
@@ -415,7 +406,7 @@ fn without_answer(line: &str) -> String {
         .collect();
     kept.sort_unstable_by_key(|p| p.to_ascii_uppercase());
     kept.insert(0, name);
-    format!("{}{}", kept.join(";"), &line[value..])
+    format!("{}:{value}", kept.join(";"))
 }
 
 /// The exact span of an object that is one VEVENT occurring once: the interval

@@ -3,6 +3,7 @@
 //! makes to an object's text (a method, an attendee's answer, a cancellation), made on
 //! its unfolded content lines so that everything else stays as the organizer wrote it.
 
+use dirdav_plugin::contentline::split_line;
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 /// An attendee of a scheduling object.
@@ -167,8 +168,8 @@ impl Object {
         let prefix = format!("{}=", key.to_ascii_uppercase());
         for line in &mut self.lines {
             if name_of(line).eq_ignore_ascii_case("ATTENDEE") {
-                let (head, value) = split_line(line);
-                let kept: Vec<&str> = split_params(head)
+                let (pieces, value) = split_line(line);
+                let kept: Vec<&str> = pieces
                     .into_iter()
                     .filter(|p| !p.to_ascii_uppercase().starts_with(&prefix))
                     .collect();
@@ -217,50 +218,18 @@ impl Object {
     }
 }
 
-/// Where a content line's value starts: after the first `:` outside double quotes.
-fn split_line(line: &str) -> (&str, &str) {
-    let mut quoted = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ':' if !quoted => return (&line[..i], &line[i + 1..]),
-            _ => {}
-        }
-    }
-    (line, "")
-}
-
 fn name_of(line: &str) -> &str {
-    let (head, _) = split_line(line);
-    head.split(';').next().unwrap_or_default()
+    split_line(line).0.first().copied().unwrap_or_default()
 }
 
 fn value_of_line(line: &str) -> &str {
     split_line(line).1
 }
 
-/// A line's name and parameters, split at the `;` outside double quotes.
-fn split_params(head: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    for (i, c) in head.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                parts.push(&head[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&head[start..]);
-    parts
-}
-
 /// The line with parameter `key` set to `value` (added, or replacing what it was).
 fn with_param(line: &str, key: &str, value: &str) -> String {
-    let (head, val) = split_line(line);
-    let mut parts: Vec<String> = split_params(head).into_iter().map(str::to_owned).collect();
+    let (pieces, val) = split_line(line);
+    let mut parts: Vec<String> = pieces.into_iter().map(str::to_owned).collect();
     let prefix = format!("{}=", key.to_ascii_uppercase());
     let set = format!("{}={}", key.to_ascii_uppercase(), value);
     match parts

@@ -43,7 +43,7 @@ pub(crate) async fn delete(
     };
     let before = match hooks.is_empty() {
         true => None,
-        false => super::read_item(srv, &ctx.key).await,
+        false => dirdav_plugin::Store::read(&**srv, &ctx.key).await.ok(),
     };
     let fs_path = srv.fs_path(&ctx.key);
     let is_dir = current.is_collection;

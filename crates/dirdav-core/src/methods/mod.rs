@@ -252,21 +252,6 @@ pub(crate) async fn edit_dotfile(
     Ok(key)
 }
 
-/// The bytes of an item as they are on disk, for the item hooks; `None` when it cannot
-/// be read (gone meanwhile).
-pub(crate) async fn read_item(srv: &Inner, key: &str) -> Option<bytes::Bytes> {
-    let file = srv.root_dir.file(key).ok()?;
-    blocking("reading the item failed", move || {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        let mut file = file;
-        file.read_to_end(&mut bytes)?;
-        Ok(bytes::Bytes::from(bytes))
-    })
-    .await
-    .ok()
-}
-
 /// Runs the hooks of an item's change ([`Registrar::after_item_change`]), one after
 /// another, once the write has landed and its lock is released.
 ///

@@ -103,7 +103,7 @@ pub(crate) async fn put(
     // Checks and summaries parse the item and may expand its recurrences: CPU work of
     // bounded but real cost, done on the blocking pool so that the async workers keep
     // answering other clients meanwhile.
-    let (tmp, summary) = {
+    let (tmp, summary, checked) = {
         let srv = Arc::clone(srv);
         let key = ctx.key.clone();
         let content_type = ctx.header("content-type").map(str::to_owned);
@@ -125,7 +125,7 @@ pub(crate) async fn put(
 
     let hooks = srv.registry.item_hooks_for(parent.kind());
     let before = match (&current, hooks.is_empty()) {
-        (Some(_), false) => super::read_item(srv, &ctx.key).await,
+        (Some(_), false) => dirdav_plugin::Store::read(&**srv, &ctx.key).await.ok(),
         _ => None,
     };
     let etag = store(srv, &ctx.key, tmp, summary, true).await?;
@@ -135,7 +135,12 @@ pub(crate) async fn put(
     drop(guard);
     let hooked = !hooks.is_empty();
     if !hooks.is_empty() {
-        let after = super::read_item(srv, &ctx.key).await;
+        // The bytes the checks read back are what landed; read them again only when no
+        // check did.
+        let after = match checked {
+            Some(bytes) => Some(bytes),
+            None => dirdav_plugin::Store::read(&**srv, &ctx.key).await.ok(),
+        };
         super::run_item_hooks(srv, ctx, hooks, before, after).await;
     }
 
@@ -286,8 +291,17 @@ async fn keep_media_type(
     Ok(Some(dotfile))
 }
 
+/// An upload past its checks: the temporary file, its summary, and its bytes when the
+/// checks read them.
+type Checked = (
+    TempFile,
+    Option<Arc<dirdav_plugin::Summary>>,
+    Option<bytes::Bytes>,
+);
+
 /// Runs the write checks of the parent's kind on the uploaded bytes and summarizes
-/// them, handing the temporary file back for the commit.
+/// them, handing the temporary file back for the commit, with the bytes when it read
+/// them.
 fn check_and_summarize(
     srv: &Inner,
     key: &str,
@@ -296,11 +310,11 @@ fn check_and_summarize(
     content_type: Option<&str>,
     principal: Option<&dirdav_plugin::Principal>,
     mut tmp: TempFile,
-) -> Result<(TempFile, Option<Arc<dirdav_plugin::Summary>>), DavError> {
+) -> Result<Checked, DavError> {
     let checked = srv.registry.checks_writes_into(parent);
     let summarizer = srv.registry.summarizer(parent.kind());
     if !checked && summarizer.is_none() {
-        return Ok((tmp, None));
+        return Ok((tmp, None, None));
     }
     let bytes = tmp
         .read_back()
@@ -317,7 +331,7 @@ fn check_and_summarize(
     };
     srv.registry.check_write(&check)?;
     let summary = summarizer.map(|summarize| Arc::new(summarize(&bytes)));
-    Ok((tmp, summary))
+    Ok((tmp, summary, Some(bytes::Bytes::from(bytes))))
 }
 
 /// Creates an empty file at `key` ([`Store::create_file`](dirdav_plugin::Store)): LOCK
@@ -351,7 +365,7 @@ pub(crate) async fn create_empty(
             .ok_or_else(|| DavError::conflict("the parent collection does not exist"))?
     };
     let tmp = temp_in(srv, parent_key)?;
-    let (tmp, summary) = check_and_summarize(srv, key, &parent, None, None, principal, tmp)?;
+    let (tmp, summary, _) = check_and_summarize(srv, key, &parent, None, None, principal, tmp)?;
     store(srv, key, tmp, summary, false).await?;
     srv.notify_event(&dirdav_plugin::WriteEvent {
         method,
