@@ -338,6 +338,20 @@ fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     (port, messages)
 }
 
+/// The messages the sink holds once it holds `n` (or after ten seconds).
+fn wait_for_mail(mail: &std::sync::Mutex<Vec<String>>, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = mail.lock().unwrap().clone();
+        if now.len() >= n || std::time::Instant::now() > deadline {
+            // A moment more, so that a message too many shows.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            return mail.lock().unwrap().clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 const INVITATION: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n\
     UID:planning-2027\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20270110T100000Z\r\n\
     DTEND:20270110T110000Z\r\nSUMMARY:Planning 2027\r\n\
@@ -406,6 +420,8 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
         format!("smtp-url = \"smtp://127.0.0.1:{port}\"\nmail-from = \"calendar@example.com\"");
     let (_dir, srv) = server_with(|_| {}, &settings);
     let sent = || mail.lock().unwrap().clone();
+    // Mail leaves after the answer: wait for it.
+    let sent_after = |n: usize| wait_for_mail(&mail, n);
 
     // Alice saves the meeting: bob's inbox gets the REQUEST, his calendar a copy waiting
     // for his answer, and erin (no user here) one message by mail.
@@ -438,7 +454,7 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
     );
     assert!(!copy.body.contains("METHOD"), "a calendar keeps no METHOD");
     assert!(!copy.body.contains("SCHEDULE-STATUS") && !messages[0].contains("SCHEDULE-STATUS"));
-    let mails = sent();
+    let mails = sent_after(1);
     assert_eq!(mails.len(), 1, "{mails:?}");
     for needle in [
         "To: erin@example.net",
@@ -482,7 +498,8 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
         !replies[0].contains("erin"),
         "a reply names its attendee only"
     );
-    // An edit of bob's that changes no answer sends nothing.
+    // An edit of bob's that changes no answer (an alarm) sends nothing; an attendee
+    // may not change the meeting itself (RFC 6638 §3.2.2.1).
     let copy = get(&srv, BOB, "/bob/calendar/planning-2027.ics");
     let r = put(
         &srv,
@@ -492,7 +509,26 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
             .body
             .replace("SUMMARY:Planning 2027", "SUMMARY:Planning (bring numbers)"),
     );
-    assert_eq!(r.status, 204);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("allowed-attendee-scheduling-object-change"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        get(&srv, BOB, "/bob/calendar/planning-2027.ics").body,
+        copy.body
+    );
+    let r = put(
+        &srv,
+        BOB,
+        "/bob/calendar/planning-2027.ics",
+        &copy.body.replace(
+            "END:VEVENT",
+            "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nEND:VALARM\r\nEND:VEVENT",
+        ),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(inbox(&srv, ALICE).len(), 1);
     assert_eq!(sent().len(), 1, "a local reply goes by no mail");
 
@@ -516,7 +552,7 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
         copy.body
     );
     assert_eq!(inbox(&srv, BOB).len(), 2);
-    assert_eq!(sent().len(), 2);
+    assert_eq!(sent_after(2).len(), 2);
 
     // Alice cancels by deleting it: bob's copy is cancelled, his inbox has the CANCEL,
     // erin gets a cancellation by mail.
@@ -536,7 +572,7 @@ fn alice_invites_bob_and_erin_bob_accepts_and_alice_cancels() {
             .count(),
         1
     );
-    let mails = sent();
+    let mails = sent_after(3);
     assert_eq!(mails.len(), 3);
     assert!(
         mails[2].contains("Subject: Cancelled: Planning 2027"),
@@ -674,4 +710,153 @@ fn without_scheduling_nothing_is_sent_and_no_token_is_claimed() {
         &freebusy_request("mailto:alice@example.com", &["mailto:bob@example.com"]),
     );
     assert_eq!(r.status, 405, "{}", r.body);
+}
+
+/// A meeting of `organizer`'s with these attendees (addresses), an optional extra line
+/// in its VEVENT.
+fn meeting(uid: &str, organizer: &str, attendees: &[&str], extra: &str) -> String {
+    let mut text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20261201T000000Z\r\nDTSTART:20270301T100000Z\r\nDTEND:20270301T110000Z\r\n\
+         SUMMARY:Meeting {uid}\r\nORGANIZER:{organizer}\r\n"
+    );
+    for a in attendees {
+        text.push_str(&format!("ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:{a}\r\n"));
+    }
+    text.push_str(extra);
+    text.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
+    text
+}
+
+/// RFC 6638 §3.2.2, §3.2.4: a delivery changes only a copy of the sender's own meeting,
+/// and an attendee's copy takes only an attendee's changes. Bob reads alice's calendar
+/// (so he knows her UIDs) and attends one of her meetings.
+#[test]
+fn nobody_can_rewrite_or_cancel_another_users_meeting_by_its_uid() {
+    let (dir, srv) = server(|_| {});
+    let alice_file = |name: &str| {
+        std::fs::read_to_string(dir.path().join("example-data/alice/calendar").join(name)).unwrap()
+    };
+    // Alice's own meeting with someone outside, and her meeting with bob.
+    let board = meeting(
+        "board-1",
+        "mailto:alice@example.com",
+        &["mailto:erin@example.net"],
+        "",
+    );
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/board.ics", &board).status,
+        201
+    );
+    let team = meeting(
+        "team-1",
+        "mailto:alice@example.com",
+        &["mailto:bob@example.com"],
+        "",
+    );
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/team.ics", &team).status,
+        201
+    );
+    let (board_before, team_before) = (alice_file("board.ics"), alice_file("team.ics"));
+    assert_eq!(inbox(&srv, BOB).len(), 1, "bob was invited to team-1");
+
+    // Bob, with alice's UID, organizes "the same" meeting and invites her: she gets no
+    // message, her copy stays as it was, and bob's copy says 3.8 (no authority).
+    let forged = meeting(
+        "board-1",
+        "mailto:bob@example.com",
+        &["mailto:alice@example.com"],
+        "",
+    );
+    let r = put(&srv, BOB, "/bob/calendar/forged.ics", &forged);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(alice_file("board.ics"), board_before);
+    assert!(inbox(&srv, ALICE).is_empty());
+    let bobs = get(&srv, BOB, "/bob/calendar/forged.ics")
+        .body
+        .replace("\r\n ", "");
+    assert!(
+        bobs.contains("SCHEDULE-STATUS=3.8:mailto:alice@example.com"),
+        "{bobs}"
+    );
+    // … nor can he cancel it.
+    let r = put(
+        &srv,
+        BOB,
+        "/bob/calendar/forged.ics",
+        &forged.replace("SUMMARY:", "STATUS:CANCELLED\r\nSUMMARY:"),
+    );
+    assert!(r.status == 204, "{}", r.body);
+    let r = srv
+        .request("DELETE", "/bob/calendar/forged.ics")
+        .auth(BOB.0, BOB.1)
+        .send();
+    assert_eq!(r.status, 204);
+    assert_eq!(alice_file("board.ics"), board_before);
+    assert!(inbox(&srv, ALICE).is_empty());
+
+    // Bob, an attendee, makes himself the organizer of his copy: refused, nothing
+    // changes on either side.
+    let copy = get(&srv, BOB, "/bob/calendar/team-1.ics");
+    let taken = copy.body.replace(
+        "ORGANIZER:mailto:alice@example.com",
+        "ORGANIZER:mailto:bob@example.com",
+    );
+    let r = put(&srv, BOB, "/bob/calendar/team-1.ics", &taken);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("allowed-attendee-scheduling-object-change"),
+        "{}",
+        r.body
+    );
+    assert_eq!(get(&srv, BOB, "/bob/calendar/team-1.ics").body, copy.body);
+    // A meeting whose parts name two organizers is refused anywhere.
+    let two = meeting(
+        "two-1",
+        "mailto:bob@example.com",
+        &["mailto:alice@example.com"],
+        "",
+    )
+    .replace(
+        "END:VCALENDAR",
+        "BEGIN:VEVENT\r\nUID:two-1\r\nRECURRENCE-ID:20270301T100000Z\r\n\
+             DTSTART:20270302T100000Z\r\nORGANIZER:mailto:alice@example.com\r\n\
+             END:VEVENT\r\nEND:VCALENDAR",
+    );
+    let r = put(&srv, BOB, "/bob/calendar/two.ics", &two);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("same-organizer-in-all-components"),
+        "{}",
+        r.body
+    );
+    // After declining (deleting his copy), bob reorganizes the UID: alice's copy,
+    // which she organizes, is not his to change.
+    let r = srv
+        .request("DELETE", "/bob/calendar/team-1.ics")
+        .auth(BOB.0, BOB.1)
+        .send();
+    assert_eq!(r.status, 204);
+    let declined = alice_file("team.ics");
+    assert!(
+        declined.replace("\r\n ", "").contains("PARTSTAT=DECLINED"),
+        "the legitimate answer: {declined}"
+    );
+    let replies_before = inbox(&srv, ALICE).len();
+    let r = put(
+        &srv,
+        BOB,
+        "/bob/calendar/team-again.ics",
+        &meeting(
+            "team-1",
+            "mailto:bob@example.com",
+            &["mailto:alice@example.com"],
+            "",
+        ),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(alice_file("team.ics"), declined);
+    assert_eq!(inbox(&srv, ALICE).len(), replies_before);
+    assert!(team_before.contains("UID:team-1"));
 }

@@ -85,6 +85,92 @@ pub fn property_into<'a>(
     fold_into(out, &text);
 }
 
+/// A parameter value from untrusted text made safe to write back: without double
+/// quotes and control characters (which no parameter value may hold, RFC 5545 §3.1),
+/// then quoted as [`param_value`] does. A reply's `PARTSTAT="A;ROLE=CHAIR:mailto:x"`
+/// cannot add parameters or change the address of the line it is written into.
+pub fn safe_param_value(value: &str) -> String {
+    let clean: String = value
+        .chars()
+        .filter(|c| *c != '"' && (!c.is_control() || *c == '\t'))
+        .collect();
+    match clean.contains([':', ';', ',', ' ']) {
+        true => format!("\"{clean}\""),
+        false => clean,
+    }
+}
+
+/// Properties an attendee's client may change on its own copy of a meeting without
+/// the organizer changing it: stamps it sets on every save, its own counter of saves,
+/// whether the meeting shows the attendee as busy (RFC 6638 §3.2.2.1).
+pub const ATTENDEES_OWN: [&str; 5] = ["DTSTAMP", "SEQUENCE", "LAST-MODIFIED", "CREATED", "TRANSP"];
+
+/// What the organizer of a scheduling object decides, line by line, from its unfolded
+/// text: every line but alarms, `X-` properties and [`ATTENDEES_OWN`], with ATTENDEE and
+/// ORGANIZER lines less the parameters that carry an answer (PARTSTAT, RSVP,
+/// SCHEDULE-STATUS, `X-`) and their other parameters in a fixed order. Two copies of a
+/// meeting that differ only in answers, alarms or what clients restamp give the same
+/// lines. `None` for an object without ORGANIZER (no meeting).
+pub fn organizer_view(unfolded: &str) -> Option<Vec<String>> {
+    // Most objects are no meeting: nothing to read.
+    if !unfolded
+        .as_bytes()
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"))
+    {
+        return None;
+    }
+    let (lines, organizer) = decided_lines(unfolded);
+    organizer.then_some(lines)
+}
+
+/// The lines of [`organizer_view`] for any text (a single component, say), and whether
+/// an ORGANIZER was among them.
+pub fn decided_lines(unfolded: &str) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    let mut organizer = false;
+    let mut alarm = 0usize;
+    for line in unfolded.lines().map(|l| l.trim_end_matches('\r')) {
+        let upper = line.to_ascii_uppercase();
+        if upper == "BEGIN:VALARM" {
+            alarm += 1;
+        }
+        let name = upper.split([';', ':']).next().unwrap_or_default();
+        let skip = alarm > 0 || name.starts_with("X-") || ATTENDEES_OWN.contains(&name);
+        if upper == "END:VALARM" {
+            alarm = alarm.saturating_sub(1);
+        }
+        if skip || line.is_empty() {
+            continue;
+        }
+        organizer |= name == "ORGANIZER";
+        if name == "ATTENDEE" || name == "ORGANIZER" {
+            lines.push(without_answer(line));
+        } else {
+            lines.push(line.to_owned());
+        }
+    }
+    (lines, organizer)
+}
+
+/// An ATTENDEE or ORGANIZER line without the parameters that carry the attendee's
+/// answer, the others in a fixed order.
+fn without_answer(line: &str) -> String {
+    let (mut pieces, value) = split_line(line);
+    let name = pieces.remove(0);
+    let mut kept: Vec<&str> = pieces
+        .into_iter()
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or_default().to_ascii_uppercase();
+            !matches!(name.as_str(), "PARTSTAT" | "RSVP" | "SCHEDULE-STATUS")
+                && !name.starts_with("X-")
+        })
+        .collect();
+    kept.sort_unstable_by_key(|p| p.to_ascii_uppercase());
+    kept.insert(0, name);
+    format!("{}:{value}", kept.join(";"))
+}
+
 /// The deepest `BEGIN:` nesting a body may have before it is handed to a parser.
 /// iCalendar nests four deep at most (VCALENDAR, VEVENT, VALARM, and a vendor's
 /// component inside that); vCard two. Recursive parsers spend a stack frame per level,

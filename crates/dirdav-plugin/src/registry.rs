@@ -185,10 +185,15 @@ pub struct WriteCheck<'a> {
     pub content_type: Option<&'a str>,
     /// The bytes that will be stored, exactly as sent.
     pub body: &'a [u8],
+    /// The bytes of the file it replaces, when it replaces one (`existing`) that could
+    /// be read: scheduling compares an attendee's edit with what it changes.
+    pub before: Option<&'a [u8]>,
     /// For a MOVE, the item being moved: it leaves, so its UID is no conflict.
     pub moving: Option<&'a str>,
     /// Who writes (`None`: an anonymous request), for per-user policies.
     pub principal: Option<&'a Principal>,
+    /// A plugin writes on its own behalf ([`Agent`]): a delivery, not a person's edit.
+    pub by_agent: bool,
     /// The core's read API.
     pub store: &'a dyn Store,
 }
@@ -350,6 +355,9 @@ pub struct SpaceCheck<'a> {
     pub replacing: u64,
     /// Who writes.
     pub principal: Option<&'a Principal>,
+    /// A plugin writes on its own behalf ([`Agent`]): a delivery into a user's inbox
+    /// and calendar, which quotas may let exceed a limit by a bounded margin.
+    pub by_agent: bool,
     /// The core's read API ([`Store::usage`], [`Store::config`](crate::Configs::config)).
     pub store: &'a dyn Store,
 }

@@ -63,6 +63,21 @@ pub(crate) struct Settings {
     /// The address invitations by mail come from (replies go to the organizer).
     #[arg(long, value_name = "ADDRESS")]
     pub(crate) mail_from: Option<String>,
+    /// The most attendees a meeting the server schedules may name; an organizer's
+    /// PUT naming more is refused (403 max-attendees-per-instance) [default: 100].
+    #[arg(long, value_name = "N")]
+    pub(crate) max_attendees: Option<usize>,
+    /// The most invitations by mail one user's meetings may send in an hour; past it,
+    /// the attendee's SCHEDULE-STATUS says 5.3 [default: 200].
+    #[arg(long, value_name = "N")]
+    pub(crate) mail_per_hour: Option<usize>,
+    /// The most messages one user may deliver into another user's inbox in an hour;
+    /// past it, the attendee's SCHEDULE-STATUS says 5.3 [default: 60].
+    #[arg(long, value_name = "N")]
+    pub(crate) deliveries_per_hour: Option<usize>,
+    /// The most messages a scheduling inbox keeps; the oldest go first [default: 500].
+    #[arg(long, value_name = "N")]
+    pub(crate) inbox_size: Option<usize>,
     /// Do not offer the web page: a browser opening a folder then gets a bare list,
     /// and there is no setup page (in the file: `web = false`).
     #[arg(long = "no-web", num_args = 0, default_missing_value = "false")]
@@ -151,7 +166,8 @@ impl Settings {
     pub(crate) fn over(self, file: Settings) -> Settings {
         over!(self, file;
             root, listen, htpasswd, state_dir, watch, sync_log_limit, git_commit,
-            create_homes, locking, web, scheduling, smtp_url, mail_from, base_path, max_body, max_property_size, max_settings_size,
+            create_homes, locking, web, scheduling, smtp_url, mail_from, max_attendees,
+            mail_per_hour, deliveries_per_hour, inbox_size, base_path, max_body, max_property_size, max_settings_size,
             propfind_infinity_limit, trusted_proxies, trust_proxy_user, allow_plain_auth,
             tls_cert, tls_key, tls_listen, idle_timeout, max_connections,
             max_connections_per_address,

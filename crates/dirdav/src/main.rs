@@ -416,6 +416,16 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .iter()
                 .filter_map(|(name, u)| Some((name.clone(), u.email.clone()?))),
         );
+        let defaults = dirdav_scheduling::Limits::default();
+        scheduling = scheduling.limits(dirdav_scheduling::Limits {
+            max_attendees: s.max_attendees.unwrap_or(defaults.max_attendees),
+            mail_per_hour: s.mail_per_hour.unwrap_or(defaults.mail_per_hour),
+            deliveries_per_hour: s
+                .deliveries_per_hour
+                .unwrap_or(defaults.deliveries_per_hour),
+            inbox_size: s.inbox_size.unwrap_or(defaults.inbox_size),
+            ..defaults
+        });
         match (&s.smtp_url, &s.mail_from) {
             (Some(url), Some(from)) => {
                 scheduling = scheduling

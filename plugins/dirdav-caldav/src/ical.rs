@@ -345,68 +345,19 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
 /// which the scheduling plugin answers as `CALDAV:schedule-tag`.
 pub(crate) const SCHEDULE_TAG: &str = "SCHEDULE-TAG";
 
-/// Properties an attendee's client may change on its own copy without the organizer
-/// changing the meeting: stamps it sets on every save, its own counter of saves, whether
-/// the meeting shows the attendee as busy.
-const ATTENDEES_OWN: [&str; 5] = ["DTSTAMP", "SEQUENCE", "LAST-MODIFIED", "CREATED", "TRANSP"];
-
 /// The schedule tag of a scheduling object (one with an ORGANIZER): a digest of what
-/// the organizer decides, so that it changes when the organizer changes the meeting and
-/// not when an attendee answers (PARTSTAT, RSVP, SCHEDULE-STATUS), sets an alarm, adds
-/// `X-` properties, or their client restamps, renumbers or reorders what it saves
-/// ([`ATTENDEES_OWN`]; parameters are compared in any order). `None` for other objects.
+/// the organizer decides ([`dirdav_plugin::contentline::organizer_view`]), so that it
+/// changes when the organizer changes the meeting and not when an attendee answers,
+/// sets an alarm, adds `X-` properties, or their client restamps, renumbers or reorders
+/// what it saves. `None` for other objects.
 fn schedule_tag(unfolded: &str) -> Option<String> {
-    // Most objects are no meeting: nothing to hash.
-    if !unfolded
-        .as_bytes()
-        .windows(9)
-        .any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"))
-    {
-        return None;
-    }
+    let lines = dirdav_plugin::contentline::organizer_view(unfolded)?;
     let mut hasher = blake3::Hasher::new();
-    let mut organizer = false;
-    let mut alarm = 0usize;
-    for line in unfolded.lines().map(|l| l.trim_end_matches('\r')) {
-        let upper = line.to_ascii_uppercase();
-        if upper == "BEGIN:VALARM" {
-            alarm += 1;
-        }
-        let name = upper.split([';', ':']).next().unwrap_or_default();
-        let skip = alarm > 0 || name.starts_with("X-") || ATTENDEES_OWN.contains(&name);
-        if upper == "END:VALARM" {
-            alarm = alarm.saturating_sub(1);
-        }
-        if skip || line.is_empty() {
-            continue;
-        }
-        organizer |= name == "ORGANIZER";
-        if name == "ATTENDEE" || name == "ORGANIZER" {
-            hasher.update(without_answer(line).as_bytes());
-        } else {
-            hasher.update(line.as_bytes());
-        }
+    for line in lines {
+        hasher.update(line.as_bytes());
         hasher.update(b"\n");
     }
-    organizer.then(|| hasher.finalize().to_hex()[..16].to_owned())
-}
-
-/// An ATTENDEE or ORGANIZER line without the parameters that carry the attendee's
-/// answer, the others in a fixed order.
-fn without_answer(line: &str) -> String {
-    let (mut pieces, value) = dirdav_plugin::contentline::split_line(line);
-    let name = pieces.remove(0);
-    let mut kept: Vec<&str> = pieces
-        .into_iter()
-        .filter(|p| {
-            let name = p.split('=').next().unwrap_or_default().to_ascii_uppercase();
-            !matches!(name.as_str(), "PARTSTAT" | "RSVP" | "SCHEDULE-STATUS")
-                && !name.starts_with("X-")
-        })
-        .collect();
-    kept.sort_unstable_by_key(|p| p.to_ascii_uppercase());
-    kept.insert(0, name);
-    format!("{}:{value}", kept.join(";"))
+    Some(hasher.finalize().to_hex()[..16].to_owned())
 }
 
 /// The exact span of an object that is one VEVENT occurring once: the interval

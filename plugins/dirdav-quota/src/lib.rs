@@ -16,6 +16,12 @@
 //!   and `DAV:quota-not-exceeded` (a PUT that says its length, before its bytes
 //!   arrive). A limit that does not parse allows nothing, and says why.
 //!
+//! Deliveries a plugin makes on its own behalf (scheduling putting an invitation into
+//! a user's inbox and calendar) may pass a limit by [`DELIVERY_MARGIN`]: a user at
+//! their limit still receives invitations, and what others send them can take no more
+//! than that beyond it (scheduling bounds how much each sender delivers an hour and how
+//! many messages an inbox keeps).
+//!
 //! Both properties are left out of `allprop` (they cost a walk of the folder's part of
 //! the index); clients that show them name them.
 
@@ -30,6 +36,9 @@ use dirdav_plugin::{
 pub const QUOTA_AVAILABLE_BYTES: Name = Name::new(DAV, "quota-available-bytes");
 /// `DAV:quota-used-bytes`.
 pub const QUOTA_USED_BYTES: Name = Name::new(DAV, "quota-used-bytes");
+
+/// How far deliveries ([`SpaceCheck::by_agent`]) may take a folder past its limit.
+pub const DELIVERY_MARGIN: u64 = 1 << 20;
 
 /// The quota plugin; the limits live in the folders' `.dav.toml`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -133,6 +142,10 @@ fn check(write: &SpaceCheck<'_>) -> Result<(), DavError> {
         }
         let used = store.usage(folder);
         let after = used.saturating_sub(write.replacing) + write.adding;
+        let limit = match write.by_agent {
+            true => limit.saturating_add(DELIVERY_MARGIN),
+            false => limit,
+        };
         if after > limit {
             return Err(exceeded(format!(
                 "{folder}/ may hold {limit} bytes; it holds {used} and this would make it {after}"

@@ -14,6 +14,8 @@ use dirdav_plugin::{Body, DavError, DavRequest, HandlerResult, Principal, Store}
 use http_body_util::BodyExt;
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
+use crate::itip::same_address;
+use crate::limits::Limits;
 use crate::{OUTBOX, Users, cal, transparent};
 
 /// One attendee's answer: the address asked about, a request status (RFC 5545 §3.8.8.3)
@@ -96,12 +98,18 @@ fn read_query(text: &str) -> Result<Query, DavError> {
     }
     let organizer =
         text_of("ORGANIZER").ok_or_else(|| not_scheduling("the VFREEBUSY has no ORGANIZER"))?;
-    let attendees: Vec<String> = freebusy
+    // Each attendee once, however often named.
+    let mut attendees: Vec<String> = Vec::new();
+    for p in freebusy
         .properties
         .iter()
         .filter(|p| p.name.as_str().eq_ignore_ascii_case("ATTENDEE"))
-        .map(|p| p.val.as_str().trim().to_owned())
-        .collect();
+    {
+        let address = p.val.as_str().trim();
+        if !attendees.iter().any(|a| same_address(a, address)) {
+            attendees.push(address.to_owned());
+        }
+    }
     if attendees.is_empty() {
         return Err(not_scheduling("the VFREEBUSY names no ATTENDEE"));
     }
@@ -114,8 +122,57 @@ fn read_query(text: &str) -> Result<Query, DavError> {
     })
 }
 
+impl Query {
+    /// Refuses a lookup past the limits: more attendees than allowed (403
+    /// `CALDAV:max-attendees-per-instance`), a span longer than allowed (403
+    /// `CALDAV:max-date-time`) or outside the years 1900 to 2200 (403
+    /// `CALDAV:min-date-time` / `max-date-time`), so that one POST cannot make the
+    /// server expand years of recurrences for thousands of people.
+    fn within(&self, limits: &Limits) -> Result<(), DavError> {
+        if self.attendees.len() > limits.freebusy_attendees {
+            return Err(DavError::forbidden(format!(
+                "a free-busy lookup may name at most {} attendees; this one names {}",
+                limits.freebusy_attendees,
+                self.attendees.len()
+            ))
+            .condition(cal("max-attendees-per-instance")));
+        }
+        let day = |t: &str| -> Option<i64> {
+            let (y, m, d) = (t.get(..4)?, t.get(4..6)?, t.get(6..8)?);
+            let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+            // Days from a fixed point (a proleptic count, close enough for a bound).
+            Some(y * 372 + m * 31 + d)
+        };
+        let year = |t: &str| t.get(..4).and_then(|y| y.parse::<i64>().ok()).unwrap_or(0);
+        if year(&self.start) < 1900 {
+            return Err(
+                DavError::forbidden("a free-busy lookup starts in 1900 or later")
+                    .condition(cal("min-date-time")),
+            );
+        }
+        if year(&self.end) > 2200 {
+            return Err(DavError::forbidden("a free-busy lookup ends by 2200")
+                .condition(cal("max-date-time")));
+        }
+        let span = day(&self.end).unwrap_or(0) - day(&self.start).unwrap_or(0);
+        // The count above gives at most 372 a year: allow for it.
+        if span * 365 > limits.freebusy_days * 372 {
+            return Err(DavError::forbidden(format!(
+                "a free-busy lookup covers at most {} days",
+                limits.freebusy_days
+            ))
+            .condition(cal("max-date-time")));
+        }
+        Ok(())
+    }
+}
+
 /// `POST` to a collection: free-busy through one's own outbox; 405 elsewhere.
-pub(crate) async fn outbox_post(users: &Users, request: DavRequest) -> HandlerResult {
+pub(crate) async fn outbox_post(
+    users: &Users,
+    limits: &Limits,
+    request: DavRequest,
+) -> HandlerResult {
     let outbox = request
         .resource
         .as_ref()
@@ -131,6 +188,7 @@ pub(crate) async fn outbox_post(users: &Users, request: DavRequest) -> HandlerRe
     }
     let text = std::str::from_utf8(&request.body).map_err(|_| invalid("not UTF-8"))?;
     let query = read_query(text)?;
+    query.within(limits)?;
     let own = users.addresses(&owner, &*request.store);
     if users.resolve(&query.organizer, &*request.store).as_deref() != Some(owner.as_str()) {
         return Err(DavError::forbidden(format!(

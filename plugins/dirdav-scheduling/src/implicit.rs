@@ -14,6 +14,7 @@ use dirdav_plugin::{Agent, Body, ItemChange, Principal, Store};
 use http_body_util::BodyExt;
 
 use crate::itip::{Object, same_address};
+use crate::limits::{Budget, Limits, Spent};
 use crate::{INBOX, Users, default_calendar};
 
 /// What a recipient is sent.
@@ -34,26 +35,50 @@ impl Method {
     }
 }
 
+/// What became of a message handed to the mail queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Queued; it leaves after the request is answered.
+    Yes,
+    /// The queue is full: not sent.
+    Full,
+    /// Not an address a message can go to.
+    Refused,
+}
+
 /// Sends iTIP messages to external addresses (iMIP).
 pub(crate) trait Mail: Send + Sync + 'static {
-    /// Sends `message` (`method`) from `from` to `to` (both `mailto:` addresses);
-    /// returns whether it was handed to the mail server.
-    fn send<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        method: Method,
-        object: &'a Object,
-    ) -> dirdav_plugin::BoxFuture<'a, bool>;
+    /// Queues `message` (`method`) from `from` to `to` (both `mailto:` addresses).
+    fn send(&self, from: &str, to: &str, method: Method, object: &Object) -> Queued;
+}
+
+/// What scheduling keeps between requests: its limits and what each user spent.
+#[derive(Default)]
+pub(crate) struct Spending {
+    /// Mail sent per organizer.
+    pub(crate) mail: Budget,
+    /// Deliveries per sender and recipient.
+    pub(crate) deliveries: Budget,
 }
 
 /// The hook: a calendar item changed.
-pub(crate) async fn on_change(users: &Users, mail: Option<&dyn Mail>, change: ItemChange) {
+///
+/// Scheduling acts for the user who wrote, in their own calendars only: a write into
+/// someone else's calendar (a sharee with write access) is stored as data and schedules
+/// nothing, whoever it names as ORGANIZER; so is an object whose ORGANIZER is not the
+/// writer, unless the writer is one of its attendees answering.
+pub(crate) async fn on_change(
+    users: &Users,
+    mail: Option<&dyn Mail>,
+    limits: &Limits,
+    spending: &Spending,
+    change: ItemChange,
+) {
     if change.by_agent {
         return;
     }
     let owner = change.path.split('/').next().unwrap_or_default().to_owned();
-    if !users.is_known(&owner) || change.principal.is_none() {
+    if !users.is_known(&owner) {
         return;
     }
     let before = change.before.as_deref().and_then(Object::read);
@@ -61,9 +86,25 @@ pub(crate) async fn on_change(users: &Users, mail: Option<&dyn Mail>, change: It
     let Some(object) = after.as_ref().or(before.as_ref()) else {
         return;
     };
+    let writer = change.principal.as_ref().map(|p| p.name.to_string());
+    if writer.as_deref() != Some(owner.as_str()) {
+        tracing::info!(
+            path = %change.path,
+            writer = writer.as_deref().unwrap_or("-"),
+            "a meeting written into another user's calendar is stored, not scheduled"
+        );
+        return;
+    }
     let store = &*change.store;
     let organizer = users.resolve(&object.organizer, store);
-    let scheduler = Scheduler { users, mail, store };
+    let scheduler = Scheduler {
+        users,
+        mail,
+        store,
+        limits,
+        spending,
+        sender: &owner,
+    };
     if organizer.as_deref() == Some(owner.as_str()) {
         let statuses = scheduler
             .as_organizer(before.as_ref(), after.as_ref())
@@ -89,12 +130,39 @@ struct Scheduler<'a> {
     users: &'a Users,
     mail: Option<&'a dyn Mail>,
     store: &'a dyn Store,
+    limits: &'a Limits,
+    spending: &'a Spending,
+    /// The user whose write is being scheduled.
+    sender: &'a str,
+}
+
+/// The attendees the server schedules for: all but those whose client schedules
+/// (`SCHEDULE-AGENT=CLIENT` or `NONE`) and the organizer.
+fn scheduled(o: &Object) -> Vec<String> {
+    o.attendees
+        .iter()
+        .filter(|a| !a.by_client && !same_address(&a.address, &o.organizer))
+        .map(|a| a.address.clone())
+        .collect()
+}
+
+/// Why a delivery was not made.
+enum Refusal {
+    /// The recipient's copy with that UID is not the sender's to change (3.8).
+    NotTheirs,
+    /// The sender has delivered as much to this recipient as an hour allows (5.3).
+    OverBudget,
+    /// Anything else (5.1).
+    Failed(String),
 }
 
 impl Scheduler<'_> {
     /// The organizer wrote (or deleted) their copy: REQUEST to every attendee the
-    /// server schedules for, CANCEL to those removed, or to all when it is cancelled
-    /// or deleted.
+    /// server schedules for when what they see changed (RFC 5546 §2.1.4: times, place,
+    /// summary, description, status, recurrence, or anything else the organizer
+    /// decides), else only to attendees added or whose own line changed; CANCEL to
+    /// those removed, or to all when it is cancelled or deleted. A save that changes
+    /// only stamps, alarms or answers sends nothing.
     /// Returns how each REQUEST went, by attendee address (`SCHEDULE-STATUS` codes).
     async fn as_organizer(
         &self,
@@ -102,25 +170,27 @@ impl Scheduler<'_> {
         after: Option<&Object>,
     ) -> Vec<(String, &'static str)> {
         let mut statuses = Vec::new();
-        let scheduled = |o: &Object| -> Vec<String> {
-            o.attendees
-                .iter()
-                .filter(|a| !a.by_client && !same_address(&a.address, &o.organizer))
-                .map(|a| a.address.clone())
-                .collect()
-        };
+        // Attendees told of the meeting before (not once it was cancelled).
+        let was = before.filter(|b| !b.cancelled);
         match after {
             Some(now) if !now.cancelled => {
                 let current = scheduled(now);
+                let told = match was {
+                    Some(was) if !now.changed_for_everyone(was) => now.attendees_changed(was),
+                    _ => current.clone(),
+                };
                 let mut message = now.clone();
                 message.drop_attendee_param("SCHEDULE-STATUS");
-                for address in &current {
+                for address in current
+                    .iter()
+                    .filter(|a| told.iter().any(|t| same_address(t, a)))
+                {
                     let status = self
                         .send(&now.organizer, address, Method::Request, &message)
                         .await;
                     statuses.push((address.clone(), status));
                 }
-                if let Some(was) = before {
+                if let Some(was) = was {
                     let mut cancelled = was.clone();
                     cancelled.cancel();
                     for address in scheduled(was) {
@@ -132,13 +202,14 @@ impl Scheduler<'_> {
                 }
             }
             _ => {
-                let Some(last) = after.or(before) else {
+                // Cancelled or deleted: those told of it hear it once.
+                let Some(was) = was else {
                     return statuses;
                 };
-                let mut cancelled = last.clone();
+                let mut cancelled = after.unwrap_or(was).clone();
                 cancelled.cancel();
-                for address in scheduled(last) {
-                    self.send(&last.organizer, &address, Method::Cancel, &cancelled)
+                for address in scheduled(was) {
+                    self.send(&was.organizer, &address, Method::Cancel, &cancelled)
                         .await;
                 }
             }
@@ -192,25 +263,48 @@ impl Scheduler<'_> {
     }
 
     /// Delivers a message: into a local user's inbox and calendar, or by mail. Returns
-    /// the `SCHEDULE-STATUS` code of what happened: 1.2 delivered, 1.1 sent by mail,
-    /// 3.7 no address scheduling can reach, 5.1 delivery failed (or no mail server).
+    /// the `SCHEDULE-STATUS` code of what happened: 1.2 delivered, 1.1 sent by mail
+    /// (queued), 3.7 no address scheduling can reach, 3.8 the recipient's copy is not
+    /// the sender's to change, 5.3 the sender's hourly budget is spent, 5.1 delivery
+    /// failed (or no mail server, or a full mail queue).
     async fn send(&self, from: &str, to: &str, method: Method, object: &Object) -> &'static str {
         match self.users.resolve(to, self.store) {
-            Some(user) => match self.deliver(&user, method, object).await {
+            Some(user) => match self.deliver(&user, from, method, object).await {
                 Ok(()) => "1.2",
-                Err(e) => {
+                Err(Refusal::NotTheirs) => {
+                    tracing::info!(sender = self.sender, %user, method = method.name(), uid = %object.uid,
+                        "not delivered: the recipient's copy with that UID is not the sender's meeting");
+                    "3.8"
+                }
+                Err(Refusal::OverBudget) => "5.3",
+                Err(Refusal::Failed(e)) => {
                     tracing::warn!(%user, method = method.name(), uid = %object.uid, error = %e, "scheduling delivery failed");
                     "5.1"
                 }
             },
             None if to.to_ascii_lowercase().starts_with("mailto:") => match self.mail {
-                Some(mail) => match mail.send(from, to, method, object).await {
-                    true => "1.1",
-                    false => {
-                        tracing::warn!(%to, method = method.name(), uid = %object.uid, "sending the iMIP message failed");
-                        "5.1"
+                Some(mail) => {
+                    match self
+                        .spending
+                        .mail
+                        .spend(self.sender, self.limits.mail_per_hour)
+                    {
+                        Spent::Yes => {}
+                        Spent::FirstRefusal => {
+                            tracing::warn!(
+                                sender = self.sender,
+                                limit = self.limits.mail_per_hour,
+                                "a user's meetings have sent as much mail as an hour allows; more is not sent"
+                            );
+                            return "5.3";
+                        }
+                        Spent::No => return "5.3",
                     }
-                },
+                    match mail.send(from, to, method, object) {
+                        Queued::Yes => "1.1",
+                        Queued::Full | Queued::Refused => "5.1",
+                    }
+                }
                 None => {
                     tracing::info!(%to, method = method.name(), "no mail server configured: an external attendee is not told");
                     "5.1"
@@ -223,13 +317,54 @@ impl Scheduler<'_> {
         }
     }
 
-    async fn deliver(&self, user: &str, method: Method, object: &Object) -> Result<(), String> {
+    /// Delivers a message from `from` into `user`'s inbox and calendar, acting for
+    /// them. A REQUEST or CANCEL changes only a copy of the sender's own meeting (its
+    /// ORGANIZER is `from`, and it is not one `user` organizes); a REPLY only a meeting
+    /// `user` organizes that `from` attends, and only `from`'s answer in it.
+    async fn deliver(
+        &self,
+        user: &str,
+        from: &str,
+        method: Method,
+        object: &Object,
+    ) -> Result<(), Refusal> {
+        let failed = |e: String| Refusal::Failed(e);
         let theirs = self
             .store
             .acting_for(Principal { name: user.into() })
-            .ok_or("the server is stopping")?;
+            .ok_or_else(|| failed("the server is stopping".into()))?;
         let theirs = &*theirs;
-        // The message, as a file in their inbox.
+        let existing = copy_of(theirs, user, &object.uid).await;
+        let organized_by = |copy: &Object| self.users.resolve(&copy.organizer, self.store);
+        let acceptable = match (&method, &existing) {
+            (_, Some((_, None))) => false,
+            (Method::Request | Method::Cancel, Some((_, Some(copy)))) => {
+                same_address(&copy.organizer, from) && organized_by(copy).as_deref() != Some(user)
+            }
+            (Method::Reply, Some((_, Some(copy)))) => {
+                organized_by(copy).as_deref() == Some(user) && copy.partstat_of(from).is_some()
+            }
+            (Method::Reply, None) => false,
+            _ => true,
+        };
+        if !acceptable {
+            return Err(Refusal::NotTheirs);
+        }
+        let pair = format!("{}\u{0}{user}", self.sender);
+        match self
+            .spending
+            .deliveries
+            .spend(&pair, self.limits.deliveries_per_hour)
+        {
+            Spent::Yes => {}
+            Spent::FirstRefusal => {
+                tracing::warn!(sender = self.sender, recipient = %user, limit = self.limits.deliveries_per_hour,
+                    "a user has delivered as much to another as an hour allows; more is not delivered");
+                return Err(Refusal::OverBudget);
+            }
+            Spent::No => return Err(Refusal::OverBudget),
+        }
+        // The message, as a file in their inbox; the oldest go past the inbox's size.
         let inbox = format!("{user}/inbox");
         if theirs
             .resource(&inbox)
@@ -237,12 +372,14 @@ impl Scheduler<'_> {
         {
             let name = format!("{}-{}.ics", safe_name(&object.uid), now_nanos());
             let href = format!("{}{}", theirs.href_of(&inbox, true), name);
-            put(theirs, &href, object.text(Some(method.name())), None).await?;
+            put(theirs, &href, object.text(Some(method.name())), None)
+                .await
+                .map_err(failed)?;
+            trim_inbox(theirs, &inbox, self.limits.inbox_size).await;
         }
         // Their copy of the meeting.
-        let existing = copy_of(theirs, user, &object.uid).await;
         match (method, existing) {
-            (Method::Request, Some((href, current))) => {
+            (Method::Request, Some((href, Some(current)))) => {
                 let mut updated = object.clone();
                 if let Some(mine) = self.address_of(&current, user)
                     && let Some(answer) = current.partstat_of(&mine)
@@ -251,8 +388,10 @@ impl Scheduler<'_> {
                 }
                 put(theirs, &href, updated.text(None), None).await
             }
-            (Method::Request, None) => {
-                let calendar = default_calendar(theirs, user).ok_or("no calendar to put it in")?;
+            (Method::Request, _) => {
+                let calendar =
+                    default_calendar(theirs, user).ok_or("no calendar to put it in".to_owned());
+                let calendar = calendar.map_err(failed)?;
                 let href = format!(
                     "{}{}.ics",
                     theirs.href_of(&calendar, true),
@@ -266,18 +405,19 @@ impl Scheduler<'_> {
                 )
                 .await
             }
-            (Method::Cancel, Some((href, mut current))) => {
+            (Method::Cancel, Some((href, Some(mut current)))) => {
                 current.cancel();
                 put(theirs, &href, current.text(None), None).await
             }
-            (Method::Reply, Some((href, mut current))) => {
-                for attendee in &object.attendees {
-                    current.set_partstat(&attendee.address, &attendee.partstat);
+            (Method::Reply, Some((href, Some(mut current)))) => {
+                if let Some(answer) = object.partstat_of(from) {
+                    current.set_partstat(from, answer);
                 }
                 put(theirs, &href, current.text(None), None).await
             }
-            (Method::Cancel | Method::Reply, None) => Ok(()),
+            (Method::Cancel | Method::Reply, _) => Ok(()),
         }
+        .map_err(failed)
     }
 
     /// The address by which `user` attends an object.
@@ -290,9 +430,40 @@ impl Scheduler<'_> {
     }
 }
 
-/// A user's copy of the object with `uid`, in any of their calendars: its href and
-/// content.
-async fn copy_of(store: &dyn Store, user: &str, uid: &str) -> Option<(String, Object)> {
+/// Removes the oldest messages of an inbox holding more than `keep`.
+async fn trim_inbox(store: &dyn Store, inbox: &str, keep: usize) {
+    let mut messages: Vec<_> = store
+        .members(inbox)
+        .into_iter()
+        .filter(|m| !m.is_collection)
+        .collect();
+    if messages.len() <= keep {
+        return;
+    }
+    messages.sort_by(|a, b| {
+        a.modified
+            .cmp(&b.modified)
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    let excess = messages.len() - keep;
+    for old in messages.into_iter().take(excess) {
+        let request = Request::builder()
+            .method("DELETE")
+            .uri(store.href_of(&old.path, false))
+            .body(Body::empty());
+        let Ok(mut request) = request else { continue };
+        request.extensions_mut().insert(Agent);
+        let status = store.request(request).await.status();
+        if !status.is_success() {
+            tracing::warn!(path = %old.path, %status, "an old inbox message could not be removed");
+        }
+    }
+}
+
+/// A user's copy of the object with `uid`, in any of their calendars: its href, and
+/// its content when it is a scheduling object (`None`: an item of theirs with that UID
+/// that is no meeting, which no message may change).
+async fn copy_of(store: &dyn Store, user: &str, uid: &str) -> Option<(String, Option<Object>)> {
     let prefix = format!("{user}/");
     let item = store
         .collections()
@@ -300,8 +471,12 @@ async fn copy_of(store: &dyn Store, user: &str, uid: &str) -> Option<(String, Ob
         .filter(|c| c.path.starts_with(&prefix) && c.is_collection_of("calendar"))
         .flat_map(|c| store.members_with_uid(&c.path, uid))
         .next()?;
-    let bytes = store.read(&item.path).await.ok()?;
-    Some((store.href_of(&item.path, false), Object::read(&bytes)?))
+    let object = store
+        .read(&item.path)
+        .await
+        .ok()
+        .and_then(|bytes| Object::read(&bytes));
+    Some((store.href_of(&item.path, false), object))
 }
 
 async fn put(

@@ -3,7 +3,7 @@
 //! makes to an object's text (a method, an attendee's answer, a cancellation), made on
 //! its unfolded content lines so that everything else stays as the organizer wrote it.
 
-use dirdav_plugin::contentline::split_line;
+use dirdav_plugin::contentline::{organizer_view, safe_param_value, split_line};
 use icalendar::parser::{Component, read_calendar_simple, unfold};
 
 /// An attendee of a scheduling object.
@@ -25,6 +25,8 @@ pub(crate) struct Object {
     pub(crate) attendees: Vec<Attendee>,
     /// `STATUS:CANCELLED` on its master (or only) component.
     pub(crate) cancelled: bool,
+    /// Every component that names an ORGANIZER names the same one (RFC 6638 §3.1).
+    pub(crate) one_organizer: bool,
     pub(crate) summary: Option<String>,
     /// The unfolded content lines, to edit.
     pub(crate) lines: Vec<String>,
@@ -43,6 +45,17 @@ fn value_of(c: &Component<'_>, name: &str) -> Option<String> {
         .iter()
         .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
         .map(|p| p.val.as_str().trim().to_owned())
+}
+
+/// Whether a parameter value is a token (RFC 5545 §3.1: an iana-token or x-name:
+/// letters, digits and `-`), as every PARTSTAT is; anything else in a PARTSTAT is read
+/// as no answer, so that it is never written into another user's copy.
+fn is_token(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// Same calendar user address: `mailto:` compared without case, others as written.
@@ -81,6 +94,10 @@ impl Object {
             .find(|c| value_of(c, "RECURRENCE-ID").is_none())
             .or(parts.first())?;
         let organizer = parts.iter().find_map(|c| value_of(c, "ORGANIZER"))?;
+        let one_organizer = parts
+            .iter()
+            .filter_map(|c| value_of(c, "ORGANIZER"))
+            .all(|o| same_address(&o, &organizer));
         let mut attendees: Vec<Attendee> = Vec::new();
         for c in &parts {
             for p in c
@@ -95,7 +112,9 @@ impl Object {
                 let agent = param(p, "SCHEDULE-AGENT");
                 attendees.push(Attendee {
                     address,
-                    partstat: param(p, "PARTSTAT").unwrap_or_else(|| "NEEDS-ACTION".to_owned()),
+                    partstat: param(p, "PARTSTAT")
+                        .filter(|v| is_token(v))
+                        .unwrap_or_else(|| "NEEDS-ACTION".to_owned()),
                     by_client: matches!(agent.as_deref(), Some("CLIENT" | "NONE")),
                 });
             }
@@ -106,6 +125,7 @@ impl Object {
             attendees,
             cancelled: value_of(master, "STATUS")
                 .is_some_and(|s| s.eq_ignore_ascii_case("CANCELLED")),
+            one_organizer,
             summary: value_of(master, "SUMMARY"),
             lines: unfolded
                 .lines()
@@ -139,6 +159,98 @@ impl Object {
             }
         }
         out
+    }
+
+    /// What the organizer decides ([`organizer_view`]), as sorted lines, less the
+    /// ATTENDEE lines when `attendees` is false.
+    fn view(&self, attendees: bool) -> Vec<String> {
+        let mut lines: Vec<String> = organizer_view(&self.lines.join("\n"))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| attendees || !name_of(l).eq_ignore_ascii_case("ATTENDEE"))
+            .collect();
+        lines.sort_unstable();
+        lines
+    }
+
+    /// The scheduling components (VEVENT, VTODO, VJOURNAL), by their RECURRENCE-ID
+    /// (`""` for the master), each as what the organizer decides in it: sorted lines,
+    /// ATTENDEE and ORGANIZER lines reduced to their addresses (a client may rewrite
+    /// their parameters).
+    pub(crate) fn parts(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut parts = std::collections::BTreeMap::new();
+        let mut depth = 0usize;
+        let mut current: Option<Vec<&str>> = None;
+        for line in &self.lines {
+            let upper = line.to_ascii_uppercase();
+            let scheduling = ["VEVENT", "VTODO", "VJOURNAL"]
+                .iter()
+                .any(|k| upper.strip_prefix("BEGIN:") == Some(k));
+            if upper.starts_with("BEGIN:") {
+                depth += 1;
+                if depth == 2 && scheduling {
+                    current = Some(Vec::new());
+                }
+            }
+            if let Some(lines) = current.as_mut() {
+                lines.push(line);
+            }
+            if upper.starts_with("END:") {
+                if depth == 2
+                    && let Some(lines) = current.take()
+                {
+                    let (decided, _) = dirdav_plugin::contentline::decided_lines(&lines.join("\n"));
+                    let mut key = String::new();
+                    let mut view: Vec<String> = decided
+                        .into_iter()
+                        .map(|l| {
+                            let name = name_of(&l).to_ascii_uppercase();
+                            if name == "RECURRENCE-ID" {
+                                key = value_of_line(&l).trim().to_owned();
+                            }
+                            match name.as_str() {
+                                "ATTENDEE" | "ORGANIZER" => format!(
+                                    "{name}:{}",
+                                    value_of_line(&l).trim().to_ascii_lowercase()
+                                ),
+                                _ => l,
+                            }
+                        })
+                        .collect();
+                    view.sort_unstable();
+                    parts.insert(key, view);
+                }
+                depth = depth.saturating_sub(1);
+            }
+        }
+        parts
+    }
+
+    /// Whether the meeting changed for every attendee since `was` (RFC 5546 §2.1.4):
+    /// anything the organizer decides other than the attendee list (times, place,
+    /// summary, description, status, recurrence …). Stamps, sequence numbers, alarms
+    /// and answers do not count.
+    pub(crate) fn changed_for_everyone(&self, was: &Object) -> bool {
+        self.view(false) != was.view(false)
+    }
+
+    /// The attendees added since `was`, or whose own line changed (a role, a name).
+    pub(crate) fn attendees_changed(&self, was: &Object) -> Vec<String> {
+        let (now, then) = (self.view(true), was.view(true));
+        let lines_of = |view: &[String], address: &str| -> Vec<String> {
+            view.iter()
+                .filter(|l| {
+                    name_of(l).eq_ignore_ascii_case("ATTENDEE")
+                        && same_address(value_of_line(l), address)
+                })
+                .cloned()
+                .collect()
+        };
+        self.attendees
+            .iter()
+            .filter(|a| lines_of(&now, &a.address) != lines_of(&then, &a.address))
+            .map(|a| a.address.clone())
+            .collect()
     }
 
     /// Sets the PARTSTAT of the attendee `address` on every component.
@@ -231,7 +343,7 @@ fn with_param(line: &str, key: &str, value: &str) -> String {
     let (pieces, val) = split_line(line);
     let mut parts: Vec<String> = pieces.into_iter().map(str::to_owned).collect();
     let prefix = format!("{}=", key.to_ascii_uppercase());
-    let set = format!("{}={}", key.to_ascii_uppercase(), value);
+    let set = format!("{}={}", key.to_ascii_uppercase(), safe_param_value(value));
     match parts
         .iter()
         .position(|p| p.to_ascii_uppercase().starts_with(&prefix))

@@ -7,10 +7,14 @@
 //! (the `freebusy` module), which is how iOS/macOS Calendar and Thunderbird show availability.
 //! See ARCHITECTURE.md, "Scheduling (RFC 6638)".
 
+mod checks;
 mod freebusy;
 mod implicit;
 mod itip;
+mod limits;
 mod mail;
+
+pub use limits::Limits;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +40,8 @@ const HREF: Name = Name::new(ns::DAV, "href");
 pub struct Scheduling {
     users: Arc<Users>,
     mail: Option<Arc<dyn implicit::Mail>>,
+    limits: Limits,
+    spending: Arc<implicit::Spending>,
 }
 
 impl std::fmt::Debug for Scheduling {
@@ -43,7 +49,8 @@ impl std::fmt::Debug for Scheduling {
         f.debug_struct("Scheduling")
             .field("users", &self.users)
             .field("mail", &self.mail.is_some())
-            .finish()
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,15 +124,31 @@ impl Scheduling {
                 emails: emails.into_iter().collect(),
             }),
             mail: None,
+            limits: Limits::default(),
+            spending: Arc::default(),
         }
+    }
+
+    /// How much one user can make scheduling do ([`Limits`]); set before
+    /// [`Scheduling::smtp`], which sizes its queue by them.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Sends invitations, replies and cancellations to external addresses by mail
     /// (iMIP) through the SMTP server at `url` (`smtp://host:25`,
     /// `smtp://user:password@host:587?tls=required`, `smtps://user:password@host:465`),
     /// from the address `from`; replies to a message go to its organizer.
+    /// Messages wait in a queue of [`Limits::mail_queue`] and leave after the request
+    /// that made them is answered.
     pub fn smtp(mut self, url: &str, from: &str) -> Result<Self, String> {
-        self.mail = Some(Arc::new(mail::Smtp::new(url, from)?));
+        self.mail = Some(Arc::new(mail::Smtp::new(
+            url,
+            from,
+            self.limits.mail_queue,
+        )?));
         Ok(self)
     }
 }
@@ -296,16 +319,28 @@ impl Plugin for Scheduling {
                 .collect()
         })
         .before_method(check_schedule_tag);
-        let users = self.users.clone();
-        let mail = self.mail.clone();
-        r.after_item_change("calendar", move |change| {
-            let (users, mail) = (users.clone(), mail.clone());
-            async move { implicit::on_change(&users, mail.as_deref(), change).await }
+        let (users, limits) = (self.users.clone(), self.limits);
+        r.write_check("calendar", move |write| {
+            checks::check(&users, &limits, write)
         });
-        let users = self.users.clone();
+        let this = self.clone();
+        r.after_item_change("calendar", move |change| {
+            let this = this.clone();
+            async move {
+                implicit::on_change(
+                    &this.users,
+                    this.mail.as_deref(),
+                    &this.limits,
+                    &this.spending,
+                    change,
+                )
+                .await;
+            }
+        });
+        let (users, limits) = (self.users.clone(), self.limits);
         r.method("POST", move |request| {
             let users = users.clone();
-            async move { freebusy::outbox_post(&users, request).await }
+            async move { freebusy::outbox_post(&users, &limits, request).await }
         });
     }
 }

@@ -1,31 +1,62 @@
 //! iMIP (RFC 6047): iTIP messages to people outside the server, by SMTP through the mail
-//! server the configuration names.
+//! server the configuration names. Messages wait in a bounded queue and are handed to
+//! the mail server by one task, after the request that made them has been answered: a
+//! slow or unreachable mail server never holds up a PUT, and a full queue refuses more.
+
+use std::sync::{Arc, OnceLock};
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::implicit::{Mail, Method};
+use crate::implicit::{Mail, Method, Queued};
 use crate::itip::Object;
 
 /// Sends iMIP messages through an SMTP server.
 pub(crate) struct Smtp {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Arc<AsyncSmtpTransport<Tokio1Executor>>,
     /// Who the messages come from (the server's address; replies go to the organizer).
     from: Mailbox,
+    /// The queue's sending end; the task that empties it starts with the first message.
+    queue: OnceLock<tokio::sync::mpsc::Sender<(String, Message)>>,
+    /// How many messages may wait.
+    capacity: usize,
 }
 
 impl Smtp {
     /// `url` as lettre reads it: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS), `smtps://user:pass@host:465`.
-    pub(crate) fn new(url: &str, from: &str) -> Result<Smtp, String> {
+    /// At most `capacity` messages wait to be sent.
+    pub(crate) fn new(url: &str, from: &str, capacity: usize) -> Result<Smtp, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| format!("the SMTP URL {url:?}: {e}"))?
             .build();
         let from = from
             .parse::<Mailbox>()
             .map_err(|e| format!("the sender address {from:?}: {e}"))?;
-        Ok(Smtp { transport, from })
+        Ok(Smtp {
+            transport: Arc::new(transport),
+            from,
+            queue: OnceLock::new(),
+            capacity: capacity.max(1),
+        })
+    }
+
+    /// The queue, with the task that sends what it holds one message after another.
+    fn queue(&self) -> &tokio::sync::mpsc::Sender<(String, Message)> {
+        self.queue.get_or_init(|| {
+            let (sender, mut waiting) =
+                tokio::sync::mpsc::channel::<(String, Message)>(self.capacity);
+            let transport = self.transport.clone();
+            tokio::spawn(async move {
+                while let Some((to, message)) = waiting.recv().await {
+                    if let Err(e) = transport.send(message).await {
+                        tracing::warn!(to = %to, error = %e, "the mail server refused the iMIP message");
+                    }
+                }
+            });
+            sender
+        })
     }
 
     fn message(&self, from: &str, to: &str, method: Method, object: &Object) -> Option<Message> {
@@ -84,25 +115,17 @@ impl Smtp {
 }
 
 impl Mail for Smtp {
-    fn send<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        method: Method,
-        object: &'a Object,
-    ) -> dirdav_plugin::BoxFuture<'a, bool> {
-        Box::pin(async move {
-            let Some(message) = self.message(from, to, method, object) else {
-                tracing::warn!(%to, "not an address a message can go to");
-                return false;
-            };
-            match self.transport.send(message).await {
-                Ok(_) => true,
-                Err(e) => {
-                    tracing::warn!(%to, error = %e, "the mail server refused the iMIP message");
-                    false
-                }
+    fn send(&self, from: &str, to: &str, method: Method, object: &Object) -> Queued {
+        let Some(message) = self.message(from, to, method, object) else {
+            tracing::warn!(to = %to, "not an address a message can go to");
+            return Queued::Refused;
+        };
+        match self.queue().try_send((to.to_owned(), message)) {
+            Ok(()) => Queued::Yes,
+            Err(_) => {
+                tracing::warn!(to = %to, capacity = self.capacity, "the mail queue is full: the iMIP message is not sent");
+                Queued::Full
             }
-        })
+        }
     }
 }

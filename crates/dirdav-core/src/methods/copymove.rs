@@ -116,14 +116,25 @@ pub(crate) async fn copy_move(
                 .and_then(crate::storage::read_all)
                 .map_err(|e| io_error("reading the source failed", e))?;
             let media = crate::props::content_type(&source_path);
+            let before = existing
+                .as_ref()
+                .filter(|e| !e.is_collection)
+                .and_then(|e| {
+                    srv.root_dir
+                        .file(&e.path)
+                        .and_then(crate::storage::read_all)
+                        .ok()
+                });
             let check = WriteCheck {
                 path: &dest_key,
                 parent: &parent,
                 existing: existing.as_ref(),
                 content_type: Some(&media),
                 body: &bytes,
+                before: before.as_deref(),
                 moving: moving.then_some(source_path.as_str()),
                 principal: principal.as_ref(),
+                by_agent: false,
                 store: srv.as_ref(),
             };
             srv.registry.check_write(&check)
@@ -146,6 +157,7 @@ pub(crate) async fn copy_move(
             adding,
             replacing,
             principal: ctx.principal.as_ref(),
+            by_agent: false,
             store: srv.as_ref(),
         })?;
     }

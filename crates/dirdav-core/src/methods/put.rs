@@ -102,32 +102,35 @@ pub(crate) async fn put(
 
     // Checks and summaries parse the item and may expand its recurrences: CPU work of
     // bounded but real cost, done on the blocking pool so that the async workers keep
-    // answering other clients meanwhile.
-    let (tmp, summary, checked) = {
+    // answering other clients meanwhile. What the item held before is read there too,
+    // for the checks and the item hooks.
+    let hooks = srv.registry.item_hooks_for(parent.kind());
+    let (tmp, summary, checked, before) = {
         let srv = Arc::clone(srv);
         let key = ctx.key.clone();
         let content_type = ctx.header("content-type").map(str::to_owned);
         let (parent, current) = (parent.clone(), current.clone());
         let principal = ctx.principal.clone();
+        let by_agent = ctx.parts.extensions.get::<dirdav_plugin::Agent>().is_some();
+        let want_before = !hooks.is_empty();
         dirdav_plugin::compute(move || {
             check_and_summarize(
                 &srv,
-                &key,
-                &parent,
-                current.as_ref(),
-                content_type.as_deref(),
-                principal.as_ref(),
+                &Upload {
+                    key: &key,
+                    parent: &parent,
+                    current: current.as_ref(),
+                    content_type: content_type.as_deref(),
+                    principal: principal.as_ref(),
+                    by_agent,
+                    want_before,
+                },
                 tmp,
             )
         })
         .await?
     };
 
-    let hooks = srv.registry.item_hooks_for(parent.kind());
-    let before = match (&current, hooks.is_empty()) {
-        (Some(_), false) => dirdav_plugin::Store::read(&**srv, &ctx.key).await.ok(),
-        _ => None,
-    };
     let etag = store(srv, &ctx.key, tmp, summary, true).await?;
     let mut changed = vec![ctx.key.clone()];
     changed.extend(keep_media_type(srv, ctx, &parent, current.as_ref()).await?);
@@ -236,6 +239,7 @@ fn check_space(
         adding: size,
         replacing: current.map_or(0, |r| r.size),
         principal: ctx.principal.as_ref(),
+        by_agent: ctx.parts.extensions.get::<dirdav_plugin::Agent>().is_some(),
         store: srv,
     })
 }
@@ -291,47 +295,68 @@ async fn keep_media_type(
     Ok(Some(dotfile))
 }
 
-/// An upload past its checks: the temporary file, its summary, and its bytes when the
-/// checks read them.
+/// An upload past its checks: the temporary file, its summary, its bytes when the
+/// checks read them, and the bytes of the file it replaces when they were read.
 type Checked = (
     TempFile,
     Option<Arc<dirdav_plugin::Summary>>,
     Option<bytes::Bytes>,
+    Option<bytes::Bytes>,
 );
+
+/// What [`check_and_summarize`] checks: an upload to `key` in `parent`.
+struct Upload<'a> {
+    key: &'a str,
+    parent: &'a Resource,
+    current: Option<&'a Resource>,
+    content_type: Option<&'a str>,
+    principal: Option<&'a dirdav_plugin::Principal>,
+    /// Made by a plugin on its own behalf ([`dirdav_plugin::Agent`]).
+    by_agent: bool,
+    /// Read what the file held before even when no check needs it (for item hooks).
+    want_before: bool,
+}
 
 /// Runs the write checks of the parent's kind on the uploaded bytes and summarizes
 /// them, handing the temporary file back for the commit, with the bytes when it read
-/// them.
+/// them, and those of the file replaced when a check or `want_before` needed them.
 fn check_and_summarize(
     srv: &Inner,
-    key: &str,
-    parent: &Resource,
-    current: Option<&Resource>,
-    content_type: Option<&str>,
-    principal: Option<&dirdav_plugin::Principal>,
+    upload: &Upload<'_>,
     mut tmp: TempFile,
 ) -> Result<Checked, DavError> {
-    let checked = srv.registry.checks_writes_into(parent);
-    let summarizer = srv.registry.summarizer(parent.kind());
+    let checked = srv.registry.checks_writes_into(upload.parent);
+    let summarizer = srv.registry.summarizer(upload.parent.kind());
+    let before = match upload.current {
+        Some(_) if checked || upload.want_before => srv
+            .root_dir
+            .file(upload.key)
+            .and_then(crate::storage::read_all)
+            .ok()
+            .map(bytes::Bytes::from),
+        _ => None,
+    };
     if !checked && summarizer.is_none() {
-        return Ok((tmp, None, None));
+        return Ok((tmp, None, None, before));
     }
     let bytes = tmp
         .read_back()
         .map_err(|e| io_error("reading back failed", e))?;
     let check = WriteCheck {
-        path: key,
-        parent,
-        existing: current,
-        content_type,
+        path: upload.key,
+        parent: upload.parent,
+        existing: upload.current,
+        content_type: upload.content_type,
         body: &bytes,
+        before: before.as_deref(),
         moving: None,
-        principal,
+        principal: upload.principal,
+        by_agent: upload.by_agent,
         store: srv,
     };
     srv.registry.check_write(&check)?;
     let summary = summarizer.map(|summarize| Arc::new(summarize(&bytes)));
-    Ok((tmp, summary, Some(bytes::Bytes::from(bytes))))
+    Ok((tmp, summary, Some(bytes::Bytes::from(bytes)), before))
 }
 
 /// Creates an empty file at `key` ([`Store::create_file`](dirdav_plugin::Store)): LOCK
@@ -365,7 +390,16 @@ pub(crate) async fn create_empty(
             .ok_or_else(|| DavError::conflict("the parent collection does not exist"))?
     };
     let tmp = temp_in(srv, parent_key)?;
-    let (tmp, summary, _) = check_and_summarize(srv, key, &parent, None, None, principal, tmp)?;
+    let upload = Upload {
+        key,
+        parent: &parent,
+        current: None,
+        content_type: None,
+        principal,
+        by_agent: false,
+        want_before: false,
+    };
+    let (tmp, summary, ..) = check_and_summarize(srv, &upload, tmp)?;
     store(srv, key, tmp, summary, false).await?;
     srv.notify_event(&dirdav_plugin::WriteEvent {
         method,
