@@ -340,7 +340,16 @@ fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
 
 /// The messages the sink holds once it holds `n` (or after ten seconds).
 fn wait_for_mail(mail: &std::sync::Mutex<Vec<String>>, n: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    wait_for_mail_at_most(mail, n, 10_000)
+}
+
+/// The messages the sink holds after a second, when it should hold no more than `n`.
+fn mail_after_a_second(mail: &std::sync::Mutex<Vec<String>>, n: usize) -> Vec<String> {
+    wait_for_mail_at_most(mail, n + 1, 1_000)
+}
+
+fn wait_for_mail_at_most(mail: &std::sync::Mutex<Vec<String>>, n: usize, ms: u64) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
     loop {
         let now = mail.lock().unwrap().clone();
         if now.len() >= n || std::time::Instant::now() > deadline {
@@ -859,4 +868,349 @@ fn nobody_can_rewrite_or_cancel_another_users_meeting_by_its_uid() {
     assert_eq!(alice_file("team.ics"), declined);
     assert_eq!(inbox(&srv, ALICE).len(), replies_before);
     assert!(team_before.contains("UID:team-1"));
+}
+
+/// `n` external addresses, `prefix`0@example.net …
+fn strangers(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("mailto:{prefix}{i}@example.net"))
+        .collect()
+}
+
+fn refs(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
+}
+
+/// RFC 6638 §3.2, RFC 5546 §2.1.4: how much mail one organizer can make the server
+/// send: attendees counted across every instance and capped, mail per hour capped (5.3
+/// past it), and a save that changes nothing attendees see sends nothing. A mail server
+/// that never answers does not hold up the PUT.
+#[test]
+fn an_organizer_cannot_make_the_server_mail_thousands() {
+    let (port, mail) = smtp_sink();
+    let settings = format!(
+        "smtp-url = \"smtp://127.0.0.1:{port}\"\nmail-from = \"calendar@example.com\"\n\
+         max-attendees = 20\nmail-per-hour = 10"
+    );
+    let (dir, srv) = server_with(|_| {}, &settings);
+    // Five overridden instances of 10 strangers each: 50 attendees in all.
+    let mut text = meeting(
+        "many-1",
+        "mailto:alice@example.com",
+        &[],
+        "RRULE:FREQ=DAILY\r\n",
+    );
+    for day in 2..7 {
+        let people = strangers(&format!("d{day}-"), 10);
+        let attendees: String = people
+            .iter()
+            .map(|a| format!("ATTENDEE;RSVP=TRUE:{a}\r\n"))
+            .collect();
+        text = text.replace(
+            "END:VCALENDAR",
+            &format!(
+                "BEGIN:VEVENT\r\nUID:many-1\r\nRECURRENCE-ID:2027030{day}T100000Z\r\n\
+                 DTSTART:2027030{day}T120000Z\r\nDTEND:2027030{day}T130000Z\r\n\
+                 ORGANIZER:mailto:alice@example.com\r\n{attendees}END:VEVENT\r\nEND:VCALENDAR"
+            ),
+        );
+    }
+    let r = put(&srv, ALICE, "/alice/calendar/many.ics", &text);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("max-attendees-per-instance"), "{}", r.body);
+    assert!(
+        !dir.path()
+            .join("example-data/alice/calendar/many.ics")
+            .exists()
+    );
+    assert!(mail_after_a_second(&mail, 0).is_empty(), "nothing sent");
+
+    // A meeting with 8 strangers: 8 messages, once.
+    let eight = strangers("guest", 8);
+    let first = meeting("eight-1", "mailto:alice@example.com", &refs(&eight), "");
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/eight.ics", &first).status,
+        201
+    );
+    assert_eq!(wait_for_mail(&mail, 8).len(), 8);
+    // Saved again with new stamps and sequence, a new alarm: nothing more is sent.
+    let restamped = first
+        .replace("DTSTAMP:20261201T000000Z", "DTSTAMP:20261202T000000Z")
+        .replace(
+            "END:VEVENT",
+            "SEQUENCE:1\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT",
+        );
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/eight.ics", &restamped).status,
+        204
+    );
+    assert_eq!(
+        mail_after_a_second(&mail, 8).len(),
+        8,
+        "a restamp sends nothing"
+    );
+    // One more attendee: only they are told.
+    let nine = [eight.clone(), vec!["mailto:late@example.net".to_owned()]].concat();
+    let added = meeting("eight-1", "mailto:alice@example.com", &refs(&nine), "");
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/eight.ics", &added).status,
+        204
+    );
+    let mails = wait_for_mail(&mail, 9);
+    assert_eq!(mail_after_a_second(&mail, 9).len(), 9);
+    assert!(mails[8].contains("To: late@example.net"), "{}", mails[8]);
+    // A new time is news for everyone, but the hour's budget (10) is spent after one:
+    // the others' SCHEDULE-STATUS says 5.3 and no more is sent.
+    let moved = added.replace("DTSTART:20270301T100000Z", "DTSTART:20270302T100000Z");
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/eight.ics", &moved).status,
+        204
+    );
+    assert_eq!(wait_for_mail(&mail, 10).len(), 10);
+    assert_eq!(mail_after_a_second(&mail, 10).len(), 10);
+    let copy = get(&srv, ALICE, "/alice/calendar/eight.ics")
+        .body
+        .replace("\r\n ", "");
+    assert_eq!(copy.matches("SCHEDULE-STATUS=5.3").count(), 8, "{copy}");
+    assert_eq!(copy.matches("SCHEDULE-STATUS=1.1").count(), 1, "{copy}");
+
+    // A mail server that takes connections and never answers: the PUT is answered at
+    // once all the same.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let settings = format!(
+        "smtp-url = \"smtp://127.0.0.1:{silent_port}\"\nmail-from = \"calendar@example.com\""
+    );
+    let (_dir2, srv2) = server_with(|_| {}, &settings);
+    let started = std::time::Instant::now();
+    let r = put(&srv2, ALICE, "/alice/calendar/slow.ics", &first);
+    assert_eq!(r.status, 201);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the PUT waited for the mail server: {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+/// Scheduling acts for the user who writes, in their own calendars: bob, who may
+/// write alice's calendar, cannot invite or mail people as alice.
+#[test]
+fn a_writer_of_another_users_calendar_does_not_schedule_as_them() {
+    let (port, mail) = smtp_sink();
+    let settings =
+        format!("smtp-url = \"smtp://127.0.0.1:{port}\"\nmail-from = \"calendar@example.com\"");
+    let (dir, srv) = server_with(
+        |data| {
+            let config = data.join("alice/calendar/.dav.toml");
+            let text = std::fs::read_to_string(&config).unwrap();
+            std::fs::write(
+                &config,
+                text.replace("read = [\"bob\"]", "read = [\"bob\"]\nwrite = [\"bob\"]"),
+            )
+            .unwrap();
+        },
+        &settings,
+    );
+    let invite = meeting(
+        "as-alice",
+        "mailto:alice@example.com",
+        &["mailto:erin@example.net", "mailto:bob@example.com"],
+        "",
+    );
+    let r = put(&srv, BOB, "/alice/calendar/as-alice.ics", &invite);
+    assert_eq!(r.status, 201, "stored as data: {}", r.body);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("example-data/alice/calendar/as-alice.ics"))
+            .unwrap(),
+        invite
+    );
+    assert!(mail_after_a_second(&mail, 0).is_empty(), "no mail as alice");
+    assert!(inbox(&srv, BOB).is_empty(), "no delivery as alice");
+    // Alice saving her own meeting invites as always.
+    let r = put(
+        &srv,
+        ALICE,
+        "/alice/calendar/hers.ics",
+        &invite.replace("as-alice", "hers"),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(wait_for_mail(&mail, 1).len(), 1);
+    assert_eq!(inbox(&srv, BOB).len(), 1);
+}
+
+/// RFC 5545 §3.2.12: a PARTSTAT is a token; an answer that smuggles parameters or an
+/// address in a quoted value is read as no answer and never written into the
+/// organizer's copy.
+#[test]
+fn an_answer_cannot_inject_parameters_into_the_organizers_copy() {
+    let (dir, srv) = server(|_| {});
+    let team = meeting(
+        "inject-1",
+        "mailto:alice@example.com",
+        &["mailto:bob@example.com"],
+        "",
+    );
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/inject.ics", &team).status,
+        201
+    );
+    let organizers = || {
+        std::fs::read_to_string(dir.path().join("example-data/alice/calendar/inject.ics"))
+            .unwrap()
+            .replace("\r\n ", "")
+    };
+    let before = organizers();
+    let copy = get(&srv, BOB, "/bob/calendar/inject-1.ics");
+    let evil = copy.body.replace(
+        "PARTSTAT=NEEDS-ACTION",
+        "PARTSTAT=\"ACCEPTED;ROLE=CHAIR;CN=x:mailto:evil@example.net\"",
+    );
+    assert_ne!(evil, copy.body);
+    let r = put(&srv, BOB, "/bob/calendar/inject-1.ics", &evil);
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(organizers(), before, "nothing reached alice's copy");
+    assert!(!organizers().contains("evil") && !organizers().contains("CHAIR"));
+    assert!(inbox(&srv, ALICE).is_empty());
+    // A real answer arrives.
+    let r = put(
+        &srv,
+        BOB,
+        "/bob/calendar/inject-1.ics",
+        &copy
+            .body
+            .replace("PARTSTAT=NEEDS-ACTION", "PARTSTAT=TENTATIVE"),
+    );
+    assert_eq!(r.status, 204);
+    assert!(
+        organizers().contains("PARTSTAT=TENTATIVE;RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:bob"),
+        "{}",
+        organizers()
+    );
+}
+
+/// How much one sender can put into another's inbox and calendar, and what it costs
+/// the recipient: deliveries per sender per recipient per hour (5.3 past it), an inbox
+/// that keeps its newest messages, deliveries that may pass the recipient's quota by a
+/// bounded margin only. And a free-busy lookup's cost: attendees counted once and
+/// capped, its span bounded.
+#[test]
+fn one_sender_cannot_flood_an_inbox_or_a_quota_and_free_busy_is_bounded() {
+    // Bob is at his limit to the byte.
+    let (dir, srv) = server_with(
+        |data| {
+            let used: u64 = walk_sizes(&data.join("bob"));
+            std::fs::write(
+                data.join("bob/.dav.toml"),
+                format!("[quota]\nlimit = {used}\n"),
+            )
+            .unwrap();
+        },
+        "deliveries-per-hour = 5\ninbox-size = 3",
+    );
+    for i in 0..8 {
+        let invite = meeting(
+            &format!("flood-{i}"),
+            "mailto:alice@example.com",
+            &["mailto:bob@example.com"],
+            "",
+        );
+        let r = put(
+            &srv,
+            ALICE,
+            &format!("/alice/calendar/flood-{i}.ics"),
+            &invite,
+        );
+        assert_eq!(r.status, 201);
+        let copy = get(&srv, ALICE, &format!("/alice/calendar/flood-{i}.ics"))
+            .body
+            .replace("\r\n ", "");
+        let expected = if i < 5 {
+            "SCHEDULE-STATUS=1.2"
+        } else {
+            "SCHEDULE-STATUS=5.3"
+        };
+        assert!(copy.contains(expected), "{i}: {copy}");
+    }
+    let calendar = dir.path().join("example-data/bob/calendar");
+    let copies = (0..8)
+        .filter(|i| calendar.join(format!("flood-{i}.ics")).exists())
+        .count();
+    // Delivered past his limit, by less than the margin; his own writes still stop at it.
+    let used = walk_sizes(&dir.path().join("example-data/bob"));
+    let limit: u64 = std::fs::read_to_string(dir.path().join("example-data/bob/.dav.toml"))
+        .unwrap()
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(used > limit && used < limit + (1 << 20), "{used} / {limit}");
+    let r = put(
+        &srv,
+        BOB,
+        "/bob/calendar/mine.ics",
+        &meeting("mine", "mailto:bob@example.com", &[], ""),
+    );
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert_eq!(copies, 5);
+    let kept = inbox(&srv, BOB);
+    assert_eq!(kept.len(), 3, "the inbox keeps its newest");
+    assert!(
+        kept.iter().all(|m| m.contains("UID:flood-2")
+            || m.contains("UID:flood-3")
+            || m.contains("UID:flood-4")),
+        "{kept:?}"
+    );
+
+    // Free-busy: bob named 2,000 times over a month is one answer; over years 1-9999,
+    // or 60 people at once, is refused.
+    let many: Vec<&str> = std::iter::repeat_n("mailto:bob@example.com", 2000).collect();
+    let r = post(
+        &srv,
+        ALICE,
+        "/alice/outbox/",
+        &freebusy_request("mailto:alice@example.com", &many),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body.matches("<cal:response>").count(), 1, "{}", r.body);
+    let ages = freebusy_request("mailto:alice@example.com", &["mailto:bob@example.com"])
+        .replace("DTSTART:20261101T000000Z", "DTSTART:00010101T000000Z")
+        .replace("DTEND:20261201T000000Z", "DTEND:99991231T000000Z");
+    let r = post(&srv, ALICE, "/alice/outbox/", &ages);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("min-date-time"), "{}", r.body);
+    let years = freebusy_request("mailto:alice@example.com", &["mailto:bob@example.com"])
+        .replace("DTEND:20261201T000000Z", "DTEND:20301201T000000Z");
+    let r = post(&srv, ALICE, "/alice/outbox/", &years);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("max-date-time"), "{}", r.body);
+    let sixty = strangers("p", 60);
+    let r = post(
+        &srv,
+        ALICE,
+        "/alice/outbox/",
+        &freebusy_request("mailto:alice@example.com", &refs(&sixty)),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("max-attendees-per-instance"), "{}", r.body);
+}
+
+/// The bytes of the files below `dir`, settings files and dotfiles left out (what
+/// `quota-used-bytes` counts of files).
+fn walk_sizes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let meta = entry.metadata().unwrap();
+        total += match meta.is_dir() {
+            true => walk_sizes(&entry.path()),
+            false => meta.len(),
+        };
+    }
+    total
 }
