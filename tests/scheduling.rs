@@ -950,7 +950,7 @@ fn an_organizer_cannot_make_the_server_mail_thousands() {
         "a restamp sends nothing"
     );
     // One more attendee: only they are told.
-    let nine = [eight.clone(), vec!["mailto:late@example.net".to_owned()]].concat();
+    let nine = [eight, vec!["mailto:late@example.net".to_owned()]].concat();
     let added = meeting("eight-1", "mailto:alice@example.com", &refs(&nine), "");
     assert_eq!(
         put(&srv, ALICE, "/alice/calendar/eight.ics", &added).status,
