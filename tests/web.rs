@@ -630,3 +630,101 @@ fn a_large_folder_is_shown_a_page_at_a_time() {
     let r = page(&srv, ALICE, "/shared/many/?page=99");
     assert!(r.body.contains("Page 3 of 3"));
 }
+
+/// A form cannot send the browser to another site, and a file that would run in a
+/// browser (HTML, SVG) is downloaded, not shown, unless its folder says otherwise.
+#[test]
+fn forms_redirect_home_only_and_uploaded_pages_are_downloaded() {
+    let (dir, srv) = example_server(&[]);
+    let alice = token(&srv, ALICE);
+    for away in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://evil.example/",
+    ] {
+        let r = form(
+            &srv,
+            ALICE,
+            "mkdir",
+            &[("token", &alice), ("to", away), ("name", "x")],
+        );
+        assert_eq!(r.status, 400, "{away}: {}", r.body);
+        assert!(r.header("location").is_none(), "{away}");
+        let r = form(
+            &srv,
+            ALICE,
+            "delete",
+            &[
+                ("token", &alice),
+                ("target", "/alice/nothing.txt"),
+                ("back", away),
+                ("confirm", "yes"),
+            ],
+        );
+        assert!(
+            r.header("location").is_none_or(|l| !l.contains("evil")),
+            "{away}: {:?}",
+            r.headers
+        );
+    }
+    // The legitimate form still goes home.
+    let r = form(
+        &srv,
+        ALICE,
+        "mkdir",
+        &[("token", &alice), ("to", "/alice/"), ("name", "x")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/alice/"));
+
+    let page = b"<html><script>fetch('/alice/')</script></html>";
+    let r = upload(
+        &srv,
+        ALICE,
+        &alice,
+        "/alice/",
+        &[
+            ("page.html", page),
+            ("pic.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            ("notes.txt", b"plain"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    for (file, attachment) in [("page.html", true), ("pic.svg", true), ("notes.txt", false)] {
+        let r = srv
+            .request("GET", &format!("/alice/{file}"))
+            .auth(ALICE.0, ALICE.1)
+            .send();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-disposition") == Some("attachment"),
+            attachment,
+            "{file}: {:?}",
+            r.headers
+        );
+    }
+    // A folder that keeps a small site shows its pages.
+    std::fs::create_dir(dir.path().join("example-data/alice/site")).unwrap();
+    std::fs::write(
+        dir.path().join("example-data/alice/site/.dav.toml"),
+        "[files]\ninline = true\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("example-data/alice/site/index.html"), page).unwrap();
+    // (Made outside the server: the watcher brings it in.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let r = loop {
+        let r = srv
+            .request("GET", "/alice/site/index.html")
+            .auth(ALICE.0, ALICE.1)
+            .send();
+        if (r.status == 200 && r.header("content-disposition").is_none())
+            || std::time::Instant::now() > deadline
+        {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.header("content-disposition").is_none(), "{:?}", r.headers);
+}

@@ -209,6 +209,10 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        .fmt_fields(tracing_subscriber::field::MakeExt::delimited(
+            tracing_subscriber::fmt::format::debug_fn(log_field),
+            " ",
+        ))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -563,6 +567,36 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     tokio::join!(http, https);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes one field of a log line with its control characters escaped (`\r` as
+/// `\\r`), so that a value a client chose (an attendee's address, a path, a user
+/// agent) cannot start a line of its own or colour the terminal: no forged log lines.
+fn log_field(
+    writer: &mut tracing_subscriber::fmt::format::Writer<'_>,
+    field: &tracing::field::Field,
+    value: &dyn std::fmt::Debug,
+) -> std::fmt::Result {
+    let text = format!("{value:?}");
+    let clean = escape_controls(&text);
+    match field.name() {
+        "message" => write!(writer, "{clean}"),
+        name => write!(writer, "{name}={clean}"),
+    }
+}
+
+/// `text` with every control character written as its Rust escape.
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Headers every answer carries: no MIME sniffing, no framing, no referrer, and for the

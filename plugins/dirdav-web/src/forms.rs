@@ -36,10 +36,18 @@ fn check_token(web: &Web, request: &DavRequest, token: Option<&str>) -> Result<(
     }
 }
 
-/// A folder href from a form: an absolute path ending in `/`.
+/// A folder href from a form: an absolute path on this server ending in `/`. Not
+/// `//other.site/` nor `/\other.site/` (which browsers read as another host): the
+/// answer redirects there.
 fn folder_href(value: Option<&str>) -> Result<String, DavError> {
     match value {
-        Some(v) if v.starts_with('/') && v.ends_with('/') && !v.contains(['?', '#']) => {
+        Some(v)
+            if v.starts_with('/')
+                && !v.starts_with("//")
+                && v.ends_with('/')
+                && !v.contains(['?', '#', '\\'])
+                && !v.chars().any(char::is_control) =>
+        {
             Ok(v.to_owned())
         }
         _ => Err(DavError::bad_request("the form names no folder")),
@@ -363,6 +371,9 @@ mod tests {
         assert!(folder_href(Some("/alice/docs/")).is_ok());
         assert!(folder_href(Some("/alice/docs")).is_err());
         assert!(folder_href(Some("http://evil/")).is_err());
+        assert!(folder_href(Some("//evil.example/")).is_err());
+        assert!(folder_href(Some("/\\evil.example/")).is_err());
+        assert!(folder_href(Some("/a/\r\nx/")).is_err());
         assert!(folder_href(Some("/a/?x/")).is_err());
         assert!(folder_href(None).is_err());
     }

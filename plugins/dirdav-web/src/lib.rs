@@ -79,19 +79,47 @@ impl Web {
         }
     }
 
-    /// The form token of a user: a keyed hash of the name, which a page of another
-    /// site cannot know.
+    /// The form token a page gives a user now: a keyed hash of the name and the
+    /// current [`TOKEN_WINDOW`], which a page of another site cannot know and which
+    /// lapses: one that leaked (a shared screenshot, a proxy's log) is good for a day
+    /// at most.
     fn token(&self, user: &str) -> blake3::Hash {
+        self.token_in(user, window_now())
+    }
+
+    fn token_in(&self, user: &str, window: u64) -> blake3::Hash {
         let mut hasher = blake3::Hasher::new_keyed(&self.key);
         hasher.update(b"dirdav-web form token\0");
         hasher.update(user.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(&window.to_le_bytes());
         hasher.finalize()
     }
 
-    /// Whether a submitted token is the user's (compared in constant time).
+    /// Whether a submitted token is the user's, from this window or the one before
+    /// (a page loaded just before the window turned still posts); compared in
+    /// constant time.
     fn token_holds(&self, user: &str, submitted: &str) -> bool {
-        blake3::Hash::from_hex(submitted.trim()).is_ok_and(|given| given == self.token(user))
+        self.token_holds_at(user, submitted, window_now())
     }
+
+    fn token_holds_at(&self, user: &str, submitted: &str, window: u64) -> bool {
+        blake3::Hash::from_hex(submitted.trim()).is_ok_and(|given| {
+            let now = given == self.token_in(user, window);
+            let before = given == self.token_in(user, window.saturating_sub(1));
+            now | before
+        })
+    }
+}
+
+/// How long one form token is given out: a token works for one to two of these.
+pub const TOKEN_WINDOW: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
+
+/// The number of the current token window.
+fn window_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / TOKEN_WINDOW.as_secs())
 }
 
 fn random_key() -> [u8; 32] {
@@ -213,6 +241,12 @@ mod tests {
         let again = Web::open(dir.path()).unwrap();
         assert!(again.token_holds("alice", &alice), "the key is kept");
         assert!(!Web::default().token_holds("alice", &alice));
+        // A token lapses after the window it was given in and the next.
+        let w = window_now();
+        let old = web.token_in("alice", w).to_hex().to_string();
+        assert!(web.token_holds_at("alice", &old, w + 1));
+        assert!(!web.token_holds_at("alice", &old, w + 2));
+        assert!(!web.token_holds_at("alice", &old, w.saturating_sub(1)));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

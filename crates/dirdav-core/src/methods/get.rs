@@ -87,11 +87,11 @@ pub(crate) async fn get(
     let mut response = Response::new(body);
     *response.status_mut() = status;
     insert(&mut response, header::ETAG, &etag);
-    insert(
-        &mut response,
-        header::CONTENT_TYPE,
-        &media_type_of(&resource),
-    );
+    let media = media_type_of(&resource);
+    if runs_in_browsers(&media) && !inline_allowed(&resource) {
+        insert(&mut response, header::CONTENT_DISPOSITION, "attachment");
+    }
+    insert(&mut response, header::CONTENT_TYPE, &media);
     insert(&mut response, header::CONTENT_LENGTH, &len.to_string());
     insert(
         &mut response,
@@ -107,6 +107,26 @@ pub(crate) async fn get(
         insert(&mut response, header::CONTENT_RANGE, &value);
     }
     Ok(response)
+}
+
+/// Whether a browser opening a file of this type would run what it holds (HTML, SVG,
+/// XHTML): such files are downloaded, not shown, so that an uploaded page cannot act
+/// on this origin with the visitor's session, whatever the sandbox policy manages.
+fn runs_in_browsers(media: &str) -> bool {
+    let essence = dirdav_plugin::media_essence(media);
+    ["text/html", "application/xhtml+xml", "image/svg+xml"]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
+/// A folder whose `.dav.toml` says `[files] inline = true` (a small web site kept in
+/// the tree, on a server whose users trust each other) shows its HTML and SVG files.
+fn inline_allowed(file: &Resource) -> bool {
+    file.collection
+        .table("files")
+        .and_then(|t| t.get("inline"))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// Opens a file's current version, with the resource describing it. The index's entry
