@@ -162,10 +162,11 @@ fn a_locked_file_takes_writes_only_with_its_token_from_its_owner() {
         .send();
     assert_eq!(onto.status, 423);
 
-    // Everyone who can read it sees the lock; only alice sees its token.
+    // Everyone who can read it sees the lock; its token is shown to those who may
+    // remove it: alice, and bob, who may write /shared/ too.
     let seen = discovery(&srv, BOB, file);
     assert!(
-        seen.contains("<d:activelock>") && !seen.contains(&token),
+        seen.contains("<d:activelock>") && seen.contains(&token),
         "{seen}"
     );
     assert!(discovery(&srv, ALICE, file).contains(&token));
@@ -189,7 +190,7 @@ fn a_locked_file_takes_writes_only_with_its_token_from_its_owner() {
         Some("alice's edit")
     );
 
-    // UNLOCK: a token that is no lock here is a 409, alice's lock is not bob's to lift.
+    // UNLOCK: a token that is no lock here is a 409.
     let bogus = srv
         .request("UNLOCK", file)
         .auth(BOB.0, BOB.1)
@@ -200,12 +201,6 @@ fn a_locked_file_takes_writes_only_with_its_token_from_its_owner() {
         .send();
     assert_eq!(bogus.status, 409);
     assert!(bogus.body.contains("lock-token-matches-request-uri"));
-    let not_his = srv
-        .request("UNLOCK", file)
-        .auth(BOB.0, BOB.1)
-        .header("Lock-Token", &format!("<{token}>"))
-        .send();
-    assert_eq!(not_his.status, 403);
     let lifted = srv
         .request("UNLOCK", file)
         .auth(ALICE.0, ALICE.1)
@@ -488,4 +483,158 @@ fn locking_never_empties_a_file_the_server_has_not_seen() {
         Some("keep me")
     );
     assert!(!discovery(&srv, ALICE, "/shared/").contains("activelock"));
+}
+
+/// RFC 4918 §7.4, RFC 3744 §7.1.1: a lock covers only what its taker may write; those
+/// who may write where a lock lies may remove it; what one user can make the lock table
+/// hold is bounded, and each lock is its own small file in the state directory.
+#[test]
+fn locks_stay_within_what_their_taker_may_write_and_are_bounded() {
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("example-data");
+    support::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &data,
+    );
+    std::fs::create_dir(data.join("shared/alice-only")).unwrap();
+    std::fs::write(
+        data.join("shared/alice-only/.dav.toml"),
+        "[acl]\nread = [\"alice\"]\nwrite = [\"alice\"]\n",
+    )
+    .unwrap();
+    std::fs::write(data.join("shared/alice-only/plan.txt"), "alice's").unwrap();
+    let srv = Dirdav::start_in(&["--state-dir", state_arg], dir.path());
+    let lock_files = || {
+        std::fs::read_dir(state.path().join("locks"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json")
+            })
+            .count()
+    };
+
+    // Bob may write /shared/ but not alice's folder in it: no deep lock over it, and
+    // the refusal does not name what he cannot see.
+    let r = lock(&srv, BOB, "/shared/", "exclusive", "infinity");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("need-privileges") && !r.body.contains("alice-only"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        put(
+            &srv,
+            ALICE,
+            "/shared/alice-only/plan.txt",
+            "still hers",
+            None
+        ),
+        204
+    );
+    // A lock on the folder alone, or deep on a folder he may write all of, he gets.
+    let shallow = token_of(&lock(&srv, BOB, "/shared/", "exclusive", "0"));
+    assert_eq!(
+        put(&srv, ALICE, "/shared/alice-only/new.txt", "x", None),
+        201
+    );
+    let deep = token_of(&lock(
+        &srv,
+        BOB,
+        "/shared/Recipes/",
+        "exclusive",
+        "infinity",
+    ));
+    assert_eq!(lock_files(), 2, "one file per lock");
+    let r = srv
+        .request("PUT", "/shared/Recipes/pie.txt")
+        .auth(ALICE.0, ALICE.1)
+        .body("pie")
+        .send();
+    assert_eq!(r.status, 423);
+    assert!(
+        r.body.contains("<d:href>/shared/Recipes/</d:href>"),
+        "{}",
+        r.body
+    );
+    // Alice may write there: she sees the token and may lift bob's lock.
+    assert!(discovery(&srv, ALICE, "/shared/Recipes/").contains(&deep));
+    let r = srv
+        .request("UNLOCK", "/shared/Recipes/")
+        .auth(ALICE.0, ALICE.1)
+        .header("Lock-Token", &format!("<{deep}>"))
+        .send();
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        put(&srv, ALICE, "/shared/Recipes/pie.txt", "pie", None),
+        201
+    );
+    assert_eq!(lock_files(), 1);
+    let r = srv
+        .request("UNLOCK", "/shared/")
+        .auth(BOB.0, BOB.1)
+        .header("Lock-Token", &format!("<{shallow}>"))
+        .send();
+    assert_eq!(r.status, 204);
+    assert_eq!(lock_files(), 0);
+
+    // Bob reads alice's calendar but may not write it: he sees her lock without its
+    // token and cannot lift it.
+    let item = srv
+        .request("PROPFIND", "/alice/calendar/")
+        .auth(ALICE.0, ALICE.1)
+        .header("Depth", "1")
+        .body(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#)
+        .send()
+        .body
+        .split("<d:href>")
+        .map(|h| h[..h.find('<').unwrap_or(0)].to_owned())
+        .find(|h| h.ends_with(".ics"))
+        .unwrap();
+    let hers = token_of(&lock(&srv, ALICE, &item, "exclusive", "0"));
+    let seen = discovery(&srv, BOB, &item);
+    assert!(
+        seen.contains("<d:activelock>") && !seen.contains(&hers),
+        "{seen}"
+    );
+    let r = srv
+        .request("UNLOCK", &item)
+        .auth(BOB.0, BOB.1)
+        .header("Lock-Token", &format!("<{hers}>"))
+        .send();
+    assert_eq!(r.status, 403);
+
+    // Bounds: a 1 MB owner is refused; one resource carries at most 32 locks.
+    let huge = lockinfo("shared").replace("mailto:someone@example.com", &"x".repeat(1 << 20));
+    let r = srv
+        .request("LOCK", "/shared/README.md")
+        .auth(BOB.0, BOB.1)
+        .header("Depth", "0")
+        .body(huge)
+        .send();
+    assert_eq!(r.status, 400, "{}", r.body);
+    for i in 0..32 {
+        let r = lock(
+            &srv,
+            if i % 2 == 0 { BOB } else { ALICE },
+            "/shared/README.md",
+            "shared",
+            "0",
+        );
+        assert_eq!(r.status, 200, "{i}: {}", r.body);
+    }
+    let r = lock(&srv, BOB, "/shared/README.md", "shared", "0");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(lock_files(), 33);
+    let on_disk: u64 = std::fs::read_dir(state.path().join("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(on_disk < 33 * 1024, "{on_disk} bytes");
 }

@@ -307,8 +307,10 @@ fn needs<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, bool, Privileges)> {
 
 /// The folders a method takes whole, with what it needs on each of them and on every
 /// folder below: DELETE and a MOVE's source are removed (read and unbind), a COPY's
-/// source is read entire, an overwritten destination is removed. A folder the user may
-/// not read must not be copied out, moved away or destroyed with its parent.
+/// source is read entire, an overwritten destination is removed, a depth-infinity LOCK
+/// keeps everyone else from writing in all of it (write-content, RFC 3744 §7.1.1,
+/// RFC 4918 §7.4). A folder the user may not read must not be copied out, moved away or
+/// destroyed with its parent, nor a folder they may not write be locked with it.
 fn whole_folders<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, Privileges)> {
     let remove = Privileges::READ | Privileges::UNBIND;
     let mut list = Vec::new();
@@ -316,6 +318,12 @@ fn whole_folders<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, Privileges)> {
         match m.method.as_str() {
             "DELETE" | "MOVE" => list.push((r.path.as_str(), remove)),
             "COPY" => list.push((r.path.as_str(), Privileges::READ)),
+            "LOCK" if deep(m.headers) => {
+                list.push((
+                    r.path.as_str(),
+                    Privileges::READ | Privileges::WRITE_CONTENT,
+                ));
+            }
             _ => {}
         }
     }
@@ -325,6 +333,14 @@ fn whole_folders<'a>(m: &MethodCheck<'a>) -> Vec<(&'a str, Privileges)> {
         list.push((d.path.as_str(), remove));
     }
     list
+}
+
+/// Whether a request's `Depth` is infinity, as it is when absent (RFC 4918 §9.10.3).
+fn deep(headers: &dirdav_plugin::http::HeaderMap) -> bool {
+    headers
+        .get("depth")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim().eq_ignore_ascii_case("infinity"))
 }
 
 /// The first folder at or below `top` where `held` lacks `needed`, if any.

@@ -10,18 +10,27 @@
 //!   that touches a locked resource must name the lock's token in its `If` header, and
 //!   come from the user who took it: 423 `DAV:lock-token-submitted` otherwise. The core
 //!   hands it every write ([`LockKeeper`]).
-//! - Locks are kept in `locks.json` in the state directory and survive a restart; a
-//!   lock lasts as long as the client asked, at most a day, and is refreshed by the
-//!   client while it needs it.
+//! - Locks are kept in `locks/` in the state directory, one file each, and survive a
+//!   restart; a lock lasts as long as the client asked, at most a day, and is refreshed
+//!   by the client while it needs it.
+//! - What one user can hold is bounded: a `DAV:owner` of at most [`MAX_OWNER`] bytes,
+//!   [`MAX_PER_RESOURCE`] locks on one resource, [`MAX_PER_USER`] locks in all.
+//! - A depth-infinity lock covers only what its taker may write (the access control
+//!   plugin refuses it otherwise); a lock is removed by its taker, or by anyone who may
+//!   write the folder it lies in (the lock root, for a folder). Refusals name only
+//!   what the asker may read.
 //!
 //! Registering it adds the `2` compliance token to the `DAV:` header.
 
+mod saved;
 mod table;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::saved::Saved;
+use crate::table::{Lock, Table};
 use dirdav_plugin::http::{HeaderValue, Response, StatusCode, header};
 use dirdav_plugin::locks::submitted_tokens;
 use dirdav_plugin::xml::{Element, Name, XmlWriter, ns::DAV};
@@ -29,9 +38,6 @@ use dirdav_plugin::{
     Body, DavError, DavRequest, Depth, LiveProperty, LockCheck, LockKeeper, Plugin, PropContext,
     Registrar, Store, Touch, WriteEvent,
 };
-use serde::{Deserialize, Serialize};
-
-use crate::table::{Lock, Table};
 
 /// The longest a lock lasts without a refresh. Windows asks for `Infinite`; a client
 /// that crashed would otherwise keep a file locked for good.
@@ -40,8 +46,17 @@ pub const MAX_TIMEOUT: u64 = 24 * 60 * 60;
 /// How long a lock lasts when the client names no timeout.
 pub const DEFAULT_TIMEOUT: u64 = 60 * 60;
 
-/// The file in the state directory that holds the locks.
-pub const FILE: &str = "locks.json";
+/// The folder in the state directory that holds the locks, one file each.
+pub const DIR: &str = saved::DIR;
+
+/// The longest `DAV:owner` a LOCK may carry, in bytes of XML.
+pub const MAX_OWNER: usize = 4096;
+
+/// The most locks one resource may carry (shared locks, one per taker).
+pub const MAX_PER_RESOURCE: usize = 32;
+
+/// The most locks one user may hold at once.
+pub const MAX_PER_USER: usize = 1000;
 
 const fn dav(local: &'static str) -> Name {
     Name::new(DAV, local)
@@ -58,29 +73,21 @@ pub struct Locks {
 }
 
 impl Locks {
-    /// Locks kept in `dir/locks.json`, loaded now. Locks that lapsed while the server
-    /// was down are dropped; a file that does not parse is set aside as
-    /// `locks.json.unreadable` (and logged) rather than stop the server.
+    /// Locks kept in `dir/locks/`, loaded now. Locks that lapsed while the server was
+    /// down are dropped; a file that does not parse is set aside (and logged) rather
+    /// than stop the server.
     pub fn open(dir: &Path) -> std::io::Result<Locks> {
-        let file = dir.join(FILE);
-        let locks = match std::fs::read(&file) {
-            Ok(bytes) => match serde_json::from_slice::<Saved>(&bytes) {
-                Ok(saved) => saved.locks,
-                Err(e) => {
-                    let aside = dir.join(format!("{FILE}.unreadable"));
-                    tracing::error!(file = %file.display(), error = %e,
-                        "the saved locks do not parse; starting without them");
-                    std::fs::rename(&file, aside)?;
-                    Vec::new()
-                }
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
+        let (saved, locks) = Saved::open(dir)?;
+        let now = now();
+        let lapsed: Vec<String> = locks
+            .iter()
+            .filter(|l| l.expires <= now)
+            .map(|l| l.token.clone())
+            .collect();
+        saved.remove(&lapsed)?;
         let keeper = Keeper {
-            table: Mutex::new(Table::from_locks(locks, now())),
-            file: Some(file),
-            saving: Mutex::new(()),
+            table: Mutex::new(Table::from_locks(locks, now)),
+            saved: Some(saved),
         };
         Ok(Locks {
             keeper: Arc::new(keeper),
@@ -118,19 +125,12 @@ impl Plugin for Locks {
     }
 }
 
-/// The locks on disk.
-#[derive(Serialize, Deserialize)]
-struct Saved {
-    locks: Vec<Lock>,
-}
-
 /// The lock table, shared by the handlers, the properties and the core.
 #[derive(Debug, Default)]
 struct Keeper {
     table: Mutex<Table>,
-    file: Option<PathBuf>,
-    /// Held while `locks.json` is written, so that saves land in order.
-    saving: Mutex<()>,
+    /// Where locks are kept across restarts (none: in memory only).
+    saved: Option<Saved>,
 }
 
 fn now() -> u64 {
@@ -143,45 +143,64 @@ fn principal_name(p: Option<&dirdav_plugin::Principal>) -> Option<String> {
     p.map(|p| p.name.to_string())
 }
 
+fn save_failed(e: &dyn std::fmt::Display) -> DavError {
+    tracing::error!(error = %e, "saving the locks failed");
+    DavError::internal("saving the locks failed")
+}
+
 impl Keeper {
     fn table(&self) -> MutexGuard<'_, Table> {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes the table to `locks.json`, atomically (temporary, fsync, rename).
-    fn save_now(&self) -> std::io::Result<()> {
-        let Some(file) = &self.file else {
+    /// Writes one lock's file, off the async workers.
+    async fn save(&self, lock: &Lock) -> Result<(), DavError> {
+        let Some(saved) = self.saved.clone() else {
             return Ok(());
         };
-        let _order = self.saving.lock().unwrap_or_else(|p| p.into_inner());
-        let saved = Saved {
-            locks: self.table().all().cloned().collect(),
-        };
-        let bytes = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
-        let tmp = file.with_extension("json.tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, file)
+        let lock = lock.clone();
+        tokio::task::spawn_blocking(move || saved.write(&lock))
+            .await
+            .map_err(|e| save_failed(&e))?
+            .map_err(|e| save_failed(&e))
     }
 
-    /// [`Keeper::save_now`], off the async workers.
-    async fn save(self: &Arc<Self>) -> Result<(), DavError> {
-        if self.file.is_none() {
+    /// Removes a lock's file before the UNLOCK is answered, off the async workers.
+    async fn unsave(&self, token: &str) -> Result<(), DavError> {
+        let Some(saved) = self.saved.clone() else {
             return Ok(());
-        }
-        let keeper = self.clone();
-        let failed = |e: &dyn std::fmt::Display| {
-            tracing::error!(error = %e, "saving the locks failed");
-            DavError::internal("saving the locks failed")
         };
-        tokio::task::spawn_blocking(move || keeper.save_now())
+        let tokens = vec![token.to_owned()];
+        tokio::task::spawn_blocking(move || saved.remove(&tokens))
             .await
-            .map_err(|e| failed(&e))?
-            .map_err(|e| failed(&e))
+            .map_err(|e| save_failed(&e))?
+            .map_err(|e| save_failed(&e))
+    }
+
+    /// Removes the files of locks that are gone, off the async workers when there are
+    /// any; a failure is logged (a stale file is dropped as lapsed at the next start).
+    fn forget(&self, tokens: Vec<String>) {
+        let Some(saved) = self.saved.clone() else {
+            return;
+        };
+        if tokens.is_empty() {
+            return;
+        }
+        let remove = move || {
+            if let Err(e) = saved.remove(&tokens) {
+                tracing::error!(error = %e, "removing saved locks failed");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(remove);
+            }
+            Err(_) => remove(),
+        }
     }
 
     /// `DAV:lockdiscovery`: the locks that cover the resource. Their tokens are shown
-    /// to the user who took them only.
+    /// to those who may remove them.
     fn discovery(&self, ctx: &PropContext<'_>) -> Element {
         let mut element = Element::new(LOCKDISCOVERY);
         let table = self.table();
@@ -191,7 +210,10 @@ impl Keeper {
         let now = now();
         let asker = principal_name(ctx.principal);
         for lock in table.covering(&ctx.resource.path, now) {
-            let show_token = lock.principal == asker;
+            // Shown to whoever may remove the lock: its taker, and those who may write
+            // where it lies (the token lets them UNLOCK it, not write with it).
+            let show_token =
+                lock.principal == asker || may_write_around(ctx.store, ctx.principal, lock);
             element = element.child_element(active_lock(lock, ctx.store, now, show_token));
         }
         element
@@ -203,19 +225,8 @@ impl Keeper {
         if !matches!(event.method.as_str(), "DELETE" | "MOVE") {
             return;
         }
-        if self.table().remove_tree(&event.target) {
-            let keeper = self.clone();
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(async move { keeper.save().await });
-                }
-                Err(_) => {
-                    if let Err(e) = keeper.save_now() {
-                        tracing::error!(error = %e, "saving the locks failed");
-                    }
-                }
-            }
-        }
+        let gone = self.table().remove_tree(&event.target);
+        self.forget(gone);
     }
 }
 
@@ -249,17 +260,70 @@ impl LockKeeper for Keeper {
         if missing.is_empty() {
             return Ok(());
         }
-        let mut condition = Element::new(dav("lock-token-submitted"));
-        for lock in &missing {
-            condition =
-                condition.child_element(href(write.store.href_of(&lock.root, lock.collection)));
+        // The locks are named where the writer may read them; else the writer's own
+        // target stands for them (the element needs an href).
+        let mut hrefs: Vec<String> = missing
+            .iter()
+            .filter_map(|l| readable_href(write.store, write.principal, &l.root, l.collection))
+            .collect();
+        if hrefs.is_empty()
+            && let Some((path, _)) = write.touched.first()
+        {
+            let is_collection = write.store.resource(path).is_some_and(|r| r.is_collection);
+            hrefs.push(write.store.href_of(path, is_collection));
         }
+        let condition = hrefs
+            .into_iter()
+            .fold(Element::new(dav("lock-token-submitted")), |c, h| {
+                c.child_element(href(h))
+            });
         Err(DavError::new(
             StatusCode::LOCKED,
             "the resource is locked; submit the lock's token",
         )
         .condition_element(condition))
     }
+}
+
+/// The href of a lock root, when `principal` may read it.
+fn readable_href(
+    store: &dyn Store,
+    principal: Option<&dirdav_plugin::Principal>,
+    root: &str,
+    collection: bool,
+) -> Option<String> {
+    let resource = store.resource(root)?;
+    store
+        .visible(&resource, principal)
+        .then(|| store.href_of(root, collection))
+}
+
+/// Whether `principal` may write the folder a lock lies in (its root, for a folder;
+/// the folder holding it, for a file), as `DAV:current-user-privilege-set` says: such
+/// a user may remove a lock someone else took there. Without access control (no such
+/// property), only the lock's taker may.
+fn may_write_around(
+    store: &dyn Store,
+    principal: Option<&dirdav_plugin::Principal>,
+    lock: &Lock,
+) -> bool {
+    let folder = match lock.collection {
+        true => lock.root.as_str(),
+        false => dirdav_plugin::path::parent(&lock.root),
+    };
+    let Some(resource) = store.resource(folder) else {
+        return false;
+    };
+    let set = Name::new(DAV, "current-user-privilege-set");
+    store
+        .propstats(&resource, std::slice::from_ref(&set), principal)
+        .iter()
+        .filter(|p| p.status == StatusCode::OK)
+        .flat_map(|p| p.props.iter())
+        .filter(|e| e.name == set)
+        .flat_map(|e| e.elements())
+        .flat_map(|privilege| privilege.elements())
+        .any(|p| p.name.ns() == DAV && matches!(p.name.local(), "all" | "write" | "write-content"))
 }
 
 fn href(href: String) -> Element {
@@ -390,6 +454,11 @@ fn lock_info(body: &[u8]) -> Result<LockInfo, DavError> {
         w.element(o);
         String::from_utf8_lossy(&w.finish()).into_owned()
     });
+    if owner.as_ref().is_some_and(|o| o.len() > MAX_OWNER) {
+        return Err(DavError::bad_request(format!(
+            "the DAV:owner of a lock is at most {MAX_OWNER} bytes"
+        )));
+    }
     Ok(LockInfo { exclusive, owner })
 }
 
@@ -418,7 +487,7 @@ async fn lock(keeper: &Arc<Keeper>, req: DavRequest) -> Result<Response<Body>, D
         let lock = refreshed.ok_or_else(|| {
             DavError::precondition_failed("no lock of yours with that token covers this resource")
         })?;
-        keeper.save().await?;
+        keeper.save(&lock).await?;
         return Ok(lock_answer(StatusCode::OK, &lock, &*req.store, false));
     }
     let info = lock_info(&req.body)?;
@@ -441,13 +510,32 @@ async fn lock(keeper: &Arc<Keeper>, req: DavRequest) -> Result<Response<Body>, D
     {
         let mut table = keeper.table();
         let now = now();
-        table.expire(now);
+        let lapsed = table.expire(now);
+        keeper.forget(lapsed);
         if let Some(other) = table.conflict(&lock, now) {
-            let at = href(req.store.href_of(&other.root, other.collection));
+            let at = href(
+                readable_href(
+                    &*req.store,
+                    req.principal.as_ref(),
+                    &other.root,
+                    other.collection,
+                )
+                .unwrap_or_else(|| req.store.href_of(&req.path, collection)),
+            );
             return Err(
                 DavError::new(StatusCode::LOCKED, "a conflicting lock is held")
                     .condition_element(Element::new(dav("no-conflicting-lock")).child_element(at)),
             );
+        }
+        if table.on(&lock.root) >= MAX_PER_RESOURCE {
+            return Err(DavError::forbidden(format!(
+                "a resource carries at most {MAX_PER_RESOURCE} locks"
+            )));
+        }
+        if table.held_by(lock.principal.as_deref()) >= MAX_PER_USER {
+            return Err(DavError::forbidden(format!(
+                "a user holds at most {MAX_PER_USER} locks at once; unlock some first"
+            )));
         }
         table.insert(lock.clone());
     }
@@ -463,7 +551,7 @@ async fn lock(keeper: &Arc<Keeper>, req: DavRequest) -> Result<Response<Body>, D
         }
         status = StatusCode::CREATED;
     }
-    if let Err(e) = keeper.save().await {
+    if let Err(e) = keeper.save(&lock).await {
         // A lock the client is told it did not get must not keep others out.
         keeper.table().remove(&lock.token);
         return Err(e);
@@ -490,12 +578,16 @@ async fn unlock(keeper: &Arc<Keeper>, req: &DavRequest) -> Result<Response<Body>
                 DavError::conflict("no lock with that token covers this resource")
                     .condition(dav("lock-token-matches-request-uri"))
             })?;
-        if lock.principal != principal_name(req.principal.as_ref()) {
-            return Err(DavError::forbidden("the lock belongs to another user"));
+        if lock.principal != principal_name(req.principal.as_ref())
+            && !may_write_around(&*req.store, req.principal.as_ref(), lock)
+        {
+            return Err(DavError::forbidden(
+                "the lock belongs to another user, and you may not write where it lies",
+            ));
         }
         table.remove(token);
     }
-    keeper.save().await?;
+    keeper.unsave(token).await?;
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)
@@ -530,40 +622,57 @@ mod tests {
     }
 
     #[test]
-    fn locks_are_saved_and_read_back_less_the_lapsed() {
+    fn locks_are_saved_one_file_each_and_read_back_less_the_lapsed() {
         let dir = tempfile::tempdir().unwrap();
         let locks = Locks::open(dir.path()).unwrap();
-        {
-            let mut table = locks.keeper.table();
-            table.insert(a_lock("urn:uuid:kept", now() + 600));
-            table.insert(a_lock("urn:uuid:lapsed", now().saturating_sub(1)));
+        let saved = locks.keeper.saved.clone().unwrap();
+        let kept = a_lock("urn:uuid:kept", now() + 600);
+        let lapsed = a_lock("urn:uuid:lapsed", now().saturating_sub(1));
+        for lock in [&kept, &lapsed] {
+            locks.keeper.table().insert(lock.clone());
+            saved.write(lock).unwrap();
         }
-        locks.keeper.save_now().unwrap();
-        assert!(!dir.path().join("locks.json.tmp").exists());
+        assert_eq!(saved.count(), 2);
         let again = Locks::open(dir.path()).unwrap();
         let table = again.keeper.table();
-        let tokens: Vec<_> = table.all().map(|l| l.token.clone()).collect();
-        assert_eq!(tokens, ["urn:uuid:kept"]);
-        assert_eq!(
-            table.all().next(),
-            Some(&a_lock(
-                "urn:uuid:kept",
-                table.all().next().unwrap().expires
-            ))
-        );
+        let all: Vec<_> = table.all().cloned().collect();
+        assert_eq!(all, [kept]);
+        assert_eq!(saved.count(), 1, "the lapsed lock's file is removed");
+        saved.remove(&["urn:uuid:kept".to_owned()]).unwrap();
+        assert_eq!(saved.count(), 0);
     }
 
     #[test]
-    fn an_unreadable_file_is_set_aside() {
+    fn the_locks_json_of_earlier_versions_is_read_once_and_an_unreadable_one_set_aside() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(FILE), "{ not json").unwrap();
+        let lock = a_lock("urn:uuid:old", now() + 600);
+        let legacy = format!("{{\"locks\":[{}]}}", serde_json::to_string(&lock).unwrap());
+        std::fs::write(dir.path().join("locks.json"), legacy).unwrap();
+        let locks = Locks::open(dir.path()).unwrap();
+        assert_eq!(locks.keeper.table().all().count(), 1);
+        assert!(!dir.path().join("locks.json").exists());
+        assert_eq!(
+            Locks::open(dir.path())
+                .unwrap()
+                .keeper
+                .table()
+                .all()
+                .count(),
+            1
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("locks.json"), "{ not json").unwrap();
         let locks = Locks::open(dir.path()).unwrap();
         assert!(locks.keeper.table().is_empty());
-        assert!(!dir.path().join(FILE).exists());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("locks.json.unreadable")).unwrap(),
             "{ not json"
         );
+        std::fs::write(dir.path().join(DIR).join("bad.json"), "nope").unwrap();
+        let locks = Locks::open(dir.path()).unwrap();
+        assert!(locks.keeper.table().is_empty());
+        assert!(dir.path().join(DIR).join("bad.json.unreadable").exists());
     }
 
     #[test]
@@ -596,7 +705,13 @@ mod tests {
             parsed.child(&dav("href")).unwrap().text(),
             "mailto:a@example.com"
         );
+        let huge = format!(
+            "<D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:shared/></D:lockscope>\
+             <D:locktype><D:write/></D:locktype><D:owner>{}</D:owner></D:lockinfo>",
+            "x".repeat(MAX_OWNER)
+        );
         for bad in [
+            huge.as_bytes(),
             &b"<x/>"[..],
             b"<D:lockinfo xmlns:D=\"DAV:\"><D:locktype><D:write/></D:locktype></D:lockinfo>",
             b"<D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/></D:lockscope></D:lockinfo>",

@@ -69,14 +69,32 @@ impl Table {
         self.by_root.is_empty()
     }
 
-    /// Drops the locks lapsed by `now`; true if there were any.
-    pub(crate) fn expire(&mut self, now: u64) -> bool {
-        let before = self.all().count();
+    /// Drops the locks lapsed by `now`; returns their tokens.
+    pub(crate) fn expire(&mut self, now: u64) -> Vec<String> {
+        let mut gone = Vec::new();
         for locks in self.by_root.values_mut() {
-            locks.retain(|l| l.expires > now);
+            locks.retain(|l| {
+                let keep = l.expires > now;
+                if !keep {
+                    gone.push(l.token.clone());
+                }
+                keep
+            });
         }
         self.by_root.retain(|_, locks| !locks.is_empty());
-        before != self.all().count()
+        gone
+    }
+
+    /// How many locks are rooted at `root`.
+    pub(crate) fn on(&self, root: &str) -> usize {
+        self.by_root.get(root).map_or(0, Vec::len)
+    }
+
+    /// How many locks `principal` holds.
+    pub(crate) fn held_by(&self, principal: Option<&str>) -> usize {
+        self.all()
+            .filter(|l| l.principal.as_deref() == principal)
+            .count()
     }
 
     /// The locks in force at `now` that cover `path`: on it, or depth infinity on one
@@ -145,13 +163,18 @@ impl Table {
         Some(lock)
     }
 
-    /// Removes every lock rooted at `path` or below it (the resource is gone); true if
-    /// there were any.
-    pub(crate) fn remove_tree(&mut self, path: &str) -> bool {
-        let before = self.by_root.len();
-        self.by_root
-            .retain(|root, _| root != path && !below(root, path));
-        before != self.by_root.len()
+    /// Removes every lock rooted at `path` or below it (the resource is gone); returns
+    /// their tokens.
+    pub(crate) fn remove_tree(&mut self, path: &str) -> Vec<String> {
+        let mut gone = Vec::new();
+        self.by_root.retain(|root, locks| {
+            let keep = root != path && !below(root, path);
+            if !keep {
+                gone.extend(locks.iter().map(|l| l.token.clone()));
+            }
+            keep
+        });
+        gone
     }
 
     /// Sets a lock's expiry; returns the lock as it is now.
@@ -224,10 +247,10 @@ mod tests {
         t.insert(lock("b", "d/f", false, false));
         t.insert(lock("c", "e", false, false));
         assert_eq!(t.refresh("b", 300).map(|l| l.expires), Some(300));
-        assert!(t.expire(150));
+        assert_eq!(t.expire(150), ["a", "c"]);
         assert_eq!(t.all().count(), 1);
         assert!(t.find("b", 150).is_some());
-        assert!(t.remove_tree("d"));
+        assert_eq!(t.remove_tree("d"), ["b"]);
         assert!(t.is_empty());
         t.insert(lock("x", "z", false, false));
         assert_eq!(t.remove("x").map(|l| l.root), Some("z".into()));
