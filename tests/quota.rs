@@ -32,12 +32,14 @@ fn quota(srv: &Dirdav, path: &str) -> (Option<u64>, Option<u64>) {
     (number("quota-available-bytes"), number("quota-used-bytes"))
 }
 
-/// The bytes of the files a folder on disk holds, dotfiles left out.
+/// The bytes of the files a folder on disk holds, its settings files (`.dav.toml`)
+/// included and other dotfiles left out.
 fn bytes_below(dir: &Path) -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().starts_with('.') {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name != ".dav.toml" {
             continue;
         }
         let meta = entry.metadata().unwrap();
@@ -118,11 +120,24 @@ fn a_home_reports_its_bytes_and_the_room_left() {
 fn a_folder_limit_refuses_what_would_not_fit() {
     let (dir, srv) = tree_with_limits();
     let on_disk = |p: &str| dir.path().join("example-data").join(p);
-    assert_eq!(quota(&srv, "/shared/box/"), (Some(1000), Some(0)));
+    // The settings files count: they hold dead properties.
+    let inner = bytes_below(&on_disk("shared/box/inner"));
+    let settings = bytes_below(&on_disk("shared/box"));
+    assert_eq!((inner, settings), (21, 42));
+    assert_eq!(
+        quota(&srv, "/shared/box/"),
+        (Some(1000 - settings), Some(settings))
+    );
     assert_eq!(put(&srv, "/shared/box/a.bin", 600), 201);
-    assert_eq!(quota(&srv, "/shared/box/"), (Some(400), Some(600)));
-    // Through the parent's limit: 5,000 of its own, but 400 left above it.
-    assert_eq!(quota(&srv, "/shared/box/inner/"), (Some(400), Some(0)));
+    assert_eq!(
+        quota(&srv, "/shared/box/"),
+        (Some(400 - settings), Some(600 + settings))
+    );
+    // Through the parent's limit: 5,000 of its own, but what is left above it.
+    assert_eq!(
+        quota(&srv, "/shared/box/inner/"),
+        (Some(400 - settings), Some(inner))
+    );
 
     let r = srv
         .request("PUT", "/shared/box/b.bin")
@@ -173,7 +188,10 @@ fn a_folder_limit_refuses_what_would_not_fit() {
         .header("Destination", "/shared/box/inner/a.bin")
         .send();
     assert_eq!(moved.status, 201, "{}", moved.body);
-    assert_eq!(quota(&srv, "/shared/box/"), (Some(100), Some(900)));
+    assert_eq!(
+        quota(&srv, "/shared/box/"),
+        (Some(100 - settings), Some(900 + settings))
+    );
 }
 
 /// A limit that does not parse allows nothing, and the refusal says why.
@@ -192,5 +210,119 @@ fn a_limit_that_does_not_parse_allows_nothing() {
         r.body.contains("quota-not-exceeded") && log.contains("does not parse"),
         "{}\n{log}",
         r.body
+    );
+}
+
+/// An upload that does not say its length stops at the limit, not at its end; two
+/// uploads in flight cannot together pass a limit; dead properties count and are
+/// refused past it (RFC 4331 §6).
+#[test]
+fn uploads_stop_at_the_limit_and_dead_properties_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("example-data");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &data,
+    );
+    std::fs::create_dir_all(data.join("shared/mb")).unwrap();
+    std::fs::write(
+        data.join("shared/mb/.dav.toml"),
+        "[quota]\nlimit = \"1M\"\n",
+    )
+    .unwrap();
+    let srv = Dirdav::start_in(&[], dir.path());
+    let auth = "Basic YWxpY2U6d29uZGVybGFuZA=="; // alice:wonderland
+    let temporaries = || {
+        std::fs::read_dir(data.join("shared/mb"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != ".dav.toml")
+            .count()
+    };
+
+    // 60 MB announced as chunks: refused once past 1 MB, long before its end.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    write!(
+        stream,
+        "PUT /shared/mb/huge.bin HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = vec![b'z'; 64 * 1024];
+    let mut sent = 0usize;
+    while sent < 60 << 20 {
+        let ok = write!(stream, "{:x}\r\n", chunk.len()).is_ok()
+            && stream.write_all(&chunk).is_ok()
+            && stream.write_all(b"\r\n").is_ok();
+        if !ok {
+            break;
+        }
+        sent += chunk.len();
+        if sent > 8 << 20 {
+            // The answer may be waiting in the socket while the kernel still takes
+            // bytes; stop feeding and read it.
+            break;
+        }
+    }
+    let r = read_response(&mut stream);
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert!(!data.join("shared/mb/huge.bin").exists());
+    assert_eq!(temporaries(), 0, "no temporary file is left");
+
+    // Two uploads of 700 KB each, at once: the second is refused while the first is
+    // still arriving, and the first lands.
+    let body = vec![b'a'; 700 * 1024];
+    let first = srv
+        .request("PUT", "/shared/mb/one.bin")
+        .auth(ALICE.0, ALICE.1)
+        .body(body.clone());
+    let mut first_stream = first.send_head();
+    first_stream.write_all(&body[..1024]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let second = srv
+        .request("PUT", "/shared/mb/two.bin")
+        .auth(ALICE.0, ALICE.1)
+        .body(body.clone())
+        .send();
+    assert_eq!(second.status, 507, "{}", second.body);
+    first_stream.write_all(&body[1024..]).unwrap();
+    assert_eq!(read_response(&mut first_stream).status, 201);
+    assert!(!data.join("shared/mb/two.bin").exists());
+
+    // Dead properties take room in .dav.toml: they count, and stop at the limit.
+    let before = quota(&srv, "/shared/mb/").1.unwrap();
+    let prop = |value: &str| {
+        format!(
+            r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:note xmlns:x="urn:x">{value}</x:note></D:prop></D:set></D:propertyupdate>"#
+        )
+    };
+    let r = srv
+        .request("PROPPATCH", "/shared/mb/one.bin")
+        .auth(ALICE.0, ALICE.1)
+        .body(prop(&"n".repeat(10_000)))
+        .send();
+    assert_eq!(r.status, 207, "{}", r.body);
+    let after = quota(&srv, "/shared/mb/").1.unwrap();
+    assert!(after >= before + 10_000, "{before} -> {after}");
+    let mut refused = None;
+    for i in 0..200 {
+        let r = srv
+            .request("PROPPATCH", "/shared/mb/one.bin")
+            .auth(ALICE.0, ALICE.1)
+            .body(prop(&"m".repeat(50_000)).replace("x:note", &format!("x:n{i}")))
+            .send();
+        if r.status != 207 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("refused at the limit");
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert!(r.body.contains("quota-not-exceeded"), "{}", r.body);
+    let settings = std::fs::metadata(data.join("shared/mb/.dav.toml"))
+        .unwrap()
+        .len();
+    assert!(
+        settings + 700 * 1024 <= 1 << 20,
+        "{settings} bytes of settings"
     );
 }

@@ -707,7 +707,7 @@ fn forms_redirect_home_only_and_uploaded_pages_are_downloaded() {
     std::fs::create_dir(dir.path().join("example-data/alice/site")).unwrap();
     std::fs::write(
         dir.path().join("example-data/alice/site/.dav.toml"),
-        "[files]\ninline = true\n",
+        "inline = true\n",
     )
     .unwrap();
     std::fs::write(dir.path().join("example-data/alice/site/index.html"), page).unwrap();

@@ -99,6 +99,7 @@ fn config_from(
         props: dead,
         files: BTreeMap::new(),
         error: None,
+        size: 0,
     }
 }
 

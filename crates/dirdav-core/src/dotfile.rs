@@ -46,6 +46,7 @@ pub(crate) fn parse_config(text: &str) -> Result<CollectionConfig, toml::de::Err
         props,
         files,
         error: None,
+        size: 0,
     })
 }
 
@@ -67,6 +68,32 @@ fn props_from_table(table: &toml::Table) -> BTreeMap<Name, Element> {
             Some((name, element))
         })
         .collect()
+}
+
+impl Edit {
+    /// At most how many bytes the edit adds to the file.
+    pub(crate) fn size(&self) -> u64 {
+        let text = match self {
+            Edit::Prop {
+                file, name, value, ..
+            } => {
+                let mut w = XmlWriter::fragment();
+                if let Some(v) = value {
+                    w.element(v);
+                }
+                w.len() + name.to_string().len() + file.as_ref().map_or(0, String::len)
+            }
+            Edit::Key { path, value } => {
+                value.as_ref().map_or(0, String::len) + path.iter().map(|p| p.len()).sum::<usize>()
+            }
+            Edit::Lang { path, lang } => {
+                lang.as_ref().map_or(0, String::len) + path.iter().map(|p| p.len()).sum::<usize>()
+            }
+            other => format!("{other:?}").len(),
+        };
+        // Quoting, escaping and the key's own line.
+        (text as u64) * 2 + 16
+    }
 }
 
 /// How a dead property value is stored.

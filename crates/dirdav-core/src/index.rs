@@ -472,7 +472,7 @@ impl Index {
         self.subtree(key)
             .map(|(_, e)| match e {
                 Entry::File(f) => f.size,
-                Entry::Dir(_) => 0,
+                Entry::Dir(d) => d.config.size,
             })
             .sum()
     }

@@ -34,6 +34,7 @@ mod scoped;
 mod server;
 mod state;
 mod storage;
+mod uploads;
 mod watch;
 
 pub use server::{BuildError, Config, Server, ServerBuilder, Watch};

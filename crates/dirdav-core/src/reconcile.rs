@@ -106,6 +106,10 @@ pub(crate) fn read_config(dir: &Path) -> (CollectionConfig, u64, Format) {
                 ..CollectionConfig::default()
             }
         });
+        let config = CollectionConfig {
+            size: bytes.len() as u64,
+            ..config
+        };
         (config, config_tag(bytes), format)
     };
     if let Some(bytes) = read(DOTFILE) {

@@ -325,6 +325,7 @@ impl ServerBuilder {
             on_request: std::sync::atomic::AtomicBool::new(watch == Watch::OnRequest),
             watcher: std::sync::Mutex::new(None),
             welcomed: std::sync::Mutex::new(std::collections::HashSet::new()),
+            uploads: crate::uploads::Uploads::default(),
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {
@@ -554,6 +555,8 @@ pub(crate) struct Inner {
     watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
     /// Principals whose first-request hooks have run.
     welcomed: std::sync::Mutex<std::collections::HashSet<Principal>>,
+    /// PUTs receiving their bodies: what they bring counts in [`Store::usage`].
+    pub(crate) uploads: crate::uploads::Uploads,
 }
 
 /// One request, resolved.
@@ -1686,7 +1689,7 @@ impl Store for Inner {
     }
 
     fn usage(&self, path: &str) -> u64 {
-        self.index().usage(path)
+        self.index().usage(path) + self.uploads.below(path)
     }
 
     fn free_space(&self) -> Option<u64> {

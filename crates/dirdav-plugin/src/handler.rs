@@ -264,8 +264,9 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     fn make_collection<'a>(&'a self, new: NewCollection<'a>)
     -> BoxFuture<'a, Result<(), DavError>>;
 
-    /// The bytes of the files at or below `path`, from the index (the sizes of the files
-    /// the tree serves; dotfiles and settings files are not counted). Quotas use it.
+    /// The bytes at or below `path`, from the index: the sizes of the files the tree
+    /// serves and of the folders' settings files (which hold dead properties), and
+    /// what uploads in flight there have received or declared. Quotas use it.
     fn usage(&self, path: &str) -> u64;
 
     /// The bytes still available to the server on the file system holding the tree,

@@ -353,6 +353,9 @@ pub struct SpaceCheck<'a> {
     pub adding: u64,
     /// Bytes at `path` now that the write replaces.
     pub replacing: u64,
+    /// Bytes of this very write that [`Store::usage`] already counts (an upload in
+    /// flight counts what it has received or declared); they are in `adding` too.
+    pub uploading: u64,
     /// Who writes.
     pub principal: Option<&'a Principal>,
     /// A plugin writes on its own behalf ([`Agent`]): a delivery into a user's inbox

@@ -33,8 +33,8 @@ pub fn media_essence(content_type: &str) -> &str {
 
 /// A collection's settings: its `.dav.toml`, parsed once and kept by the index.
 ///
-/// The core owns `kind`, `displayname`, `description`, `color`, `[props]`, `[files]` and
-/// `[lang]` (the languages of stored values);
+/// The core owns `kind`, `displayname`, `description`, `color`, `inline`, `[props]`,
+/// `[files]` and `[lang]` (the languages of stored values);
 /// every other top-level table belongs to the plugin of that name and is handed over
 /// as parsed TOML ([`CollectionConfig::table`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -51,6 +51,9 @@ pub struct CollectionConfig {
     /// parse): the folder is then served as a plain collection, and a plugin that
     /// decides access from the file must treat it as closed, never as open.
     pub error: Option<String>,
+    /// The bytes of the settings file this was read from (0 without one): dead
+    /// properties take room, and quotas count it.
+    pub size: u64,
 }
 
 impl CollectionConfig {

@@ -1,7 +1,8 @@
 //! Quotas and free space (RFC 4331), so that Finder, Windows and davfs2 show how much
 //! room a share has, and a folder can be given a limit.
 //!
-//! - `DAV:quota-used-bytes` on a collection: the bytes of the files in it and below it.
+//! - `DAV:quota-used-bytes` on a collection: the bytes of the files in it and below
+//!   it, their settings files included.
 //! - `DAV:quota-available-bytes` on a collection: what may still be written there, the
 //!   least of the file system's free space and, for every folder at or above it with a
 //!   limit, that limit less what the folder holds.
@@ -12,9 +13,12 @@
 //!   limit = "10G"      # bytes, or with K, M, G or T (powers of 1024)
 //!   ```
 //!
-//!   A PUT, COPY or MOVE that would take a folder past its limit is refused with 507
-//!   and `DAV:quota-not-exceeded` (a PUT that says its length, before its bytes
-//!   arrive). A limit that does not parse allows nothing, and says why.
+//!   A PUT, COPY, MOVE or PROPPATCH that would take a folder past its limit is refused
+//!   with 507 and `DAV:quota-not-exceeded`: a PUT that says its length before its bytes
+//!   arrive, one that does not as they arrive (writing stops at the limit). Uploads in
+//!   flight count, so concurrent ones cannot together pass a limit; so do the folders'
+//!   `.dav.toml` files, which hold dead properties. A limit that does not parse allows
+//!   nothing, and says why.
 //!
 //! Deliveries a plugin makes on its own behalf (scheduling putting an invitation into
 //! a user's inbox and calendar) may pass a limit by [`DELIVERY_MARGIN`]: a user at
@@ -140,7 +144,7 @@ fn check(write: &SpaceCheck<'_>) -> Result<(), DavError> {
         if write.from.is_some_and(|from| within(from, folder)) {
             continue;
         }
-        let used = store.usage(folder);
+        let used = store.usage(folder).saturating_sub(write.uploading);
         let after = used.saturating_sub(write.replacing) + write.adding;
         let limit = match write.by_agent {
             true => limit.saturating_add(DELIVERY_MARGIN),

@@ -156,6 +156,7 @@ pub(crate) async fn copy_move(
             from: is_move.then_some(source.path.as_str()),
             adding,
             replacing,
+            uploading: 0,
             principal: ctx.principal.as_ref(),
             by_agent: false,
             store: srv.as_ref(),

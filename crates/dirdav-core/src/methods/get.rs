@@ -119,12 +119,12 @@ fn runs_in_browsers(media: &str) -> bool {
         .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
-/// A folder whose `.dav.toml` says `[files] inline = true` (a small web site kept in
-/// the tree, on a server whose users trust each other) shows its HTML and SVG files.
+/// A folder whose `.dav.toml` says `inline = true` (a small web site kept in the
+/// tree, on a server whose users trust each other) shows its HTML and SVG files.
 fn inline_allowed(file: &Resource) -> bool {
     file.collection
-        .table("files")
-        .and_then(|t| t.get("inline"))
+        .document
+        .get("inline")
         .and_then(toml::Value::as_bool)
         .unwrap_or(false)
 }

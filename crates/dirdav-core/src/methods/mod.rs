@@ -232,7 +232,10 @@ pub(crate) async fn edit_dotfile(
     .map_err(|e| DavError::internal("dotfile task failed").source(e))??;
     let (config, tag) = match result {
         Some(text) => (
-            dotfile::parse_config(&text).unwrap_or_default(),
+            dirdav_plugin::CollectionConfig {
+                size: text.len() as u64,
+                ..dotfile::parse_config(&text).unwrap_or_default()
+            },
             config_tag(text.as_bytes()),
         ),
         None => (Default::default(), 0),

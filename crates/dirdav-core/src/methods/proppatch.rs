@@ -130,6 +130,22 @@ pub(crate) async fn proppatch(
         failed |= outcome.is_err();
         outcomes.push((name, outcome));
     }
+    if !failed && !srv.registry.space_checks.is_empty() {
+        // Dead properties take room in `.dav.toml`, which quotas count: what the edits
+        // add (a bound: what they replace or remove is not subtracted) must fit.
+        let adding: u64 = edits.iter().map(Edit::size).sum();
+        srv.registry.check_space(&dirdav_plugin::SpaceCheck {
+            method: ctx.method(),
+            path: &crate::path::join(&collection, crate::dotfile::DOTFILE),
+            from: None,
+            adding,
+            replacing: 0,
+            uploading: 0,
+            principal: ctx.principal.as_ref(),
+            by_agent: ctx.parts.extensions.get::<dirdav_plugin::Agent>().is_some(),
+            store: srv.as_ref(),
+        })?;
+    }
     if !failed {
         let effect = if resource.is_collection {
             Effect::Collection

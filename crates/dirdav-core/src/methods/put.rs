@@ -52,7 +52,7 @@ pub(crate) async fn put(
     }
     preconditions(srv, ctx, resource.as_ref())?;
     if let Some(declared) = declared {
-        check_space(srv, ctx, declared, resource.as_ref())?;
+        check_space(srv, ctx, declared, resource.as_ref(), 0)?;
     }
 
     // The body is received and made durable before the collection's lock is taken, so
@@ -61,6 +61,11 @@ pub(crate) async fn put(
     // The folder is reached without following links: one swapped in after indexing
     // must not lead the upload out of the tree (it reads as missing: 409).
     let mut tmp = temp_in(srv, parent_key)?;
+    // While it arrives the upload counts against quotas (its declared length at once),
+    // and is checked as it grows: one that did not say its length, or lied, stops
+    // at the limit instead of filling the disk first.
+    let upload = srv.uploads.start(&ctx.key, declared.unwrap_or(0));
+    let mut next_check = SPACE_CHECK_EVERY;
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| body_error(&e))?;
@@ -69,6 +74,11 @@ pub(crate) async fn put(
                 return Err(too_large());
             }
             tmp.write(data).map_err(|e| io_error("writing failed", e))?;
+            upload.received(tmp.len());
+            if tmp.len() >= next_check {
+                next_check = tmp.len() + SPACE_CHECK_EVERY;
+                check_space(srv, ctx, tmp.len(), resource.as_ref(), upload.counted())?;
+            }
         }
     }
     let tmp = blocking("storing the file failed", move || {
@@ -98,7 +108,7 @@ pub(crate) async fn put(
         return Err(DavError::method_not_allowed("PUT on a collection"));
     }
     preconditions(srv, ctx, current.as_ref())?;
-    check_space(srv, ctx, tmp.len(), current.as_ref())?;
+    check_space(srv, ctx, tmp.len(), current.as_ref(), upload.counted())?;
 
     // Checks and summaries parse the item and may expand its recurrences: CPU work of
     // bounded but real cost, done on the blocking pool so that the async workers keep
@@ -132,6 +142,7 @@ pub(crate) async fn put(
     };
 
     let etag = store(srv, &ctx.key, tmp, summary, true).await?;
+    drop(upload);
     let mut changed = vec![ctx.key.clone()];
     changed.extend(keep_media_type(srv, ctx, &parent, current.as_ref()).await?);
     srv.notify(ctx, None, changed);
@@ -222,12 +233,17 @@ async fn store(
     Ok(etag)
 }
 
-/// Asks the space checks (quotas) whether `size` bytes may replace what is there.
+/// How often, in bytes received, an upload asks the space checks again.
+const SPACE_CHECK_EVERY: u64 = 256 * 1024;
+
+/// Asks the space checks (quotas) whether `size` bytes may replace what is there;
+/// `uploading` of them are already counted as in flight.
 fn check_space(
     srv: &Inner,
     ctx: &Ctx,
     size: u64,
     current: Option<&Resource>,
+    uploading: u64,
 ) -> Result<(), DavError> {
     if srv.registry.space_checks.is_empty() {
         return Ok(());
@@ -238,6 +254,7 @@ fn check_space(
         from: None,
         adding: size,
         replacing: current.map_or(0, |r| r.size),
+        uploading,
         principal: ctx.principal.as_ref(),
         by_agent: ctx.parts.extensions.get::<dirdav_plugin::Agent>().is_some(),
         store: srv,
