@@ -640,3 +640,80 @@ fn deleting_a_folder_while_uploads_go_into_it_leaves_tree_and_index_in_agreement
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(srv.request("GET", "/").send().status, 200);
 }
+
+/// Slow senders from many addresses, together holding every connection the server
+/// allows, do not keep a client with a complete request waiting: the connection that
+/// has waited longest without a request makes room.
+#[test]
+fn slow_senders_from_many_addresses_cannot_starve_a_complete_request() {
+    let (root, state) = tree();
+    std::fs::write(root.path().join("cal/a.ics"), event("a")).unwrap();
+    let srv = serve(
+        root.path(),
+        state.path(),
+        &[
+            "--max-connections",
+            "20",
+            "--max-connections-per-address",
+            "6",
+            "--idle-timeout",
+            "30",
+        ],
+    );
+    // Ten addresses, up to six sockets each, each sending a byte of headers now and
+    // then: the server holds 20 of them at most.
+    let mut slow = Vec::new();
+    for a in 2..12 {
+        for _ in 0..6 {
+            let mut s = support::connect_from(std::net::Ipv4Addr::new(127, 0, 0, a), srv.port);
+            let _ = std::io::Write::write_all(&mut s, b"GET /cal/a.ics HTTP/1.1\r\nHost: x\r\n");
+            slow.push(s);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // An eleventh address with a whole request is answered at once, several times.
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let mut client = support::connect_from(std::net::Ipv4Addr::new(127, 0, 0, 20), srv.port);
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        std::io::Write::write_all(
+            &mut client,
+            b"GET /cal/a.ics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(support::read_response(&mut client).status, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "answered after {:?}",
+            started.elapsed()
+        );
+        // The slow ones keep coming back.
+        for s in slow.iter_mut().take(10) {
+            let _ = std::io::Write::write_all(s, b"X");
+        }
+    }
+    // A request under way is never closed to make room: a long upload finishes while
+    // new connections keep arriving.
+    let mut upload = support::connect_from(std::net::Ipv4Addr::new(127, 0, 0, 21), srv.port);
+    let body = event("b");
+    std::io::Write::write_all(
+        &mut upload,
+        format!(
+            "PUT /cal/b.ics HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut upload, &body.as_bytes()[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let newcomers: Vec<_> = (0..30)
+        .map(|i| support::connect_from(std::net::Ipv4Addr::new(127, 0, 1, i), srv.port))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    std::io::Write::write_all(&mut upload, &body.as_bytes()[10..]).unwrap();
+    assert_eq!(support::read_response(&mut upload).status, 201);
+    drop((slow, newcomers));
+}

@@ -8,7 +8,11 @@
 //! bound, new connections wait in the kernel's backlog until one closes. One address
 //! may hold at most `per_address` of them (trusted proxies excepted, since every
 //! client behind one shares its address), so slow senders from one place cannot take
-//! every slot; connections past that are closed at once.
+//! every slot; connections past that are closed at once. And when every slot is taken
+//! (slow senders from many places), a new connection takes the place of the one that
+//! has waited longest without a request under way (still sending its headers, or idle
+//! between requests): a client with a complete request is served at once, whoever
+//! holds the other slots.
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -123,6 +127,93 @@ impl Drop for Counted {
     }
 }
 
+/// The open connections, to find the one to close when all slots are taken.
+#[derive(Debug, Default)]
+struct Open {
+    next: std::sync::atomic::AtomicU64,
+    connections: std::sync::Mutex<std::collections::HashMap<u64, Arc<Connection>>>,
+}
+
+/// One open connection: whether a request is under way on it (from its headers to the
+/// end of its answer), since when it has had none, and the signal that closes it.
+#[derive(Debug)]
+struct Connection {
+    busy: AtomicBool,
+    idle_since: std::sync::Mutex<std::time::Instant>,
+    close: tokio::sync::Notify,
+}
+
+impl Open {
+    fn table(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Arc<Connection>>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new connection; returns its number and its state.
+    fn add(&self) -> (u64, Arc<Connection>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let connection = Arc::new(Connection {
+            busy: AtomicBool::new(false),
+            idle_since: std::sync::Mutex::new(std::time::Instant::now()),
+            close: tokio::sync::Notify::new(),
+        });
+        self.table().insert(id, connection.clone());
+        (id, connection)
+    }
+
+    fn remove(&self, id: u64) {
+        self.table().remove(&id);
+    }
+
+    /// Tells the connection that has waited longest without a request under way to
+    /// close; false when every connection has one.
+    fn close_longest_waiting(&self) -> bool {
+        let table = self.table();
+        let oldest = table
+            .values()
+            .filter(|c| !c.busy.load(Ordering::Acquire))
+            .min_by_key(|c| {
+                *c.idle_since
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            });
+        match oldest {
+            Some(c) => {
+                c.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Connection {
+    /// A request arrived (its headers are complete).
+    fn start(&self) {
+        self.busy.store(true, Ordering::Release);
+    }
+
+    /// Its answer has been sent (or abandoned).
+    fn done(&self) {
+        *self
+            .idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = std::time::Instant::now();
+        self.busy.store(false, Ordering::Release);
+    }
+
+    /// Resolves when the connection is told to close while no request is under way.
+    async fn closed(&self) {
+        loop {
+            self.close.notified().await;
+            if !self.busy.load(Ordering::Acquire) {
+                return;
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `stopped` turns true, then lets requests under
 /// way finish (idle connections close at once).
 pub(crate) async fn serve<L>(
@@ -135,20 +226,32 @@ pub(crate) async fn serve<L>(
     L: axum::serve::Listener<Addr = SocketAddr>,
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = Arc::new(Open::default());
     // Each connection holds a receiver; the sender sees them all gone at the end.
     let (connections_done, connection_alive) = watch::channel(());
     let mut full = false;
     loop {
+        let (io, peer) = tokio::select! {
+            connection = listener.accept() => connection,
+            _ = stopped.wait_for(|s| *s) => break,
+        };
+        let Some(counted) = per_address.enter(peer.ip()) else {
+            drop(io);
+            continue;
+        };
         let permit = match permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 if !full {
                     tracing::warn!(
                         limit = limits.max_connections,
-                        "the most connections allowed are open; new ones wait"
+                        "the most connections allowed are open; the longest waiting without a request makes room"
                     );
                 }
                 full = true;
+                // Make room: the connection waiting longest without a request closes.
+                // When every one has a request under way, the new one waits.
+                open.close_longest_waiting();
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => match permit {
                         Ok(p) => p,
@@ -161,21 +264,24 @@ pub(crate) async fn serve<L>(
         if permits.available_permits() > limits.max_connections / 2 {
             full = false;
         }
-        let (io, peer) = tokio::select! {
-            connection = listener.accept() => connection,
-            _ = stopped.wait_for(|s| *s) => break,
-        };
-        let Some(counted) = per_address.enter(peer.ip()) else {
-            drop(io);
-            continue;
-        };
+        let (id, state) = open.add();
         let app = app.clone();
+        let serving = state.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            serving.start();
+            let finished = Finished(serving.clone());
             request.extensions_mut().insert(ConnectInfo(peer));
             let (request, read) = Tracked::wrap(request);
             let answer = app.clone().oneshot(request);
             async move {
-                let mut response = answer.await?;
+                let response = answer.await?;
+                // The request counts as under way until its answer's body is sent.
+                let mut response = response.map(|inner| {
+                    Body::new(Answer {
+                        inner,
+                        _finished: finished,
+                    })
+                });
                 if !read.load(Ordering::Acquire) {
                     // An answer given before the body was read (a refused PUT): hyper
                     // closes such a connection, so say so, or a client that keeps its
@@ -189,6 +295,7 @@ pub(crate) async fn serve<L>(
         });
         let mut stop = stopped.clone();
         let alive = connection_alive.clone();
+        let open = open.clone();
         tokio::spawn(async move {
             let mut builder = http1::Builder::new();
             builder
@@ -206,16 +313,56 @@ pub(crate) async fn serve<L>(
                     connection.as_mut().graceful_shutdown();
                     connection.await
                 }
+                () = state.closed() => {
+                    tracing::debug!(%peer, "closed to make room for a new connection");
+                    Ok(())
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            open.remove(id);
             drop((permit, counted, alive));
         });
     }
     drop(listener);
     drop(connection_alive);
     connections_done.closed().await;
+}
+
+/// Marks a connection's request done when dropped (its answer sent or abandoned).
+struct Finished(Arc<Connection>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.done();
+    }
+}
+
+/// An answer's body, which marks its request done once it has been sent.
+struct Answer {
+    inner: Body,
+    _finished: Finished,
+}
+
+impl hyper::body::Body for Answer {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A request body that records when it has been read to its end (or was empty).
