@@ -1,6 +1,8 @@
-"""Random hostile requests against a running dirdav: odd methods, paths with traversal,
-dotfiles, encoded separators and multi-byte names, malformed headers, broken and
-hostile XML, iCalendar and vCard bodies. The server must answer every one, with no 5xx.
+"""Random hostile requests against a running dirdav, as alice or bob: odd methods, paths
+with traversal, dotfiles, encoded separators and multi-byte names, malformed headers,
+broken and hostile XML, iCalendar and vCard bodies (meetings with injected parameters,
+control characters in addresses, two organizers, 150 attendees, free-busy over all
+time), LOCK bodies with huge owners, web forms that point elsewhere. The server must answer every one, with no 5xx.
 
 Usage: random_requests.py PORT [SEED] [COUNT]
 Prints "smoke: N passed, M failed".
@@ -29,6 +31,13 @@ bodies = ["", "<", "<?xml version='1.0'?><propfind xmlns='DAV:'><prop><getetag/>
   "token=x&to=%2Fshared%2F&name=..%2F..&target=%2F%2e%2e%2F&back=%2F&confirm=yes",
   "--b\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n/shared/\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../€\"\r\n\r\nabc\r\n--b--\r\n",
   "--b\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n" + "f" * 5000,
+  "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:smoke-meet\r\nDTSTART:20270101T100000Z\r\nSUMMARY:x\r\nORGANIZER:/alice/\r\nATTENDEE;PARTSTAT=\"ACCEPTED;ROLE=CHAIR:mailto:evil@x\":/bob/\r\nATTENDEE:mailto:a\rINFO forged@x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:smoke-meet\r\nRECURRENCE-ID:20270102T100000Z\r\nDTSTART:20270102T100000Z\r\nORGANIZER:/bob/\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+  "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:smoke-many\r\nDTSTART:20270101T100000Z\r\nRRULE:FREQ=DAILY\r\nORGANIZER:/alice/\r\n" + "".join("ATTENDEE:mailto:p%d@example.net\r\n" % n for n in range(150)) + "ATTENDEE:/bob/\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+  "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:smoke-take\r\nDTSTART:20270101T100000Z\r\nORGANIZER:/bob/\r\nATTENDEE;PARTSTAT=DECLINED:/alice/\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+  "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nDTSTART:00010101T000000Z\r\nDTEND:99991231T235959Z\r\nORGANIZER:/alice/\r\n" + "ATTENDEE:/bob/\r\n" * 2000 + "END:VFREEBUSY\r\nEND:VCALENDAR\r\n",
+  "<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>" + "o" * 5000 + "</D:owner></D:lockinfo>",
+  "token=x&to=%2F%2Fevil.example%2F&name=x&target=%2Fshared%2FREADME.md&back=%2F%5Cevil.example%2F&confirm=yes",
+  "token=x&to=%2Fshared%2F%0D%0Ax%2F&name=%0D%0Ay&back=%2F%2F%2F",
   "<D:mkcol xmlns:D='DAV:'><D:set><D:prop><D:resourcetype><D:collection/><C:calendar xmlns:C='urn:ietf:params:xml:ns:caldav'/></D:resourcetype></D:prop></D:set></D:mkcol>"]
 headers_pool = [("Depth","0"),("Depth","1"),("Depth","infinity"),("Depth","x"),("Overwrite","F"),("Overwrite","?"),
   ("If","(<urn:x> [\"a\"]) (Not <DAV:no-lock>)"),("If","(("),("If-Match","*"),("If-None-Match","\"x\", W/\"y\""),
@@ -44,7 +53,8 @@ for i in range(int(sys.argv[3]) if len(sys.argv) > 3 else 3000):
     method = random.choice(methods)
     body = random.choice(bodies).encode("utf-8", "surrogateescape") if random.random() < 0.7 else b""
     h = dict(random.sample(headers_pool, random.randint(0, 3)))
-    h["Authorization"] = "Basic YWxpY2U6d29uZGVybGFuZA=="
+    # alice, or bob (her meetings' attendee, her shared calendar's reader)
+    h["Authorization"] = random.choice(["Basic YWxpY2U6d29uZGVybGFuZA==", "Basic Ym9iOmJ1aWxkZXI="])
     if method in ("COPY","MOVE") and random.random() < 0.9:
         h["Destination"] = urllib.parse.quote(random.choice(["/shared/copy-%d" % i, "http://x/alice/", "/..", "/%2e%2e/x", "ftp://a", "/shared/€€", "/alice/calendar/moved-%d.ics" % i]), safe="/:%~")
     try:
