@@ -179,13 +179,14 @@ fn silent_connections_are_closed_and_the_connection_bound_holds() {
         .collect();
     std::thread::sleep(Duration::from_millis(200));
 
-    // A fifth client waits for a slot, which the deadline frees.
+    // A fifth client with a whole request takes the place of the one silent longest,
+    // at once; the deadline closes the others.
     let started = Instant::now();
     let answer = srv.request("OPTIONS", "/").send();
     let waited = started.elapsed();
     assert_eq!(answer.status, 200);
     assert!(
-        waited >= Duration::from_millis(1200) && waited < Duration::from_secs(15),
+        waited < Duration::from_millis(1000),
         "the fifth connection was answered after {waited:?}"
     );
     for s in &mut quiet {
