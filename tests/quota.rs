@@ -326,3 +326,83 @@ fn uploads_stop_at_the_limit_and_dead_properties_count() {
         "{settings} bytes of settings"
     );
 }
+
+/// Large dead properties are not all held in memory: a folder whose settings pass a
+/// few KiB is kept in the index without them and read back (through a bounded cache)
+/// when asked. What clients see is the same: every value, after a restart too.
+#[test]
+fn large_dead_properties_are_answered_from_disk() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("example-data");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &data,
+    );
+    let args = ["--state-dir", state.path().to_str().unwrap()];
+    let srv = Dirdav::start_in(&args, dir.path());
+    let set = |path: &str, name: &str, value: &str| {
+        let r = srv
+            .request("PROPPATCH", path)
+            .auth(ALICE.0, ALICE.1)
+            .body(format!(
+                r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:{name} xmlns:x="urn:x">{value}</x:{name}></D:prop></D:set></D:propertyupdate>"#
+            ))
+            .send();
+        assert_eq!(r.status, 207, "{}", r.body);
+    };
+    // Forty properties of 1,000 bytes on the folder and on one of its files.
+    for i in 0..40 {
+        set(
+            "/shared/",
+            &format!("p{i}"),
+            &format!("{i:04}{}", "v".repeat(996)),
+        );
+    }
+    set("/shared/README.md", "note", &"n".repeat(5000));
+    let get = |srv: &Dirdav, path: &str, name: &str| {
+        let r = srv
+            .request("PROPFIND", path)
+            .auth(ALICE.0, ALICE.1)
+            .header("Depth", "0")
+            .body(format!(
+                r#"<D:propfind xmlns:D="DAV:"><D:prop><x:{name} xmlns:x="urn:x"/><D:getcontenttype/></D:prop></D:propfind>"#
+            ))
+            .send();
+        assert_eq!(r.status, 207, "{}", r.body);
+        r.body
+    };
+    let check = |srv: &Dirdav| {
+        for i in [0, 17, 39] {
+            let body = get(srv, "/shared/", &format!("p{i}"));
+            assert!(
+                body.contains(&format!("{i:04}{}", "v".repeat(996))),
+                "p{i}: {body}"
+            );
+        }
+        let body = get(srv, "/shared/README.md", "note");
+        assert!(body.contains(&"n".repeat(5000)), "{body}");
+        assert!(body.contains("text/markdown"), "{body}");
+        let r = srv
+            .request("GET", "/shared/README.md")
+            .auth(ALICE.0, ALICE.1)
+            .send();
+        assert_eq!(r.status, 200);
+    };
+    check(&srv);
+    srv.kill();
+    let srv = Dirdav::start_in(&args, dir.path());
+    check(&srv);
+    // A change made outside the server is seen.
+    let settings = data.join("shared/.dav.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, text.replace("0017vvv", "0017www")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !get(&srv, "/shared/", "p17").contains("0017www") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outside edit was not seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

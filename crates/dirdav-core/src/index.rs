@@ -57,7 +57,11 @@ pub(crate) struct LogEntry {
 /// A folder's entry.
 #[derive(Clone, Debug)]
 pub(crate) struct DirEntry {
+    /// The folder's settings; without their dead properties when the settings file is
+    /// larger than [`INLINE_SETTINGS`] (`heavy`): those are read back when asked.
     pub(crate) config: Arc<CollectionConfig>,
+    /// The settings file is large: `config` holds no dead properties.
+    pub(crate) heavy: bool,
     /// Identifies the `.dav.toml` content the config was parsed from (0: none).
     pub(crate) config_tag: u64,
     /// Where the settings are kept (`.dav.toml`, Radicale's, a vdir's).
@@ -68,6 +72,28 @@ pub(crate) struct DirEntry {
     pub(crate) floor: u64,
     pub(crate) born: u64,
     pub(crate) log: VecDeque<LogEntry>,
+}
+
+/// The largest settings file whose dead properties the index keeps in memory; larger
+/// ones are read back through [`crate::deadcache`] when a resource is built.
+pub(crate) const INLINE_SETTINGS: u64 = 8 * 1024;
+
+/// Settings as the index holds them: whole when small, else without dead properties
+/// (the `props` and `files` tables, parsed and as TOML); and whether they were large.
+fn held(config: CollectionConfig) -> (CollectionConfig, bool) {
+    if config.size <= INLINE_SETTINGS || (config.props.is_empty() && config.files.is_empty()) {
+        return (config, false);
+    }
+    let mut document = config.document;
+    document.remove("props");
+    document.remove("files");
+    let light = CollectionConfig {
+        document,
+        props: Default::default(),
+        files: Default::default(),
+        ..config
+    };
+    (light, true)
 }
 
 /// An entry of the index.
@@ -254,6 +280,7 @@ impl Index {
         for (key, [rev, floor, born, config_tag]) in dirs {
             let dir = DirEntry {
                 config: Arc::default(),
+                heavy: false,
                 config_tag,
                 format: Format::DavToml,
                 modified: SystemTime::UNIX_EPOCH,
@@ -562,6 +589,7 @@ impl Index {
         modified: SystemTime,
         created: SystemTime,
     ) {
+        let (config, heavy) = held(config);
         if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
             d.modified = modified;
             d.created = created;
@@ -569,6 +597,7 @@ impl Index {
             if d.config_tag != config_tag || d.config.as_ref() != &config {
                 let changed = d.config_tag != config_tag;
                 d.config = Arc::new(config);
+                d.heavy = heavy;
                 d.config_tag = config_tag;
                 let op = Self::dir_op(key, d);
                 self.ops.push(op);
@@ -583,6 +612,7 @@ impl Index {
         }
         let dir = DirEntry {
             config: Arc::new(config),
+            heavy,
             config_tag,
             format,
             modified,
@@ -617,8 +647,10 @@ impl Index {
         config_tag: u64,
         log: bool,
     ) {
+        let (config, heavy) = held(config);
         if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
             d.config = Arc::new(config);
+            d.heavy = heavy;
             d.config_tag = config_tag;
             let op = Self::dir_op(key, d);
             self.ops.push(op);
@@ -808,6 +840,48 @@ mod tests {
         index.set_quiet(false);
         index.take_ops();
         index
+    }
+
+    #[test]
+    fn large_settings_are_held_without_their_dead_properties() {
+        let text = |n: usize| {
+            format!(
+                "kind = \"calendar\"\n[props]\n\"{{urn:x}}a\" = \"{}\"\n[files.\"x.ics\"]\n\"{{urn:x}}b\" = \"c\"\n",
+                "v".repeat(n)
+            )
+        };
+        let mut index = Index::new(0, 100);
+        for (key, n) in [("small", 10), ("large", 10_000)] {
+            let body = text(n);
+            let config = CollectionConfig {
+                size: body.len() as u64,
+                ..crate::dotfile::parse_config(&body).unwrap()
+            };
+            index.put_dir(
+                key,
+                config,
+                1,
+                Format::DavToml,
+                SystemTime::UNIX_EPOCH,
+                SystemTime::UNIX_EPOCH,
+            );
+        }
+        let small = index.dir("small").unwrap();
+        assert!(!small.heavy && small.config.props.len() == 1 && small.config.files.len() == 1);
+        let large = index.dir("large").unwrap();
+        assert!(large.heavy);
+        assert!(large.config.props.is_empty() && large.config.files.is_empty());
+        assert!(large.config.document.get("props").is_none());
+        assert_eq!(
+            large.config.kind.as_deref(),
+            Some("calendar"),
+            "the rest stays"
+        );
+        assert_eq!(
+            large.config.size,
+            text(10_000).len() as u64,
+            "and counts in quotas"
+        );
     }
 
     fn names(changes: &[(String, Change, u64)]) -> Vec<&str> {

@@ -23,6 +23,7 @@ mod beneath;
 mod body;
 mod compat;
 mod conditions;
+mod deadcache;
 mod dotfile;
 mod index;
 mod merged;

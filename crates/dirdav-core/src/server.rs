@@ -326,6 +326,7 @@ impl ServerBuilder {
             watcher: std::sync::Mutex::new(None),
             welcomed: std::sync::Mutex::new(std::collections::HashSet::new()),
             uploads: crate::uploads::Uploads::default(),
+            dead: crate::deadcache::DeadCache::default(),
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {
@@ -557,6 +558,8 @@ pub(crate) struct Inner {
     welcomed: std::sync::Mutex<std::collections::HashSet<Principal>>,
     /// PUTs receiving their bodies: what they bring counts in [`Store::usage`].
     pub(crate) uploads: crate::uploads::Uploads,
+    /// Whole settings of folders whose settings files are large.
+    dead: crate::deadcache::DeadCache,
 }
 
 /// One request, resolved.
@@ -716,17 +719,28 @@ impl Inner {
         }
     }
 
+    /// A folder's whole settings, dead properties included: as the index holds them,
+    /// or, for a large settings file the index holds without its dead properties, from
+    /// the cache (read back from disk when it is not there).
+    fn settings_of(&self, key: &str, dir: &crate::index::DirEntry) -> Arc<CollectionConfig> {
+        if !dir.heavy {
+            return dir.config.clone();
+        }
+        self.dead.get(key, dir.config_tag, || {
+            let (config, tag, _) = crate::reconcile::read_config(&self.fs_path(key));
+            (config, tag)
+        })
+    }
+
     /// The resource view of an index entry.
     pub(crate) fn resource_in(&self, index: &Index, key: &str) -> Option<Resource> {
         let entry = index.get(key)?;
         let parent = match entry {
             Entry::Dir(_) => None,
-            Entry::File(_) => Some(
-                index
-                    .dir(path::split(key).map_or("", |(p, _)| p))?
-                    .config
-                    .clone(),
-            ),
+            Entry::File(_) => {
+                let folder = path::split(key).map_or("", |(p, _)| p);
+                Some(self.settings_of(folder, index.dir(folder)?))
+            }
         };
         Some(self.resource_of(key.to_owned(), entry, parent))
     }
@@ -755,7 +769,7 @@ impl Inner {
         let Some(folder) = index.dir(path) else {
             return Vec::new();
         };
-        let config = folder.config.clone();
+        let config = self.settings_of(path, folder);
         index
             .members_after(path, after)
             .filter(|(_, e)| match e {
@@ -778,13 +792,13 @@ impl Inner {
         match entry {
             Entry::Dir(d) => Resource {
                 href: self.href(&key, true),
+                collection: self.settings_of(&key, d),
                 path: key,
                 is_collection: true,
                 etag: None,
                 size: 0,
                 modified: d.modified,
                 created: d.created,
-                collection: d.config.clone(),
                 sync_token: Some(self.token(d.rev)),
                 summary: None,
             },
