@@ -8,7 +8,7 @@ mod support;
 use std::io::Write;
 use std::path::Path;
 
-use support::{Dirdav, copy_dir, read_response};
+use support::{Dirdav, bytes_below, copy_dir, read_response};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 
@@ -30,26 +30,6 @@ fn quota(srv: &Dirdav, path: &str) -> (Option<u64>, Option<u64>) {
         Some(r.body[at..at + end].parse().unwrap())
     };
     (number("quota-available-bytes"), number("quota-used-bytes"))
-}
-
-/// The bytes of the files a folder on disk holds, its settings files (`.dav.toml`)
-/// included and other dotfiles left out.
-fn bytes_below(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name != ".dav.toml" {
-            continue;
-        }
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            bytes_below(&entry.path())
-        } else {
-            meta.len()
-        };
-    }
-    total
 }
 
 fn put(srv: &Dirdav, path: &str, size: usize) -> u16 {

@@ -1099,12 +1099,12 @@ fn one_sender_cannot_flood_an_inbox_or_a_quota_and_free_busy_is_bounded() {
     // Bob is at his limit to the byte.
     let (dir, srv) = server_with(
         |data| {
-            let used: u64 = walk_sizes(&data.join("bob"));
-            std::fs::write(
-                data.join("bob/.dav.toml"),
-                format!("[quota]\nlimit = {used}\n"),
-            )
-            .unwrap();
+            // The limit counts its own settings file: written once to know its size.
+            let settings = data.join("bob/.dav.toml");
+            std::fs::write(&settings, "[quota]\nlimit = \"0000000000\"\n").unwrap();
+            let used = support::bytes_below(&data.join("bob"));
+            std::fs::write(&settings, format!("[quota]\nlimit = \"{used:010}\"\n")).unwrap();
+            assert_eq!(support::bytes_below(&data.join("bob")), used);
         },
         "deliveries-per-hour = 5\ninbox-size = 3",
     );
@@ -1137,13 +1137,14 @@ fn one_sender_cannot_flood_an_inbox_or_a_quota_and_free_busy_is_bounded() {
         .filter(|i| calendar.join(format!("flood-{i}.ics")).exists())
         .count();
     // Delivered past his limit, by less than the margin; his own writes still stop at it.
-    let used = walk_sizes(&dir.path().join("example-data/bob"));
+    let used = support::bytes_below(&dir.path().join("example-data/bob"));
     let limit: u64 = std::fs::read_to_string(dir.path().join("example-data/bob/.dav.toml"))
         .unwrap()
         .trim()
         .rsplit(' ')
         .next()
         .unwrap()
+        .trim_matches('"')
         .parse()
         .unwrap();
     assert!(used > limit && used < limit + (1 << 20), "{used} / {limit}");
@@ -1195,44 +1196,4 @@ fn one_sender_cannot_flood_an_inbox_or_a_quota_and_free_busy_is_bounded() {
     );
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("max-attendees-per-instance"), "{}", r.body);
-}
-
-/// The bytes of the files below `dir`, settings files and dotfiles left out (what
-/// `quota-used-bytes` counts of files).
-fn walk_sizes(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let meta = entry.metadata().unwrap();
-        total += match meta.is_dir() {
-            true => walk_sizes(&entry.path()),
-            false => meta.len(),
-        };
-    }
-    total
-}
-
-/// Values a client chose are logged with their control characters escaped: an
-/// attendee address with a carriage return cannot forge a log line.
-#[test]
-fn an_attendee_address_cannot_forge_a_log_line() {
-    let (_dir, srv) = server(|_| {});
-    srv.drain_log();
-    let forged = "mailto:x\r2026-12-07T00:00:00Z  INFO forged@example.net";
-    let r = put(
-        &srv,
-        ALICE,
-        "/alice/calendar/forge.ics",
-        &meeting("forge-1", "mailto:alice@example.com", &[forged], ""),
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    let log = srv.drain_log();
-    assert!(log.iter().all(|l| !l.contains('\r')), "{log:?}");
-    assert!(
-        log.iter().any(|l| l.contains("mailto:x\\r2026")),
-        "the address is logged, escaped: {log:?}"
-    );
 }

@@ -438,3 +438,23 @@ pub fn write_file(root: &Path, path: &str, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
+
+/// The bytes a folder on disk holds as quotas count them: its files and its folders'
+/// settings files (`.dav.toml`), other dotfiles left out.
+pub fn bytes_below(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name != ".dav.toml" {
+            continue;
+        }
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            bytes_below(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
