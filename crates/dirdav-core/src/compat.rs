@@ -100,6 +100,7 @@ fn config_from(
         files: BTreeMap::new(),
         error: None,
         size: 0,
+        dead: Default::default(),
     }
 }
 

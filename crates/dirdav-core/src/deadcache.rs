@@ -1,9 +1,12 @@
 //! Large settings files, read back when asked: the index holds a folder's settings
 //! without their dead properties once the file passes [`crate::index::INLINE_SETTINGS`],
-//! and a resource built for it (or for a file in it) gets the whole settings from this
-//! cache, which holds at most a budget of settings bytes and forgets the least recently
-//! used first. So memory does not grow with the dead properties users store, and the
-//! hot paths (calendars, address books, folders with a few properties) never come here.
+//! and a resource built for it (or for a file in it) carries a loader
+//! ([`dirdav_plugin::DeadLoader`]) that gets the whole settings from this cache when a
+//! dead property is asked for. The cache holds at most a budget of settings bytes and
+//! forgets the least recently used first. So memory does not grow with the dead
+//! properties users store, listings that name no dead property never read the file,
+//! and the hot paths (calendars, address books, folders with a few properties) never
+//! come here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

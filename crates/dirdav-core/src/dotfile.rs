@@ -47,6 +47,7 @@ pub(crate) fn parse_config(text: &str) -> Result<CollectionConfig, toml::de::Err
         files,
         error: None,
         size: 0,
+        dead: Default::default(),
     })
 }
 

@@ -62,6 +62,9 @@ pub(crate) struct DirEntry {
     pub(crate) config: Arc<CollectionConfig>,
     /// The settings file is large: `config` holds no dead properties.
     pub(crate) heavy: bool,
+    /// For a large settings file, `config` with the loader of its dead properties,
+    /// made at the first resource built for the folder.
+    pub(crate) served: std::sync::OnceLock<Arc<CollectionConfig>>,
     /// Identifies the `.dav.toml` content the config was parsed from (0: none).
     pub(crate) config_tag: u64,
     /// Where the settings are kept (`.dav.toml`, Radicale's, a vdir's).
@@ -281,6 +284,7 @@ impl Index {
             let dir = DirEntry {
                 config: Arc::default(),
                 heavy: false,
+                served: std::sync::OnceLock::new(),
                 config_tag,
                 format: Format::DavToml,
                 modified: SystemTime::UNIX_EPOCH,
@@ -598,6 +602,7 @@ impl Index {
                 let changed = d.config_tag != config_tag;
                 d.config = Arc::new(config);
                 d.heavy = heavy;
+                d.served = std::sync::OnceLock::new();
                 d.config_tag = config_tag;
                 let op = Self::dir_op(key, d);
                 self.ops.push(op);
@@ -613,6 +618,7 @@ impl Index {
         let dir = DirEntry {
             config: Arc::new(config),
             heavy,
+            served: std::sync::OnceLock::new(),
             config_tag,
             format,
             modified,
@@ -651,6 +657,7 @@ impl Index {
         if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
             d.config = Arc::new(config);
             d.heavy = heavy;
+            d.served = std::sync::OnceLock::new();
             d.config_tag = config_tag;
             let op = Self::dir_op(key, d);
             self.ops.push(op);

@@ -35,8 +35,7 @@ use names::*;
 pub(crate) fn media_type_of(resource: &dirdav_plugin::Resource) -> String {
     resource
         .dead_props()
-        .and_then(|props| props.get(&names::GETCONTENTTYPE))
-        .map(Element::text)
+        .and_then(|props| props.get(&names::GETCONTENTTYPE).map(Element::text))
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| content_type(resource.name()))
 }

@@ -326,7 +326,7 @@ impl ServerBuilder {
             watcher: std::sync::Mutex::new(None),
             welcomed: std::sync::Mutex::new(std::collections::HashSet::new()),
             uploads: crate::uploads::Uploads::default(),
-            dead: crate::deadcache::DeadCache::default(),
+            dead: Arc::default(),
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {
@@ -559,7 +559,7 @@ pub(crate) struct Inner {
     /// PUTs receiving their bodies: what they bring counts in [`Store::usage`].
     pub(crate) uploads: crate::uploads::Uploads,
     /// Whole settings of folders whose settings files are large.
-    dead: crate::deadcache::DeadCache,
+    dead: Arc<crate::deadcache::DeadCache>,
 }
 
 /// One request, resolved.
@@ -719,17 +719,35 @@ impl Inner {
         }
     }
 
-    /// A folder's whole settings, dead properties included: as the index holds them,
-    /// or, for a large settings file the index holds without its dead properties, from
-    /// the cache (read back from disk when it is not there).
+    /// A folder's settings for the resources built from it: as the index holds them,
+    /// and for a large settings file (held without its dead properties) with a loader
+    /// that reads them back, through the cache, when a property asks
+    /// ([`dirdav_plugin::DeadLoader`]): listings that name no dead property never read
+    /// the file.
     fn settings_of(&self, key: &str, dir: &crate::index::DirEntry) -> Arc<CollectionConfig> {
         if !dir.heavy {
             return dir.config.clone();
         }
-        self.dead.get(key, dir.config_tag, || {
-            let (config, tag, _) = crate::reconcile::read_config(&self.fs_path(key));
-            (config, tag)
-        })
+        dir.served
+            .get_or_init(|| {
+                let (cache, folder, key, tag) = (
+                    self.dead.clone(),
+                    self.fs_path(key),
+                    key.to_owned(),
+                    dir.config_tag,
+                );
+                let loader = dirdav_plugin::DeadLoader::new(move || {
+                    cache.get(&key, tag, || {
+                        let (config, tag, _) = crate::reconcile::read_config(&folder);
+                        (config, tag)
+                    })
+                });
+                Arc::new(CollectionConfig {
+                    dead: loader,
+                    ..(*dir.config).clone()
+                })
+            })
+            .clone()
     }
 
     /// The resource view of an index entry.

@@ -28,4 +28,6 @@ pub use registry::{
     Route, Share, SharesHook, SpaceCheck, Summarizer, ValueCheck, Visibility, WriteCheck,
     WriteEvent,
 };
-pub use resource::{CollectionConfig, Fields, Principal, Resource, Summary, Tls, media_essence};
+pub use resource::{
+    CollectionConfig, DeadLoader, Fields, Principal, Resource, Summary, Tls, media_essence,
+};

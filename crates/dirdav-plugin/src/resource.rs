@@ -54,6 +54,46 @@ pub struct CollectionConfig {
     /// The bytes of the settings file this was read from (0 without one): dead
     /// properties take room, and quotas count it.
     pub size: u64,
+    /// For the settings of a folder whose settings file is large, `props` and `files`
+    /// are empty and this reads them back when asked ([`Resource::dead_props`] does):
+    /// the core does not hold large dead properties in memory.
+    pub dead: DeadLoader,
+}
+
+/// Reads back the whole settings of a folder whose dead properties are not held in
+/// memory ([`CollectionConfig::dead`]); empty for every other folder.
+#[derive(Clone, Default)]
+pub struct DeadLoader(Option<Arc<dyn Fn() -> Arc<CollectionConfig> + Send + Sync>>);
+
+impl DeadLoader {
+    /// A loader that reads the whole settings with `load`.
+    pub fn new(load: impl Fn() -> Arc<CollectionConfig> + Send + Sync + 'static) -> Self {
+        DeadLoader(Some(Arc::new(load)))
+    }
+
+    /// The whole settings, when these are partial.
+    pub fn load(&self) -> Option<Arc<CollectionConfig>> {
+        self.0.as_ref().map(|load| load())
+    }
+}
+
+impl std::fmt::Debug for DeadLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Some(_) => "DeadLoader(on disk)",
+            None => "DeadLoader(none)",
+        })
+    }
+}
+
+impl PartialEq for DeadLoader {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl CollectionConfig {
@@ -243,12 +283,19 @@ impl Resource {
         Some(format!("\"{hash:016x}\""))
     }
 
-    /// Dead properties of this resource.
-    pub fn dead_props(&self) -> Option<&BTreeMap<Name, Element>> {
-        if self.is_collection {
-            Some(&self.collection.props)
-        } else {
-            self.collection.files.get(self.name())
+    /// Dead properties of this resource: from its folder's settings, or read back
+    /// when the folder's settings file is large ([`CollectionConfig::dead`]).
+    pub fn dead_props(&self) -> Option<std::borrow::Cow<'_, BTreeMap<Name, Element>>> {
+        use std::borrow::Cow;
+        if let Some(whole) = self.collection.dead.load() {
+            return match self.is_collection {
+                true => Some(Cow::Owned(whole.props.clone())),
+                false => whole.files.get(self.name()).cloned().map(Cow::Owned),
+            };
+        }
+        match self.is_collection {
+            true => Some(Cow::Borrowed(&self.collection.props)),
+            false => self.collection.files.get(self.name()).map(Cow::Borrowed),
         }
     }
 }

@@ -238,7 +238,10 @@ pub(crate) async fn copy_move(
     }
     // A file's dead properties live in its folder's .dav.toml: they follow the file.
     if !src_is_dir {
-        let props = source.dead_props().cloned().unwrap_or_default();
+        let props = source
+            .dead_props()
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_default();
         let had = existing
             .as_ref()
             .and_then(Resource::dead_props)

@@ -296,10 +296,11 @@ async fn keep_media_type(
                 || essence.eq_ignore_ascii_case("application/octet-stream")
                 || essence.eq_ignore_ascii_case(media_essence(&guessed)))
         });
-    let kept = current
-        .and_then(|r| r.dead_props())
-        .and_then(|props| props.get(&crate::props::names::GETCONTENTTYPE))
-        .map(Element::text);
+    let kept = current.and_then(|r| r.dead_props()).and_then(|props| {
+        props
+            .get(&crate::props::names::GETCONTENTTYPE)
+            .map(Element::text)
+    });
     if keep == kept.as_deref() {
         return Ok(None);
     }
