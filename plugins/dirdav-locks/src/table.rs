@@ -241,6 +241,20 @@ mod tests {
     }
 
     #[test]
+    fn locks_are_counted_per_resource_and_per_user() {
+        let mut t = Table::default();
+        t.insert(lock("a", "f", false, false));
+        t.insert(lock("b", "f", false, false));
+        let mut bobs = lock("c", "g", false, false);
+        bobs.principal = Some("bob".into());
+        t.insert(bobs);
+        assert_eq!((t.on("f"), t.on("g"), t.on("h")), (2, 1, 0));
+        assert_eq!(t.held_by(Some("alice")), 2);
+        assert_eq!(t.held_by(Some("bob")), 1);
+        assert_eq!(t.held_by(None), 0);
+    }
+
+    #[test]
     fn remove_refresh_expire() {
         let mut t = Table::default();
         t.insert(lock("a", "d", true, true));
