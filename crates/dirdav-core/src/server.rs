@@ -302,7 +302,8 @@ impl ServerBuilder {
             .map_err(|e| state_err(&state_dir, e))?
             .map_err(|e| state_err(&state_dir, e))?;
         }
-        let mut tokens = vec!["1", "3"];
+        // Extended MKCOL (RFC 5689 §3.1) is the core's own.
+        let mut tokens = vec!["1", "3", "extended-mkcol"];
         tokens.extend(registry.compliance.iter().copied());
         let dav_header =
             HeaderValue::from_str(&tokens.join(", ")).unwrap_or(HeaderValue::from_static("1, 3"));

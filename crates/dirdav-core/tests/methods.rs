@@ -14,7 +14,7 @@ async fn options_answers_200_with_allow_and_dav_per_resource() {
     let r = req("OPTIONS", "/docs/").send(&srv).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("content-length"), Some("0"));
-    assert_eq!(r.header("dav"), Some("1, 3, hello"));
+    assert_eq!(r.header("dav"), Some("1, 3, extended-mkcol, hello"));
     assert_eq!(
         r.header("allow"),
         Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, MKCOL, REPORT")
@@ -39,7 +39,11 @@ async fn every_response_carries_the_dav_header() {
         ("LOCK", "/docs/"),
     ] {
         let r = req(m, p).send(&srv).await;
-        assert_eq!(r.header("dav"), Some("1, 3, hello"), "{m} {p}");
+        assert_eq!(
+            r.header("dav"),
+            Some("1, 3, extended-mkcol, hello"),
+            "{m} {p}"
+        );
     }
 }
 

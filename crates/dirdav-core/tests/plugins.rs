@@ -138,7 +138,7 @@ async fn registrations_show_in_headers_and_properties() {
     let fx = Fixture::new();
     let (srv, _) = server(&fx).await;
     let r = req("OPTIONS", "/alice/calendar/").send(&srv).await;
-    assert_eq!(r.header("dav"), Some("1, 3, test-access"));
+    assert_eq!(r.header("dav"), Some("1, 3, extended-mkcol, test-access"));
     assert_eq!(
         r.header("allow"),
         Some("OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, MKCOL, REPORT, MKTEST")
@@ -390,7 +390,7 @@ async fn the_hello_plugin_greets_the_principal() {
     );
     assert_eq!(
         req("OPTIONS", "/").send(&srv).await.header("dav"),
-        Some("1, 3, hello")
+        Some("1, 3, extended-mkcol, hello")
     );
 }
 

@@ -207,6 +207,27 @@ impl WriteCheck<'_> {
             .filter(|t| !t.is_empty())
     }
 
+    /// Whether the write's media type names a format other than the collection's
+    /// (`accepted`, essences compared without case): XML or JSON of any kind, HTML,
+    /// or one of `others` (vCard into a calendar, iCalendar into an address book).
+    /// Types that say nothing of a format (none, `application/octet-stream`,
+    /// `text/plain`, a form's) do not: clients send those for whatever they upload.
+    pub fn names_another_format(&self, accepted: &[&str], others: &[&str]) -> bool {
+        let Some(essence) = self.media_type() else {
+            return false;
+        };
+        let e = essence.to_ascii_lowercase();
+        if accepted.iter().any(|a| a.eq_ignore_ascii_case(&e)) {
+            return false;
+        }
+        e.ends_with("/xml")
+            || e.ends_with("+xml")
+            || e.ends_with("/json")
+            || e.ends_with("+json")
+            || e == "text/html"
+            || others.iter().any(|o| o.eq_ignore_ascii_case(&e))
+    }
+
     /// Another item of the target collection with this UID (by the index's summaries),
     /// for the `no-uid-conflict` preconditions of CalDAV and CardDAV. The item being
     /// replaced or moved is no conflict.
@@ -219,8 +240,24 @@ impl WriteCheck<'_> {
     }
 
     /// The `no-uid-conflict` precondition (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1): 403
-    /// with `condition` holding the href of the item that already has this UID.
+    /// with `condition` holding the href of the item that already has this UID, or of
+    /// the item being replaced when it has another UID (a write may not change the UID
+    /// of the resource it replaces).
     pub fn require_unique_uid(&self, uid: &str, condition: Name) -> Result<(), DavError> {
+        if let Some(existing) = self.existing
+            && let Some(old) = existing.summary.as_ref().and_then(|s| s.uid.as_deref())
+            && old != uid
+        {
+            let href = Element::with_text(
+                Name::new(dirdav_xml::ns::DAV, "href"),
+                existing.href.clone(),
+            );
+            return Err(DavError::forbidden(format!(
+                "{} holds UID {old}; a write may not change it to {uid}",
+                existing.path
+            ))
+            .condition_element(Element::new(condition).child_element(href)));
+        }
         let Some(other) = self.uid_taken(uid) else {
             return Ok(());
         };

@@ -190,6 +190,17 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
     let other_type = w
         .media_type()
         .filter(|t| !t.eq_ignore_ascii_case("text/calendar"));
+    // A type that names another format is refused even when the body parses (RFC
+    // 4791 §5.3.2.1): what the client meant to store is not a calendar object.
+    if w.names_another_format(
+        &["text/calendar", "application/ics"],
+        &["text/vcard", "text/x-vcard", "text/directory"],
+    ) {
+        return Err(forbidden(
+            "supported-calendar-data",
+            format!("{} is not text/calendar", other_type.unwrap_or_default()),
+        ));
+    }
     let object = ical::validate_put(w.body).map_err(|e| match e {
         // Not iCalendar, and not said to be: a media type calendars do not take. (A
         // valid body under another type is taken: clients get the header wrong.)

@@ -68,6 +68,18 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
             .iter()
             .any(|v| t.eq_ignore_ascii_case(v))
     });
+    // A type that names another format is refused even when the body parses (RFC
+    // 6352 §6.3.2.1).
+    if w.names_another_format(
+        &["text/vcard", "text/x-vcard", "text/directory"],
+        &["text/calendar", "application/ics"],
+    ) {
+        return Err(DavError::forbidden(format!(
+            "{} is not text/vcard",
+            other_type.unwrap_or_default()
+        ))
+        .condition(card("supported-address-data")));
+    }
     let parsed = vcard::validate(w.body).map_err(|e| match e {
         // Not a vCard, and not said to be: a media type address books do not take. (A
         // valid card under another type is taken: clients get the header wrong.)

@@ -110,7 +110,10 @@ async fn the_ios_calendar_handshake_works_as_the_seed_shows() {
     // 3. OPTIONS on the principal: the DAV header names what the server does.
     let (status, headers, _) = send(&srv, "OPTIONS", "/alice/", None, "").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(header(&headers, "dav"), Some("1, 3, calendar-access"));
+    assert_eq!(
+        header(&headers, "dav"),
+        Some("1, 3, extended-mkcol, calendar-access")
+    );
 
     // 4. The principal PROPFIND (the seed's body; its `/&gt` is a transcription slip of
     //    the page, a real client sends `/>`).
@@ -326,7 +329,10 @@ async fn the_carddav_discovery_sequence_of_seed_001() {
     );
     let (status, headers, _) = send(&srv, "OPTIONS", "/alice/", None, "").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(header(&headers, "dav"), Some("1, 3, addressbook"));
+    assert_eq!(
+        header(&headers, "dav"),
+        Some("1, 3, extended-mkcol, addressbook")
+    );
     let home = r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><prop><C:addressbook-home-set/><principal-URL/></prop></propfind>"#;
     let (_, _, xml) = send(&srv, "PROPFIND", "/alice/", Some("0"), home).await;
     assert!(
