@@ -158,3 +158,159 @@ fn the_dav_header_names_extended_mkcol() {
         .send();
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+/// RFC 3744 §9.3–9.5: the principal reports are defined for Depth 0 only (400
+/// otherwise), a body that is not the report's is 400, and a principal search works
+/// from any collection, as clients send it from a calendar.
+#[test]
+fn principal_reports_take_depth_0_and_their_own_bodies() {
+    let (_dir, srv) = example_server(&[]);
+    let report = |path: &str, depth: Option<&str>, body: &str| {
+        let mut r = srv.request("REPORT", path).auth(ALICE.0, ALICE.1);
+        if let Some(d) = depth {
+            r = r.header("Depth", d);
+        }
+        r.body(body).send()
+    };
+    let search = r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop><D:match>bo</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
+    let set = r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#;
+    let matching = r#"<D:principal-match xmlns:D="DAV:"><D:self/><D:prop><D:displayname/></D:prop></D:principal-match>"#;
+    for (path, body) in [("/", search), ("/alice/", set), ("/alice/", matching)] {
+        for depth in [Some("1"), Some("infinity")] {
+            let r = report(path, depth, body);
+            assert_eq!(r.status, 400, "{body} at {depth:?}: {}", r.body);
+        }
+        let r = report(path, Some("0"), body);
+        assert!(
+            matches!(r.status, 200 | 207),
+            "{body}: {} {}",
+            r.status,
+            r.body
+        );
+        let r = report(path, None, body);
+        assert!(
+            matches!(r.status, 200 | 207),
+            "{body}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    // Bodies that do not say what the report needs are 400: a property set with
+    // content, a match with neither self nor principal-property, and no XML at all.
+    // (A search with no property-search lists every principal, as caldav-server-tester
+    // and python-caldav ask: it is answered.)
+    for (path, body) in [
+        (
+            "/alice/",
+            r#"<D:principal-search-property-set xmlns:D="DAV:"><D:prop/></D:principal-search-property-set>"#,
+        ),
+        (
+            "/alice/",
+            r#"<D:principal-match xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:principal-match>"#,
+        ),
+        ("/alice/", "<D:principal-match xmlns:D=\"DAV:\">"),
+    ] {
+        let r = report(path, Some("0"), body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+    }
+    // From a calendar: bob is found.
+    let r = report("/alice/calendar/", Some("0"), search);
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert!(r.body.contains("<d:href>/bob/</d:href>"), "{}", r.body);
+}
+
+/// RFC 4791 §4.2, §5.3.2 and RFC 6352 §5.2: no calendar or address book inside a
+/// calendar or an address book, at any depth, by COPY or MOVE (plain folders inside
+/// them stay allowed); and a 405 always says what is allowed (RFC 7231 §6.5.5).
+#[test]
+fn calendars_and_address_books_do_not_nest_and_405_names_what_is_allowed() {
+    let (dir, srv) = example_server(&[]);
+    let on_disk = |p: &str| dir.path().join("example-data").join(p).exists();
+    let send = |method: &str, path: &str, destination: &str| {
+        srv.request(method, path)
+            .auth(ALICE.0, ALICE.1)
+            .header("Destination", destination)
+            .send()
+    };
+    // A folder holding a calendar, to move as a whole.
+    let r = srv
+        .request("MKCOL", "/alice/holder/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(r.status, 201);
+    let r = srv
+        .request("MKCALENDAR", "/alice/holder/inner/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(r.status, 201, "{}", r.body);
+    for (method, source, destination, condition) in [
+        (
+            "COPY",
+            "/alice/calendar/",
+            "/alice/contacts/cal/",
+            "calendar-collection-location-ok",
+        ),
+        (
+            "MOVE",
+            "/alice/calendar/",
+            "/alice/contacts/cal/",
+            "calendar-collection-location-ok",
+        ),
+        (
+            "COPY",
+            "/alice/contacts/",
+            "/alice/calendar/book/",
+            "addressbook-collection-location-ok",
+        ),
+        (
+            "MOVE",
+            "/alice/holder/",
+            "/alice/calendar/deep/",
+            "calendar-collection-location-ok",
+        ),
+    ] {
+        let r = send(method, source, destination);
+        assert_eq!(
+            r.status, 403,
+            "{method} {source} -> {destination}: {}",
+            r.body
+        );
+        assert!(r.body.contains(condition), "{}", r.body);
+    }
+    assert!(on_disk("alice/calendar/.dav.toml") && on_disk("alice/holder/inner/.dav.toml"));
+    assert!(
+        !on_disk("alice/contacts/cal")
+            && !on_disk("alice/calendar/book")
+            && !on_disk("alice/calendar/deep")
+    );
+    // A plain folder may go into a calendar; a calendar into a plain folder.
+    let r = srv
+        .request("MKCOL", "/alice/plain/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        send("COPY", "/alice/plain/", "/alice/calendar/plain/").status,
+        201
+    );
+    assert_eq!(
+        send("COPY", "/alice/calendar/", "/alice/plain/copy/").status,
+        201
+    );
+
+    // MKCALENDAR where a collection exists: 405, with Allow.
+    let r = srv
+        .request("MKCALENDAR", "/alice/contacts/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(r.status, 405, "{}", r.body);
+    let allow = r.header("allow").expect("a 405 names what is allowed");
+    assert!(allow.contains("PROPFIND"), "{allow}");
+    let r = srv
+        .request("PUT", "/alice/contacts/")
+        .auth(ALICE.0, ALICE.1)
+        .body("x")
+        .send();
+    assert_eq!(r.status, 405);
+    assert!(r.header("allow").is_some(), "{:?}", r.headers);
+}

@@ -1125,7 +1125,8 @@ impl Inner {
             return Err(crate::merged::refused(ctx.method().as_str()));
         }
         let method = ctx.method().clone();
-        match method.as_str() {
+        let key = ctx.key.clone();
+        let answer = match method.as_str() {
             "OPTIONS" if ctx.path.hidden => Err(DavError::not_found()),
             "OPTIONS" => Ok(methods::options::answer(&self.allow(resource.as_ref()))),
             "GET" | "HEAD" => {
@@ -1188,7 +1189,29 @@ impl Inner {
                     Ok(response)
                 }
             },
+        };
+        self.with_allow(answer, &key)
+    }
+
+    /// A 405 always says what the resource allows (RFC 7231 §6.5.5), whichever method
+    /// handler (the core's or a plugin's) refused.
+    fn with_allow(
+        &self,
+        answer: Result<Response, DavError>,
+        key: &str,
+    ) -> Result<Response, DavError> {
+        let mut response = match answer {
+            Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => e.into_response(),
+            Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => r,
+            other => return other,
+        };
+        if !response.headers().contains_key(header::ALLOW) {
+            let resource = self.resource_in(&self.index(), key);
+            if let Ok(v) = HeaderValue::from_str(&self.allow(resource.as_ref())) {
+                response.headers_mut().insert(header::ALLOW, v);
+            }
         }
+        Ok(response)
     }
 
     /// Runs the first-request hooks for a principal not seen before in this process.

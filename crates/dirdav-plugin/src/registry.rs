@@ -425,6 +425,35 @@ pub struct MethodCheck<'a> {
     pub store: &'a dyn Store,
 }
 
+impl MethodCheck<'_> {
+    /// Whether this COPY or MOVE takes a collection of `kind` (the source, or one below
+    /// it) into a collection that has a kind (the destination's folder or one above it):
+    /// RFC 4791 §4.2 and RFC 6352 §5.2 forbid calendars and address books inside
+    /// calendars, address books and the like, at any depth. Plain folders stay allowed.
+    pub fn nests_kind(&self, kind: &str) -> bool {
+        if !matches!(self.method.as_str(), "COPY" | "MOVE") {
+            return false;
+        }
+        let (Some(source), Some(destination)) = (self.resource, self.destination) else {
+            return false;
+        };
+        if !source.is_collection {
+            return false;
+        }
+        let carries =
+            source.is_collection_of(kind)
+                || self.store.collections().iter().any(|c| {
+                    c.is_collection_of(kind) && crate::path::within(&c.path, &source.path)
+                });
+        carries
+            && crate::path::ancestors(crate::path::parent(destination)).any(|folder| {
+                self.store
+                    .resource(folder)
+                    .is_some_and(|r| r.is_collection && r.kind().is_some())
+            })
+    }
+}
+
 impl fmt::Debug for MethodCheck<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MethodCheck")

@@ -234,6 +234,13 @@ impl Plugin for CalDav {
             .namespace(ns::APPLE_ICAL, "ical")
             .compliance("calendar-access")
             .collection_kind(KIND, vec![CALENDAR])
+            .before_method(|m| match m.nests_kind(KIND) {
+                true => Err(DavError::forbidden(
+                    "a calendar cannot go inside a calendar or an address book (RFC 4791 §4.2)",
+                )
+                .condition(cal("calendar-collection-location-ok"))),
+                false => Ok(()),
+            })
             .property(LiveProperty::stored_on(
                 KIND,
                 CALENDAR_DESCRIPTION,

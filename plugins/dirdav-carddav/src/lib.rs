@@ -105,6 +105,13 @@ impl Plugin for CardDav {
         r.namespace(ns::CARDDAV, "card")
             .compliance("addressbook")
             .collection_kind(KIND, vec![ADDRESSBOOK])
+            .before_method(|m| match m.nests_kind(KIND) {
+                true => Err(DavError::forbidden(
+                    "an address book cannot go inside an address book or a calendar (RFC 6352 §5.2)",
+                )
+                .condition(card("addressbook-collection-location-ok"))),
+                false => Ok(()),
+            })
             .property(LiveProperty::stored_on(KIND, DESCRIPTION, &["description"]))
             .property(LiveProperty::on_collections_of(
                 KIND,

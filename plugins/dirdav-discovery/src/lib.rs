@@ -219,7 +219,8 @@ impl Plugin for Discovery {
                 .filter_map(|(u, i)| Some((u.clone(), i.displayname.clone()?)))
                 .collect(),
         );
-        let principals = |r: &dirdav_plugin::Resource| r.is_collection && !r.path.contains('/');
+        // Clients search for principals from wherever they are: a home, a calendar.
+        let principals = |r: &dirdav_plugin::Resource| r.is_collection;
         r.report(
             search::PROPERTY_SEARCH,
             principals,

@@ -158,10 +158,27 @@ fn subtree(
     out
 }
 
+/// The principal reports of RFC 3744 §9.3–9.5 are defined for `Depth: 0` (the
+/// default of REPORT) only: another depth is 400.
+pub(crate) fn depth_zero(request: &DavRequest, report: &str) -> Result<(), DavError> {
+    match request.depth {
+        None | Some(dirdav_plugin::Depth::Zero) => Ok(()),
+        Some(_) => Err(DavError::bad_request(format!(
+            "{report} is answered for Depth: 0 only (RFC 3744 §9)"
+        ))),
+    }
+}
+
 /// `DAV:principal-match` on a collection.
 pub(crate) async fn principal_match(request: DavRequest) -> HandlerResult {
+    depth_zero(&request, "principal-match")?;
     let target = request.resource.ok_or_else(DavError::not_found)?;
     let root = parse(&request.body, &Limits::default())?;
+    if root.name != PRINCIPAL_MATCH {
+        return Err(DavError::bad_request(
+            "the body is not a DAV:principal-match",
+        ));
+    }
     let principal = request.principal.as_ref();
     let store = request.store.as_ref();
     let Some(user) = principal else {

@@ -37,7 +37,13 @@ pub(crate) async fn property_search(
     users: &[String],
     shown: &BTreeMap<String, String>,
 ) -> HandlerResult {
+    crate::reports::depth_zero(&request, "principal-property-search")?;
     let root = parse(&request.body, &Limits::default())?;
+    if root.name != PROPERTY_SEARCH {
+        return Err(dirdav_plugin::DavError::bad_request(
+            "the body is not a DAV:principal-property-search",
+        ));
+    }
     let any = root.get_attr(&Name::new("", "test")) == Some("anyof");
     let mut terms: Vec<String> = Vec::new();
     for search in root
@@ -136,7 +142,18 @@ pub(crate) async fn property_search(
 }
 
 /// What can be searched: the display name.
-pub(crate) async fn search_property_set(_request: DavRequest) -> HandlerResult {
+pub(crate) async fn search_property_set(request: DavRequest) -> HandlerResult {
+    crate::reports::depth_zero(&request, "principal-search-property-set")?;
+    let empty = request.body.iter().all(u8::is_ascii_whitespace);
+    let root = match empty {
+        true => Element::new(SEARCH_PROPERTY_SET),
+        false => parse(&request.body, &Limits::default())?,
+    };
+    if root.name != SEARCH_PROPERTY_SET || root.elements().next().is_some() {
+        return Err(dirdav_plugin::DavError::bad_request(
+            "the body is an empty DAV:principal-search-property-set",
+        ));
+    }
     let mut w = XmlWriter::new(&[(ns::DAV, "d")]);
     w.start(&SEARCH_PROPERTY_SET);
     w.start(&Name::new(ns::DAV, "principal-search-property"));
