@@ -314,3 +314,33 @@ fn calendars_and_address_books_do_not_nest_and_405_names_what_is_allowed() {
     assert_eq!(r.status, 405);
     assert!(r.header("allow").is_some(), "{:?}", r.headers);
 }
+
+/// RFC 6638 §5.1 (and RFC 4791 §5.3.2.1's `supported-calendar-data`): an outbox takes
+/// iCalendar; a POST that says it sends another type is 403, whatever its body.
+#[test]
+fn an_outbox_post_of_another_type_is_refused() {
+    let (_dir, srv) = example_server(&[]);
+    let lookup = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\n\
+        BEGIN:VFREEBUSY\r\nUID:fb\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261101T000000Z\r\n\
+        DTEND:20261201T000000Z\r\nORGANIZER:/alice/\r\nATTENDEE:/bob/\r\nEND:VFREEBUSY\r\n\
+        END:VCALENDAR\r\n";
+    let post = |t: Option<&str>, body: &str| {
+        let mut r = srv.request("POST", "/alice/outbox/").auth(ALICE.0, ALICE.1);
+        if let Some(t) = t {
+            r = r.header("Content-Type", t);
+        }
+        r.body(body).send()
+    };
+    for t in ["application/xml", "text/plain", "text/vcard"] {
+        for body in [lookup, "<x/>"] {
+            let r = post(Some(t), body);
+            assert_eq!(r.status, 403, "{t}: {}", r.body);
+            assert!(r.body.contains("supported-calendar-data"), "{}", r.body);
+        }
+    }
+    for t in [Some("text/calendar; charset=utf-8"), None] {
+        let r = post(t, lookup);
+        assert_eq!(r.status, 200, "{t:?}: {}", r.body);
+        assert!(r.body.contains("<d:href>/bob/</d:href>"), "{}", r.body);
+    }
+}

@@ -1197,3 +1197,25 @@ fn one_sender_cannot_flood_an_inbox_or_a_quota_and_free_busy_is_bounded() {
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("max-attendees-per-instance"), "{}", r.body);
 }
+
+/// Values a client chose are logged with their control characters escaped: an
+/// attendee address with a carriage return cannot forge a log line.
+#[test]
+fn an_attendee_address_cannot_forge_a_log_line() {
+    let (_dir, srv) = server(|_| {});
+    srv.drain_log();
+    let forged = "mailto:x\r2026-12-07T00:00:00Z  INFO forged@example.net";
+    let r = put(
+        &srv,
+        ALICE,
+        "/alice/calendar/forge.ics",
+        &meeting("forge-1", "mailto:alice@example.com", &[forged], ""),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let log = srv.drain_log();
+    assert!(log.iter().all(|l| !l.contains('\r')), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.contains("mailto:x\\r2026")),
+        "the address is logged, escaped: {log:?}"
+    );
+}

@@ -186,6 +186,21 @@ pub(crate) async fn outbox_post(
                 .condition(Name::new(ns::DAV, "need-privileges")),
         );
     }
+    // An outbox takes iCalendar (RFC 6638 §5.1): a POST that says it sends something
+    // else is refused as such, whatever the body.
+    if let Some(media) = request
+        .parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(dirdav_plugin::media_essence)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("text/calendar"))
+    {
+        return Err(
+            DavError::forbidden(format!("an outbox takes text/calendar, not {media}"))
+                .condition(cal("supported-calendar-data")),
+        );
+    }
     let text = std::str::from_utf8(&request.body).map_err(|_| invalid("not UTF-8"))?;
     let query = read_query(text)?;
     query.within(limits)?;
