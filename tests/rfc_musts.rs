@@ -344,3 +344,38 @@ fn an_outbox_post_of_another_type_is_refused() {
         assert!(r.body.contains("<d:href>/bob/</d:href>"), "{}", r.body);
     }
 }
+
+/// RFC 6352 §10.5.2: a param-filter matches a repeated parameter by any of its
+/// occurrences (vCard 3 writes `TYPE=internet;TYPE=work`).
+#[test]
+fn a_param_filter_matches_any_occurrence_of_a_repeated_parameter() {
+    let (_dir, srv) = example_server(&[]);
+    let vcard = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:repeat-1\r\nFN:Rita Repeat\r\nN:Repeat;Rita;;;\r\n\
+        EMAIL;TYPE=internet;TYPE=work:rita@work.example\r\nEND:VCARD\r\n";
+    assert_eq!(
+        put(
+            &srv,
+            "/alice/contacts/repeat.vcf",
+            Some("text/vcard"),
+            vcard
+        )
+        .status,
+        201
+    );
+    let query = |value: &str| {
+        let body = format!(
+            r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter><C:prop-filter name="EMAIL"><C:param-filter name="TYPE"><C:text-match match-type="equals">{value}</C:text-match></C:param-filter></C:prop-filter></C:filter></C:addressbook-query>"#
+        );
+        let r = srv
+            .request("REPORT", "/alice/contacts/")
+            .auth(ALICE.0, ALICE.1)
+            .header("Depth", "1")
+            .body(body)
+            .send();
+        assert_eq!(r.status, 207, "{}", r.body);
+        r.body.contains("/alice/contacts/repeat.vcf")
+    };
+    assert!(query("internet"), "the first occurrence");
+    assert!(query("work"), "the second occurrence");
+    assert!(!query("home"));
+}

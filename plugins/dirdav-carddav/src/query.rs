@@ -197,8 +197,9 @@ pub(crate) trait PropView {
     /// The property name, upper case.
     fn name(&self) -> &str;
     fn value(&self) -> &str;
-    /// A parameter's value; summaries keep none.
-    fn param(&self, name: &str) -> Option<&str>;
+    /// The values of a parameter, one per occurrence (vCard 3 repeats `TYPE=`);
+    /// summaries keep none.
+    fn param(&self, name: &str) -> Vec<&str>;
 }
 
 impl PropView for Prop<'_> {
@@ -208,11 +209,12 @@ impl PropView for Prop<'_> {
     fn value(&self) -> &str {
         self.value
     }
-    fn param(&self, name: &str) -> Option<&str> {
+    fn param(&self, name: &str) -> Vec<&str> {
         self.params
             .iter()
-            .find(|(k, _)| k == name)
+            .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -224,8 +226,8 @@ impl PropView for (&str, &str) {
     fn value(&self) -> &str {
         self.1
     }
-    fn param(&self, _: &str) -> Option<&str> {
-        None
+    fn param(&self, _: &str) -> Vec<&str> {
+        Vec::new()
     }
 }
 
@@ -236,7 +238,7 @@ impl<P: PropView> PropView for &P {
     fn value(&self) -> &str {
         (*self).value()
     }
-    fn param(&self, name: &str) -> Option<&str> {
+    fn param(&self, name: &str) -> Vec<&str> {
         (*self).param(name)
     }
 }
@@ -247,15 +249,23 @@ fn prop_matches<P: PropView>(pf: &PropFilter, props: impl Iterator<Item = P>) ->
         return found.peek().is_none();
     }
     found.any(|p| {
-        let mut tests =
-            pf.texts
-                .iter()
-                .map(|tm| text_matches(tm, p.value()))
-                .chain(pf.params.iter().map(|pm| match p.param(&pm.name) {
-                    None => pm.not_defined,
-                    Some(_) if pm.not_defined => false,
-                    Some(v) => pm.text.as_ref().is_none_or(|tm| text_matches(tm, v)),
-                }));
+        let mut tests = pf
+            .texts
+            .iter()
+            .map(|tm| text_matches(tm, p.value()))
+            // A repeated parameter (`TYPE=internet;TYPE=work`) matches when any of
+            // its occurrences does (RFC 6352 §10.5.2).
+            .chain(pf.params.iter().map(|pm| {
+                let values = p.param(&pm.name);
+                match (values.is_empty(), pm.not_defined) {
+                    (true, not_defined) => not_defined,
+                    (false, true) => false,
+                    (false, false) => pm
+                        .text
+                        .as_ref()
+                        .is_none_or(|tm| values.iter().any(|v| text_matches(tm, v))),
+                }
+            }));
         if pf.any {
             pf.texts.is_empty() && pf.params.is_empty() || tests.any(|t| t)
         } else {
