@@ -379,3 +379,36 @@ fn a_param_filter_matches_any_occurrence_of_a_repeated_parameter() {
     assert!(query("work"), "the second occurrence");
     assert!(!query("home"));
 }
+
+/// RFC 3744 §9.2: `acl-principal-prop-set` answers the named properties of every
+/// principal the ACL names, for those who may read the ACL, at Depth 0.
+#[test]
+fn acl_principal_prop_set_names_the_principals_of_the_acl() {
+    let (_dir, srv) = example_server(&[]);
+    let body = r#"<D:acl-principal-prop-set xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:acl-principal-prop-set>"#;
+    let report = |who: (&str, &str), depth: &str| {
+        srv.request("REPORT", "/alice/calendar/")
+            .auth(who.0, who.1)
+            .header("Depth", depth)
+            .body(body)
+            .send()
+    };
+    // Alice's calendar: hers, and bob may read it.
+    let r = report(ALICE, "0");
+    assert_eq!(r.status, 207, "{}", r.body);
+    for user in ["alice", "bob"] {
+        assert!(
+            r.body.contains(&format!(
+                "<d:href>/{user}/</d:href><d:propstat><d:prop><d:displayname>"
+            )),
+            "{user}: {}",
+            r.body
+        );
+    }
+    assert_eq!(r.body.matches("<d:response>").count(), 2, "{}", r.body);
+    assert_eq!(report(ALICE, "1").status, 400);
+    // Bob may read the calendar, not its ACL.
+    let r = report(("bob", "builder"), "0");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("read-acl"), "{}", r.body);
+}

@@ -53,6 +53,7 @@ const ACL_RESTRICTIONS: Name = Name::new(ns::DAV, "acl-restrictions");
 const INHERITED_ACL_SET: Name = Name::new(ns::DAV, "inherited-acl-set");
 const NEED_PRIVILEGES: Name = Name::new(ns::DAV, "need-privileges");
 const RESOURCE: Name = Name::new(ns::DAV, "resource");
+const ACL_PRINCIPAL_PROP_SET: Name = Name::new(ns::DAV, "acl-principal-prop-set");
 
 /// The access control plugin.
 #[derive(Debug, Default, Clone)]
@@ -224,6 +225,76 @@ fn acl(policy: &Policy, ctx: &PropContext<'_>) -> Option<Element> {
         }
     }
     Some(list)
+}
+
+/// `DAV:acl-principal-prop-set` (RFC 3744 §9.2): the named properties of every
+/// principal the resource's ACL names (the owner, through `DAV:property`, included),
+/// for those who may read the ACL; `Depth: 0` only.
+async fn principal_prop_set(request: dirdav_plugin::DavRequest) -> dirdav_plugin::HandlerResult {
+    if matches!(
+        request.depth,
+        Some(dirdav_plugin::Depth::One | dirdav_plugin::Depth::Infinity)
+    ) {
+        return Err(DavError::bad_request(
+            "acl-principal-prop-set is answered for Depth: 0 only (RFC 3744 §9.2)",
+        ));
+    }
+    let resource = request.resource.clone().ok_or_else(DavError::not_found)?;
+    let root = dirdav_plugin::xml::parse(&request.body, &Default::default())?;
+    let names: Vec<Name> = root
+        .child(&Name::new(ns::DAV, "prop"))
+        .map(|p| p.elements().map(|e| e.name.clone()).collect())
+        .unwrap_or_default();
+    let principal = request.principal.as_ref();
+    let store = &*request.store;
+    let stats = store.propstats(&resource, &[ACL, OWNER], principal);
+    let found = |name: &Name| {
+        stats
+            .iter()
+            .filter(|s| s.status == StatusCode::OK)
+            .flat_map(|s| s.props.iter())
+            .find(|e| e.name == *name)
+            .cloned()
+    };
+    let acl = found(&ACL).ok_or_else(|| {
+        DavError::forbidden("reading the ACL needs read-acl").condition_element(
+            Element::new(NEED_PRIVILEGES).child_element(
+                Element::new(RESOURCE)
+                    .child_element(Element::with_text(HREF, resource.href.clone()))
+                    .child_element(privilege("read-acl")),
+            ),
+        )
+    })?;
+    let owner = found(&OWNER).and_then(|o| o.child(&HREF).map(Element::text));
+    let mut hrefs: Vec<String> = Vec::new();
+    for ace in acl.elements().filter(|e| e.name == ACE) {
+        let Some(who) = ace.child(&PRINCIPAL) else {
+            continue;
+        };
+        let href = match who.child(&HREF) {
+            Some(h) => Some(h.text()),
+            None => who
+                .child(&Name::new(ns::DAV, "property"))
+                .and_then(|p| p.child(&OWNER))
+                .and(owner.clone()),
+        };
+        if let Some(h) = href.filter(|h| !hrefs.contains(h)) {
+            hrefs.push(h);
+        }
+    }
+    let mut ms = dirdav_plugin::Multistatus::new(&store.prefixes());
+    for href in hrefs {
+        match store.path_of_href(&href).and_then(|p| store.resource(&p)) {
+            Some(r)
+                if store.visible(&r, principal)
+                    || Some(r.path.as_str()) == principal.map(|p| &*p.name) =>
+            {
+                ms.propstats(&href, &store.propstats(&r, &names, principal));
+            }
+            _ => ms.status(&href, StatusCode::NOT_FOUND, None),
+        }
+    }
+    Ok(ms.into_response())
 }
 
 /// `DAV:inherited-acl-set` (RFC 3744 §5.7): the folders whose `[acl]` rules apply here.
@@ -559,6 +630,7 @@ impl Plugin for Acl {
             .property(LiveProperty::computed(ACL, acl).not_in_allprop())
             .property(LiveProperty::computed(ACL_RESTRICTIONS, restrictions).not_in_allprop())
             .property(LiveProperty::computed(INHERITED_ACL_SET, inherited).not_in_allprop())
+            .report(ACL_PRINCIPAL_PROP_SET, |_| true, principal_prop_set)
             .member_filter_by_folder(visible)
             .shares(shared)
             .before_method(move |m| authorize(&p, m))
