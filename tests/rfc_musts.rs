@@ -412,3 +412,40 @@ fn acl_principal_prop_set_names_the_principals_of_the_acl() {
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("read-acl"), "{}", r.body);
 }
+
+/// RFC 5545 §3.3.11: a TEXT value escapes its commas and semicolons. The demo data is
+/// what new users sync first (calcurse refuses an unescaped comma): it keeps to that.
+#[test]
+fn the_demo_calendars_escape_commas_in_text_values() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "ics") {
+                let text = std::fs::read_to_string(&path).unwrap().replace("\r\n ", "");
+                for line in text.lines() {
+                    let name = line.split([';', ':']).next().unwrap_or_default();
+                    if !["SUMMARY", "LOCATION", "DESCRIPTION", "COMMENT"].contains(&name) {
+                        continue;
+                    }
+                    let value = line.split_once(':').map_or("", |(_, v)| v);
+                    let mut escaped = false;
+                    for c in value.chars() {
+                        if !escaped && (c == ',' || c == ';') {
+                            found.push(format!("{}: {line}", path.display()));
+                            break;
+                        }
+                        escaped = !escaped && c == '\\';
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &mut found,
+    );
+    assert!(found.is_empty(), "unescaped: {found:#?}");
+}
