@@ -90,7 +90,17 @@ impl Edit {
             Edit::Lang { path, lang } => {
                 lang.as_ref().map_or(0, String::len) + path.iter().map(|p| p.len()).sum::<usize>()
             }
-            other => format!("{other:?}").len(),
+            Edit::List { path, values } => {
+                values.iter().chain(path).map(String::len).sum::<usize>()
+            }
+            Edit::FileProps { file, props } => {
+                let mut w = XmlWriter::fragment();
+                for value in props.values() {
+                    w.element(value);
+                }
+                let names: usize = props.keys().map(|n| n.to_string().len()).sum();
+                w.len() + names + file.len()
+            }
         };
         // Quoting, escaping and the key's own line.
         (text as u64) * 2 + 16

@@ -186,7 +186,9 @@ pub struct WriteCheck<'a> {
     /// The bytes that will be stored, exactly as sent.
     pub body: &'a [u8],
     /// The bytes of the file it replaces, when it replaces one (`existing`) that could
-    /// be read: scheduling compares an attendee's edit with what it changes.
+    /// be read and a plugin watches the items of this kind
+    /// ([`Registrar::after_item_change`]): scheduling compares an attendee's edit with
+    /// what it changes. Elsewhere `None`, so that no other write reads the old file.
     pub before: Option<&'a [u8]>,
     /// For a MOVE, the item being moved: it leaves, so its UID is no conflict.
     pub moving: Option<&'a str>,

@@ -109,6 +109,7 @@ pub(crate) async fn copy_move(
         let (dest_key, existing) = (dest_key.clone(), existing.clone());
         let (source_path, moving) = (source.path.clone(), is_move);
         let principal = ctx.principal.clone();
+        let watched = !srv.registry.item_hooks_for(parent.kind()).is_empty();
         dirdav_plugin::compute(move || {
             let bytes = srv
                 .root_dir
@@ -118,7 +119,7 @@ pub(crate) async fn copy_move(
             let media = crate::props::content_type(&source_path);
             let before = existing
                 .as_ref()
-                .filter(|e| !e.is_collection)
+                .filter(|e| !e.is_collection && watched)
                 .and_then(|e| {
                     srv.root_dir
                         .file(&e.path)

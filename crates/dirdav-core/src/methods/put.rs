@@ -331,13 +331,15 @@ struct Upload<'a> {
     principal: Option<&'a dirdav_plugin::Principal>,
     /// Made by a plugin on its own behalf ([`dirdav_plugin::Agent`]).
     by_agent: bool,
-    /// Read what the file held before even when no check needs it (for item hooks).
+    /// Read what the file held before: a plugin watches this kind's items
+    /// ([`dirdav_plugin::Registrar::after_item_change`]), and its checks and hooks
+    /// compare the item before and after.
     want_before: bool,
 }
 
 /// Runs the write checks of the parent's kind on the uploaded bytes and summarizes
 /// them, handing the temporary file back for the commit, with the bytes when it read
-/// them, and those of the file replaced when a check or `want_before` needed them.
+/// them, and those of the file replaced when `want_before` asks for them.
 fn check_and_summarize(
     srv: &Inner,
     upload: &Upload<'_>,
@@ -346,7 +348,7 @@ fn check_and_summarize(
     let checked = srv.registry.checks_writes_into(upload.parent);
     let summarizer = srv.registry.summarizer(upload.parent.kind());
     let before = match upload.current {
-        Some(_) if checked || upload.want_before => srv
+        Some(_) if upload.want_before => srv
             .root_dir
             .file(upload.key)
             .and_then(crate::storage::read_all)
