@@ -82,7 +82,8 @@ fn a_homes_allow_offers_mkcol_and_not_acl() {
     );
 }
 
-/// `calendar-timezone` takes an iCalendar object with one VTIMEZONE (RFC 4791 §5.2.2):
+/// `calendar-timezone` takes an iCalendar object with one valid VTIMEZONE (RFC 4791
+/// §5.2.2, RFC 5545 §3.6.5):
 /// anything else is refused with `valid-calendar-data`, by PROPPATCH and by MKCALENDAR,
 /// and nothing is written.
 #[test]
@@ -97,7 +98,29 @@ fn calendar_timezone_must_be_one_vtimezone() {
     };
     let zone = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
     let no_zone = zone.replace("VTIMEZONE", "VTODO");
-    for bad in ["Europe/Berlin", no_zone.as_str()] {
+    // Not a valid VTIMEZONE (RFC 5545 §3.6.5): no STANDARD or DAYLIGHT, an offset that
+    // is none, no TZID; nor one VTIMEZONE alone (a second, an event beside it).
+    let no_rules = zone.replace(
+        "BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\n",
+        "",
+    );
+    let bad_offset = zone.replace("TZOFFSETTO:+0100", "TZOFFSETTO:one hour");
+    let no_tzid = zone.replace("TZID:Europe/Berlin\r\n", "");
+    let body = &zone[zone.find("BEGIN:VTIMEZONE").unwrap()..zone.find("END:VCALENDAR").unwrap()];
+    let two = zone.replace("END:VCALENDAR", &format!("{body}END:VCALENDAR"));
+    let with_event = zone.replace(
+        "END:VCALENDAR",
+        "BEGIN:VEVENT\r\nUID:x\r\nDTSTART:20260101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR",
+    );
+    for bad in [
+        "Europe/Berlin",
+        no_zone.as_str(),
+        &no_rules,
+        &bad_offset,
+        &no_tzid,
+        &two,
+        &with_event,
+    ] {
         let r = srv
             .request("PROPPATCH", "/alice/calendar/")
             .auth("alice", "wonderland")

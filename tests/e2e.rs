@@ -667,7 +667,9 @@ fn floating_times_follow_the_zone_of_the_query_or_the_calendar() {
         }
         response.body.contains("july.ics")
     };
-    let vtimezone = "<C:timezone>BEGIN:VCALENDAR&#13;\nBEGIN:VTIMEZONE&#13;\nTZID:Europe/Berlin&#13;\nEND:VTIMEZONE&#13;\nEND:VCALENDAR&#13;\n</C:timezone>";
+    let vtimezone = "<C:timezone>BEGIN:VCALENDAR&#13;\nBEGIN:VTIMEZONE&#13;\nTZID:Europe/Berlin&#13;\n\
+        BEGIN:DAYLIGHT&#13;\nDTSTART:19700329T020000&#13;\nTZOFFSETFROM:+0100&#13;\nTZOFFSETTO:+0200&#13;\n\
+        END:DAYLIGHT&#13;\nEND:VTIMEZONE&#13;\nEND:VCALENDAR&#13;\n</C:timezone>";
     let by_id = "<C:timezone-id>Europe/Berlin</C:timezone-id>";
     let data = "<C:calendar-data/>";
     let check = |srv: &Dirdav| {

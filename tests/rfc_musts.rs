@@ -413,39 +413,232 @@ fn acl_principal_prop_set_names_the_principals_of_the_acl() {
     assert!(r.body.contains("read-acl"), "{}", r.body);
 }
 
-/// RFC 5545 §3.3.11: a TEXT value escapes its commas and semicolons. The demo data is
-/// what new users sync first (calcurse refuses an unescaped comma): it keeps to that.
+/// `dirdav check` reads a tree as a client's PUT would be checked, and names each
+/// problem as `path:line: why`: the demo data has none (calcurse refuses an unescaped
+/// comma in LOCATION, RFC 5545 §3.3.11), a tree edited by hand shows where it went wrong.
 #[test]
-fn the_demo_calendars_escape_commas_in_text_values() {
-    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, found);
-            } else if path.extension().is_some_and(|e| e == "ics") {
-                let text = std::fs::read_to_string(&path).unwrap().replace("\r\n ", "");
-                for line in text.lines() {
-                    let name = line.split([';', ':']).next().unwrap_or_default();
-                    if !["SUMMARY", "LOCATION", "DESCRIPTION", "COMMENT"].contains(&name) {
-                        continue;
-                    }
-                    let value = line.split_once(':').map_or("", |(_, v)| v);
-                    let mut escaped = false;
-                    for c in value.chars() {
-                        if !escaped && (c == ',' || c == ';') {
-                            found.push(format!("{}: {line}", path.display()));
-                            break;
-                        }
-                        escaped = !escaped && c == '\\';
-                    }
-                }
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
-        &mut found,
+fn dirdav_check_names_invalid_objects_with_file_and_line() {
+    let check = |root: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirdav"))
+            .args(["check", "--root"])
+            .arg(root)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data");
+    let (ok, out, err) = check(&demo);
+    assert!(ok && out.is_empty(), "{out}{err}");
+    assert!(
+        err.contains("50 calendar objects and vCards read, 0 problems"),
+        "{err}"
     );
-    assert!(found.is_empty(), "unescaped: {found:#?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    support::write_file(
+        dir.path(),
+        "alice/calendar/.dav.toml",
+        "kind = \"calendar\"\n",
+    );
+    support::write_file(
+        dir.path(),
+        "alice/calendar/visit.ics",
+        &event("visit").replace(
+            "SUMMARY:visit\r\n",
+            "SUMMARY:visit\r\nLOCATION:Dr. Weber, Hauptstr. 5\r\nRRULE:FREQ=WEEKLY;BYDAY=+1,3MO\r\n",
+        ),
+    );
+    support::write_file(
+        dir.path(),
+        "alice/contacts/.dav.toml",
+        "kind = \"addressbook\"\n",
+    );
+    support::write_file(
+        dir.path(),
+        "alice/contacts/carol.vcf",
+        &card("c", "Carol").replace("UID:c\r\n", "UID:c\r\nUID:d\r\n"),
+    );
+    let (ok, out, _) = check(dir.path());
+    assert!(!ok);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = |p: &str| dir.path().join(p).display().to_string();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{}:9: LOCATION holds an unescaped ','",
+            at("alice/calendar/visit.ics")
+        )),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "{}:10: malformed RRULE",
+            at("alice/calendar/visit.ics")
+        )),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "{}:4: a vCard has at most one UID",
+            at("alice/contacts/carol.vcf")
+        )),
+        "{out}"
+    );
+}
+
+/// RFC 5545 §3.1, §3.3.10, §3.3.11, §3.2.19, RFC 4791 §4.1 and RFC 6350's cardinalities:
+/// what the parser would forgive is refused with `valid-calendar-data` /
+/// `valid-address-data` (the line at fault is in the log and `dirdav check` names it),
+/// and nothing reaches the disk; the same objects written correctly are taken.
+#[test]
+fn invalid_calendar_and_address_data_is_refused() {
+    let (dir, srv) = example_server(&[]);
+    let on_disk = |p: &str| dir.path().join("example-data").join(p).exists();
+    let zone = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n\
+                TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+    let with = |lines: &str| event("bad").replace("UID:bad\r\n", &format!("UID:bad\r\n{lines}"));
+    let refused = [
+        ("control character", with("DESCRIPTION:ring \u{7}\r\n")),
+        (
+            "malformed RRULE",
+            with("RRULE:FREQ=MONTHLY;BYDAY=+1,3MO\r\n"),
+        ),
+        (
+            "escape TEXT does not have",
+            with("SUMMARY:say \\\"hi\\\"\r\n"),
+        ),
+        (
+            "names no VTIMEZONE",
+            with("DTEND;TZID=Europe/Berlin:20260102T120000\r\n"),
+        ),
+        (
+            "METHOD",
+            event("bad").replace("VERSION:2.0\r\n", "VERSION:2.0\r\nMETHOD:PUBLISH\r\n"),
+        ),
+    ];
+    for (why, body) in refused {
+        let r = put(
+            &srv,
+            "/alice/calendar/bad.ics",
+            Some("text/calendar"),
+            &body,
+        );
+        assert_eq!(r.status, 403, "{why}: {}", r.body);
+        assert!(r.body.contains("<valid-calendar-data"), "{why}: {}", r.body);
+        assert!(!on_disk("alice/calendar/bad.ics"), "{why}");
+    }
+    let good = with(
+        "DESCRIPTION:tab\there\\, a comma\r\nRRULE:FREQ=MONTHLY;BYDAY=1MO,3MO\r\n\
+         DTEND;TZID=Europe/Berlin:20260102T120000\r\n",
+    )
+    .replace("BEGIN:VEVENT", &format!("{zone}BEGIN:VEVENT"));
+    let r = put(
+        &srv,
+        "/alice/calendar/good.ics",
+        Some("text/calendar"),
+        &good,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let two = |name: &str, line: &str| {
+        card("c", "Carol").replace(&format!("{name}:"), &format!("{line}\r\n{name}:"))
+    };
+    for (why, body) in [
+        ("at most one UID", two("UID", "UID:c0")),
+        ("one FN", two("FN", "FN:Caroline")),
+        ("control character", card("c", "Carol\u{1b}[2J")),
+    ] {
+        let r = put(&srv, "/alice/contacts/bad.vcf", Some("text/vcard"), &body);
+        assert_eq!(r.status, 403, "{why}: {}", r.body);
+        assert!(r.body.contains("<valid-address-data"), "{why}: {}", r.body);
+        assert!(!on_disk("alice/contacts/bad.vcf"), "{why}");
+    }
+    // vCard 4.0 may name a contact once per language.
+    let four = card("c4", "Carol")
+        .replace("3.0", "4.0")
+        .replace("FN:Carol\r\n", "FN:Carol\r\nFN;LANGUAGE=ja:キャロル\r\n");
+    let r = put(&srv, "/alice/contacts/four.vcf", Some("text/vcard"), &four);
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // A free-busy request is one lookup: one VFREEBUSY (RFC 5546 §3.3.2).
+    let lookup = "BEGIN:VFREEBUSY\r\nUID:fb\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261101T000000Z\r\n\
+        DTEND:20261201T000000Z\r\nORGANIZER:/alice/\r\nATTENDEE:/bob/\r\nEND:VFREEBUSY\r\n";
+    let post = |count: usize| {
+        srv.request("POST", "/alice/outbox/")
+            .auth(ALICE.0, ALICE.1)
+            .header("Content-Type", "text/calendar")
+            .body(format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\n{}END:VCALENDAR\r\n",
+                lookup.repeat(count)
+            ))
+            .send()
+    };
+    let r = post(2);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("<valid-calendar-data"), "{}", r.body);
+    assert_eq!(post(1).status, 200);
+}
+
+/// RFC 4791 §7.8, §9.7: a calendar-query whose filter cannot match by the grammar of
+/// iCalendar (the RFC's own examples: a VEVENT inside a VTODO, a time-range on
+/// SUMMARY) is refused with `valid-filter`, and a `CALDAV:timezone` that is no valid
+/// VTIMEZONE with `valid-calendar-data` (§9.8, RFC 5545 §3.6.5); the filters clients
+/// send are answered.
+#[test]
+fn a_filter_that_cannot_match_by_the_grammar_is_refused() {
+    let (_dir, srv) = example_server(&[]);
+    let query = |inner: &str, zone: &str| {
+        srv.request("REPORT", "/alice/calendar/")
+            .auth(ALICE.0, ALICE.1)
+            .header("Depth", "1")
+            .body(format!(
+                r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR">{inner}</C:comp-filter></C:filter>{zone}</C:calendar-query>"#
+            ))
+            .send()
+    };
+    let range = r#"<C:time-range start="20260101T000000Z" end="20280101T000000Z"/>"#;
+    for inner in [
+        r#"<C:comp-filter name="VTODO"><C:comp-filter name="VEVENT"/></C:comp-filter>"#.to_owned(),
+        r#"<C:comp-filter name="VEVENT"><C:comp-filter name="VEVENT"/></C:comp-filter>"#.to_owned(),
+        format!(
+            r#"<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">{range}</C:prop-filter></C:comp-filter>"#
+        ),
+    ] {
+        let r = query(&inner, "");
+        assert_eq!(r.status, 403, "{inner}: {}", r.body);
+        assert!(r.body.contains("<valid-filter"), "{}", r.body);
+    }
+    for inner in [
+        format!(r#"<C:comp-filter name="VEVENT">{range}</C:comp-filter>"#),
+        format!(
+            r#"<C:comp-filter name="VEVENT"><C:comp-filter name="VALARM">{range}</C:comp-filter></C:comp-filter>"#
+        ),
+        format!(
+            r#"<C:comp-filter name="VEVENT"><C:prop-filter name="DTSTAMP">{range}</C:prop-filter></C:comp-filter>"#
+        ),
+    ] {
+        let r = query(&inner, "");
+        assert_eq!(r.status, 207, "{inner}: {}", r.body);
+    }
+    let zone = |z: &str| format!("<C:timezone>{z}</C:timezone>").replace("\r\n", "&#13;\n");
+    let berlin = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n\
+                  BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n\
+                  END:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+    let events = r#"<C:comp-filter name="VEVENT"/>"#;
+    assert_eq!(query(events, &zone(berlin)).status, 207);
+    for bad in [
+        berlin.replace("TZOFFSETFROM:+0200", "TZOFFSETFROM:2"),
+        berlin
+            .replace("BEGIN:STANDARD", "BEGIN:X-RULE")
+            .replace("END:STANDARD", "END:X-RULE"),
+        berlin.replace("TZID:Europe/Berlin\r\n", ""),
+    ] {
+        let r = query(events, &zone(&bad));
+        assert_eq!(r.status, 403, "{bad}: {}", r.body);
+        assert!(r.body.contains("<valid-calendar-data"), "{}", r.body);
+    }
 }

@@ -1198,11 +1198,13 @@ fn one_sender_cannot_flood_an_inbox_or_a_quota_and_free_busy_is_bounded() {
     assert!(r.body.contains("max-attendees-per-instance"), "{}", r.body);
 }
 
-/// Values a client chose are logged with their control characters escaped: an
-/// attendee address with a carriage return cannot forge a log line.
+/// An attendee address with a carriage return, which would forge a log line when the
+/// invitation is logged, does not get in: control characters are no text iCalendar
+/// holds (RFC 5545 §3.1), so the PUT is refused and nothing is sent or logged as sent.
+/// (What is logged has its control characters escaped besides: `log_field`.)
 #[test]
 fn an_attendee_address_cannot_forge_a_log_line() {
-    let (_dir, srv) = server(|_| {});
+    let (dir, srv) = server(|_| {});
     srv.drain_log();
     let forged = "mailto:x\r2026-12-07T00:00:00Z  INFO forged@example.net";
     let r = put(
@@ -1211,11 +1213,17 @@ fn an_attendee_address_cannot_forge_a_log_line() {
         "/alice/calendar/forge.ics",
         &meeting("forge-1", "mailto:alice@example.com", &[forged], ""),
     );
-    assert_eq!(r.status, 201, "{}", r.body);
-    let log = srv.drain_log();
-    assert!(log.iter().all(|l| !l.contains('\r')), "{log:?}");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("valid-calendar-data"), "{}", r.body);
     assert!(
-        log.iter().any(|l| l.contains("mailto:x\\r2026")),
-        "the address is logged, escaped: {log:?}"
+        !dir.path()
+            .join("example-data/alice/calendar/forge.ics")
+            .exists()
+    );
+    let log = srv.drain_log();
+    assert!(
+        log.iter()
+            .all(|l| !l.contains('\r') && !l.contains("forged@")),
+        "{log:?}"
     );
 }

@@ -100,6 +100,72 @@ pub fn safe_param_value(value: &str) -> String {
     }
 }
 
+/// What is wrong with one content line of a file: the line (from 1) where it starts,
+/// and why. Shown as `line 12: …` in a 403's text and by `dirdav check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The line of the text, from 1, where the content line starts.
+    pub line: usize,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// The content lines of a text, unfolded (RFC 5545 §3.1: a line break followed by a
+/// space or tab continues the line), each with the line (from 1) where it starts.
+pub fn numbered_lines(text: &str) -> Vec<(usize, String)> {
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        match (line.strip_prefix([' ', '\t']), lines.last_mut()) {
+            (Some(rest), Some((_, last))) => last.push_str(rest),
+            _ if line.is_empty() => {}
+            _ => lines.push((i + 1, line.to_owned())),
+        }
+    }
+    lines
+}
+
+/// The first control character of an unfolded content line other than HTAB, which
+/// no iCalendar or vCard text may hold (RFC 5545 §3.1 and §3.3.11, RFC 6350 §3.3).
+pub fn control_character(line: &str) -> Option<char> {
+    line.chars().find(|c| c.is_ascii_control() && *c != '\t')
+}
+
+/// The first escape of a TEXT value that RFC 5545 §3.3.11 does not define: only
+/// `\\`, `\;`, `\,`, `\n` and `\N` are (a `\"` or `\t` is not).
+pub fn undefined_escape(value: &str) -> Option<String> {
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('\\' | ';' | ',' | 'n' | 'N') => {}
+                Some(other) => return Some(format!("\\{other}")),
+                None => return Some("\\".into()),
+            }
+        }
+    }
+    None
+}
+
+/// The first `,` or `;` of a TEXT value that is not escaped, which RFC 5545 §3.3.11
+/// requires of a single TEXT value (a list such as CATEGORIES separates with commas).
+pub fn unescaped_separator(value: &str) -> Option<char> {
+    let mut escaped = false;
+    for c in value.chars() {
+        if !escaped && (c == ',' || c == ';') {
+            return Some(c);
+        }
+        escaped = !escaped && c == '\\';
+    }
+    None
+}
+
 /// Properties an attendee's client may change on its own copy of a meeting without
 /// the organizer changing it: stamps it sets on every save, its own counter of saves,
 /// whether the meeting shows the attendee as busy (RFC 6638 §3.2.2.1).
@@ -210,6 +276,33 @@ pub fn nesting_depth(text: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_numbered_where_they_start() {
+        let text = "BEGIN:VCALENDAR\r\nSUMMARY:a long\r\n  line\r\n\t goes on\r\nEND:VCALENDAR\r\n";
+        assert_eq!(
+            numbered_lines(text),
+            vec![
+                (1, "BEGIN:VCALENDAR".into()),
+                (2, "SUMMARY:a long line goes on".into()),
+                (5, "END:VCALENDAR".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn text_values_hold_no_control_characters_or_undefined_escapes() {
+        assert_eq!(control_character("SUMMARY:a\tb"), None);
+        assert_eq!(control_character("SUMMARY:a\u{7}b"), Some('\u{7}'));
+        assert_eq!(control_character("SUMMARY:a\rb"), Some('\r'));
+        assert_eq!(undefined_escape("a\\, b\\; c\\\\ d\\n e\\N"), None);
+        assert_eq!(undefined_escape(r#"say \"hi\""#), Some(r#"\""#.into()));
+        assert_eq!(undefined_escape("ends in \\"), Some("\\".into()));
+        assert_eq!(unescaped_separator("Dr. Weber\\, Hauptstr. 5\\\\"), None);
+        assert_eq!(unescaped_separator("Dr. Weber, Hauptstr. 5"), Some(','));
+        assert_eq!(unescaped_separator("a\\\\;b"), Some(';'));
+    }
 
     #[test]
     fn lines_split_outside_quotes() {
@@ -223,7 +316,6 @@ mod tests {
         assert_eq!(split_line("SUMMARY:a:b"), (vec!["SUMMARY"], "a:b"));
         assert_eq!(split_line("BROKEN"), (vec!["BROKEN"], ""));
     }
-    use super::*;
 
     #[test]
     fn nesting_is_the_most_components_open_at_once() {

@@ -2,6 +2,7 @@
 //! access control as plugins.
 
 mod auth;
+mod check;
 mod config;
 mod dns;
 #[cfg(feature = "doctor")]
@@ -52,6 +53,17 @@ enum Command {
     /// Exits non-zero when a client would fail.
     #[cfg(feature = "doctor")]
     Doctor(DoctorArgs),
+    /// Read every calendar object and vCard of a tree, without a server, and name each
+    /// one a client would be refused for writing now (RFC 5545, 4791, 6350), as
+    /// `path:line: why`. Exits non-zero when there is one.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The tree to read (by default `example-data/`, as `serve`).
+    #[arg(long, value_name = "DIR", default_value = "example-data")]
+    root: PathBuf,
 }
 
 #[cfg(feature = "doctor")]
@@ -245,6 +257,28 @@ fn main() -> std::process::ExitCode {
                 })
             );
             Ok(())
+        }
+        Command::Check(args) => {
+            return match check::run(&args.root) {
+                Ok(report) => {
+                    for (file, problem) in &report.problems {
+                        println!("{}:{}: {}", file.display(), problem.line, problem.message);
+                    }
+                    eprintln!(
+                        "dirdav check: {} calendar objects and vCards read, {} problems",
+                        report.checked,
+                        report.problems.len()
+                    );
+                    match report.problems.is_empty() {
+                        true => std::process::ExitCode::SUCCESS,
+                        false => std::process::ExitCode::FAILURE,
+                    }
+                }
+                Err(e) => {
+                    eprintln!("dirdav check: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
         #[cfg(feature = "doctor")]
         Command::Doctor(args) => {

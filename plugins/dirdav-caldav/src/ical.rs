@@ -70,11 +70,165 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<Object, Invalid> {
 /// than [`MAX_ATTENDEES`] attendees. Open-ended rules are accepted: queries expand them
 /// only over the range asked for.
 pub(crate) fn validate_put(bytes: &[u8]) -> Result<Object, Invalid> {
-    with_root(bytes, |root| {
+    let found = with_root(bytes, |root| {
         let found = object(root)?;
         limits(root)?;
         Ok(found)
-    })
+    })?;
+    // `with_root` has seen UTF-8.
+    let text = String::from_utf8_lossy(bytes);
+    match lint(&text).into_iter().next() {
+        Some(problem) => Err(Invalid::Data(problem.to_string())),
+        None => Ok(found),
+    }
+}
+
+/// Every problem of a stored calendar object, for `dirdav check`: what a PUT would be
+/// refused for. A body that is not one calendar object at all gives one problem, at
+/// line 1; else each line [`lint`] finds.
+pub fn check(bytes: &[u8]) -> Vec<dirdav_plugin::contentline::Problem> {
+    let whole = with_root(bytes, |root| {
+        object(root)?;
+        limits(root)
+    });
+    match whole {
+        Err(Invalid::Data(m) | Invalid::Object(m) | Invalid::Limit(_, m)) => {
+            vec![dirdav_plugin::contentline::Problem {
+                line: 1,
+                message: m,
+            }]
+        }
+        Ok(()) => {
+            let text = String::from_utf8_lossy(bytes);
+            let mut problems = lint(&text);
+            problems.extend(unescaped_separators(&text));
+            problems.sort_by_key(|p| p.line);
+            problems
+        }
+    }
+}
+
+/// Single TEXT values with a `,` or `;` not escaped (RFC 5545 §3.3.11), which some
+/// clients refuse to read (calcurse) and most read as written. Reported by `dirdav
+/// check`; a PUT takes them, since clients write them and readers cope.
+fn unescaped_separators(text: &str) -> Vec<dirdav_plugin::contentline::Problem> {
+    use dirdav_plugin::contentline::{numbered_lines, split_line, unescaped_separator};
+    numbered_lines(dirdav_plugin::contentline::without_bom(text))
+        .into_iter()
+        .filter_map(|(line, content)| {
+            let (head, value) = split_line(&content);
+            let name = head[0].trim().to_ascii_uppercase();
+            let single = ["SUMMARY", "LOCATION", "DESCRIPTION", "COMMENT"].contains(&name.as_str());
+            let found = unescaped_separator(value).filter(|_| single)?;
+            Some(dirdav_plugin::contentline::Problem {
+                line,
+                message: format!(
+                    "{name} holds an unescaped {found:?} (RFC 5545 §3.3.11: write \\{found})"
+                ),
+            })
+        })
+        .collect()
+}
+
+/// TEXT-valued properties (RFC 5545 §3.8) whose escapes are checked: those people
+/// write in, where a client's quoting mistake shows. (`X-` properties are left alone:
+/// clients put URIs and HTML there.)
+const TEXT_PROPERTIES: [&str; 8] = [
+    "SUMMARY",
+    "DESCRIPTION",
+    "LOCATION",
+    "COMMENT",
+    "CATEGORIES",
+    "RESOURCES",
+    "CONTACT",
+    "TZNAME",
+];
+
+/// What the parser forgives but RFC 5545 and RFC 4791 do not, line by line, for a
+/// PUT (403 `valid-calendar-data`) and for `dirdav check`: control characters other
+/// than HTAB (§3.1), undefined escapes in TEXT values (§3.3.11), a malformed RRULE
+/// (§3.3.10), a TZID parameter that no VTIMEZONE of the object defines (§3.2.19), a
+/// `METHOD` in a stored object (RFC 4791 §4.1).
+pub fn lint(text: &str) -> Vec<dirdav_plugin::contentline::Problem> {
+    use dirdav_plugin::contentline::{
+        Problem, control_character, numbered_lines, split_line, undefined_escape,
+    };
+    let mut problems = Vec::new();
+    let mut problem = |line: usize, message: String| problems.push(Problem { line, message });
+    let mut depth = 0usize;
+    let mut in_timezone = false;
+    let mut zones = std::collections::HashSet::new();
+    let mut uses: Vec<(usize, String)> = Vec::new();
+    for (line, content) in numbered_lines(dirdav_plugin::contentline::without_bom(text)) {
+        if let Some(c) = control_character(&content) {
+            problem(
+                line,
+                format!(
+                    "control character U+{:04X} (only HTAB is allowed)",
+                    c as u32
+                ),
+            );
+        }
+        let (head, value) = split_line(&content);
+        let name = head[0].trim().to_ascii_uppercase();
+        match name.as_str() {
+            "BEGIN" => {
+                depth += 1;
+                in_timezone |= value.trim().eq_ignore_ascii_case("VTIMEZONE");
+            }
+            "END" => {
+                depth = depth.saturating_sub(1);
+                if value.trim().eq_ignore_ascii_case("VTIMEZONE") {
+                    in_timezone = false;
+                }
+            }
+            "METHOD" if depth == 1 => problem(
+                line,
+                "METHOD is for scheduling messages; a stored calendar object has none (RFC 4791 §4.1)".into(),
+            ),
+            "TZID" if in_timezone => {
+                zones.insert(value.trim().to_owned());
+            }
+            "RRULE" => {
+                if let Err(e) = value.trim().parse::<rrule::RRule<rrule::Unvalidated>>() {
+                    problem(line, format!("malformed RRULE {:?}: {e}", value.trim()));
+                }
+            }
+            _ => {}
+        }
+        let typed = head[1..].iter().any(|p| {
+            p.split_once('=')
+                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("VALUE"))
+        });
+        if TEXT_PROPERTIES.contains(&name.as_str())
+            && !typed
+            && let Some(escape) = undefined_escape(value)
+        {
+            problem(
+                line,
+                format!("{name} holds {escape}, an escape TEXT does not have (RFC 5545 §3.3.11)"),
+            );
+        }
+        if !in_timezone {
+            for param in &head[1..] {
+                if let Some((key, zone)) = param.split_once('=')
+                    && key.trim().eq_ignore_ascii_case("TZID")
+                {
+                    uses.push((line, zone.trim().trim_matches('"').to_owned()));
+                }
+            }
+        }
+    }
+    for (line, zone) in uses {
+        if !zones.contains(&zone) {
+            problem(
+                line,
+                format!("TZID={zone} names no VTIMEZONE of this object (RFC 5545 §3.2.19)"),
+            );
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    problems
 }
 
 fn with_root<T>(
@@ -462,6 +616,63 @@ fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn lint_finds_what_the_parser_forgives_with_its_line() {
+        let object = |body: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n{body}BEGIN:VEVENT\r\nUID:u\r\n\
+                 DTSTART:20261210T100000Z\r\nSUMMARY:a\\, b\\; c\\n\r\n END\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        assert_eq!(super::lint(&object("")), vec![]);
+        let lines = |text: &str| -> Vec<(usize, bool)> {
+            super::lint(text)
+                .into_iter()
+                .map(|p| (p.line, !p.message.is_empty()))
+                .collect()
+        };
+        assert_eq!(lines(&object("METHOD:REQUEST\r\n")), vec![(4, true)]);
+        let event = |lines: &str| object("").replace("UID:u\r\n", &format!("UID:u\r\n{lines}"));
+        assert_eq!(
+            lines(&event("LOCATION:say \\\"hi\\\"\r\n")),
+            vec![(6, true)]
+        );
+        assert_eq!(lines(&event("DESCRIPTION:bell \u{7}\r\n")), vec![(6, true)]);
+        assert_eq!(lines(&event("DESCRIPTION:tab\tok\r\n")), vec![]);
+        assert_eq!(
+            lines(&event("RRULE:FREQ=MONTHLY;BYDAY=+1,3MO\r\n")),
+            vec![(6, true)]
+        );
+        for good in [
+            "FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20270101T000000Z",
+            "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3",
+            "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU;WKST=MO",
+            "FREQ=DAILY;INTERVAL=2",
+        ] {
+            assert_eq!(
+                lines(&event(&format!("RRULE:{good}\r\n"))),
+                vec![],
+                "{good}"
+            );
+        }
+        assert_eq!(
+            lines(&event("DTEND;TZID=Europe/Berlin:20261210T120000\r\n")),
+            vec![(6, true)]
+        );
+        let zone = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n\
+                    TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+        let zoned = object(zone).replace(
+            "UID:u\r\n",
+            "UID:u\r\nDTEND;TZID=\"Europe/Berlin\":20261210T120000\r\n",
+        );
+        assert_eq!(lines(&zoned), vec![]);
+        // A PUT is refused with the first problem's line.
+        let refused = super::validate_put(event("X-A:1\r\nRRULE:FREQ=SOMETIMES\r\n").as_bytes());
+        assert!(
+            matches!(refused, Err(super::Invalid::Data(m)) if m.starts_with("line 7: malformed RRULE"))
+        );
+    }
 
     #[test]
     fn a_schedule_tag_follows_the_organizer_not_the_answers() {

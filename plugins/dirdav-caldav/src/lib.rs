@@ -31,6 +31,8 @@ mod multiget;
 mod query;
 mod write;
 
+pub use ical::{check, lint};
+
 use dirdav_plugin::xml::{Element, Name, ns};
 use dirdav_plugin::{
     CollectionConfig, DavError, LiveProperty, Plugin, Registrar, Resource, WriteCheck,
@@ -94,38 +96,83 @@ fn zone_of_vtimezone(text: &str) -> Option<Option<Zone>> {
     )
 }
 
-/// A `calendar-timezone` value must be an iCalendar object holding exactly one
-/// VTIMEZONE (RFC 4791 §5.2.2), or 403 `valid-calendar-data`; nesting is bounded as for
-/// any body.
-fn check_calendar_timezone(text: &str) -> Result<(), DavError> {
-    let refuse = |why: &str| {
-        DavError::forbidden(format!("calendar-timezone {why}"))
-            .condition(cal("valid-calendar-data"))
-    };
+/// Why a time zone given as iCalendar text (a `calendar-timezone` value, a query's
+/// `CALDAV:timezone`) is not one, if it is not: it must be one VCALENDAR holding
+/// exactly one VTIMEZONE and nothing else (RFC 4791 §5.2.2, §9.8), and that VTIMEZONE
+/// a valid one (RFC 5545 §3.6.5): a TZID, and at least one STANDARD or DAYLIGHT, each
+/// with DTSTART and the offsets it goes from and to. Nesting is bounded as for any body.
+fn invalid_vtimezone(text: &str) -> Option<String> {
     let unfolded = icalendar::parser::unfold(text.trim());
-    let calendars =
-        ical::parse(&unfolded).map_err(|e| refuse(&format!("is not iCalendar: {e}")))?;
+    let calendars = match ical::parse(&unfolded) {
+        Ok(c) => c,
+        Err(e) => return Some(format!("is not iCalendar: {e}")),
+    };
     let [calendar] = calendars.as_slice() else {
-        return Err(refuse("must be one VCALENDAR"));
+        return Some("must be one VCALENDAR".into());
     };
     if !calendar.name.as_str().eq_ignore_ascii_case("VCALENDAR") {
-        return Err(refuse("must be a VCALENDAR"));
+        return Some("must be a VCALENDAR".into());
     }
-    let zones = calendar
-        .components
-        .iter()
-        .filter(|c| c.name.as_str().eq_ignore_ascii_case("VTIMEZONE"))
-        .count();
-    match zones {
-        1 => Ok(()),
-        n => Err(refuse(&format!("must hold one VTIMEZONE, not {n}"))),
+    let [zone] = calendar.components.as_slice() else {
+        return Some(format!(
+            "must hold one VTIMEZONE and nothing else, not {} components",
+            calendar.components.len()
+        ));
+    };
+    if !zone.name.as_str().eq_ignore_ascii_case("VTIMEZONE") {
+        return Some(format!("must hold a VTIMEZONE, not {}", zone.name));
+    }
+    if props(zone, "TZID")
+        .next()
+        .is_none_or(|p| p.val.as_str().trim().is_empty())
+    {
+        return Some("VTIMEZONE without TZID".into());
+    }
+    let offset = |v: &str| {
+        let v = v.trim();
+        let digits = v.get(1..).unwrap_or("");
+        v.starts_with(['+', '-'])
+            && matches!(digits.len(), 4 | 6)
+            && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let mut rules = 0;
+    for rule in &zone.components {
+        let name = rule.name.as_str().to_ascii_uppercase();
+        if name != "STANDARD" && name != "DAYLIGHT" {
+            return Some(format!(
+                "a VTIMEZONE holds STANDARD and DAYLIGHT, not {name}"
+            ));
+        }
+        rules += 1;
+        if props(rule, "DTSTART").next().is_none() {
+            return Some(format!("{name} without DTSTART"));
+        }
+        for needed in ["TZOFFSETFROM", "TZOFFSETTO"] {
+            if !props(rule, needed)
+                .next()
+                .is_some_and(|p| offset(p.val.as_str()))
+            {
+                return Some(format!("{name} without a valid {needed}"));
+            }
+        }
+    }
+    (rules == 0).then(|| "a VTIMEZONE needs a STANDARD or DAYLIGHT component".into())
+}
+
+/// A `calendar-timezone` value must be a valid time zone ([`invalid_vtimezone`]), or
+/// 403 `valid-calendar-data` (RFC 4791 §5.2.2).
+fn check_calendar_timezone(text: &str) -> Result<(), DavError> {
+    match invalid_vtimezone(text) {
+        None => Ok(()),
+        Some(why) => Err(DavError::forbidden(format!("calendar-timezone {why}"))
+            .condition(cal("valid-calendar-data"))),
     }
 }
 
 /// The zone a calendar-query names for floating times, if it names one: RFC 7809's
 /// `CALDAV:timezone-id`, refused with `valid-timezone` when the time zone database does
 /// not know it, or `CALDAV:timezone`, refused with `valid-calendar-data` (RFC 4791
-/// §7.8) when it holds no VTIMEZONE. A VTIMEZONE of a zone the database does not know
+/// §7.8, §9.8) when it is not one valid VTIMEZONE ([`invalid_vtimezone`]). A VTIMEZONE of a zone the database does not know
 /// (a custom one) names none, and the calendar's zone is used.
 pub(crate) fn zone_asked(query: &Element) -> Result<Option<Zone>, DavError> {
     if let Some(id) = query.child(&cal("timezone-id")) {
@@ -136,10 +183,14 @@ pub(crate) fn zone_asked(query: &Element) -> Result<Option<Zone>, DavError> {
     }
     match query.child(&cal("timezone")) {
         None => Ok(None),
-        Some(tz) => zone_of_vtimezone(&tz.text()).ok_or_else(|| {
-            DavError::forbidden("CALDAV:timezone must be an iCalendar object with a VTIMEZONE")
-                .condition(cal("valid-calendar-data"))
-        }),
+        Some(tz) => {
+            let text = tz.text();
+            if let Some(why) = invalid_vtimezone(&text) {
+                return Err(DavError::forbidden(format!("CALDAV:timezone {why}"))
+                    .condition(cal("valid-calendar-data")));
+            }
+            Ok(zone_of_vtimezone(&text).flatten())
+        }
     }
 }
 
@@ -328,8 +379,10 @@ mod tests {
     use super::*;
     use dirdav_plugin::xml::{Limits, parse};
 
-    const BERLIN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:/mozilla.org/20050126_1/Europe/Berlin\r\nX-LIC-LOCATION:Europe/Berlin\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
-    const CUSTOM: &str = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Office time\r\nX-LIC-LOCATION:America/New_York\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+    const BERLIN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:/mozilla.org/20050126_1/Europe/Berlin\r\nX-LIC-LOCATION:Europe/Berlin\r\n\
+        BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+    const CUSTOM: &str = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Office time\r\nX-LIC-LOCATION:America/New_York\r\n\
+        BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
 
     fn calendar(toml: &str) -> CollectionConfig {
         CollectionConfig {

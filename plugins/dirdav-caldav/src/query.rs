@@ -155,6 +155,101 @@ fn prop_filter(e: &Element) -> Result<PropFilter, DavError> {
     })
 }
 
+/// The components RFC 5545 lets a component hold (§3.6): a comp-filter naming any
+/// other inside one of these can never match, and is refused with `valid-filter`
+/// (RFC 4791 §9.7.1). Components not named here (`X-`, newer IANA ones) are taken
+/// wherever they are asked for.
+const CHILDREN: [(&str, &[&str]); 9] = [
+    (
+        "VCALENDAR",
+        &[
+            "VEVENT",
+            "VTODO",
+            "VJOURNAL",
+            "VFREEBUSY",
+            "VTIMEZONE",
+            "VAVAILABILITY",
+        ],
+    ),
+    ("VEVENT", &["VALARM"]),
+    ("VTODO", &["VALARM"]),
+    ("VJOURNAL", &[]),
+    ("VFREEBUSY", &[]),
+    ("VTIMEZONE", &["STANDARD", "DAYLIGHT"]),
+    ("VALARM", &[]),
+    ("STANDARD", &[]),
+    ("DAYLIGHT", &[]),
+];
+
+/// Properties RFC 5545 gives a value that is no date, time or period (§3.7–§3.8): a
+/// time-range on one can never match (RFC 4791 §9.7.2; SUMMARY is the RFC's example).
+const UNTIMED: [&str; 33] = [
+    "CALSCALE",
+    "METHOD",
+    "PRODID",
+    "VERSION",
+    "ATTACH",
+    "CATEGORIES",
+    "CLASS",
+    "COMMENT",
+    "DESCRIPTION",
+    "GEO",
+    "LOCATION",
+    "PERCENT-COMPLETE",
+    "PRIORITY",
+    "RESOURCES",
+    "STATUS",
+    "SUMMARY",
+    "DURATION",
+    "TRANSP",
+    "TZID",
+    "TZNAME",
+    "TZOFFSETFROM",
+    "TZOFFSETTO",
+    "TZURL",
+    "ATTENDEE",
+    "CONTACT",
+    "ORGANIZER",
+    "RELATED-TO",
+    "URL",
+    "UID",
+    "RRULE",
+    "ACTION",
+    "REPEAT",
+    "SEQUENCE",
+];
+
+/// Refuses a filter that cannot match by the grammar of iCalendar: a component inside
+/// one that never holds it, a time-range on a property that holds no time.
+fn check_grammar(filter: &CompFilter) -> Result<(), DavError> {
+    let allowed = CHILDREN
+        .iter()
+        .find(|(parent, _)| *parent == filter.name)
+        .map(|(_, children)| *children);
+    for child in &filter.comps {
+        let known = CHILDREN.iter().any(|(name, _)| *name == child.name);
+        if let Some(allowed) = allowed
+            && known
+            && !allowed.contains(&child.name.as_str())
+        {
+            return Err(invalid(format!(
+                "a {} never holds a {}: this comp-filter cannot match (RFC 4791 §9.7.1)",
+                filter.name, child.name
+            )));
+        }
+        check_grammar(child)?;
+    }
+    for prop in &filter.props {
+        if prop.time_range.is_some() && UNTIMED.contains(&prop.name.as_str()) {
+            return Err(invalid(format!(
+                "{} holds no time: a time-range on it cannot match (RFC 4791 §9.7.2)",
+                prop.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn comp_filter(e: &Element) -> Result<CompFilter, DavError> {
     Ok(CompFilter {
         name: name_of(e)?,
@@ -186,6 +281,7 @@ pub(crate) fn parse_filter(filter: &Element) -> Result<CompFilter, DavError> {
     if top.name != "VCALENDAR" {
         return Err(invalid("the top comp-filter must be VCALENDAR"));
     }
+    check_grammar(&top)?;
     Ok(top)
 }
 
@@ -1501,5 +1597,28 @@ mod tests {
         assert!(bad(
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="X"><C:text-match collation="i;klingon">a</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter>"#
         ));
+        // What the grammar of iCalendar never holds (RFC 4791 §9.7.1, §9.7.2).
+        let nested = |outer: &str, inner: &str| {
+            bad(&format!(
+                r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="{outer}"><C:comp-filter name="{inner}"/></C:comp-filter></C:comp-filter>"#
+            ))
+        };
+        assert!(nested("VTODO", "VEVENT"));
+        assert!(nested("VEVENT", "VEVENT"));
+        assert!(nested("VEVENT", "VCALENDAR"));
+        assert!(!nested("VEVENT", "VALARM"));
+        assert!(!nested("VTODO", "VALARM"));
+        assert!(!nested("VEVENT", "X-VENDOR"));
+        assert!(!nested("X-VENDOR", "VEVENT"));
+        let timed = |prop: &str| {
+            bad(&format!(
+                r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="{prop}"><C:time-range start="20260101T000000Z"/></C:prop-filter></C:comp-filter></C:comp-filter>"#
+            ))
+        };
+        assert!(timed("SUMMARY"));
+        assert!(timed("ATTENDEE"));
+        assert!(!timed("DTSTAMP"));
+        assert!(!timed("COMPLETED"));
+        assert!(!timed("X-DEADLINE"));
     }
 }

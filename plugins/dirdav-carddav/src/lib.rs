@@ -27,6 +27,8 @@ mod query;
 mod reports;
 mod vcard;
 
+pub use vcard::{check, lint};
+
 use dirdav_plugin::xml::{Element, Name, ns};
 use dirdav_plugin::{DavError, LiveProperty, Plugin, Registrar, WriteCheck};
 
@@ -80,7 +82,7 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
         ))
         .condition(card("supported-address-data")));
     }
-    let parsed = vcard::validate(w.body).map_err(|e| match e {
+    let parsed = vcard::validate_put(w.body).map_err(|e| match e {
         // Not a vCard, and not said to be: a media type address books do not take. (A
         // valid card under another type is taken: clients get the header wrong.)
         vcard::Invalid::Data(m) if other_type.is_some() => DavError::forbidden(format!(

@@ -101,6 +101,82 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<Card, Invalid> {
     })?
 }
 
+/// [`validate`], and what the parser forgives but the RFCs do not ([`lint`]): for a
+/// PUT, refused with the first problem's line.
+pub(crate) fn validate_put(bytes: &[u8]) -> Result<Card, Invalid> {
+    let card = validate(bytes)?;
+    let text = String::from_utf8_lossy(bytes);
+    match lint(&text).into_iter().next() {
+        Some(problem) => Err(Invalid::Data(problem.to_string())),
+        None => Ok(card),
+    }
+}
+
+/// Every problem of a stored vCard, for `dirdav check`: what a PUT would be refused
+/// for. A body that is not one vCard at all gives one problem, at line 1; else each
+/// line [`lint`] finds.
+pub fn check(bytes: &[u8]) -> Vec<dirdav_plugin::contentline::Problem> {
+    match validate(bytes) {
+        Err(Invalid::Data(m) | Invalid::Version(m)) => vec![dirdav_plugin::contentline::Problem {
+            line: 1,
+            message: m,
+        }],
+        Ok(_) => lint(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+/// What a vCard holds that RFC 6350 and RFC 2426 forbid, line by line (for a PUT,
+/// 403 `valid-address-data`, and `dirdav check`): control characters other than HTAB
+/// (RFC 6350 §3.3), a second UID (cardinality `*1`, §6.7.6), a second FN in a vCard
+/// 3.0 (which has one formatted name; vCard 4.0 allows one per language, §6.2.1).
+pub fn lint(text: &str) -> Vec<dirdav_plugin::contentline::Problem> {
+    use dirdav_plugin::contentline::{Problem, control_character, numbered_lines, split_line};
+    let lines = numbered_lines(dirdav_plugin::contentline::without_bom(text));
+    let mut depth = 0usize;
+    let mut version3 = false;
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut problems = Vec::new();
+    for (line, content) in &lines {
+        let (head, value) = split_line(content);
+        let name = property_name(head[0]);
+        match name.as_str() {
+            "BEGIN" => depth += 1,
+            "END" => depth = depth.saturating_sub(1),
+            "VERSION" if depth == 1 => version3 = value.trim() == "3.0",
+            _ => {}
+        }
+        if depth == 1 && matches!(name.as_str(), "UID" | "FN") {
+            seen.push((name, *line));
+        }
+        if let Some(c) = control_character(content) {
+            problems.push(Problem {
+                line: *line,
+                message: format!(
+                    "control character U+{:04X} (only HTAB is allowed)",
+                    c as u32
+                ),
+            });
+        }
+    }
+    for (name, why) in [
+        ("UID", Some("a vCard has at most one UID (RFC 6350 §6.7.6)")),
+        (
+            "FN",
+            version3.then_some("a vCard 3.0 has one FN (RFC 2426 §3.1.1)"),
+        ),
+    ] {
+        let Some(why) = why else { continue };
+        if let Some((_, line)) = seen.iter().filter(|(n, _)| n == name).nth(1) {
+            problems.push(Problem {
+                line: *line,
+                message: why.into(),
+            });
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    problems
+}
+
 /// The summary: UID and the searchable values.
 pub(crate) fn summarize(bytes: &[u8]) -> Summary {
     let Ok(card) = validate(bytes) else {
@@ -175,6 +251,34 @@ mod tests {
         );
         assert!(matches!(validate(deep.as_bytes()), Err(Invalid::Data(m)) if m.contains("nested")));
         assert_eq!(summarize(deep.as_bytes()), Summary::default());
+    }
+
+    #[test]
+    fn lint_finds_a_second_uid_or_fn_and_control_characters() {
+        assert_eq!(lint(CARD), vec![]);
+        let at = |text: &str| lint(text).into_iter().map(|p| p.line).collect::<Vec<_>>();
+        assert_eq!(
+            at(&CARD.replace("UID:c1\r\n", "UID:c1\r\nUID:c2\r\n")),
+            vec![4]
+        );
+        assert_eq!(
+            at(&CARD.replace("FN:Carol Díaz\r\n", "FN:A\r\nFN:B\r\n")),
+            vec![5]
+        );
+        // vCard 4.0 may name a contact once per language.
+        let four = CARD.replace("3.0", "4.0");
+        assert_eq!(
+            at(&four.replace("FN:Carol Díaz\r\n", "FN:A\r\nFN;LANGUAGE=de:B\r\n")),
+            vec![]
+        );
+        assert_eq!(
+            at(&CARD.replace("FN:Carol Díaz", "FN:Carol\u{1b}[31m")),
+            vec![4]
+        );
+        assert!(matches!(
+            validate_put(CARD.replace("UID:c1\r\n", "UID:c1\r\nUID:c2\r\n").as_bytes()),
+            Err(Invalid::Data(m)) if m.starts_with("line 4: a vCard has at most one UID")
+        ));
     }
 
     #[test]

@@ -63,10 +63,19 @@ fn read_query(text: &str) -> Result<Query, DavError> {
         .find(|c| c.name.as_str().eq_ignore_ascii_case("VCALENDAR"))
         .ok_or_else(|| invalid("no VCALENDAR"))?;
     let method = prop(root, "METHOD").map(|p| p.val.as_str().trim().to_ascii_uppercase());
-    let freebusy = root
+    let mut freebusies = root
         .components
         .iter()
-        .find(|c| c.name.as_str().eq_ignore_ascii_case("VFREEBUSY"));
+        .filter(|c| c.name.as_str().eq_ignore_ascii_case("VFREEBUSY"));
+    let freebusy = freebusies.next();
+    // A free-busy request holds one VFREEBUSY (RFC 5546 §3.3.2): a second would be
+    // a second lookup the answer has no place for.
+    if freebusies.next().is_some() {
+        return Err(DavError::forbidden(
+            "a free-busy request holds one VFREEBUSY (RFC 5546 §3.3.2)",
+        )
+        .condition(cal("valid-calendar-data")));
+    }
     let Some(freebusy) = freebusy.filter(|_| method.as_deref() == Some("REQUEST")) else {
         return Err(not_scheduling(
             "an outbox answers free-busy requests (METHOD:REQUEST with a VFREEBUSY); \
