@@ -513,7 +513,7 @@ fn invalid_calendar_and_address_data_is_refused() {
         ),
         (
             "names no VTIMEZONE",
-            with("DTEND;TZID=Europe/Berlin:20260102T120000\r\n"),
+            with("DTEND;TZID=Nowhere/Land:20260102T120000\r\n"),
         ),
         (
             "METHOD",
@@ -641,4 +641,297 @@ fn a_filter_that_cannot_match_by_the_grammar_is_refused() {
         assert_eq!(r.status, 403, "{bad}: {}", r.body);
         assert!(r.body.contains("<valid-calendar-data"), "{}", r.body);
     }
+}
+
+/// RFC 4918 §15.4: `getcontentlength` is the Content-Length a GET gives. A collection's
+/// GET (a listing, a calendar or address book export) is made from its members and
+/// sent without a length (chunked; HEAD with the same headers, RFC 9110 §9.3.2), and
+/// PROPFIND reports no length for it, while a file's agree byte for byte.
+#[test]
+fn a_collection_reports_no_length_and_its_get_sends_none() {
+    let (_dir, srv) = example_server(&[]);
+    let length_property = |path: &str| {
+        let r = srv
+            .request("PROPFIND", path)
+            .auth(ALICE.0, ALICE.1)
+            .header("Depth", "0")
+            .body(
+                r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getcontentlength/></d:prop></d:propfind>"#,
+            )
+            .send();
+        assert_eq!(r.status, 207, "{}", r.body);
+        let found = r.body.split("<d:getcontentlength>").nth(1);
+        found.map(|rest| rest.split('<').next().unwrap().to_owned())
+    };
+    for path in ["/alice/", "/alice/calendar/", "/alice/contacts/"] {
+        assert_eq!(length_property(path), None, "{path}");
+        let get = srv.request("GET", path).auth(ALICE.0, ALICE.1).send();
+        assert_eq!(get.status, 200, "{path}");
+        assert!(!get.body.is_empty(), "{path}");
+        assert_eq!(get.header("content-length"), None, "{path}");
+        let head = srv.request("HEAD", path).auth(ALICE.0, ALICE.1).send();
+        assert_eq!(head.status, 200, "{path}");
+        assert_eq!(head.header("content-length"), None, "HEAD {path}");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "{path}"
+        );
+    }
+    let item = "/alice/calendar/1546fc21-51e7-a5c4-c795-5bfb110695b3.ics";
+    let get = srv.request("GET", item).auth(ALICE.0, ALICE.1).send();
+    assert_eq!(get.status, 200);
+    let length = get.body.len().to_string();
+    assert_eq!(get.header("content-length"), Some(length.as_str()));
+    assert_eq!(length_property(item).as_deref(), Some(length.as_str()));
+}
+
+/// RFC 4791 §5.2.3: a calendar made without `supported-calendar-component-set` takes
+/// every component type (and lists those iCalendar defines), one made with it only
+/// those named, and the calendars a home is made with keep their declared sets.
+#[test]
+fn mkcalendar_without_a_component_set_takes_every_type() {
+    // carol can sign in and has no home yet.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("example-data");
+    support::copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-data"),
+        &data,
+    );
+    let mut users = std::fs::read_to_string(data.join(".htpasswd")).unwrap();
+    users.push_str(&format!("carol:{}\n", bcrypt::hash("carol-pw", 4).unwrap()));
+    std::fs::write(data.join(".htpasswd"), users).unwrap();
+    let srv = support::Dirdav::start_in(&[], dir.path());
+
+    let item = |kind: &str, uid: &str| {
+        event(uid)
+            .replace("BEGIN:VEVENT", &format!("BEGIN:{kind}"))
+            .replace("END:VEVENT", &format!("END:{kind}"))
+    };
+    let set = |path: &str| {
+        srv.request("PROPFIND", path)
+            .auth(ALICE.0, ALICE.1)
+            .header("Depth", "0")
+            .body(r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:supported-calendar-component-set/></d:prop></d:propfind>"#)
+            .send()
+            .body
+    };
+    let mk = srv
+        .request("MKCALENDAR", "/alice/everything/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(mk.status, 201, "{}", mk.body);
+    let listed = set("/alice/everything/");
+    for kind in ["VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"] {
+        assert!(listed.contains(&format!("name=\"{kind}\"")), "{listed}");
+        let r = put(
+            &srv,
+            &format!("/alice/everything/{kind}.ics"),
+            None,
+            &item(kind, kind),
+        );
+        assert_eq!(r.status, 201, "{kind}: {}", r.body);
+    }
+    assert!(
+        dir.path()
+            .join("example-data/alice/everything/VFREEBUSY.ics")
+            .exists()
+    );
+
+    let named = r#"<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><c:supported-calendar-component-set><c:comp name="VTODO"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>"#;
+    let mk = srv
+        .request("MKCALENDAR", "/alice/tasks-only/")
+        .auth(ALICE.0, ALICE.1)
+        .body(named)
+        .send();
+    assert_eq!(mk.status, 201, "{}", mk.body);
+    assert_eq!(
+        put(&srv, "/alice/tasks-only/t.ics", None, &item("VTODO", "t")).status,
+        201
+    );
+    let r = put(&srv, "/alice/tasks-only/e.ics", None, &event("e"));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("supported-calendar-component"),
+        "{}",
+        r.body
+    );
+
+    // A home made at first sign-in: its calendar keeps the set it is made with.
+    let home = srv
+        .request("PROPFIND", "/carol/")
+        .auth("carol", "carol-pw")
+        .header("Depth", "1")
+        .send();
+    assert_eq!(home.status, 207, "{}", home.body);
+    let made = srv
+        .request("PROPFIND", "/carol/calendar/")
+        .auth("carol", "carol-pw")
+        .header("Depth", "0")
+        .body(r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:supported-calendar-component-set/></d:prop></d:propfind>"#)
+        .send();
+    assert!(
+        made.body.contains("name=\"VEVENT\"")
+            && made.body.contains("name=\"VTODO\"")
+            && !made.body.contains("VJOURNAL"),
+        "{}",
+        made.body
+    );
+    let bob = srv
+        .request("PROPFIND", "/bob/calendar/")
+        .auth("bob", "builder")
+        .header("Depth", "0")
+        .body(r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:supported-calendar-component-set/></d:prop></d:propfind>"#)
+        .send();
+    assert!(
+        bob.body.contains("name=\"VEVENT\"") && !bob.body.contains("VTODO"),
+        "{}",
+        bob.body
+    );
+}
+
+/// RFC 5545 §3.2.19 and RFC 4791 §7.10, §9.9: an event in a zone the object defines
+/// itself (Outlook's `W. Europe Standard Time`, which no time zone database names) is
+/// placed by that VTIMEZONE's rules in free-busy and in queries, not taken as UTC; an
+/// alarm query does not match an overridden instance that has no alarm.
+#[test]
+fn free_busy_follows_the_objects_own_zone_and_overrides_keep_their_alarms() {
+    let (_dir, srv) = example_server(&[]);
+    let office = "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n\
+        BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n\
+        RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\n\
+        BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+        RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n";
+    let meeting = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{office}BEGIN:VEVENT\r\nUID:office\r\n\
+         DTSTAMP:20260101T000000Z\r\nDTSTART;TZID=W. Europe Standard Time:20270705T090000\r\n\
+         DTEND;TZID=W. Europe Standard Time:20270705T100000\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    assert_eq!(
+        put(&srv, "/alice/calendar/office.ics", None, &meeting).status,
+        201
+    );
+    let r = srv
+        .request("REPORT", "/alice/calendar/")
+        .auth(ALICE.0, ALICE.1)
+        .header("Depth", "1")
+        .body(r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20270705T000000Z" end="20270706T000000Z"/></C:free-busy-query>"#)
+        .send();
+    assert_eq!(r.status, 200, "{}", r.body);
+    // 9:00 in July in that zone is 7:00 UTC (summer time, +0200).
+    assert!(
+        r.body.contains("20270705T070000Z/20270705T080000Z"),
+        "{}",
+        r.body
+    );
+
+    let daily = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:daily\r\n\
+        DTSTAMP:20260101T000000Z\r\nDTSTART:20270105T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=5\r\n\
+        BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:daily\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20270107T090000Z\r\n\
+        DTSTART:20270107T120000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(
+        put(&srv, "/alice/calendar/daily.ics", None, daily).status,
+        201
+    );
+    let alarms = |start: &str, end: &str| {
+        srv.request("REPORT", "/alice/calendar/")
+            .auth(ALICE.0, ALICE.1)
+            .header("Depth", "1")
+            .body(format!(
+                r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:comp-filter name="VALARM"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+            ))
+            .send()
+            .body
+    };
+    assert!(alarms("20270106T084000Z", "20270106T085000Z").contains("daily.ics"));
+    assert!(!alarms("20270107T084000Z", "20270107T085000Z").contains("daily.ics"));
+}
+
+/// RFC 6638 §9.1: `schedule-calendar-transp` is set by PROPPATCH (and MKCALENDAR), kept
+/// in the calendar's `.dav.toml`, reported as set, and a transparent calendar's events
+/// no longer make its owner busy to others; a value that is neither choice is 409.
+#[test]
+fn schedule_calendar_transp_is_writable() {
+    let (dir, srv) = example_server(&[]);
+    let settings = dir.path().join("example-data/bob/calendar/.dav.toml");
+    let patch = |value: &str| {
+        srv.request("PROPPATCH", "/bob/calendar/")
+            .auth("bob", "builder")
+            .body(format!(
+                r#"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:schedule-calendar-transp>{value}</C:schedule-calendar-transp></D:prop></D:set></D:propertyupdate>"#
+            ))
+            .send()
+    };
+    let shown = || {
+        srv.request("PROPFIND", "/bob/calendar/")
+            .auth("bob", "builder")
+            .header("Depth", "0")
+            .body(r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:schedule-calendar-transp/></D:prop></D:propfind>"#)
+            .send()
+            .body
+    };
+    let lookup = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\n\
+        BEGIN:VFREEBUSY\r\nUID:fb\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20200101T000000Z\r\n\
+        DTEND:20200301T000000Z\r\nORGANIZER:/alice/\r\nATTENDEE:/bob/\r\nEND:VFREEBUSY\r\n\
+        END:VCALENDAR\r\n";
+    let busy = |srv: &support::Dirdav| {
+        let r = srv
+            .request("POST", "/alice/outbox/")
+            .auth(ALICE.0, ALICE.1)
+            .header("Content-Type", "text/calendar")
+            .body(lookup)
+            .send();
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body.matches("FREEBUSY").count()
+    };
+    let bob_event = event("bob-busy").replace(
+        "DTSTART:20260102T100000Z",
+        "DTSTART:20200115T100000Z\r\nDURATION:PT1H",
+    );
+    let r = srv
+        .request("PUT", "/bob/calendar/busy.ics")
+        .auth("bob", "builder")
+        .body(bob_event)
+        .send();
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        shown().contains("<C:opaque/>") || shown().contains(":opaque/>"),
+        "{}",
+        shown()
+    );
+    let opaque = busy(&srv);
+
+    let r = patch("<C:transparent/>");
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert!(r.body.contains("200 OK"), "{}", r.body);
+    let kept = std::fs::read_to_string(&settings).unwrap();
+    assert!(
+        kept.contains("schedule-calendar-transp = \"transparent\""),
+        "{kept}"
+    );
+    assert!(shown().contains("transparent/>"), "{}", shown());
+    assert!(
+        busy(&srv) < opaque,
+        "a transparent calendar makes bob busy no more"
+    );
+
+    for bad in [
+        "<C:sometimes/>",
+        "transparent",
+        "<C:opaque/><C:transparent/>",
+    ] {
+        let r = patch(bad);
+        assert_eq!(r.status, 207, "{}", r.body);
+        assert!(r.body.contains("409 Conflict"), "{bad}: {}", r.body);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&settings).unwrap(),
+        kept,
+        "nothing written"
+    );
+    let r = patch("<C:opaque/>");
+    assert!(r.body.contains("200 OK"), "{}", r.body);
+    assert!(shown().contains("opaque/>"), "{}", shown());
+    assert_eq!(busy(&srv), opaque);
 }

@@ -1131,6 +1131,7 @@ impl Inner {
             "OPTIONS" => Ok(methods::options::answer(&self.allow(resource.as_ref()))),
             "GET" | "HEAD" => {
                 let collection = resource.as_ref().filter(|r| r.is_collection);
+                let is_collection = collection.is_some();
                 let handler = collection
                     .and_then(|_| self.browser_page_for(&ctx))
                     .or_else(|| {
@@ -1138,19 +1139,18 @@ impl Inner {
                             .and_then(|r| self.registry.collection_get.get(r.kind()?))
                             .map(|h| h.item.clone())
                     });
-                match handler {
+                let answer = match handler {
                     Some(handler) => {
-                        let head = method == Method::HEAD;
                         let mut request =
                             self.plugin_request(ctx.parts, Bytes::new(), ctx.key, ctx.principal);
                         request.resource = resource;
-                        let mut response = handler.call(request).await?;
-                        if head {
-                            *response.body_mut() = axum::body::Body::empty();
-                        }
-                        Ok(response)
+                        handler.call(request).await
                     }
                     None => methods::get::get(self, &ctx, resource).await,
+                };
+                match is_collection {
+                    true => answer.map(|r| unsized_body(r, method == Method::HEAD)),
+                    false => answer,
                 }
             }
             "PUT" => methods::put::put(self, &ctx, resource, body).await,
@@ -1769,6 +1769,41 @@ impl Store for Inner {
             store: self,
         };
         propstats(&ctx, query, false)
+    }
+}
+
+/// A collection's GET answer (a listing, an export) sent without its length: what it
+/// holds is made from its members, and `getcontentlength` is not reported for a
+/// collection, since finding it would mean making the body for every PROPFIND. RFC 4918
+/// §15.4 asks the property of a resource whose GET gives a Content-Length: a
+/// collection's gives none (chunked), its HEAD neither (RFC 9110 §9.3.2: the headers of
+/// a GET), so the two agree.
+fn unsized_body(response: Response, head: bool) -> Response {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    let body = match head {
+        true => axum::body::Body::empty(),
+        false => body,
+    };
+    Response::from_parts(parts, axum::body::Body::new(Unsized(body)))
+}
+
+/// A body that does not tell its length ahead ([`unsized_body`]).
+struct Unsized(axum::body::Body);
+
+impl http_body::Body for Unsized {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_frame(cx)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::default()
     }
 }
 

@@ -25,8 +25,8 @@ pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};
 pub use registry::{
     Agent, ItemChange, ItemHeaders, ItemHook, LiveProperty, Merged, MergedHook, MethodCheck, Owned,
     Plugin, PrincipalHook, PropContext, PropGetter, Registrar, Registry, RegistryError, Report,
-    Route, Share, SharesHook, SpaceCheck, Summarizer, ValueCheck, Visibility, WriteCheck,
-    WriteEvent,
+    Route, Share, SharesHook, SpaceCheck, Summarizer, ValueCheck, ValueReader, Visibility,
+    WriteCheck, WriteEvent,
 };
 pub use resource::{
     CollectionConfig, DeadLoader, Fields, Principal, Resource, Summary, Tls, media_essence,

@@ -82,7 +82,14 @@ pub struct LiveProperty {
     /// Checks a value before PROPPATCH, MKCOL or MKCALENDAR stores it; an error refuses
     /// that property (and so the whole request) with its precondition.
     pub check: Option<ValueCheck>,
+    /// Reads the text to store from the element a client sets, for a property whose
+    /// value is an element (`<C:schedule-calendar-transp><C:transparent/>…`); without
+    /// it, the element's text is stored.
+    pub reader: Option<ValueReader>,
 }
+
+/// Reads the text to store from a stored property's new value ([`LiveProperty::reader`]).
+pub type ValueReader = Arc<dyn Fn(&Element) -> Result<String, DavError> + Send + Sync>;
 
 /// Checks the text of a stored property's new value ([`LiveProperty::checked`]).
 pub type ValueCheck = Arc<dyn Fn(&str) -> Result<(), DavError> + Send + Sync>;
@@ -99,6 +106,7 @@ impl LiveProperty {
             stored_at: None,
             in_allprop: true,
             check: None,
+            reader: None,
         }
     }
 
@@ -123,7 +131,68 @@ impl LiveProperty {
             stored_at: Some(key),
             in_allprop: true,
             check: None,
+            reader: None,
         }
+    }
+
+    /// A stored property whose value is one of a few empty elements, as RFC 6638's
+    /// `schedule-calendar-transp` (`opaque` or `transparent`): only collections of
+    /// `kind` have it; the chosen element's name is kept at `key` and reported as
+    /// `<name><choice/></name>`, the first choice when none is kept. Setting anything
+    /// but one of the choices is refused with 409 (RFC 4918 §9.2.1).
+    pub fn stored_choice(
+        kind: &'static str,
+        name: Name,
+        key: &'static [&'static str],
+        choices: &'static [Name],
+    ) -> Self {
+        let shown = name.clone();
+        let choice_of = move |value: &str| {
+            choices
+                .iter()
+                .find(|c| c.local().eq_ignore_ascii_case(value.trim()))
+        };
+        LiveProperty {
+            getter: Some(Arc::new(move |ctx: &PropContext<'_>| {
+                if !ctx.resource.is_collection_of(kind) {
+                    return None;
+                }
+                let kept = ctx.resource.collection.string_at(key);
+                let choice = kept.and_then(choice_of).or(choices.first())?;
+                Some(Element::new(shown.clone()).child_element(Element::new(choice.clone())))
+            })),
+            reader: Some(Arc::new(move |element: &Element| {
+                let mut children = element.elements();
+                match (children.next(), children.next()) {
+                    (Some(choice), None) if choices.contains(&choice.name) => {
+                        Ok(choice.name.local().to_owned())
+                    }
+                    _ => Err(DavError::conflict(format!(
+                        "{} takes one of: {}",
+                        element.name.local(),
+                        choices
+                            .iter()
+                            .map(Name::local)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))),
+                }
+            })),
+            ..Self::stored(name, key)
+        }
+    }
+
+    /// The text to store for the element a client sets: read by [`LiveProperty::reader`]
+    /// or the element's text, then checked ([`LiveProperty::checked`]).
+    pub fn value_of(&self, element: &Element) -> Result<String, DavError> {
+        let value = match &self.reader {
+            Some(read) => read(element)?,
+            None => element.text(),
+        };
+        if let Some(check) = &self.check {
+            check(&value)?;
+        }
+        Ok(value)
     }
 
     /// Like [`LiveProperty::stored`], for a property that only collections of `kind`

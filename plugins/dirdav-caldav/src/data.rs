@@ -184,7 +184,9 @@ fn narrow(request: &DataRequest, text: &str) -> Option<String> {
         keep: &keep,
         freebusy: request.limit_freebusy,
     };
-    writer.component(&mut out, root, request.select.as_ref(), true);
+    crate::query::with_object_zones(root, || {
+        writer.component(&mut out, root, request.select.as_ref(), true);
+    });
     Some(out)
 }
 

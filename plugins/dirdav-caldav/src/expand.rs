@@ -79,6 +79,11 @@ pub(crate) fn expand(text: &str, range: TimeRange, zone: Zone) -> Option<String>
     let unfolded = unfold(text);
     let roots = crate::ical::parse(&unfolded).ok()?;
     let root = roots.first()?;
+    crate::query::with_object_zones(root, || expand_root(root, range, zone))
+}
+
+/// [`expand`] of a parsed VCALENDAR, its own zones in force.
+fn expand_root(root: &Component<'_>, range: TimeRange, zone: Zone) -> Option<String> {
     let mut out = String::new();
     line(&mut out, "BEGIN:VCALENDAR");
     for p in &root.properties {

@@ -70,6 +70,11 @@ fn stored_busy(c: &Component<'_>, range: TimeRange) -> Vec<(i64, i64, usize)> {
 
 /// Busy periods of one calendar object in the range: (start, end, index into [`KINDS`]).
 fn busy(root: &Component<'_>, range: TimeRange, zone: Zone) -> Vec<(i64, i64, usize)> {
+    crate::query::with_object_zones(root, || busy_in(root, range, zone))
+}
+
+/// [`busy`], with the object's own zones in force.
+fn busy_in(root: &Component<'_>, range: TimeRange, zone: Zone) -> Vec<(i64, i64, usize)> {
     let events: Vec<&Component<'_>> = root
         .components
         .iter()

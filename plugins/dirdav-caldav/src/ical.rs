@@ -147,7 +147,8 @@ const TEXT_PROPERTIES: [&str; 8] = [
 /// What the parser forgives but RFC 5545 and RFC 4791 do not, line by line, for a
 /// PUT (403 `valid-calendar-data`) and for `dirdav check`: control characters other
 /// than HTAB (§3.1), undefined escapes in TEXT values (§3.3.11), a malformed RRULE
-/// (§3.3.10), a TZID parameter that no VTIMEZONE of the object defines (§3.2.19), a
+/// (§3.3.10), a TZID parameter that no VTIMEZONE of the object defines and the time
+/// zone database does not know (§3.2.19; RFC 7809's zones by reference), a
 /// `METHOD` in a stored object (RFC 4791 §4.1).
 pub fn lint(text: &str) -> Vec<dirdav_plugin::contentline::Problem> {
     use dirdav_plugin::contentline::{
@@ -219,11 +220,16 @@ pub fn lint(text: &str) -> Vec<dirdav_plugin::contentline::Problem> {
             }
         }
     }
+    // A zone the object does not define is taken when the time zone database knows
+    // it (zones by reference, RFC 7809): python-caldav and the `icalendar` library
+    // write `TZID=Europe/Zurich` without a VTIMEZONE, and its meaning is not in doubt.
     for (line, zone) in uses {
-        if !zones.contains(&zone) {
+        if !zones.contains(&zone) && crate::query::zone_named(&zone).is_none() {
             problem(
                 line,
-                format!("TZID={zone} names no VTIMEZONE of this object (RFC 5545 §3.2.19)"),
+                format!(
+                    "TZID={zone} names no VTIMEZONE of this object and no zone of the time zone database (RFC 5545 §3.2.19)"
+                ),
             );
         }
     }
@@ -657,9 +663,21 @@ mod tests {
             );
         }
         assert_eq!(
-            lines(&event("DTEND;TZID=Europe/Berlin:20261210T120000\r\n")),
+            lines(&event("DTEND;TZID=Nowhere/Land:20261210T120000\r\n")),
             vec![(6, true)]
         );
+        // A zone the database knows is taken by reference, as python-caldav writes it.
+        assert_eq!(
+            lines(&event("DTEND;TZID=Europe/Zurich:20261210T120000\r\n")),
+            vec![]
+        );
+        let custom = "BEGIN:VTIMEZONE\r\nTZID:Office\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n\
+                      TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+        let office = object(custom).replace(
+            "UID:u\r\n",
+            "UID:u\r\nDTEND;TZID=Office:20261210T120000\r\n",
+        );
+        assert_eq!(lines(&office), vec![]);
         let zone = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n\
                     TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
         let zoned = object(zone).replace(

@@ -43,8 +43,11 @@ use crate::query::{Zone, props, zone_named};
 /// The collection kind this plugin serves.
 pub const KIND: &str = "calendar";
 
-/// The components a calendar accepts when its `.dav.toml` names none.
-const DEFAULT_COMPONENTS: [&str; 3] = ["VEVENT", "VTODO", "VJOURNAL"];
+/// The component types a calendar whose `.dav.toml` names none reports in
+/// `supported-calendar-component-set`: those RFC 5545 and RFC 7953 define. Such a
+/// calendar accepts every type, these and any other (RFC 4791 §5.2.3: without the
+/// property, all component types are accepted; MKCALENDAR without it makes one).
+const EVERY_COMPONENT: [&str; 5] = ["VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"];
 
 /// The largest calendar object accepted (`CALDAV:max-resource-size`).
 const MAX_RESOURCE_SIZE: usize = 10 * 1024 * 1024;
@@ -211,8 +214,9 @@ pub(crate) fn floating_zone(calendar: &CollectionConfig) -> Zone {
         .unwrap_or(chrono_tz::UTC)
 }
 
-/// The components a calendar collection supports (`[caldav] components`).
-pub(crate) fn components(resource: &Resource) -> Vec<String> {
+/// The components a calendar collection takes (`[caldav] components`), `None` when
+/// it names none and takes every type.
+pub(crate) fn components(resource: &Resource) -> Option<Vec<String>> {
     resource
         .collection
         .table("caldav")
@@ -225,7 +229,6 @@ pub(crate) fn components(resource: &Resource) -> Vec<String> {
                 .collect::<Vec<_>>()
         })
         .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| DEFAULT_COMPONENTS.iter().map(|c| (*c).to_owned()).collect())
 }
 
 /// The checks before a calendar object reaches disk (RFC 4791 §5.3.2).
@@ -266,7 +269,7 @@ fn check_put(w: &WriteCheck<'_>) -> Result<(), DavError> {
         ical::Invalid::Object(m) => forbidden("valid-calendar-object-resource", m),
         ical::Invalid::Limit(condition, m) => forbidden(condition, m),
     })?;
-    if !components(w.parent).contains(&object.component) {
+    if components(w.parent).is_some_and(|c| !c.contains(&object.component)) {
         return Err(forbidden(
             "supported-calendar-component",
             format!("this calendar does not take {}", object.component),
@@ -307,12 +310,12 @@ impl Plugin for CalDav {
                 KIND,
                 SUPPORTED_COMPONENTS,
                 |ctx| {
-                    components(ctx.resource).into_iter().fold(
-                        Element::new(SUPPORTED_COMPONENTS),
-                        |set, c| {
+                    components(ctx.resource)
+                        .unwrap_or_else(|| EVERY_COMPONENT.map(str::to_owned).to_vec())
+                        .into_iter()
+                        .fold(Element::new(SUPPORTED_COMPONENTS), |set, c| {
                             set.child_element(Element::new(COMP).attr(Name::new("", "name"), c))
-                        },
-                    )
+                        })
                 },
             ))
             .property(LiveProperty::on_collections_of(

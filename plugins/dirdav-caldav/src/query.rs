@@ -440,10 +440,159 @@ pub(crate) fn utc_time(p: &Property<'_>, zone: Zone) -> Option<(i64, bool)> {
     if floating_when(p, utc) {
         return Some((wall_to_utc(zone, wall), true));
     }
-    match param(p, "TZID").and_then(zone_named) {
+    let tzid = param(p, "TZID")?;
+    match zone_named(tzid) {
         Some(tz) => Some((wall_to_utc(tz, wall), true)),
-        None => Some((wall, false)),
+        None => match object_zone_offset(tzid, wall) {
+            Some(offset) => Some((wall - offset, true)),
+            None => Some((wall, false)),
+        },
     }
+}
+
+/// The transitions of a VTIMEZONE the time zone database does not know (a custom zone,
+/// Outlook's `W. Europe Standard Time`): each onset on the wall clock before it and the
+/// offset from then on, in order, and the offset before the first.
+#[derive(Debug, Default)]
+struct Transitions {
+    onsets: Vec<(i64, i64)>,
+    before: i64,
+}
+
+impl Transitions {
+    /// Reads a VTIMEZONE's STANDARD and DAYLIGHT observances (RFC 5545 §3.6.5), their
+    /// rules expanded over the years 1900 to 2200.
+    fn of(vtimezone: &Component<'_>) -> Transitions {
+        let offset = |c: &Component<'_>, name: &str| {
+            props(c, name)
+                .next()
+                .and_then(|p| parse_offset(p.val.as_str()))
+        };
+        let mut onsets = Vec::new();
+        let mut first: Option<(i64, i64)> = None;
+        for observance in &vtimezone.components {
+            let (Some(to), Some(start)) = (
+                offset(observance, "TZOFFSETTO"),
+                props(observance, "DTSTART")
+                    .next()
+                    .and_then(|p| parse_time(p.val.as_str())),
+            ) else {
+                continue;
+            };
+            let from = offset(observance, "TZOFFSETFROM").unwrap_or(to);
+            if first.is_none_or(|(at, _)| start.0 < at) {
+                first = Some((start.0, from));
+            }
+            let recurs = props(observance, "RRULE").next().is_some()
+                || props(observance, "RDATE").next().is_some();
+            let found = match recurs {
+                true => rule_set(observance)
+                    .and_then(|set| walk(set, YEAR_1900, YEAR_2200, 1_000, false))
+                    .unwrap_or_else(|| vec![start.0]),
+                false => vec![start.0],
+            };
+            onsets.extend(found.into_iter().map(|t| (t, to)));
+        }
+        onsets.sort_unstable();
+        Transitions {
+            before: first.map_or(0, |(_, from)| from),
+            onsets,
+        }
+    }
+
+    /// The offset (seconds east of UTC) at a wall-clock time.
+    fn offset_at(&self, wall: i64) -> i64 {
+        match self.onsets.partition_point(|(onset, _)| *onset <= wall) {
+            0 => self.before,
+            n => self.onsets[n - 1].1,
+        }
+    }
+}
+
+const YEAR_1900: i64 = -2_208_988_800;
+const YEAR_2200: i64 = 7_258_118_400;
+
+/// A UTC offset value (`+0100`, `-0530`, `+013045`) in seconds.
+fn parse_offset(value: &str) -> Option<i64> {
+    let v = value.trim();
+    let sign = match v.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digit = |r: std::ops::Range<usize>| v.get(r)?.parse::<i64>().ok();
+    let seconds = match v.len() {
+        5 => 0,
+        7 => digit(5..7)?,
+        _ => return None,
+    };
+    Some(sign * (digit(1..3)? * 3600 + digit(3..5)? * 60 + seconds))
+}
+
+thread_local! {
+    /// The custom zones of the object being evaluated ([`with_object_zones`]).
+    static OBJECT_ZONES: std::cell::RefCell<Vec<(String, std::sync::Arc<Transitions>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Transitions of the custom zones already read, by the digest of their VTIMEZONE text:
+/// calendars exported by one program repeat one VTIMEZONE in every object.
+static ZONE_CACHE: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<Transitions>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The most custom zones kept in [`ZONE_CACHE`]; past it the cache starts afresh.
+const ZONE_CACHE_SIZE: usize = 256;
+
+/// Runs `work` with the VTIMEZONEs of `root` that the time zone database does not know
+/// in force: a TZID naming one is placed by the object's own rules (RFC 5545 §3.2.19),
+/// not taken as UTC. (Known zones are the database's.)
+pub(crate) fn with_object_zones<T>(root: &Component<'_>, work: impl FnOnce() -> T) -> T {
+    let zones: Vec<(String, std::sync::Arc<Transitions>)> = root
+        .components
+        .iter()
+        .filter(|c| upper_eq(c.name.as_str(), "VTIMEZONE"))
+        .filter_map(|z| {
+            let tzid = props(z, "TZID").next()?.val.as_str().trim().to_owned();
+            if zone_named(&tzid).is_some() {
+                return None;
+            }
+            let key = *blake3::hash(format!("{z:?}").as_bytes()).as_bytes();
+            let mut cache = ZONE_CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= ZONE_CACHE_SIZE {
+                cache.clear();
+            }
+            let transitions = cache
+                .entry(key)
+                .or_insert_with(|| std::sync::Arc::new(Transitions::of(z)))
+                .clone();
+            Some((tzid, transitions))
+        })
+        .collect();
+    if zones.is_empty() {
+        return work();
+    }
+    let previous = OBJECT_ZONES.replace(zones);
+    let result = work();
+    OBJECT_ZONES.set(previous);
+    result
+}
+
+/// The offset a custom zone of the object being evaluated gives a wall-clock time.
+fn object_zone_offset(tzid: &str, wall: i64) -> Option<i64> {
+    let tzid = tzid.trim().trim_matches('"');
+    OBJECT_ZONES.with_borrow(|zones| {
+        zones
+            .iter()
+            .find(|(name, _)| name == tzid)
+            .map(|(_, t)| t.offset_at(wall))
+    })
+}
+
+/// Whether a date-time is in a custom zone of the object being evaluated.
+fn in_object_zone(p: &Property<'_>) -> bool {
+    param(p, "TZID")
+        .is_some_and(|tzid| zone_named(tzid).is_none() && object_zone_offset(tzid, 0).is_some())
 }
 
 pub(crate) fn first_time(c: &Component<'_>, name: &str, zone: Zone) -> Option<(i64, bool)> {
@@ -661,10 +810,11 @@ fn wall_as_utc(values: &str) -> String {
 /// placed in a zone ([`instances`]).
 fn rule_set(c: &Component<'_>) -> Option<rrule::RRuleSet> {
     let start = props(c, "DTSTART").next()?;
-    let floating = is_floating(start);
+    // A custom zone's instances are found on the wall clock too, then placed by its rules.
+    let floating = is_floating(start) || in_object_zone(start);
     let mut text = String::new();
     let line = |p: &Property<'_>, name: &str| {
-        if floating && is_floating(p) {
+        if floating && (is_floating(p) || in_object_zone(p)) {
             return format!("{name}:{}\n", wall_as_utc(p.val.as_str()));
         }
         let params: String = p
@@ -822,6 +972,10 @@ pub(crate) fn instances(
     let start = props(c, "DTSTART").next()?;
     let exact = utc_time(start, zone)?.1;
     let floating = is_floating(start);
+    let custom = match floating {
+        true => None,
+        false => param(start, "TZID").filter(|_| in_object_zone(start)),
+    };
     let set = rule_set(c)?;
     let longest = 400 * DAY; // instances starting this long before the range still count
     let from = range
@@ -833,9 +987,10 @@ pub(crate) fn instances(
     Some(
         found
             .into_iter()
-            .map(|t| match floating {
-                true => wall_to_utc(zone, t),
-                false => t,
+            .map(|t| match (floating, custom) {
+                (true, _) => wall_to_utc(zone, t),
+                (false, Some(tzid)) => t - object_zone_offset(tzid, t).unwrap_or(0),
+                (false, None) => t,
             })
             .filter(|t| !overridden.contains(t))
             .map(|t| (t, exact))
@@ -1011,10 +1166,21 @@ fn satisfies(cf: &CompFilter, c: &Component<'_>, siblings: &[&Component<'_>], zo
     cf.time_range
         .is_none_or(|range| component_in_range(c, siblings, range, zone))
         && cf.props.iter().all(|pf| prop_matches(pf, c, zone))
-        && cf.comps.iter().all(|sub| comp_matches(sub, c, zone))
+        && cf
+            .comps
+            .iter()
+            .all(|sub| comp_matches(sub, c, siblings, zone))
 }
 
-fn comp_matches(cf: &CompFilter, parent: &Component<'_>, zone: Zone) -> bool {
+/// Does `parent` hold a component `cf` matches? `parent_siblings` are the components
+/// beside the parent of its UID (a recurring master's overridden instances), whose
+/// instances are theirs and not the master's.
+fn comp_matches(
+    cf: &CompFilter,
+    parent: &Component<'_>,
+    parent_siblings: &[&Component<'_>],
+    zone: Zone,
+) -> bool {
     let children: Vec<&Component<'_>> = parent
         .components
         .iter()
@@ -1031,7 +1197,8 @@ fn comp_matches(cf: &CompFilter, parent: &Component<'_>, zone: Zone) -> bool {
             ..cf.clone()
         };
         return children.iter().any(|alarm| {
-            alarm_in_range(alarm, parent, range, zone) && satisfies(&rest, alarm, &children, zone)
+            alarm_in_range(alarm, parent, parent_siblings, range, zone)
+                && satisfies(&rest, alarm, &children, zone)
         });
     }
     children.iter().any(|c| satisfies(cf, c, &children, zone))
@@ -1039,10 +1206,13 @@ fn comp_matches(cf: &CompFilter, parent: &Component<'_>, zone: Zone) -> bool {
 
 /// Does an alarm trigger within the range (RFC 4791 §9.9, VALARM)? Triggers are
 /// absolute, or relative to the start (or, with RELATED=END, the end) of each instance
-/// of the component holding the alarm; REPEAT and DURATION add repetitions.
+/// of the component holding the alarm; REPEAT and DURATION add repetitions. An
+/// instance of a recurring parent that one of `parent_siblings` overrides has that
+/// override's alarms, not the parent's (RFC 5545 §3.8.4.4): none, if it has none.
 fn alarm_in_range(
     alarm: &Component<'_>,
     parent: &Component<'_>,
+    parent_siblings: &[&Component<'_>],
     range: TimeRange,
     zone: Zone,
 ) -> bool {
@@ -1094,7 +1264,11 @@ fn alarm_in_range(
                 .saturating_sub(shift.max(0) + repeat * every.abs()),
             end: range.end.saturating_sub(shift.min(0)),
         };
-        instances(parent, widened, &[], zone).unwrap_or_default()
+        let overridden: Vec<i64> = parent_siblings
+            .iter()
+            .filter_map(|s| recurrence_id(s, zone))
+            .collect();
+        instances(parent, widened, &overridden, zone).unwrap_or_default()
     } else {
         vec![start]
     };
@@ -1103,7 +1277,8 @@ fn alarm_in_range(
 
 /// Evaluates the filter against a parsed VCALENDAR, floating times placed in `zone`.
 pub(crate) fn matches(filter: &CompFilter, root: &Component<'_>, zone: Zone) -> bool {
-    upper_eq(root.name.as_str(), "VCALENDAR") && satisfies(filter, root, &[], zone)
+    upper_eq(root.name.as_str(), "VCALENDAR")
+        && with_object_zones(root, || satisfies(filter, root, &[], zone))
 }
 
 #[cfg(test)]
@@ -1259,6 +1434,97 @@ mod tests {
             Some(berlin)
         );
         assert_eq!(zone_named("Mars/Olympus"), None);
+    }
+
+    /// A zone the database does not know, as Outlook exports it: its own rules decide.
+    const OFFICE: &str = "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n\
+        BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n\
+        RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\n\
+        BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+        RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n";
+
+    #[test]
+    fn a_zone_the_database_does_not_know_is_placed_by_the_objects_vtimezone() {
+        let object = |start: &str, rule: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\n{OFFICE}BEGIN:VEVENT\r\nUID:o\r\n\
+                 DTSTART;TZID=W. Europe Standard Time:{start}\r\nDURATION:PT1H\r\n{rule}END:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        // 9:00 in January is 8:00 UTC; in July (summer time) 7:00 UTC.
+        let winter = object("20260105T090000", "");
+        assert!(check(
+            &filter(&range("20260105T080000Z", "20260105T083000Z")),
+            &winter
+        ));
+        assert!(!check(
+            &filter(&range("20260105T090000Z", "20260105T093000Z")),
+            &winter
+        ));
+        let summer = object("20260706T090000", "");
+        assert!(check(
+            &filter(&range("20260706T070000Z", "20260706T073000Z")),
+            &summer
+        ));
+        assert!(!check(
+            &filter(&range("20260706T080000Z", "20260706T083000Z")),
+            &summer
+        ));
+        // A weekly rule stays at 9:00 on the wall clock across the change in March.
+        let weekly = object("20260302T090000", "RRULE:FREQ=WEEKLY;COUNT=6\r\n");
+        assert!(check(
+            &filter(&range("20260302T080000Z", "20260302T083000Z")),
+            &weekly
+        ));
+        assert!(check(
+            &filter(&range("20260330T070000Z", "20260330T073000Z")),
+            &weekly
+        ));
+        assert!(!check(
+            &filter(&range("20260330T080000Z", "20260330T083000Z")),
+            &weekly
+        ));
+        // Outside the evaluation of an object, the zone is unknown again.
+        assert_eq!(object_zone_offset("W. Europe Standard Time", 0), None);
+    }
+
+    #[test]
+    fn an_overridden_instance_without_an_alarm_does_not_match_an_alarm_query() {
+        let alarms = |start: &str, end: &str| {
+            filter(&format!(
+                r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:comp-filter name="VALARM"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:comp-filter>"#
+            ))
+        };
+        // Daily at 9:00 UTC with an alarm 15 minutes before; the third day is moved to
+        // 12:00 and has no alarm.
+        let daily = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART:20260105T090000Z\r\n\
+            DURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=5\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\n\
+            DESCRIPTION:x\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:d\r\n\
+            RECURRENCE-ID:20260107T090000Z\r\nDTSTART:20260107T120000Z\r\nDURATION:PT1H\r\n\
+            END:VEVENT\r\nEND:VCALENDAR\r\n";
+        assert!(check(
+            &alarms("20260106T084000Z", "20260106T085000Z"),
+            daily
+        ));
+        assert!(!check(
+            &alarms("20260107T084000Z", "20260107T085000Z"),
+            daily
+        ));
+        assert!(!check(
+            &alarms("20260107T114000Z", "20260107T115000Z"),
+            daily
+        ));
+        // With its own alarm, the override's alarm fires at its own time.
+        let own = daily.replace(
+            "DTSTART:20260107T120000Z\r\nDURATION:PT1H\r\n",
+            "DTSTART:20260107T120000Z\r\nDURATION:PT1H\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\n\
+             DESCRIPTION:y\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n",
+        );
+        assert!(check(&alarms("20260107T114000Z", "20260107T115000Z"), &own));
+        assert!(!check(
+            &alarms("20260107T084000Z", "20260107T085000Z"),
+            &own
+        ));
     }
 
     #[test]

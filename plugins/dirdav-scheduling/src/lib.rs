@@ -226,6 +226,9 @@ pub(crate) fn default_calendar(store: &dyn Store, user: &str) -> Option<String> 
         .map(|r| r.path)
 }
 
+/// The values of `schedule-calendar-transp` (RFC 6638 §9.1), the default first.
+static TRANSP_CHOICES: [Name; 2] = [cal("opaque"), cal("transparent")];
+
 /// Whether a calendar's events count for free-busy: `schedule-calendar-transp` is
 /// `opaque` unless its `.dav.toml` says `[caldav] schedule-calendar-transp =
 /// "transparent"`.
@@ -274,17 +277,12 @@ impl Plugin for Scheduling {
                 )
                 .not_in_allprop(),
             )
-            .property(LiveProperty::on_collections_of(
+            // Writable by PROPPATCH and MKCALENDAR (RFC 6638 §9.1), kept in `.dav.toml`.
+            .property(LiveProperty::stored_choice(
                 "calendar",
                 cal("schedule-calendar-transp"),
-                |ctx| {
-                    let value = match transparent(ctx.resource) {
-                        true => "transparent",
-                        false => "opaque",
-                    };
-                    Element::new(cal("schedule-calendar-transp"))
-                        .child_element(Element::new(cal(value)))
-                },
+                &["caldav", "schedule-calendar-transp"],
+                &TRANSP_CHOICES,
             ))
             .first_request({
                 let users = self.users.clone();

@@ -132,10 +132,7 @@ pub(crate) async fn create(srv: &Inner, new: NewCollection<'_>) -> Result<(), Da
         match srv.registry.property(&element.name) {
             Some(live) => match live.stored_at {
                 Some(path) => {
-                    let value = element.text();
-                    if let Some(check) = &live.check {
-                        check(&value)?;
-                    }
+                    let value = live.value_of(&element)?;
                     edits.push(Edit::Key {
                         path,
                         value: Some(value),

@@ -102,12 +102,11 @@ pub(crate) async fn proppatch(
                     .condition(CANNOT_MODIFY_PROTECTED))
             }
             Some(live) if resource.is_collection => {
-                let value = set.then(|| element.text());
-                match (&live.check, &value) {
-                    (Some(check), Some(value)) => check(value),
-                    _ => Ok(()),
-                }
-                .map(|()| {
+                let value = match set {
+                    true => live.value_of(&element).map(Some),
+                    false => Ok(None),
+                };
+                value.map(|value| {
                     if let Some(path) = live.stored_at {
                         let lang = value
                             .is_some()
