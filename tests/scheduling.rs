@@ -1227,3 +1227,267 @@ fn an_attendee_address_cannot_forge_a_log_line() {
         "{log:?}"
     );
 }
+
+/// RFC 6638 §3.2.2: deleting a calendar, or moving a meeting out of one, tells the
+/// attendees as deleting each meeting would (CANCEL); an attendee deleting their
+/// calendar declines (REPLY).
+#[test]
+fn deleting_a_calendar_cancels_its_meetings_and_moving_one_out_cancels_it() {
+    let (dir, srv) = server(|_| {});
+    let on_disk = |p: &str| std::fs::read_to_string(dir.path().join("example-data").join(p)).ok();
+    // A meeting moved out of a calendar into a plain folder.
+    let moved = meeting(
+        "moved-1",
+        "mailto:alice@example.com",
+        &["mailto:bob@example.com"],
+        "",
+    );
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/moved.ics", &moved).status,
+        201
+    );
+    assert!(on_disk("bob/calendar/moved-1.ics").is_some());
+    assert_eq!(
+        srv.request("MKCOL", "/alice/archive/")
+            .auth(ALICE.0, ALICE.1)
+            .send()
+            .status,
+        201
+    );
+    let r = srv
+        .request("MOVE", "/alice/calendar/moved.ics")
+        .auth(ALICE.0, ALICE.1)
+        .header("Destination", "/alice/archive/moved.ics")
+        .send();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let copy = on_disk("bob/calendar/moved-1.ics").unwrap();
+    assert!(copy.contains("STATUS:CANCELLED"), "{copy}");
+    assert!(
+        inbox(&srv, BOB)
+            .iter()
+            .any(|m| m.contains("METHOD:CANCEL") && m.contains("moved-1"))
+    );
+
+    // A calendar of alice's holding two meetings with bob, deleted whole.
+    let mk = srv
+        .request("MKCALENDAR", "/alice/projects/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(mk.status, 201, "{}", mk.body);
+    for uid in ["proj-1", "proj-2"] {
+        let m = meeting(
+            uid,
+            "mailto:alice@example.com",
+            &["mailto:bob@example.com"],
+            "",
+        );
+        assert_eq!(
+            put(&srv, ALICE, &format!("/alice/projects/{uid}.ics"), &m).status,
+            201
+        );
+    }
+    let r = srv
+        .request("DELETE", "/alice/projects/")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(r.status, 204, "{}", r.body);
+    for uid in ["proj-1", "proj-2"] {
+        let copy = on_disk(&format!("bob/calendar/{uid}.ics")).unwrap();
+        assert!(copy.contains("STATUS:CANCELLED"), "{uid}: {copy}");
+    }
+
+    // Bob deletes a calendar holding his copy of a meeting of alice's: he declines.
+    let mk = srv
+        .request("MKCALENDAR", "/bob/extra/")
+        .auth(BOB.0, BOB.1)
+        .send();
+    assert_eq!(mk.status, 201, "{}", mk.body);
+    let lunch = meeting(
+        "lunch-1",
+        "mailto:alice@example.com",
+        &["mailto:bob@example.com"],
+        "",
+    );
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/lunch.ics", &lunch).status,
+        201
+    );
+    let r = srv
+        .request("MOVE", "/bob/calendar/lunch-1.ics")
+        .auth(BOB.0, BOB.1)
+        .header("Destination", "/bob/extra/lunch-1.ics")
+        .send();
+    assert_eq!(r.status, 201, "between calendars: {}", r.body);
+    assert!(
+        !on_disk("alice/calendar/lunch.ics")
+            .unwrap()
+            .contains("DECLINED"),
+        "a move between calendars is no answer"
+    );
+    let r = srv
+        .request("DELETE", "/bob/extra/")
+        .auth(BOB.0, BOB.1)
+        .send();
+    assert_eq!(r.status, 204, "{}", r.body);
+    let organizers = on_disk("alice/calendar/lunch.ics")
+        .unwrap()
+        .replace("\r\n ", "");
+    assert!(
+        organizers
+            .contains("PARTSTAT=DECLINED;RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:bob@example.com"),
+        "{organizers}"
+    );
+}
+
+/// RFC 6638 §8.1: `Schedule-Reply: F` on an attendee's DELETE sends no reply; §3.2.9:
+/// after a reply, the attendee's copy says how it went on its ORGANIZER line.
+#[test]
+fn schedule_reply_f_keeps_a_delete_quiet_and_a_reply_records_its_status() {
+    let (dir, srv) = server(|_| {});
+    let on_disk =
+        |p: &str| std::fs::read_to_string(dir.path().join("example-data").join(p)).unwrap();
+    for uid in ["quiet-1", "loud-1"] {
+        let m = meeting(
+            uid,
+            "mailto:alice@example.com",
+            &["mailto:bob@example.com"],
+            "",
+        );
+        assert_eq!(
+            put(&srv, ALICE, &format!("/alice/calendar/{uid}.ics"), &m).status,
+            201
+        );
+    }
+    let r = srv
+        .request("DELETE", "/bob/calendar/quiet-1.ics")
+        .auth(BOB.0, BOB.1)
+        .header("Schedule-Reply", "F")
+        .send();
+    assert_eq!(r.status, 204);
+    assert!(
+        on_disk("alice/calendar/quiet-1.ics")
+            .contains("PARTSTAT=NEEDS-ACTION;RSVP=TRUE;SCHEDULE-STATUS=1.2:mailto:bob")
+    );
+    assert!(inbox(&srv, ALICE).is_empty());
+    let r = srv
+        .request("DELETE", "/bob/calendar/loud-1.ics")
+        .auth(BOB.0, BOB.1)
+        .send();
+    assert_eq!(r.status, 204);
+    assert!(on_disk("alice/calendar/loud-1.ics").contains("PARTSTAT=DECLINED"));
+    assert_eq!(inbox(&srv, ALICE).len(), 1);
+
+    let m = meeting(
+        "answer-1",
+        "mailto:alice@example.com",
+        &["mailto:bob@example.com"],
+        "",
+    );
+    assert_eq!(
+        put(&srv, ALICE, "/alice/calendar/answer-1.ics", &m).status,
+        201
+    );
+    let copy = get(&srv, BOB, "/bob/calendar/answer-1.ics");
+    let accepted = copy.body.replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
+        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob",
+    );
+    let r = put(&srv, BOB, "/bob/calendar/answer-1.ics", &accepted);
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(
+        r.header("etag").is_none(),
+        "his copy changed after the write: {:?}",
+        r.headers
+    );
+    let copy = on_disk("bob/calendar/answer-1.ics").replace("\r\n ", "");
+    assert!(
+        copy.contains("ORGANIZER;SCHEDULE-STATUS=1.2:mailto:alice@example.com"),
+        "{copy}"
+    );
+    let replies = inbox(&srv, ALICE);
+    assert!(
+        replies.iter().all(|m| !m.contains("SCHEDULE-STATUS")),
+        "{replies:?}"
+    );
+}
+
+/// RFC 6638 §3.2.6 and RFC 5546 §3.2.5: an attendee invited to one instance of a
+/// series gets that instance alone; one taken off an instance gets a CANCEL of it and a
+/// copy without it. carol has never signed in: the invitation makes her home, calendar
+/// and inbox (RFC 6638 §3.2.1).
+#[test]
+fn instances_reach_only_their_attendees_and_a_new_user_gets_a_home() {
+    let (dir, srv) = server_with(
+        |data| {
+            let mut users = std::fs::read_to_string(data.join(".htpasswd")).unwrap();
+            users.push_str(&format!("carol:{}\n", bcrypt::hash("carol-pw", 4).unwrap()));
+            std::fs::write(data.join(".htpasswd"), users).unwrap();
+        },
+        "[users.carol]\nemail = \"carol@example.com\"",
+    );
+    let data = dir.path().join("example-data");
+    assert!(!data.join("carol").exists());
+    let series = |bob_in_override: bool| {
+        let bob = match bob_in_override {
+            true => "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob@example.com\r\n",
+            false => "",
+        };
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:weekly-1\r\n\
+             DTSTAMP:20261201T000000Z\r\nDTSTART:20270104T100000Z\r\nDURATION:PT1H\r\n\
+             RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\nORGANIZER:mailto:alice@example.com\r\n\
+             ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob@example.com\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20261201T000000Z\r\nRECURRENCE-ID:20270111T100000Z\r\n\
+             DTSTART:20270111T140000Z\r\nDURATION:PT1H\r\nSUMMARY:Weekly\r\nORGANIZER:mailto:alice@example.com\r\n\
+             {bob}ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:carol@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    let r = put(&srv, ALICE, "/alice/calendar/weekly.ics", &series(true));
+    assert_eq!(r.status, 201, "{}", r.body);
+    // carol's home was made, and she has the one instance she is invited to.
+    let carol = std::fs::read_to_string(data.join("carol/calendar/weekly-1.ics")).unwrap();
+    assert!(carol.contains("RECURRENCE-ID:20270111T100000Z"), "{carol}");
+    assert!(!carol.contains("RRULE"), "{carol}");
+    let carol_inbox: Vec<_> = std::fs::read_dir(data.join("carol/inbox"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".ics")
+        })
+        .collect();
+    assert_eq!(carol_inbox.len(), 1);
+    let bob = std::fs::read_to_string(data.join("bob/calendar/weekly-1.ics")).unwrap();
+    assert!(
+        bob.contains("RRULE") && bob.contains("RECURRENCE-ID"),
+        "{bob}"
+    );
+
+    // Bob taken off the second week: a CANCEL of that week, and his copy without it.
+    let stored = std::fs::read_to_string(data.join("alice/calendar/weekly.ics")).unwrap();
+    let without_bob = stored.replace("\r\n ", "").replace(
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION;SCHEDULE-STATUS=1.2:mailto:bob@example.com\r\nATTENDEE",
+        "ATTENDEE",
+    );
+    assert_ne!(without_bob, stored.replace("\r\n ", ""), "{stored}");
+    let r = put(&srv, ALICE, "/alice/calendar/weekly.ics", &without_bob);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let bob = std::fs::read_to_string(data.join("bob/calendar/weekly-1.ics")).unwrap();
+    assert!(
+        bob.contains("EXDATE:20270111T100000Z") && !bob.contains("RECURRENCE-ID"),
+        "{bob}"
+    );
+    assert!(bob.contains("RRULE") && !bob.contains("CANCELLED"), "{bob}");
+    let cancels: Vec<String> = inbox(&srv, BOB)
+        .into_iter()
+        .filter(|m| m.contains("METHOD:CANCEL"))
+        .collect();
+    assert_eq!(cancels.len(), 1, "{cancels:?}");
+    assert!(
+        cancels[0].contains("RECURRENCE-ID:20270111T100000Z") && !cancels[0].contains("RRULE"),
+        "{}",
+        cancels[0]
+    );
+}

@@ -39,8 +39,21 @@ check("time-range query over the demo calendar (recurring, floating, cancelled e
 
 december = cal.search(start=datetime.datetime(2026, 12, 4, tzinfo=utc),
                       end=datetime.datetime(2026, 12, 5, tzinfo=utc), event=True, expand=False)
-check("an overridden instance is found on its new day",
-      [str(e.icalendar_component.get("summary")) for e in december] == ["Team stand-up"])
+check("a moved meeting is found on its day, and the instance it replaces (EXDATE) is not",
+      [str(e.icalendar_component.get("summary")) for e in december]
+      == ["Team stand-up (moved: all-hands at 9:30)"])
+# bob's football training has an overridden instance (RECURRENCE-ID in the same object):
+# found at its new time (18:00 Berlin, 17:00 UTC), not at the old one.
+bob = caldav.DAVClient(url=base + "/", username="bob", password="builder")
+football = bob.calendar(url=base + "/bob/calendar/")
+early = football.search(start=datetime.datetime(2026, 11, 19, 17, tzinfo=utc),
+                        end=datetime.datetime(2026, 11, 19, 17, 30, tzinfo=utc), event=True, expand=True)
+check("an overridden instance is found at its new time",
+      [str(e.icalendar_component.get("summary")) for e in early] == ["Football training (early kick-off)"],
+      [str(e.icalendar_component.get("summary")) for e in early])
+late = football.search(start=datetime.datetime(2026, 11, 19, 18, 10, tzinfo=utc),
+                       end=datetime.datetime(2026, 11, 19, 18, 50, tzinfo=utc), event=True, expand=True)
+check("and not at the time it replaced", late == [], late)
 christmas = cal.search(start=datetime.datetime(2026, 11, 25, 0, tzinfo=utc),
                        end=datetime.datetime(2026, 11, 25, 23, tzinfo=utc), event=True, expand=False)
 check("an excluded instance (EXDATE) is not found",

@@ -2,7 +2,8 @@
 # Real client libraries against the built binary, in a private virtualenv:
 # python-caldav (PyPI `caldav`) with our script and its own functional test suite
 # (scheduling tests included), caldav-server-tester, which probes what a server
-# supports (scheduling with a second account), and vdirsyncer, syncing an address book both ways. Serves a fresh copy of example-data. Fails on any failed python-caldav
+# supports (scheduling with a second account), vdirsyncer, syncing an address book
+# both ways, and calcurse (tests/clients/calcurse.sh). Serves a fresh copy of example-data. Fails on any failed python-caldav
 # check and on any feature the tester finds "broken"; features it finds unsupported
 # are printed (they are the known gaps, listed in the project notes).
 #
@@ -86,3 +87,7 @@ EOF
 
 mkdir -p "$work/vdirsyncer"
 "$work/venv/bin/python" tests/clients/vdirsyncer_roundtrip.py "http://127.0.0.1:$port" "$work/venv/bin/vdirsyncer" "$work/vdirsyncer"
+
+# calcurse, on its own fresh copy of the demo tree; its script needs httplib2.
+"$work/venv/bin/pip" install -q --disable-pip-version-check httplib2
+PYTHON="$work/venv/bin/python" bash tests/clients/calcurse.sh "$bin"

@@ -170,6 +170,10 @@ impl Store for Scoped {
         Some(Arc::new(Scoped::new(self.inner.clone(), Some(user))))
     }
 
+    fn welcome(&self, user: Principal) -> BoxFuture<'_, Result<(), DavError>> {
+        Store::welcome(&*self.inner, user)
+    }
+
     fn request(
         &self,
         mut request: dirdav_plugin::http::Request<dirdav_plugin::Body>,

@@ -1082,7 +1082,7 @@ impl Inner {
         }
         let principal = parts.extensions.get::<Principal>().cloned();
         if let Some(p) = &principal {
-            self.welcome(p).await?;
+            self.greet(p).await?;
         }
         let mut ctx = Ctx {
             parts,
@@ -1215,7 +1215,7 @@ impl Inner {
     }
 
     /// Runs the first-request hooks for a principal not seen before in this process.
-    async fn welcome(self: &Arc<Self>, principal: &Principal) -> Result<(), DavError> {
+    async fn greet(self: &Arc<Self>, principal: &Principal) -> Result<(), DavError> {
         if self.registry.first_request.is_empty()
             || self
                 .welcomed
@@ -1724,6 +1724,15 @@ impl Store for Inner {
     fn acting_for(&self, user: Principal) -> Option<Arc<dyn Store>> {
         let me = self.me.upgrade()?;
         Some(Arc::new(crate::scoped::Scoped::new(me, Some(user))))
+    }
+
+    fn welcome(&self, user: Principal) -> BoxFuture<'_, Result<(), DavError>> {
+        Box::pin(async move {
+            match self.me.upgrade() {
+                Some(me) => me.greet(&user).await,
+                None => Err(DavError::internal("the server is stopping")),
+            }
+        })
     }
 
     fn request(&self, request: http::Request<axum::body::Body>) -> BoxFuture<'_, Response> {

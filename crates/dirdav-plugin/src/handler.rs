@@ -289,6 +289,11 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
     /// `None` only while the server is being dropped.
     fn acting_for(&self, user: Principal) -> Option<Arc<dyn Store>>;
 
+    /// Makes ready what a user's first request would (the first-request hooks: their
+    /// home, calendar, address book, inbox), if this process has not yet: for what the
+    /// server delivers to a user who has never signed in (an invitation).
+    fn welcome(&self, user: Principal) -> BoxFuture<'_, Result<(), DavError>>;
+
     /// Creates an empty file, as a PUT of no bytes would (the write checks of its
     /// folder run; observers hear `method`): LOCK on an unmapped URL (RFC 4918 §7.3).
     /// Fails with 405 when something exists there, 409 without a parent folder, 403

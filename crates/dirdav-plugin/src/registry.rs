@@ -414,10 +414,13 @@ pub struct WriteEvent {
 /// DELETE of a file in a collection of the hook's kind, with the bytes before and after.
 #[allow(missing_debug_implementations)] // the store has no useful Debug
 pub struct ItemChange {
-    /// `PUT` or `DELETE`.
+    /// `PUT` or `DELETE`; `DELETE` too for each item of a collection deleted, and for an
+    /// item moved out into a collection of another kind (`path` is where it was).
     pub method: Method,
     /// The item's decoded path.
     pub path: String,
+    /// The headers of the request that made the change (`Schedule-Reply`, say).
+    pub headers: http::HeaderMap,
     /// What it held before, if it existed.
     pub before: Option<bytes::Bytes>,
     /// What it holds now; `None` once deleted.

@@ -119,10 +119,26 @@ pub(crate) async fn on_change(
         .iter()
         .find(|a| users.resolve(&a.address, store).as_deref() == Some(owner.as_str()))
     {
+        // `Schedule-Reply: F` on an attendee's DELETE: the client tells the organizer
+        // itself, or not at all (RFC 6638 §8.1).
+        let quiet = after.is_none()
+            && change
+                .headers
+                .get("schedule-reply")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("F"));
+        if quiet {
+            return;
+        }
         let me = me.address.clone();
-        scheduler
+        let status = scheduler
             .as_attendee(&me, before.as_ref(), after.as_ref())
             .await;
+        if let (Some(status), Some(after)) = (status, &after) {
+            scheduler
+                .record_reply(&owner, &change.path, after, status)
+                .await;
+        }
     }
 }
 
@@ -185,17 +201,27 @@ impl Scheduler<'_> {
                     .iter()
                     .filter(|a| told.iter().any(|t| same_address(t, a)))
                 {
+                    // Each attendee gets the instances they are invited to.
+                    let theirs = message.only_for(address);
                     let status = self
-                        .send(&now.organizer, address, Method::Request, &message)
+                        .send(&now.organizer, address, Method::Request, &theirs)
                         .await;
                     statuses.push((address.clone(), status));
                 }
                 if let Some(was) = was {
+                    // Taken off some instances but not the meeting: a CANCEL of those.
+                    for address in &current {
+                        if let Some(cancel) = now.instances_cancelled_for(was, address) {
+                            self.send(&now.organizer, address, Method::Cancel, &cancel)
+                                .await;
+                        }
+                    }
                     let mut cancelled = was.clone();
                     cancelled.cancel();
                     for address in scheduled(was) {
                         if !current.iter().any(|a| same_address(a, &address)) {
-                            self.send(&was.organizer, &address, Method::Cancel, &cancelled)
+                            let theirs = cancelled.only_for(&address);
+                            self.send(&was.organizer, &address, Method::Cancel, &theirs)
                                 .await;
                         }
                     }
@@ -209,8 +235,14 @@ impl Scheduler<'_> {
                 let mut cancelled = after.unwrap_or(was).clone();
                 cancelled.cancel();
                 for address in scheduled(was) {
-                    self.send(&was.organizer, &address, Method::Cancel, &cancelled)
+                    let theirs = cancelled.only_for(&address);
+                    let status = self
+                        .send(&was.organizer, &address, Method::Cancel, &theirs)
                         .await;
+                    // A copy kept as cancelled says how each CANCEL went (§3.2.9).
+                    if after.is_some() {
+                        statuses.push((address.clone(), status));
+                    }
                 }
             }
         }
@@ -240,26 +272,55 @@ impl Scheduler<'_> {
         }
     }
 
+    /// Writes how the reply went on the ORGANIZER line of the attendee's copy
+    /// (`SCHEDULE-STATUS`, RFC 6638 §3.2.9), unless it says so already or changed
+    /// meanwhile (`If-Match`).
+    async fn record_reply(&self, owner: &str, path: &str, stored: &Object, status: &str) {
+        let mut updated = stored.clone();
+        updated.set_organizer_param("SCHEDULE-STATUS", status);
+        if updated.lines == stored.lines {
+            return;
+        }
+        let Some(mine) = self.store.acting_for(Principal { name: owner.into() }) else {
+            return;
+        };
+        let Some(etag) = mine.resource(path).and_then(|r| r.etag) else {
+            return;
+        };
+        let href = mine.href_of(path, false);
+        if let Err(e) = put(&*mine, &href, updated.text(None), Some(("if-match", &etag))).await {
+            tracing::info!(%path, error = %e, "the attendee's copy changed before its schedule status was written");
+        }
+    }
+
     /// An attendee changed their answer (or deleted their copy, which declines):
-    /// REPLY to the organizer.
-    async fn as_attendee(&self, me: &str, before: Option<&Object>, after: Option<&Object>) {
+    /// REPLY to the organizer. Returns how it went (`SCHEDULE-STATUS`), when sent.
+    async fn as_attendee(
+        &self,
+        me: &str,
+        before: Option<&Object>,
+        after: Option<&Object>,
+    ) -> Option<&'static str> {
         let (answer, object) = match (before, after) {
             (Some(was), Some(now)) => {
                 let (Some(old), Some(new)) = (was.partstat_of(me), now.partstat_of(me)) else {
-                    return;
+                    return None;
                 };
                 if old == new {
-                    return;
+                    return None;
                 }
                 (new.to_owned(), now.clone())
             }
             (Some(was), None) if !was.cancelled => ("DECLINED".to_owned(), was.clone()),
-            _ => return,
+            _ => return None,
         };
         let mut reply = object.reply_from(me);
         reply.set_partstat(me, &answer);
-        self.send(me, &object.organizer, Method::Reply, &reply)
-            .await;
+        reply.drop_organizer_param("SCHEDULE-STATUS");
+        Some(
+            self.send(me, &object.organizer, Method::Reply, &reply)
+                .await,
+        )
     }
 
     /// Delivers a message: into a local user's inbox and calendar, or by mail. Returns
@@ -329,6 +390,12 @@ impl Scheduler<'_> {
         object: &Object,
     ) -> Result<(), Refusal> {
         let failed = |e: String| Refusal::Failed(e);
+        // A user who has never signed in gets their home, calendar and inbox now, as
+        // at their first request, so that the invitation lands in both.
+        self.store
+            .welcome(Principal { name: user.into() })
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let theirs = self
             .store
             .acting_for(Principal { name: user.into() })
@@ -406,7 +473,11 @@ impl Scheduler<'_> {
                 .await
             }
             (Method::Cancel, Some((href, Some(mut current)))) => {
-                current.cancel();
+                // A CANCEL of single instances takes those out; of the series, all.
+                match (object.instances_only(), current.instances_only()) {
+                    (Some(ids), None) => current.remove_instances(&ids),
+                    _ => current.cancel(),
+                }
                 put(theirs, &href, current.text(None), None).await
             }
             (Method::Reply, Some((href, Some(mut current)))) => {

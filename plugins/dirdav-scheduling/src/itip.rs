@@ -315,6 +315,186 @@ impl Object {
         self.cancelled = true;
     }
 
+    /// The scheduling components (VEVENT, VTODO, VJOURNAL) of the object: the lines
+    /// each spans (BEGIN to END), and its RECURRENCE-ID line (`None` for the master).
+    fn components(&self) -> Vec<(std::ops::Range<usize>, Option<String>)> {
+        let mut found = Vec::new();
+        let mut depth = 0usize;
+        let mut start: Option<(usize, Option<String>)> = None;
+        for (i, line) in self.lines.iter().enumerate() {
+            let upper = line.to_ascii_uppercase();
+            if upper.starts_with("BEGIN:") {
+                depth += 1;
+                let scheduling = ["VEVENT", "VTODO", "VJOURNAL"]
+                    .iter()
+                    .any(|k| upper.strip_prefix("BEGIN:") == Some(k));
+                if depth == 2 && scheduling {
+                    start = Some((i, None));
+                }
+            } else if upper.starts_with("END:") {
+                if depth == 2
+                    && let Some((from, id)) = start.take()
+                {
+                    found.push((from..i + 1, id));
+                }
+                depth = depth.saturating_sub(1);
+            } else if depth == 2
+                && let Some((_, id)) = start.as_mut()
+                && name_of(line).eq_ignore_ascii_case("RECURRENCE-ID")
+            {
+                *id = Some(line.clone());
+            }
+        }
+        found
+    }
+
+    /// Whether the lines name `address` as an attendee.
+    fn invites(lines: &[String], address: &str) -> bool {
+        lines.iter().any(|l| {
+            name_of(l).eq_ignore_ascii_case("ATTENDEE") && same_address(value_of_line(l), address)
+        })
+    }
+
+    /// The object as one attendee is sent it (RFC 6638 §3.2.6): only the components
+    /// that invite them, and, when they are invited to the series, an EXDATE on it for
+    /// each overridden instance they are not invited to.
+    pub(crate) fn only_for(&self, address: &str) -> Object {
+        let components = self.components();
+        let excluded: Vec<&(std::ops::Range<usize>, Option<String>)> = components
+            .iter()
+            .filter(|(range, _)| !Self::invites(&self.lines[range.clone()], address))
+            .collect();
+        if excluded.is_empty() || excluded.len() == components.len() {
+            return self.clone();
+        }
+        let master_kept = components
+            .iter()
+            .any(|(range, id)| id.is_none() && !excluded.iter().any(|(r, _)| r == range));
+        let exdates: Vec<String> = match master_kept {
+            true => excluded
+                .iter()
+                .filter_map(|(_, id)| id.as_deref().map(exdate_of))
+                .collect(),
+            false => Vec::new(),
+        };
+        let mut object = self.clone();
+        object.lines = Vec::with_capacity(self.lines.len());
+        for (i, line) in self.lines.iter().enumerate() {
+            if excluded.iter().any(|(range, _)| range.contains(&i)) {
+                continue;
+            }
+            object.lines.push(line.clone());
+            let master_begins = components
+                .iter()
+                .any(|(range, id)| id.is_none() && range.start == i);
+            if master_begins {
+                object.lines.extend(exdates.iter().cloned());
+            }
+        }
+        object
+    }
+
+    /// The instances `address` was invited to in `was` and is not in `self`, while the
+    /// component stays (the organizer took them off one occurrence): those components
+    /// of `was`, cancelled, as a CANCEL for those instances alone (RFC 5546 §3.2.5).
+    /// `None` when there are none, or when it is the series they were taken off.
+    pub(crate) fn instances_cancelled_for(&self, was: &Object, address: &str) -> Option<Object> {
+        let now = self.components();
+        let then = was.components();
+        let gone: Vec<std::ops::Range<usize>> = then
+            .iter()
+            .filter(|(range, id)| {
+                id.is_some()
+                    && Self::invites(&was.lines[range.clone()], address)
+                    && now.iter().any(|(r, other)| {
+                        same_instance(other.as_deref(), id.as_deref())
+                            && !Self::invites(&self.lines[r.clone()], address)
+                    })
+            })
+            .map(|(range, _)| range.clone())
+            .collect();
+        if gone.is_empty() {
+            return None;
+        }
+        let mut cancel = was.clone();
+        cancel.lines = was
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                !then
+                    .iter()
+                    .any(|(range, _)| range.contains(i) && !gone.contains(range))
+            })
+            .map(|(_, l)| l.clone())
+            .collect();
+        cancel.cancel();
+        Some(cancel)
+    }
+
+    /// The RECURRENCE-ID lines of the instances this object is about, when it is about
+    /// single instances only (a per-instance CANCEL): `None` when it holds the series.
+    pub(crate) fn instances_only(&self) -> Option<Vec<String>> {
+        let ids: Option<Vec<String>> = self.components().into_iter().map(|(_, id)| id).collect();
+        ids.filter(|ids| !ids.is_empty())
+    }
+
+    /// Takes the instances `ids` (RECURRENCE-ID lines) out of this copy: their
+    /// overriding components go, and the series gets an EXDATE for each.
+    pub(crate) fn remove_instances(&mut self, ids: &[String]) {
+        let components = self.components();
+        let exdates: Vec<String> = ids
+            .iter()
+            .map(|id| exdate_of(id))
+            .filter(|exdate| !self.lines.contains(exdate))
+            .collect();
+        let mut lines = Vec::with_capacity(self.lines.len() + exdates.len());
+        for (i, line) in self.lines.iter().enumerate() {
+            let dropped = components.iter().any(|(range, id)| {
+                range.contains(&i)
+                    && ids
+                        .iter()
+                        .any(|x| same_instance(id.as_deref(), Some(x.as_str())))
+            });
+            if dropped {
+                continue;
+            }
+            lines.push(line.clone());
+            if components
+                .iter()
+                .any(|(range, id)| id.is_none() && range.start == i)
+            {
+                lines.extend(exdates.iter().cloned());
+            }
+        }
+        self.lines = lines;
+    }
+
+    /// Removes a parameter from every ORGANIZER line (the attendee copy's
+    /// `SCHEDULE-STATUS`, which is not sent in a reply).
+    pub(crate) fn drop_organizer_param(&mut self, key: &str) {
+        let prefix = format!("{}=", key.to_ascii_uppercase());
+        for line in &mut self.lines {
+            if name_of(line).eq_ignore_ascii_case("ORGANIZER") {
+                let (pieces, value) = split_line(line);
+                let kept: Vec<&str> = pieces
+                    .into_iter()
+                    .filter(|p| !p.to_ascii_uppercase().starts_with(&prefix))
+                    .collect();
+                *line = format!("{}:{}", kept.join(";"), value);
+            }
+        }
+    }
+
+    /// Sets a parameter of the ORGANIZER line on every component.
+    pub(crate) fn set_organizer_param(&mut self, key: &str, value: &str) {
+        for line in &mut self.lines {
+            if name_of(line).eq_ignore_ascii_case("ORGANIZER") {
+                *line = with_param(line, key, value);
+            }
+        }
+    }
+
     /// A reply from one attendee (RFC 5546 §3.2.3): the object with that attendee's
     /// ATTENDEE line alone.
     pub(crate) fn reply_from(&self, address: &str) -> Object {
@@ -327,6 +507,32 @@ impl Object {
             .attendees
             .retain(|a| same_address(&a.address, address));
         reply
+    }
+}
+
+/// The EXDATE excluding the instance a RECURRENCE-ID line names (its TZID and VALUE
+/// kept, a RANGE dropped).
+fn exdate_of(recurrence_id: &str) -> String {
+    let (pieces, value) = split_line(recurrence_id);
+    let params: Vec<&str> = pieces
+        .iter()
+        .skip(1)
+        .filter(|p| !p.to_ascii_uppercase().starts_with("RANGE="))
+        .copied()
+        .collect();
+    match params.is_empty() {
+        true => format!("EXDATE:{}", value.trim()),
+        false => format!("EXDATE;{}:{}", params.join(";"), value.trim()),
+    }
+}
+
+/// Whether two RECURRENCE-ID lines (or none: the series) name the same instance: by
+/// value, as clients write the parameters in any order.
+fn same_instance(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => value_of_line(a).trim() == value_of_line(b).trim(),
+        _ => false,
     }
 }
 
@@ -417,5 +623,72 @@ mod tests {
             "{text}"
         );
         assert!(Object::read(text.as_bytes()).unwrap().cancelled);
+    }
+
+    /// A weekly meeting with bob, and carol invited to the second week only.
+    const SERIES: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n\
+        UID:s\r\nDTSTART:20261207T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly\r\n\
+        ORGANIZER:mailto:alice@example.com\r\nATTENDEE:mailto:bob@example.com\r\n\
+        BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:s\r\nRECURRENCE-ID:20261214T100000Z\r\nDTSTART:20261214T110000Z\r\n\
+        SUMMARY:Weekly\r\nORGANIZER:mailto:alice@example.com\r\nATTENDEE:mailto:bob@example.com\r\n\
+        ATTENDEE:mailto:carol@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn an_attendee_is_sent_the_instances_they_are_invited_to() {
+        let o = Object::read(SERIES.as_bytes()).unwrap();
+        // bob is in every component: all of it.
+        assert_eq!(o.only_for("mailto:bob@example.com"), o);
+        // carol only the second week's, without the series.
+        let carol = o.only_for("mailto:carol@example.com").text(None);
+        assert!(
+            !carol.contains("RRULE") && carol.contains("RECURRENCE-ID:20261214T100000Z"),
+            "{carol}"
+        );
+        assert_eq!(carol.matches("BEGIN:VEVENT").count(), 1, "{carol}");
+        // bob taken off the second week: his copy gets the series with that week
+        // excluded, and a CANCEL of that week alone.
+        let without = SERIES.replacen(
+            "ATTENDEE:mailto:bob@example.com\r\nATTENDEE:mailto:carol",
+            "ATTENDEE:mailto:carol",
+            1,
+        );
+        let now = Object::read(without.as_bytes()).unwrap();
+        let bob = now.only_for("mailto:bob@example.com").text(None);
+        assert!(
+            bob.contains("BEGIN:VEVENT\r\nEXDATE:20261214T100000Z\r\n"),
+            "{bob}"
+        );
+        assert_eq!(bob.matches("BEGIN:VEVENT").count(), 1, "{bob}");
+        let cancel = now
+            .instances_cancelled_for(&o, "mailto:bob@example.com")
+            .unwrap();
+        assert_eq!(
+            cancel.instances_only(),
+            Some(vec!["RECURRENCE-ID:20261214T100000Z".to_owned()])
+        );
+        assert!(cancel.text(None).contains("STATUS:CANCELLED"));
+        assert!(
+            now.instances_cancelled_for(&o, "mailto:carol@example.com")
+                .is_none()
+        );
+        assert!(o.instances_only().is_none());
+        // Applied to bob's old copy, only that week goes.
+        let mut copy = o;
+        copy.remove_instances(&cancel.instances_only().unwrap());
+        let text = copy.text(None);
+        assert!(
+            text.contains("EXDATE:20261214T100000Z") && !text.contains("RECURRENCE-ID"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RRULE") && !text.contains("CANCELLED"),
+            "{text}"
+        );
+        copy.set_organizer_param("SCHEDULE-STATUS", "1.2");
+        assert!(
+            copy.text(None)
+                .contains("ORGANIZER;SCHEDULE-STATUS=1.2:mailto:alice")
+        );
     }
 }

@@ -62,7 +62,7 @@ pub(crate) async fn copy_move(
         ));
     };
 
-    let _guard = srv.locks.tree().await;
+    let guard = srv.locks.tree().await;
     let (source, existing) = {
         let index = srv.index();
         if !index.is_dir(dest_parent) {
@@ -163,6 +163,31 @@ pub(crate) async fn copy_move(
             store: srv.as_ref(),
         })?;
     }
+    // An item moved out of a collection into one of another kind leaves the first as a
+    // DELETE would, for the hooks of its kind (a meeting moved out of a calendar is
+    // cancelled, RFC 6638 §3.2.2).
+    let moved_out = match (is_move, source.is_collection) {
+        (true, false) => {
+            let (from_kind, to_kind) = {
+                let index = srv.index();
+                let kind_of = |key: &str| index.dir(key).and_then(|d| d.config.kind.clone());
+                let from = split(&source.path).and_then(|(p, _)| kind_of(p));
+                (from, kind_of(dest_parent))
+            };
+            let hooks = match from_kind == to_kind {
+                true => Vec::new(),
+                false => srv.registry.item_hooks_for(from_kind.as_deref()),
+            };
+            match hooks.is_empty() {
+                true => None,
+                false => dirdav_plugin::Store::read(&**srv, &source.path)
+                    .await
+                    .ok()
+                    .map(|bytes| (bytes, hooks)),
+            }
+        }
+        _ => None,
+    };
     let src_path = srv.fs_path(&source.path);
     let dest_path = srv.fs_path(&dest_key);
     let src_is_dir = source.is_collection;
@@ -266,6 +291,11 @@ pub(crate) async fn copy_move(
         }
     }
     srv.notify(ctx, Some(dest_key.clone()), changed);
+    drop(guard);
+    if let Some((bytes, hooks)) = moved_out {
+        let method = dirdav_plugin::http::Method::DELETE;
+        super::run_hooks_at(srv, ctx, &hooks, method, &source.path, Some(bytes), None).await;
+    }
     let mut response = Response::new(Body::empty());
     *response.status_mut() = if existing.is_some() {
         StatusCode::NO_CONTENT

@@ -45,6 +45,12 @@ pub(crate) async fn delete(
         true => None,
         false => dirdav_plugin::Store::read(&**srv, &ctx.key).await.ok(),
     };
+    // Deleting a collection deletes each item in it, as far as the items' hooks are
+    // concerned (RFC 6638 §3.2.2: a deleted calendar cancels its meetings).
+    let items_below = match current.is_collection {
+        true => super::hooked_items_below(srv, &ctx.key).await,
+        false => Vec::new(),
+    };
     let fs_path = srv.fs_path(&ctx.key);
     let is_dir = current.is_collection;
     let (root, parent, item) = (srv.root_dir.clone(), parent_key.to_owned(), name.to_owned());
@@ -65,6 +71,10 @@ pub(crate) async fn delete(
     drop(guard);
     if !hooks.is_empty() {
         super::run_item_hooks(srv, ctx, hooks, before, None).await;
+    }
+    for (item, bytes, hooks) in items_below {
+        let method = ctx.method().clone();
+        super::run_hooks_at(srv, ctx, &hooks, method, &item, Some(bytes), None).await;
     }
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;

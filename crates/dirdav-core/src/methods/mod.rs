@@ -266,10 +266,26 @@ pub(crate) async fn run_item_hooks(
     before: Option<bytes::Bytes>,
     after: Option<bytes::Bytes>,
 ) {
+    let method = ctx.method().clone();
+    run_hooks_at(srv, ctx, &hooks, method, &ctx.key, before, after).await;
+}
+
+/// [`run_item_hooks`] for an item other than the request's own (an item of a deleted
+/// collection, one moved away), as `method`.
+pub(crate) async fn run_hooks_at(
+    srv: &std::sync::Arc<Inner>,
+    ctx: &Ctx,
+    hooks: &[dirdav_plugin::ItemHook],
+    method: dirdav_plugin::http::Method,
+    path: &str,
+    before: Option<bytes::Bytes>,
+    after: Option<bytes::Bytes>,
+) {
     for hook in hooks {
         hook(dirdav_plugin::ItemChange {
-            method: ctx.method().clone(),
-            path: ctx.key.clone(),
+            method: method.clone(),
+            path: path.to_owned(),
+            headers: ctx.parts.headers.clone(),
             before: before.clone(),
             after: after.clone(),
             principal: ctx.principal.clone(),
@@ -278,4 +294,54 @@ pub(crate) async fn run_item_hooks(
         })
         .await;
     }
+}
+
+/// The most items of a deleted collection whose hooks are run (scheduling's CANCEL and
+/// REPLY for each meeting of a deleted calendar), and the most bytes of them held
+/// while it is deleted: past either, the rest are deleted without their hooks (logged).
+const HOOKED_ITEMS: usize = 10_000;
+const HOOKED_BYTES: u64 = 32 << 20;
+
+/// The items below a collection about to be deleted whose kind has item hooks, with
+/// their bytes and their hooks, within [`HOOKED_ITEMS`] and [`HOOKED_BYTES`].
+pub(crate) async fn hooked_items_below(
+    srv: &std::sync::Arc<Inner>,
+    key: &str,
+) -> Vec<(String, bytes::Bytes, Vec<dirdav_plugin::ItemHook>)> {
+    if srv.registry.item_hooks.is_empty() {
+        return Vec::new();
+    }
+    let wanted: Vec<(String, u64, Vec<dirdav_plugin::ItemHook>)> = {
+        let index = srv.index();
+        let mut wanted = Vec::new();
+        for (item, entry) in index.subtree(key) {
+            let crate::index::Entry::File(file) = entry else {
+                continue;
+            };
+            let Some((parent, _)) = crate::path::split(item) else {
+                continue;
+            };
+            let kind = index.dir(parent).and_then(|d| d.config.kind.clone());
+            let hooks = srv.registry.item_hooks_for(kind.as_deref());
+            if !hooks.is_empty() {
+                wanted.push((item.clone(), file.size, hooks));
+            }
+        }
+        wanted
+    };
+    let mut found = Vec::new();
+    let mut bytes_held = 0u64;
+    let total = wanted.len();
+    for (item, size, hooks) in wanted {
+        if found.len() >= HOOKED_ITEMS || bytes_held + size > HOOKED_BYTES {
+            tracing::warn!(collection = %key, items = total, hooked = found.len(),
+                "a deleted collection holds more items than their hooks are run for; the rest are deleted without them");
+            break;
+        }
+        if let Ok(bytes) = dirdav_plugin::Store::read(&**srv, &item).await {
+            bytes_held += bytes.len() as u64;
+            found.push((item, bytes, hooks));
+        }
+    }
+    found
 }
