@@ -37,6 +37,9 @@ EXPECT = [
     (r"curl -u bob:builder .*/shared/notes\.txt", ["Buy milk"]),
     (r"dns-records", ["_caldavs._tcp.example.com", "dav.example.com"]),
     (r"doctor", ["ok"]),
+    (r"git -C ~/dav log", ["carol: "]),
+    (r"dave:dormouse", ["207"]),
+    (r"dirdav user list --root ~/dav", ["carol\ndave\n"]),
 ]
 SKIP = [(r"^cargo test --workspace\b", "CI runs the tests as a step of their own")]
 SERVER = re.compile(r"(^|\s)(cargo run --|dirdav) serve\b")

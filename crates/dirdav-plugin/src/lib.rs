@@ -9,6 +9,7 @@ mod multistatus;
 pub mod path;
 mod registry;
 mod resource;
+mod users;
 
 pub use axum_core::body::Body;
 pub use bytes::Bytes;
@@ -31,3 +32,4 @@ pub use registry::{
 pub use resource::{
     CollectionConfig, DeadLoader, Fields, Principal, Resource, Summary, Tls, media_essence,
 };
+pub use users::KnownUsers;

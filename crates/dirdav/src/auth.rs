@@ -255,11 +255,107 @@ impl Throttle {
     }
 }
 
+/// What identifies a version of a file without reading it: its modification time, size
+/// and inode (an editor that renames a new file into place changes the inode).
+type Stamp = (Option<std::time::SystemTime>, u64, u64);
+
+fn stamp_of(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.modified().ok(), meta.len(), inode))
+}
+
+/// The htpasswd file a running server reads: re-read when it changes (`dirdav user`,
+/// an editor, `htpasswd -B`) or on SIGHUP, so that users and passwords take effect
+/// without a restart. The names it holds, with those of `[users]`, are the server's
+/// [`KnownUsers`](dirdav_plugin::KnownUsers), which the plugins share.
+#[derive(Debug)]
+pub(crate) struct UsersFile {
+    path: std::path::PathBuf,
+    current: std::sync::RwLock<Arc<Htpasswd>>,
+    stamp: Mutex<Option<Stamp>>,
+    /// The users of `[users]` in the settings: known whatever the file says.
+    configured: std::collections::BTreeSet<String>,
+    known: dirdav_plugin::KnownUsers,
+}
+
+impl UsersFile {
+    /// Reads the file, and makes its names (and `configured`) the known users.
+    pub(crate) fn open(
+        path: &Path,
+        configured: std::collections::BTreeSet<String>,
+        known: dirdav_plugin::KnownUsers,
+    ) -> Result<UsersFile, HtpasswdError> {
+        let stamp = stamp_of(path);
+        let users = Htpasswd::load(path)?;
+        known.replace(users.names().into_iter().chain(configured.iter().cloned()));
+        Ok(UsersFile {
+            path: path.to_owned(),
+            current: std::sync::RwLock::new(Arc::new(users)),
+            stamp: Mutex::new(stamp),
+            configured,
+            known,
+        })
+    }
+
+    /// The users and passwords as last read.
+    pub(crate) fn current(&self) -> Arc<Htpasswd> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the file again when it changed since last read (always when `forced`),
+    /// logging who was added and removed; a file that cannot be read leaves the users
+    /// as they were. Returns whether the users were replaced.
+    pub(crate) fn reload(&self, forced: bool) -> bool {
+        let stamp = stamp_of(&self.path);
+        {
+            let mut seen = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
+            if !forced && *seen == stamp {
+                return false;
+            }
+            *seen = stamp;
+        }
+        let users = match Htpasswd::load(&self.path) {
+            Ok(users) => users,
+            Err(e) => {
+                tracing::error!(error = %e, "users not reloaded; the old ones stay");
+                return false;
+            }
+        };
+        let before = self.current().names();
+        let now = users.names();
+        let added: Vec<&String> = now.iter().filter(|n| !before.contains(n)).collect();
+        let removed: Vec<&String> = before.iter().filter(|n| !now.contains(n)).collect();
+        tracing::info!(
+            htpasswd = %self.path.display(),
+            users = users.len(),
+            added = ?added,
+            removed = ?removed,
+            "users reloaded"
+        );
+        self.known
+            .replace(now.iter().cloned().chain(self.configured.iter().cloned()));
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
+        true
+    }
+}
+
 /// State of the authentication layer.
 #[derive(Clone, Debug)]
 pub(crate) struct Auth {
     /// The htpasswd users; `None` when users come from a proxy only.
-    pub(crate) users: Option<Arc<Htpasswd>>,
+    pub(crate) users: Option<Arc<UsersFile>>,
     pub(crate) realm: HeaderValue,
     pub(crate) dav_header: HeaderValue,
     /// `<base path>/.well-known/`, answered without credentials.
@@ -274,7 +370,7 @@ pub(crate) struct Auth {
     /// `--trust-proxy-user`: the header a trusted proxy names the user in.
     pub(crate) proxy_user: Option<HeaderName>,
     /// The users the server knows (htpasswd and `[users]`): only they have homes.
-    pub(crate) known: Arc<std::collections::BTreeSet<String>>,
+    pub(crate) known: dirdav_plugin::KnownUsers,
     /// Users a proxy named who are not known, each logged once (at most 1,000).
     pub(crate) strangers: Arc<Mutex<std::collections::HashSet<String>>>,
     /// `--allow-plain-auth`: accept passwords over plain HTTP from any address.
@@ -369,7 +465,7 @@ pub(crate) async fn require_user(
                 return too_many(wait);
             }
             let known = match &auth.users {
-                Some(users) => users.verify(&user, &password).await,
+                Some(users) => users.current().verify(&user, &password).await,
                 None => false,
             };
             if known {
@@ -548,6 +644,35 @@ mod tests {
         assert_eq!((table.failures.len(), table.sweeps), (1, 2));
     }
 
+    #[tokio::test]
+    async fn the_users_file_is_read_again_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        let line = |user: &str, pw: &str| format!("{user}:{}\n", bcrypt::hash(pw, 4).unwrap());
+        std::fs::write(&path, line("alice", "one")).unwrap();
+        let known = dirdav_plugin::KnownUsers::default();
+        let configured = ["dave".to_owned()].into();
+        let file = UsersFile::open(&path, configured, known.clone()).unwrap();
+        assert!(known.contains("alice") && known.contains("dave") && !known.contains("carol"));
+        assert!(!file.reload(false), "unchanged: not read again");
+        // Written anew beside it and renamed into place, as `dirdav user` does.
+        let staged = dir.path().join("staged");
+        std::fs::write(&staged, line("alice", "two") + &line("carol", "three")).unwrap();
+        std::fs::rename(&staged, &path).unwrap();
+        assert!(file.reload(false));
+        assert!(known.contains("carol") && known.contains("dave"));
+        assert!(file.current().verify("alice", "two").await);
+        assert!(
+            !file.current().verify("alice", "one").await,
+            "the old password is gone"
+        );
+        assert!(file.current().verify("carol", "three").await);
+        // A file that cannot be read leaves the users as they were.
+        std::fs::remove_file(&path).unwrap();
+        assert!(!file.reload(true));
+        assert!(known.contains("carol") && file.current().verify("carol", "three").await);
+    }
+
     /// A router behind the auth layer that answers with the user it runs as.
     fn app(auth: Auth) -> axum::Router {
         async fn whoami(request: Request) -> Response {
@@ -562,8 +687,17 @@ mod tests {
     }
 
     fn auth(users: Htpasswd) -> Auth {
+        let known = dirdav_plugin::KnownUsers::default();
+        known.replace(users.names());
+        let file = UsersFile {
+            path: "htpasswd".into(),
+            current: std::sync::RwLock::new(Arc::new(users)),
+            stamp: Mutex::new(None),
+            configured: Default::default(),
+            known: known.clone(),
+        };
         Auth {
-            users: Some(Arc::new(users)),
+            users: Some(Arc::new(file)),
             realm: HeaderValue::from_static("Basic realm=\"t\""),
             dav_header: HeaderValue::from_static("1"),
             well_known: "/.well-known/".to_owned(),
@@ -571,7 +705,7 @@ mod tests {
             trusted: Arc::new(vec![IpAddr::from([10, 0, 0, 2])]),
             throttle_forwarded: true,
             proxy_user: Some(HeaderName::from_static("remote-user")),
-            known: Arc::default(),
+            known,
             strangers: Arc::default(),
             allow_plain: false,
         }

@@ -9,6 +9,7 @@ mod dns;
 mod doctor;
 mod listen;
 mod tls;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use dirdav_plugin::Principal;
 use http::HeaderValue;
 use tracing::Instrument;
 
-use crate::auth::{Auth, Htpasswd};
+use crate::auth::Auth;
 use crate::config::{Settings, parse_size};
 
 /// dirdav: a WebDAV server for a plain directory tree.
@@ -53,10 +54,73 @@ enum Command {
     /// Exits non-zero when a client would fail.
     #[cfg(feature = "doctor")]
     Doctor(DoctorArgs),
+    /// Add, change and remove the users of the htpasswd file a server reads (it picks
+    /// the change up without a restart). Passwords are read from standard input when it
+    /// is not a terminal, else asked for twice.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Read every calendar object and vCard of a tree, without a server, and name each
     /// one a client would be refused for writing now (RFC 5545, 4791, 6350), as
     /// `path:line: why`. Exits non-zero when there is one.
     Check(CheckArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// List the users, with how many passwords (app passwords) each has.
+    List(UserFile),
+    /// Add a user with a password.
+    Add(UserName),
+    /// Set a user's password; their other passwords (app passwords) are removed.
+    Passwd(UserName),
+    /// Give a user another password, for one device, and print it (an app password).
+    App(UserName),
+    /// Remove a user and their passwords (their files stay in the tree).
+    Remove(UserName),
+}
+
+#[derive(Debug, clap::Args)]
+struct UserName {
+    /// The user's name (their home is the folder of that name).
+    name: String,
+    #[command(flatten)]
+    file: UserFile,
+}
+
+#[derive(Debug, clap::Args)]
+struct UserFile {
+    /// The htpasswd file [default: the one `serve` would read: the config file's
+    /// `htpasswd`, else ROOT/.htpasswd].
+    #[arg(long, value_name = "FILE")]
+    htpasswd: Option<PathBuf>,
+    /// The `dirdav.toml` whose `htpasswd` (or `root`) names the file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The served tree, whose `.htpasswd` is the file [default: example-data].
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+impl UserFile {
+    /// The file `serve` would read with the same options.
+    fn path(&self) -> Result<PathBuf, String> {
+        if let Some(path) = &self.htpasswd {
+            return Ok(path.clone());
+        }
+        let settings = match &self.config {
+            Some(path) => Settings::load(path).map_err(|e| e.to_string())?,
+            None => Settings::default(),
+        };
+        if let Some(path) = settings.htpasswd {
+            return Ok(path);
+        }
+        let root = self
+            .root
+            .clone()
+            .or(settings.root)
+            .unwrap_or_else(|| PathBuf::from("example-data"));
+        Ok(root.join(".htpasswd"))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,7 +164,20 @@ fn doctor_password(user: &str) -> Result<String, String> {
     if let Ok(password) = std::env::var("DIRDAV_PASSWORD") {
         return Ok(password);
     }
-    eprint!("Password for {user}: ");
+    let password = prompt(&format!("Password for {user}: "))?;
+    if password.is_empty() {
+        return Err(
+            "no password given: set DIRDAV_PASSWORD, or run doctor in a terminal to be asked"
+                .to_owned(),
+        );
+    }
+    Ok(password)
+}
+
+/// Asks for a line on the terminal with echo off (where `stty` can do that): a
+/// password. Empty when nothing was typed (or standard input is closed).
+fn prompt(question: &str) -> Result<String, String> {
+    eprint!("{question}");
     let stty = |arg: &str| {
         std::process::Command::new("stty")
             .arg(arg)
@@ -115,13 +192,7 @@ fn doctor_password(user: &str) -> Result<String, String> {
         stty("echo");
         eprintln!();
     }
-    let bytes = read.map_err(|e| format!("cannot read the password: {e}"))?;
-    if bytes == 0 {
-        return Err(
-            "no password given: set DIRDAV_PASSWORD, or run doctor in a terminal to be asked"
-                .to_owned(),
-        );
-    }
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -257,6 +328,29 @@ fn main() -> std::process::ExitCode {
                 })
             );
             Ok(())
+        }
+        Command::User(command) => {
+            let (action, file) = match command {
+                UserCommand::List(file) => (users::Action::List, file),
+                UserCommand::Add(u) => (users::Action::Add(u.name), u.file),
+                UserCommand::Passwd(u) => (users::Action::Passwd(u.name), u.file),
+                UserCommand::App(u) => (users::Action::App(u.name), u.file),
+                UserCommand::Remove(u) => (users::Action::Remove(u.name), u.file),
+            };
+            let done = file.path().and_then(|path| {
+                users::run(&path, &action, users::read_password, bcrypt::DEFAULT_COST)
+                    .map_err(|e| e.to_string())
+            });
+            return match done {
+                Ok(out) => {
+                    print!("{out}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dirdav user: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
         Command::Check(args) => {
             return match check::run(&args.root) {
@@ -397,11 +491,17 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         config = config.sync_log_limit(n);
     }
 
+    // The users the server knows (the htpasswd file's and `[users]`), one list the
+    // plugins share: the file is read again when it changes, and they follow.
+    let known = dirdav_plugin::KnownUsers::new(s.users.keys().cloned());
     let users = match &htpasswd {
-        Some(path) => Some((path.clone(), Htpasswd::load(path)?)),
+        Some(path) => Some(Arc::new(auth::UsersFile::open(
+            path,
+            s.users.keys().cloned().collect(),
+            known.clone(),
+        )?)),
         None => None,
     };
-    let names = users.as_ref().map(|(_, u)| u.names()).unwrap_or_default();
     let proxy_user = match s.trust_proxy_user {
         Some(name) => Some(
             http::HeaderName::try_from(name.as_str())
@@ -409,9 +509,6 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => None,
     };
-    // The users whose homes are theirs: the htpasswd file's and `[users]`.
-    let known: std::collections::BTreeSet<String> =
-        names.iter().chain(s.users.keys()).cloned().collect();
     let mut builder = Server::builder(config)
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_carddav::CardDav::default())
@@ -419,8 +516,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             dirdav_acl::Acl::open()
         } else {
             dirdav_acl::Acl::default()
-                .users(names.iter().cloned())
-                .users(s.users.keys().cloned())
+                .known_users(known.clone())
                 .groups(s.groups.clone())
                 .display_names(
                     s.users
@@ -431,7 +527,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         })
         .plugin(
             dirdav_discovery::Discovery::default()
-                .users(names.into_iter().chain(s.users.keys().cloned()).collect())
+                .known_users(known.clone())
                 .user_info(
                     s.users
                         .iter()
@@ -449,11 +545,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     if s.scheduling.unwrap_or(true) {
         let mut scheduling = dirdav_scheduling::Scheduling::users(
-            known.iter().cloned(),
+            Vec::new(),
             s.users
                 .iter()
                 .filter_map(|(name, u)| Some((name.clone(), u.email.clone()?))),
-        );
+        )
+        .known_users(known.clone());
         let defaults = dirdav_scheduling::Limits::default();
         scheduling = scheduling.limits(dirdav_scheduling::Limits {
             max_attendees: s.max_attendees.unwrap_or(defaults.max_attendees),
@@ -512,9 +609,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let per_address = listen::PerAddress::new(limits.per_address, trusted.clone(), "connections");
     if users.is_some() || proxy_user.is_some() {
         match &users {
-            Some((path, users)) => tracing::info!(
-                htpasswd = %path.display(),
-                users = users.len(),
+            Some(users) => tracing::info!(
+                htpasswd = %users.path().display(),
+                users = users.current().len(),
                 "Basic authentication"
             ),
             None => tracing::info!("no htpasswd file: passwords are not accepted"),
@@ -523,7 +620,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!(%header, proxies = ?trusted, "users named by trusted proxies");
         }
         let auth = Auth {
-            users: users.map(|(_, u)| Arc::new(u)),
+            users: users.clone(),
             realm: HeaderValue::from_static("Basic realm=\"dirdav\", charset=\"UTF-8\""),
             dav_header: server.dav_header(),
             well_known: format!("{}/.well-known/", server.base_path()),
@@ -531,7 +628,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             trusted: trusted.clone(),
             throttle_forwarded: proxies_named,
             proxy_user,
-            known: Arc::new(known),
+            known: known.clone(),
             strangers: Arc::default(),
             allow_plain: s.allow_plain_auth.unwrap_or(false),
         };
@@ -547,10 +644,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     app = app.layer(middleware::map_response(secure_headers));
 
+    let mut certificate_kept = None;
     let tls = match (s.tls_cert, s.tls_key) {
         (Some(cert), Some(key)) => {
             let certificate = tls::Certificate::load(&cert, &key)?;
-            certificate.reload_on_sighup();
+            certificate_kept = Some(certificate.clone());
             let addr = s
                 .tls_listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
@@ -578,6 +676,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         root = %server.root().display(),
         "serving"
     );
+    reload_on_change_and_hangup(users, certificate_kept);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -716,6 +815,48 @@ async fn access_log(request: Request, next: Next) -> Response {
         );
     });
     response
+}
+
+/// How often the htpasswd file is looked at for changes (its metadata only).
+const USERS_CHECK: Duration = Duration::from_secs(2);
+
+/// Reads the htpasswd file again when it changes, and on SIGHUP the file and the TLS
+/// certificate, logging what was reloaded. SIGHUP never stops the server (its default
+/// action would, where nothing listens for it). `dirdav.toml` is read at start only.
+fn reload_on_change_and_hangup(
+    users: Option<Arc<auth::UsersFile>>,
+    certificate: Option<Arc<tls::Certificate>>,
+) {
+    if let Some(users) = users.clone() {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(USERS_CHECK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let users = users.clone();
+                let _ = tokio::task::spawn_blocking(move || users.reload(false)).await;
+            }
+        });
+    }
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: nothing is reloaded by it");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!(
+                "SIGHUP: reloading users and the certificate (dirdav.toml is read at start only)"
+            );
+            if let Some(users) = users.clone() {
+                let _ = tokio::task::spawn_blocking(move || users.reload(true)).await;
+            }
+            if let Some(certificate) = &certificate {
+                certificate.reload_logged();
+            }
+        }
+    });
 }
 
 /// Resolves on SIGINT or SIGTERM; the server then stops accepting and lets running

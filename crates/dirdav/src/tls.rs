@@ -1,5 +1,5 @@
 //! HTTPS without a reverse proxy: rustls (with the `ring` provider), a certificate and
-//! key in PEM files re-read on SIGHUP (renewals need no restart), and a listener that
+//! key in PEM files re-read on SIGHUP (`reload_logged`) (renewals need no restart), and a listener that
 //! runs each TLS handshake in its own task so that a slow client delays nobody.
 
 use std::io;
@@ -79,28 +79,11 @@ impl Certificate {
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
 
-    /// Reads the files again on every SIGHUP, logging the outcome.
-    pub(crate) fn reload_on_sighup(self: &Arc<Self>) {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-                tracing::warn!("cannot listen for SIGHUP: the certificate is not reloaded");
-                return;
-            };
-            let certificate = self.clone();
-            tokio::spawn(async move {
-                while hangups.recv().await.is_some() {
-                    match certificate.reload() {
-                        Ok(()) => {
-                            tracing::info!(cert = %certificate.cert.display(), "certificate reloaded")
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "certificate not reloaded; the old one stays");
-                        }
-                    }
-                }
-            });
+    /// Reads the files again (on SIGHUP), logging the outcome.
+    pub(crate) fn reload_logged(&self) {
+        match self.reload() {
+            Ok(()) => tracing::info!(cert = %self.cert.display(), "certificate reloaded"),
+            Err(e) => tracing::error!(error = %e, "certificate not reloaded; the old one stays"),
         }
     }
 }

@@ -75,8 +75,16 @@ impl Acl {
 
     /// The users whose homes are the top-level folders of their names.
     #[must_use]
-    pub fn users(mut self, users: impl IntoIterator<Item = String>) -> Self {
+    pub fn users(self, users: impl IntoIterator<Item = String>) -> Self {
         self.policy.users.extend(users);
+        self
+    }
+
+    /// The server's list of users, shared: users it adds later (the users file
+    /// reloaded) have their homes at once. Replaces what [`Acl::users`] gave.
+    #[must_use]
+    pub fn known_users(mut self, users: dirdav_plugin::KnownUsers) -> Self {
+        self.policy.users = users;
         self
     }
 

@@ -106,8 +106,9 @@ pub struct Grant {
 pub struct Policy {
     /// No authentication is configured: every request may do everything.
     pub open: bool,
-    /// The users whose homes are the top-level folders of their names.
-    pub users: BTreeSet<String>,
+    /// The users whose homes are the top-level folders of their names (shared with the
+    /// server, which replaces them when its users file changes).
+    pub users: dirdav_plugin::KnownUsers,
     /// Groups by name (without the `@`), with their members.
     pub groups: BTreeMap<String, BTreeSet<String>>,
     /// Users' display names, for the names of what they share.
@@ -346,7 +347,7 @@ mod tests {
     fn policy() -> Policy {
         Policy {
             open: false,
-            users: ["alice", "bob", "carol"].map(String::from).into(),
+            users: dirdav_plugin::KnownUsers::new(["alice", "bob", "carol"].map(String::from)),
             groups: [("team".to_owned(), ["bob", "carol"].map(String::from).into())].into(),
             ..Policy::default()
         }

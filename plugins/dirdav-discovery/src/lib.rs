@@ -60,7 +60,7 @@ pub struct UserInfo {
 #[derive(Debug, Clone)]
 pub struct Discovery {
     create_homes: bool,
-    users: Arc<Vec<String>>,
+    users: dirdav_plugin::KnownUsers,
     info: Arc<std::collections::BTreeMap<String, UserInfo>>,
     groups: groups::Groups,
 }
@@ -69,7 +69,7 @@ impl Default for Discovery {
     fn default() -> Self {
         Discovery {
             create_homes: true,
-            users: Arc::default(),
+            users: dirdav_plugin::KnownUsers::default(),
             info: Arc::default(),
             groups: Arc::default(),
         }
@@ -81,10 +81,16 @@ impl Discovery {
     /// ones principal searches find and, when there are any, the only ones whose homes
     /// are created, since only their homes are theirs.
     #[must_use]
-    pub fn users(mut self, mut users: Vec<String>) -> Self {
-        users.sort();
-        users.dedup();
-        self.users = Arc::new(users);
+    pub fn users(mut self, users: Vec<String>) -> Self {
+        self.users = dirdav_plugin::KnownUsers::new(users);
+        self
+    }
+
+    /// The server's list of users, shared: a user it adds later (the users file
+    /// reloaded) gets a home at their first request and is found by searches.
+    #[must_use]
+    pub fn known_users(mut self, users: dirdav_plugin::KnownUsers) -> Self {
+        self.users = users;
         self
     }
 
@@ -203,7 +209,7 @@ impl Plugin for Discovery {
         if self.create_homes {
             let known = self.users.clone();
             r.first_request(move |user: Principal, store: Arc<dyn Store>| {
-                let known = known.is_empty() || known.binary_search(&user.name.to_string()).is_ok();
+                let known = known.is_empty() || known.contains(&user.name);
                 async move {
                     match known {
                         true => create_home(user, store).await,
@@ -226,6 +232,7 @@ impl Plugin for Discovery {
             principals,
             move |request: DavRequest| {
                 let (users, shown) = (users.clone(), shown.clone());
+                let users: Vec<String> = users.names().iter().cloned().collect();
                 async move { search::property_search(request, &users, &shown).await }
             },
         )
@@ -294,7 +301,7 @@ impl Plugin for Discovery {
                     let user = home_of(ctx)?;
                     let name = match info.get(user).and_then(|i| i.displayname.clone()) {
                         Some(name) => name,
-                        None if users.binary_search(&user.to_owned()).is_ok() => user.to_owned(),
+                        None if users.contains(user) => user.to_owned(),
                         None => return None,
                     };
                     Some(Element::with_text(Name::new(ns::DAV, "displayname"), name))

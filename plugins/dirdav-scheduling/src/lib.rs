@@ -57,7 +57,8 @@ impl std::fmt::Debug for Scheduling {
 /// Who can be scheduled with: user names and their e-mail addresses.
 #[derive(Debug, Default)]
 pub(crate) struct Users {
-    names: Vec<String>,
+    /// The server's users, shared (a user added while it runs is known at once).
+    names: dirdav_plugin::KnownUsers,
     emails: BTreeMap<String, String>,
 }
 
@@ -78,6 +79,7 @@ impl Users {
                 .map(|(u, _)| u.clone());
             return by_email.or_else(|| {
                 self.names
+                    .names()
                     .iter()
                     .find(|n| n.contains('@') && n.eq_ignore_ascii_case(mail))
                     .cloned()
@@ -85,13 +87,13 @@ impl Users {
         }
         let path = store.path_of_href(address)?;
         let user = path.trim_end_matches('/');
-        (!user.is_empty() && !user.contains('/') && self.names.iter().any(|n| n == user))
+        (!user.is_empty() && !user.contains('/') && self.names.contains(user))
             .then(|| user.to_owned())
     }
 
     /// Whether `name` is a user scheduling knows.
     pub(crate) fn is_known(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
+        self.names.contains(name)
     }
 
     /// The addresses of a user, as their `calendar-user-address-set` gives them.
@@ -108,6 +110,16 @@ impl Users {
 }
 
 impl Scheduling {
+    /// The server's list of users, shared: a user it adds later (the users file
+    /// reloaded) can be scheduled with at once. Replaces the names [`Scheduling::users`]
+    /// gave; their e-mail addresses stay.
+    #[must_use]
+    pub fn known_users(mut self, names: dirdav_plugin::KnownUsers) -> Self {
+        let emails = self.users.emails.clone();
+        self.users = Arc::new(Users { names, emails });
+        self
+    }
+
     /// The users that can be scheduled with, and the e-mail address of those who have
     /// one (`[users.<name>] email` in `dirdav.toml`).
     #[must_use]
@@ -115,12 +127,9 @@ impl Scheduling {
         names: impl IntoIterator<Item = String>,
         emails: impl IntoIterator<Item = (String, String)>,
     ) -> Self {
-        let mut names: Vec<String> = names.into_iter().collect();
-        names.sort();
-        names.dedup();
         Scheduling {
             users: Arc::new(Users {
-                names,
+                names: dirdav_plugin::KnownUsers::new(names),
                 emails: emails.into_iter().collect(),
             }),
             mail: None,
@@ -255,9 +264,7 @@ impl Plugin for Scheduling {
                 LiveProperty::computed(cal("calendar-user-type"), move |ctx| {
                     let user = home_of(ctx)?;
                     users
-                        .names
-                        .iter()
-                        .any(|n| n == user)
+                        .is_known(user)
                         .then(|| Element::with_text(cal("calendar-user-type"), "INDIVIDUAL"))
                 })
                 .not_in_allprop()
@@ -289,7 +296,7 @@ impl Plugin for Scheduling {
                 move |user: Principal, store: Arc<dyn Store>| {
                     // Only a known user's top-level folder is their home: a proxy may
                     // name anyone, and `/shared/` must not grow an inbox.
-                    let known = users.names.iter().any(|n| **n == *user.name);
+                    let known = users.is_known(&user.name);
                     async move {
                         match known {
                             true => create_mailboxes(&user, &*store).await,
