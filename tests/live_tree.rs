@@ -277,3 +277,49 @@ fn git_commit_makes_one_commit_per_change_authored_by_the_user() {
         " M notes.txt\n?? tree/cal/draft.ics\n"
     );
 }
+
+/// A `.dav.toml` that does not parse is logged once for its bytes, on one line, however
+/// many times an editor's saves make the server read it again; other bytes are logged
+/// again.
+#[test]
+fn a_broken_settings_file_is_logged_once_per_content() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("cal")).unwrap();
+    std::fs::write(root.path().join("cal/.dav.toml"), "kind = \"calendar\"\n").unwrap();
+    let srv = Dirdav::start(&[
+        "--root",
+        root.path().to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    srv.drain_log();
+    let broken = "kind = \"calendar\"\ndisplayname = \"unterminated\n";
+    let listing = || {
+        srv.request("PROPFIND", "/cal/")
+            .header("Depth", "0")
+            .send()
+            .status
+    };
+    for _ in 0..4 {
+        std::fs::write(root.path().join("cal/.dav.toml"), broken).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(listing(), 207);
+    }
+    let reports = |log: &[String]| {
+        log.iter()
+            .filter(|l| l.contains("malformed settings"))
+            .count()
+    };
+    let log = srv.drain_log();
+    assert_eq!(reports(&log), 1, "{log:#?}");
+    std::fs::write(
+        root.path().join("cal/.dav.toml"),
+        "kind = \"calendar\"\ncolor = [\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(listing(), 207);
+    let log = srv.drain_log();
+    assert_eq!(reports(&log), 1, "new bytes are reported: {log:#?}");
+}

@@ -532,6 +532,7 @@ fn invalid_calendar_and_address_data_is_refused() {
         ),
     ];
     for (why, body) in refused {
+        srv.drain_log();
         let r = put(
             &srv,
             "/alice/calendar/bad.ics",
@@ -541,6 +542,14 @@ fn invalid_calendar_and_address_data_is_refused() {
         assert_eq!(r.status, 403, "{why}: {}", r.body);
         assert!(r.body.contains("<valid-calendar-data"), "{why}: {}", r.body);
         assert!(!on_disk("alice/calendar/bad.ics"), "{why}");
+        // The access log says why, with the line at fault.
+        let log = srv.drain_log().join("\n");
+        assert!(
+            log.contains("status=403")
+                && log.contains("why=valid-calendar-data: line ")
+                && log.contains(why),
+            "{why}: {log}"
+        );
     }
     let good = with(
         "DESCRIPTION:tab\there\\, a comma\r\nRRULE:FREQ=MONTHLY;BYDAY=1MO,3MO\r\n\
@@ -945,4 +954,35 @@ fn schedule_calendar_transp_is_writable() {
     assert!(r.body.contains("200 OK"), "{}", r.body);
     assert!(shown().contains("opaque/>"), "{}", shown());
     assert_eq!(busy(&srv), opaque);
+}
+
+/// A refusal's log line names why (the precondition or the privilege missing), so that
+/// whoever reads the log can tell bad data from missing rights; clients see the status
+/// and the condition only, as before.
+#[test]
+fn a_refusal_is_logged_with_its_reason() {
+    let (_dir, srv) = example_server(&[]);
+    srv.drain_log();
+    let r = srv
+        .request("PUT", "/alice/calendar/y.ics")
+        .auth("bob", "builder")
+        .body(event("y"))
+        .send();
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(!r.body.contains("bob may not"), "{}", r.body);
+    let log = srv.drain_log().join("\n");
+    assert!(
+        log.contains("status=403") && log.contains("why=need-privileges: bob may not PUT"),
+        "{log}"
+    );
+    let r = srv
+        .request("GET", "/alice/calendar/missing.ics")
+        .auth(ALICE.0, ALICE.1)
+        .send();
+    assert_eq!(r.status, 404);
+    let log = srv.drain_log().join("\n");
+    assert!(
+        log.contains("status=404") && log.contains("why=not found"),
+        "{log}"
+    );
 }

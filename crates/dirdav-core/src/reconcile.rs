@@ -79,6 +79,20 @@ pub(crate) fn config_tag(bytes: &[u8]) -> u64 {
     ) | 1
 }
 
+/// Whether a malformed settings file is reported for the first time: a folder's file is
+/// read again on every change the watcher sees (an editor's save is several), and the
+/// same bytes need saying once. Bounded: past 10,000 files remembered, it starts afresh.
+fn first_report(dir: &Path, tag: u64) -> bool {
+    static REPORTED: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashSet<(PathBuf, u64)>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
+    if reported.len() >= 10_000 {
+        reported.clear();
+    }
+    reported.insert((dir.to_owned(), tag))
+}
+
 /// Reads a folder's settings: from `.dav.toml`, else from Radicale's `.Radicale.props`,
 /// else from vdir metadata files when the folder is a vdir. Returns them with a tag
 /// identifying the bytes they came from (0: none) and the format to write back in. A
@@ -100,7 +114,9 @@ pub(crate) fn read_config(dir: &Path) -> (CollectionConfig, u64, Format) {
                 .and_then(|text| parse_config(text).map_err(|e| e.to_string())),
         };
         let config = config.unwrap_or_else(|e| {
-            tracing::error!(path = %dir.display(), error = %e, "malformed settings: serving the folder as a plain collection, closed to access rules");
+            if first_report(dir, config_tag(bytes)) {
+                tracing::error!(path = %dir.display(), error = %e.replace('\n', " "), "malformed settings: serving the folder as a plain collection, closed to access rules");
+            }
             CollectionConfig {
                 error: Some(e),
                 ..CollectionConfig::default()

@@ -165,9 +165,28 @@ impl From<dirdav_xml::XmlError> for DavError {
     }
 }
 
+/// Why a request was refused, put into the extensions of the response a [`DavError`]
+/// makes (a 4xx): its condition's name, if any, and its message. The access log names
+/// it (`why=`); clients see only the status and the condition element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal(pub std::sync::Arc<str>);
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl IntoResponse for DavError {
     fn into_response(self) -> Response {
         let mut builder = Response::builder().status(self.0.status);
+        if self.0.status.is_client_error() {
+            let why = match &self.0.condition {
+                Some(c) => format!("{}: {}", c.name.local(), self.0.message),
+                None => self.0.message.to_string(),
+            };
+            builder = builder.extension(Refusal(why.into()));
+        }
         let body = match self.body() {
             Some(xml) => {
                 builder = builder.header(header::CONTENT_TYPE, "application/xml; charset=utf-8");

@@ -15,7 +15,7 @@ pub use axum_core::body::Body;
 pub use bytes::Bytes;
 pub use client::{origin, prefers_html};
 pub use dirdav_xml as xml;
-pub use error::{DavError, ERROR};
+pub use error::{DavError, ERROR, Refusal};
 pub use handler::{
     BoxFuture, Configs, DavRequest, Depth, Handler, HandlerResult, MultigetItem, NewCollection,
     SharedHandler, Store, Stream, SyncChanges, compute, export_validators,

@@ -805,14 +805,24 @@ async fn access_log(request: Request, next: Next) -> Response {
         .extensions()
         .get::<Principal>()
         .map(|p| p.name.clone());
-    span.in_scope(|| {
-        tracing::info!(
+    // A refusal says why: the precondition or privilege, and the server's reason.
+    let why = response.extensions().get::<dirdav_plugin::Refusal>();
+    span.in_scope(|| match why {
+        Some(why) => tracing::info!(
             %method,
             %path,
             status = response.status().as_u16(),
             ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
             user = %user.as_deref().unwrap_or("-"),
-        );
+            why = %why,
+        ),
+        None => tracing::info!(
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+            user = %user.as_deref().unwrap_or("-"),
+        ),
     });
     response
 }
