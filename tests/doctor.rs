@@ -263,3 +263,43 @@ fn doctor_checks_https_against_the_certificates_it_is_told_to_trust() {
     assert!(!output.status.success(), "{said}");
     assert!(said.contains("--ca-file"), "{said}");
 }
+
+/// A self-signed certificate as `openssl req -x509` makes it, saying CA:TRUE, given with
+/// `--ca-file` is trusted as itself for the names it carries (curl accepts it so); a
+/// host it does not name is still refused.
+#[test]
+fn doctor_trusts_a_self_signed_ca_true_certificate_it_is_given() {
+    let certs = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(certs.path().join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(certs.path().join("key.pem"), key.serialize_pem()).unwrap();
+    let file = |name: &str| certs.path().join(name).to_str().unwrap().to_owned();
+    let (_dir, srv) = example_server(&[
+        "--tls-cert",
+        &file("cert.pem"),
+        "--tls-key",
+        &file("key.pem"),
+        "--tls-listen",
+        "127.0.0.1:0",
+    ]);
+    let port = srv.tls_port().unwrap();
+    let (ok, out) = doctor(
+        &format!("https://localhost:{port}/"),
+        "alice",
+        "wonderland",
+        &["--ca-file", &file("cert.pem")],
+    );
+    assert!(ok, "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+    // Reached by an address the certificate does not name: refused.
+    let (ok, out) = doctor(
+        &format!("https://127.0.0.1:{port}/"),
+        "alice",
+        "wonderland",
+        &["--ca-file", &file("cert.pem")],
+    );
+    assert!(!ok, "{out}");
+}

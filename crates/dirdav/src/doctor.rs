@@ -113,6 +113,7 @@ fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsC
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+    let mut pinned = Vec::new();
     if let Some(path) = ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .and_then(Iterator::collect)
@@ -125,22 +126,104 @@ fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsC
         }
         for cert in certs {
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+            pinned.push(cert);
         }
     } else if added == 0 {
         return Err("this machine has no trusted certificates to check the server's with (install ca-certificates, or give --ca-file)".into());
     }
-    let config = ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| format!("TLS setup: {e}"))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| format!("TLS setup: {e}"))?;
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(Pinned { webpki, pinned }))
+        .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
         config,
     )))
+}
+
+/// The certificates a phone would trust (the machine's, and `--ca-file`'s as
+/// authorities), and besides the very certificates `--ca-file` holds, as themselves, for
+/// the names they carry: a self-signed certificate made with `openssl req -x509` says
+/// CA:TRUE, which a strict check refuses as a server's own (`CaUsedAsEndEntity`) while
+/// curl and browsers given that file accept it.
+#[derive(Debug)]
+struct Pinned {
+    webpki: std::sync::Arc<tokio_rustls::rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl tokio_rustls::rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &tokio_rustls::rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[tokio_rustls::rustls::pki_types::CertificateDer<'_>],
+        server_name: &tokio_rustls::rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: tokio_rustls::rustls::pki_types::UnixTime,
+    ) -> Result<tokio_rustls::rustls::client::danger::ServerCertVerified, tokio_rustls::rustls::Error>
+    {
+        use tokio_rustls::rustls::client::danger::ServerCertVerified;
+        let checked = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match checked {
+            Err(e)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|c| c.as_ref() == end_entity.as_ref()) =>
+            {
+                // The certificate the user gave: trusted as itself, for its names.
+                let parsed = tokio_rustls::rustls::server::ParsedCertificate::try_from(end_entity)
+                    .map_err(|_| e.clone())?;
+                tokio_rustls::rustls::client::verify_server_name(&parsed, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &tokio_rustls::rustls::pki_types::CertificateDer<'_>,
+        dss: &tokio_rustls::rustls::DigitallySignedStruct,
+    ) -> Result<
+        tokio_rustls::rustls::client::danger::HandshakeSignatureValid,
+        tokio_rustls::rustls::Error,
+    > {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &tokio_rustls::rustls::pki_types::CertificateDer<'_>,
+        dss: &tokio_rustls::rustls::DigitallySignedStruct,
+    ) -> Result<
+        tokio_rustls::rustls::client::danger::HandshakeSignatureValid,
+        tokio_rustls::rustls::Error,
+    > {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<tokio_rustls::rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// An HTTP/1.1 connection over a stream, plain or TLS, driven in its own task.
