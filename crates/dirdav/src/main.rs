@@ -54,6 +54,11 @@ enum Command {
     /// Exits non-zero when a client would fail.
     #[cfg(feature = "doctor")]
     Doctor(DoctorArgs),
+    /// Check that a server on this machine answers (for container health checks and
+    /// load balancers): a GET of its `/.well-known/caldav` over plain HTTP, which needs
+    /// no password. Exits non-zero when it does not answer within five seconds, or
+    /// answers with an error.
+    Health(HealthArgs),
     /// Add, change and remove the users of the htpasswd file a server reads (it picks
     /// the change up without a restart). Passwords are read from standard input when it
     /// is not a terminal, else asked for twice.
@@ -63,6 +68,52 @@ enum Command {
     /// one a client would be refused for writing now (RFC 5545, 4791, 6350), as
     /// `path:line: why`. Exits non-zero when there is one.
     Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct HealthArgs {
+    /// The server, as `serve` listens: address and port, and the base path if any.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8008/")]
+    url: String,
+}
+
+/// `dirdav health`: the status line of a GET of `<url>.well-known/caldav`, or why none
+/// came. Plain HTTP only (what a health check inside a container or behind a proxy
+/// reaches).
+fn health(url: &str) -> Result<u16, String> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only http:// URLs are checked"))?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let path = format!("/{}", path.trim_end_matches('/'));
+    let path = format!("{}/.well-known/caldav", path.trim_end_matches('/'));
+    let address = std::net::ToSocketAddrs::to_socket_addrs(authority)
+        .map_err(|e| format!("{authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{authority}: no address"))?;
+    let timeout = Duration::from_secs(5);
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)
+        .map_err(|e| format!("{address}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("{address}: {e}"))?;
+    let mut head = [0u8; 64];
+    let n = stream
+        .read(&mut head)
+        .map_err(|e| format!("{address}: {e}"))?;
+    let line = String::from_utf8_lossy(&head[..n]);
+    line.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3)?.parse().ok())
+        .ok_or_else(|| format!("{address}: not an HTTP answer"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,6 +379,19 @@ fn main() -> std::process::ExitCode {
                 })
             );
             Ok(())
+        }
+        Command::Health(args) => {
+            return match health(&args.url) {
+                Ok(status) if status < 400 => std::process::ExitCode::SUCCESS,
+                Ok(status) => {
+                    eprintln!("dirdav health: {} answered {status}", args.url);
+                    std::process::ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("dirdav health: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
         Command::User(command) => {
             let (action, file) = match command {

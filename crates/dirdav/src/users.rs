@@ -97,6 +97,13 @@ fn write_lines(path: &Path, lines: &[String]) -> Result<(), UserError> {
         let mut file = options.open(&staged)?;
         if let Ok(meta) = std::fs::metadata(path) {
             file.set_permissions(meta.permissions())?;
+            // Its owner and group too (root editing the service's file keeps it
+            // readable by the service's group); a user who may not is left as is.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
+            }
         }
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
