@@ -38,4 +38,4 @@ mod storage;
 mod uploads;
 mod watch;
 
-pub use server::{BuildError, Config, Server, ServerBuilder, Watch};
+pub use server::{BuildError, Config, Server, ServerBuilder, Stats, Watch};

@@ -425,7 +425,32 @@ pub struct Server {
     inner: Arc<Inner>,
 }
 
+/// What a server holds at one moment ([`Server::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Files and folders in the index.
+    pub entries: usize,
+    /// Folders among them.
+    pub folders: usize,
+    /// The sync log's last change number (it only grows).
+    pub change_number: u64,
+    /// Bytes of uploads under way.
+    pub uploads: u64,
+}
+
 impl Server {
+    /// What the server holds now, for metrics: entries of the index (files and
+    /// folders), folders, and the last change number of the sync log.
+    pub fn stats(&self) -> Stats {
+        let index = self.inner.index();
+        Stats {
+            entries: index.len(),
+            folders: index.dirs().count(),
+            change_number: index.seq(),
+            uploads: self.inner.uploads.below(""),
+        }
+    }
+
     /// Starts building a server.
     pub fn builder(config: Config) -> ServerBuilder {
         ServerBuilder {

@@ -55,6 +55,10 @@ pub(crate) struct Settings {
     /// outbox) (in the file: `scheduling = false`).
     #[arg(long = "no-scheduling", num_args = 0, default_missing_value = "false")]
     pub(crate) scheduling: Option<bool>,
+    /// Do not answer `GET /metrics` (Prometheus text, to loopback and trusted proxies
+    /// only) (in the file: `metrics = false`).
+    #[arg(long = "no-metrics", num_args = 0, default_missing_value = "false")]
+    pub(crate) metrics: Option<bool>,
     /// SMTP server for invitations to people outside the server (iMIP), as a URL:
     /// smtp://host:25, smtp://user:password@host:587?tls=required (STARTTLS),
     /// smtps://user:password@host:465. Without it, external attendees are not told.
@@ -166,7 +170,7 @@ impl Settings {
     pub(crate) fn over(self, file: Settings) -> Settings {
         over!(self, file;
             root, listen, htpasswd, state_dir, watch, sync_log_limit, git_commit,
-            create_homes, locking, web, scheduling, smtp_url, mail_from, max_attendees,
+            create_homes, locking, web, scheduling, metrics, smtp_url, mail_from, max_attendees,
             mail_per_hour, deliveries_per_hour, inbox_size, base_path, max_body, max_property_size, max_settings_size,
             propfind_infinity_limit, trusted_proxies, trust_proxy_user, allow_plain_auth,
             tls_cert, tls_key, tls_listen, idle_timeout, max_connections,
@@ -339,6 +343,7 @@ mod tests {
             ("no-locking", "locking"),
             ("no-web", "web"),
             ("no-scheduling", "scheduling"),
+            ("no-metrics", "metrics"),
             ("trusted-proxy", "trusted-proxies"),
         ];
         for arg in Flags::command().get_arguments() {

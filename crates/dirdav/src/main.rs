@@ -704,6 +704,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         trusted.clone(),
         forwarded_headers,
     ));
+    if s.metrics.unwrap_or(true) {
+        let metrics = Metrics::install(&server, trusted.clone())?;
+        app = app.layer(middleware::from_fn_with_state(metrics, metrics_endpoint));
+    }
     app = app.layer(middleware::from_fn(access_log));
 
     app = app.layer(middleware::map_response(secure_headers));
@@ -865,6 +869,15 @@ async fn access_log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let span = tracing::info_span!("request", id);
     let response = next.run(request).instrument(span.clone()).await;
+    let label = method_label(&method);
+    metrics::counter!(
+        "dirdav_requests_total",
+        "method" => label,
+        "status" => response.status().as_str().to_owned()
+    )
+    .increment(1);
+    metrics::histogram!("dirdav_request_duration_seconds", "method" => label)
+        .record(started.elapsed().as_secs_f64());
     let user = response
         .extensions()
         .get::<Principal>()
@@ -888,6 +901,121 @@ async fn access_log(request: Request, next: Next) -> Response {
             user = %user.as_deref().unwrap_or("-"),
         ),
     });
+    response
+}
+
+/// The methods requests are counted by; any other is counted as `other`, so that a
+/// client cannot make a label per made-up method.
+const COUNTED_METHODS: [&str; 16] = [
+    "GET",
+    "HEAD",
+    "PUT",
+    "DELETE",
+    "OPTIONS",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "MKCALENDAR",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "REPORT",
+    "POST",
+    "ACL",
+];
+
+/// The label a method is counted under.
+fn method_label(method: &http::Method) -> &'static str {
+    COUNTED_METHODS
+        .iter()
+        .find(|m| **m == method.as_str())
+        .copied()
+        .unwrap_or("other")
+}
+
+/// `GET /metrics`: the Prometheus recorder and what it reads from the server when asked.
+#[derive(Clone)]
+struct Metrics {
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    server: Arc<dirdav_core::Server>,
+    trusted: Arc<Vec<std::net::IpAddr>>,
+    path: String,
+}
+
+/// Latency buckets, in seconds: from a cached GET to a slow report.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    fn install(
+        server: &dirdav_core::Server,
+        trusted: Arc<Vec<std::net::IpAddr>>,
+    ) -> Result<Metrics, Box<dyn std::error::Error>> {
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    "dirdav_request_duration_seconds".into(),
+                ),
+                &LATENCY_BUCKETS,
+            )?
+            .install_recorder()?;
+        metrics::describe_counter!(
+            "dirdav_requests_total",
+            "Requests answered, by method and status"
+        );
+        metrics::describe_histogram!(
+            "dirdav_request_duration_seconds",
+            metrics::Unit::Seconds,
+            "Time to answer a request (until its head is sent), by method"
+        );
+        metrics::describe_gauge!("dirdav_index_entries", "Files and folders in the index");
+        metrics::describe_gauge!("dirdav_index_folders", "Folders in the index");
+        metrics::describe_gauge!(
+            "dirdav_sync_change_number",
+            "The sync log's last change number"
+        );
+        metrics::describe_gauge!("dirdav_uploads_bytes", "Bytes of uploads under way");
+        Ok(Metrics {
+            handle,
+            server: Arc::new(server.clone()),
+            trusted,
+            path: format!("{}/metrics", server.base_path()),
+        })
+    }
+
+    /// The text Prometheus reads, with the server's gauges as they are now.
+    fn render(&self) -> String {
+        let stats = self.server.stats();
+        metrics::gauge!("dirdav_index_entries").set(stats.entries as f64);
+        metrics::gauge!("dirdav_index_folders").set(stats.folders as f64);
+        metrics::gauge!("dirdav_sync_change_number").set(stats.change_number as f64);
+        metrics::gauge!("dirdav_uploads_bytes").set(stats.uploads as f64);
+        self.handle.render()
+    }
+}
+
+/// Answers `GET <base>/metrics` to loopback and trusted proxies; everyone else's request
+/// goes on as any other (a 404, or a file of that name in the tree).
+async fn metrics_endpoint(
+    axum::extract::State(metrics): axum::extract::State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical());
+    let allowed = peer.is_some_and(|ip| ip.is_loopback() || metrics.trusted.contains(&ip));
+    if request.method() != http::Method::GET || request.uri().path() != metrics.path || !allowed {
+        return next.run(request).await;
+    }
+    let mut response = Response::new(axum::body::Body::from(metrics.render()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     response
 }
 
