@@ -38,6 +38,17 @@ use crate::config::{Settings, parse_size};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written: `text`, one line of `key=value` fields per event,
+    /// or `json`, one JSON object per line for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// The form of log lines (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -337,20 +348,8 @@ fn with_malloc_tunables() {
 fn main() -> std::process::ExitCode {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     with_malloc_tunables();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .fmt_fields(tracing_subscriber::field::MakeExt::delimited(
-            tracing_subscriber::fmt::format::debug_fn(log_field),
-            " ",
-        ))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     // File work (reads, writes, fsync) goes to the blocking pool. A few threads keep
     // the disk busy; hundreds (tokio's default cap is 512) would each keep a malloc
     // arena of their own after a burst of writes, and memory with it.
@@ -1017,6 +1016,36 @@ async fn metrics_endpoint(
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// Logs to standard error at `RUST_LOG`'s levels (info by default): as text with every
+/// field's control characters escaped ([`log_field`]), or as JSON objects, one a line.
+fn init_logging(format: LogFormat) {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter())
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_target(false)
+            .fmt_fields(tracing_subscriber::field::MakeExt::delimited(
+                tracing_subscriber::fmt::format::debug_fn(log_field),
+                " ",
+            ))
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 /// How often the htpasswd file is looked at for changes (its metadata only).
