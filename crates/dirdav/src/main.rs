@@ -8,6 +8,7 @@ mod dns;
 #[cfg(feature = "doctor")]
 mod doctor;
 mod listen;
+mod metrics;
 mod tls;
 mod users;
 
@@ -704,7 +705,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         forwarded_headers,
     ));
     if s.metrics.unwrap_or(true) {
-        let metrics = Metrics::install(&server, trusted.clone())?;
+        let metrics = Metrics::install(&server, trusted.clone());
         app = app.layer(middleware::from_fn_with_state(metrics, metrics_endpoint));
     }
     app = app.layer(middleware::from_fn(access_log));
@@ -868,8 +869,8 @@ async fn access_log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let span = tracing::info_span!("request", id);
     let response = next.run(request).instrument(span.clone()).await;
-    if let Some(counted) = REQUEST_METRICS.get() {
-        counted.record(&method, response.status(), started.elapsed());
+    if let Some(requests) = REQUESTS.get() {
+        requests.record(&method, response.status(), started.elapsed());
     }
     let user = response
         .extensions()
@@ -897,155 +898,40 @@ async fn access_log(request: Request, next: Next) -> Response {
     response
 }
 
-/// The methods requests are counted by; any other is counted as `other`, so that a
-/// client cannot make a label per made-up method.
-const COUNTED_METHODS: [&str; 16] = [
-    "GET",
-    "HEAD",
-    "PUT",
-    "DELETE",
-    "OPTIONS",
-    "PROPFIND",
-    "PROPPATCH",
-    "MKCOL",
-    "MKCALENDAR",
-    "COPY",
-    "MOVE",
-    "LOCK",
-    "UNLOCK",
-    "REPORT",
-    "POST",
-    "ACL",
-];
+/// Set when metrics are on: what `access_log` counts every request into.
+static REQUESTS: std::sync::OnceLock<metrics::Requests> = std::sync::OnceLock::new();
 
-/// The handles requests are counted and timed with, made once: a lookup of a metric by
-/// its name and labels on every request costs GET a seventh of its rate.
-struct RequestMetrics {
-    /// By method: [`COUNTED_METHODS`], then `other`.
-    durations: Vec<metrics::Histogram>,
-    counts: std::sync::RwLock<std::collections::HashMap<(usize, u16), metrics::Counter>>,
-}
-
-/// Set when metrics are on ([`Metrics::install`]).
-static REQUEST_METRICS: std::sync::OnceLock<RequestMetrics> = std::sync::OnceLock::new();
-
-impl RequestMetrics {
-    fn new() -> RequestMetrics {
-        RequestMetrics {
-            durations: COUNTED_METHODS
-                .iter()
-                .chain(["other"].iter())
-                .map(|m| metrics::histogram!("dirdav_request_duration_seconds", "method" => *m))
-                .collect(),
-            counts: Default::default(),
-        }
-    }
-
-    fn record(&self, method: &http::Method, status: http::StatusCode, took: Duration) {
-        let index = COUNTED_METHODS
-            .iter()
-            .position(|m| *m == method.as_str())
-            .unwrap_or(COUNTED_METHODS.len());
-        self.durations[index].record(took.as_secs_f64());
-        let key = (index, status.as_u16());
-        let counted = self
-            .counts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .map(|c| c.increment(1))
-            .is_some();
-        if !counted {
-            let method = COUNTED_METHODS.get(index).copied().unwrap_or("other");
-            let counter = metrics::counter!(
-                "dirdav_requests_total",
-                "method" => method,
-                "status" => status.as_str().to_owned()
-            );
-            counter.increment(1);
-            self.counts
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key, counter);
-        }
-    }
-}
-
-/// `GET /metrics`: the Prometheus recorder and what it reads from the server when asked.
+/// `GET /metrics`: the counters and the server whose gauges are read when asked.
 #[derive(Clone)]
 struct Metrics {
-    handle: metrics_exporter_prometheus::PrometheusHandle,
     server: Arc<dirdav_core::Server>,
     trusted: Arc<Vec<std::net::IpAddr>>,
     path: String,
 }
 
-/// How often the latency samples are folded into their buckets.
-const METRICS_UPKEEP: Duration = Duration::from_secs(5);
-
-/// Latency buckets, in seconds: from a cached GET to a slow report.
-const LATENCY_BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
 impl Metrics {
-    fn install(
-        server: &dirdav_core::Server,
-        trusted: Arc<Vec<std::net::IpAddr>>,
-    ) -> Result<Metrics, Box<dyn std::error::Error>> {
-        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full(
-                    "dirdav_request_duration_seconds".into(),
-                ),
-                &LATENCY_BUCKETS,
-            )?
-            .install_recorder()?;
-        metrics::describe_counter!(
-            "dirdav_requests_total",
-            "Requests answered, by method and status"
-        );
-        metrics::describe_histogram!(
-            "dirdav_request_duration_seconds",
-            metrics::Unit::Seconds,
-            "Time to answer a request (until its head is sent), by method"
-        );
-        metrics::describe_gauge!("dirdav_index_entries", "Files and folders in the index");
-        metrics::describe_gauge!("dirdav_index_folders", "Folders in the index");
-        metrics::describe_gauge!(
-            "dirdav_sync_change_number",
-            "The sync log's last change number"
-        );
-        metrics::describe_gauge!("dirdav_uploads_bytes", "Bytes of uploads under way");
-        let _ = REQUEST_METRICS.set(RequestMetrics::new());
-        // The recorder keeps each latency sample until upkeep folds it into the
-        // buckets: without it, a server nobody scrapes would grow by every request.
-        let upkept = handle.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(METRICS_UPKEEP);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                let handle = upkept.clone();
-                let _ = tokio::task::spawn_blocking(move || handle.run_upkeep()).await;
-            }
-        });
-        Ok(Metrics {
-            handle,
+    fn install(server: &dirdav_core::Server, trusted: Arc<Vec<std::net::IpAddr>>) -> Metrics {
+        let _ = REQUESTS.set(metrics::Requests::default());
+        Metrics {
             server: Arc::new(server.clone()),
             trusted,
             path: format!("{}/metrics", server.base_path()),
-        })
+        }
     }
 
     /// The text Prometheus reads, with the server's gauges as they are now.
     fn render(&self) -> String {
         let stats = self.server.stats();
-        metrics::gauge!("dirdav_index_entries").set(stats.entries as f64);
-        metrics::gauge!("dirdav_index_folders").set(stats.folders as f64);
-        metrics::gauge!("dirdav_sync_change_number").set(stats.change_number as f64);
-        metrics::gauge!("dirdav_uploads_bytes").set(stats.uploads as f64);
-        self.handle.render()
+        let gauges = metrics::Gauges {
+            entries: stats.entries,
+            folders: stats.folders,
+            change_number: stats.change_number,
+            uploads: stats.uploads,
+        };
+        REQUESTS
+            .get()
+            .map(|r| r.render(&gauges))
+            .unwrap_or_default()
     }
 }
 
