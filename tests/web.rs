@@ -728,3 +728,36 @@ fn forms_redirect_home_only_and_uploaded_pages_are_downloaded() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.header("content-disposition").is_none(), "{:?}", r.headers);
 }
+
+/// A home's scheduling inbox and outbox are the server's: the page names them as such,
+/// offers no Delete for them and no upload into them, while a calendar beside them keeps
+/// its Delete.
+#[test]
+fn inbox_and_outbox_are_shown_as_mailboxes_without_delete() {
+    let (_dir, srv) = example_server(&[]);
+    let home = page(&srv, ("alice", "wonderland"), "/alice/");
+    assert_eq!(home.status, 200);
+    let row = |name: &str| {
+        let start = home
+            .body
+            .find(&format!("<tr data-name=\"{name}\""))
+            .unwrap_or_else(|| panic!("{name} listed: {}", home.body));
+        let rest = &home.body[start..];
+        rest[..rest.find("</tr>").unwrap()].to_owned()
+    };
+    for (name, kind, label) in [
+        ("inbox", "inbox", "Scheduling inbox"),
+        ("outbox", "outbox", "Scheduling outbox"),
+    ] {
+        let row = row(name);
+        assert!(row.contains(&format!("data-kind=\"{kind}\"")), "{row}");
+        assert!(row.contains(label), "{row}");
+        assert!(!row.contains("Delete"), "{row}");
+    }
+    assert!(row("calendar").contains("Delete"), "{}", row("calendar"));
+    let inbox = page(&srv, ("alice", "wonderland"), "/alice/inbox/");
+    assert_eq!(inbox.status, 200);
+    assert!(!inbox.body.contains("id=\"upload\""), "{}", inbox.body);
+    let calendar = page(&srv, ("alice", "wonderland"), "/alice/calendar/");
+    assert!(calendar.body.contains("id=\"upload\""), "{}", calendar.body);
+}

@@ -196,6 +196,8 @@ impl Page<'_> {
                 Kind::Folder => "Folder".to_owned(),
                 Kind::Calendar => "Calendar".to_owned(),
                 Kind::AddressBook => "Address book".to_owned(),
+                Kind::Inbox => "Scheduling inbox".to_owned(),
+                Kind::Outbox => "Scheduling outbox".to_owned(),
                 Kind::File => member
                     .content_type
                     .as_deref()
@@ -214,9 +216,10 @@ impl Page<'_> {
                     escape(&member.name)
                 )),
                 Kind::Calendar | Kind::AddressBook => actions.push_str(&self.urls(member)),
-                Kind::Folder => {}
+                Kind::Folder | Kind::Inbox | Kind::Outbox => {}
             }
-            if may_delete {
+            // A user's inbox and outbox are the server's: scheduling needs them.
+            if may_delete && !matches!(member.kind, Kind::Inbox | Kind::Outbox) {
                 actions.push_str(&self.delete_button(member, &listing.this.href));
             }
             html.push_str(&format!(
@@ -228,6 +231,8 @@ impl Page<'_> {
                     Kind::Folder => "folder",
                     Kind::Calendar => "calendar",
                     Kind::AddressBook => "addressbook",
+                    Kind::Inbox => "inbox",
+                    Kind::Outbox => "outbox",
                     Kind::File => "file",
                 },
                 href = escape(path),
@@ -254,7 +259,8 @@ impl Page<'_> {
     }
 
     fn forms(&self, this: &Entry) -> String {
-        if !this.can("bind") {
+        // Nothing is uploaded into a scheduling inbox or outbox: the server fills them.
+        if !this.can("bind") || matches!(this.kind, Kind::Inbox | Kind::Outbox) {
             return String::new();
         }
         let to = escape(listing::path_of(&this.href));

@@ -12,6 +12,9 @@ pub(crate) enum Kind {
     Folder,
     Calendar,
     AddressBook,
+    /// A scheduling inbox or outbox (RFC 6638): the server's, not to delete or fill.
+    Inbox,
+    Outbox,
     File,
 }
 
@@ -183,6 +186,10 @@ fn entry(response: &Element) -> Option<Entry> {
         Kind::Calendar
     } else if types.contains(&"addressbook") {
         Kind::AddressBook
+    } else if types.contains(&"schedule-inbox") {
+        Kind::Inbox
+    } else if types.contains(&"schedule-outbox") {
+        Kind::Outbox
     } else if types.contains(&"collection") {
         Kind::Folder
     } else {
