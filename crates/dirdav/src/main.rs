@@ -904,7 +904,7 @@ static REQUESTS: std::sync::OnceLock<metrics::Requests> = std::sync::OnceLock::n
 /// `GET /metrics`: the counters and the server whose gauges are read when asked.
 #[derive(Clone)]
 struct Metrics {
-    server: Arc<dirdav_core::Server>,
+    server: dirdav_core::Server,
     trusted: Arc<Vec<std::net::IpAddr>>,
     path: String,
 }
@@ -913,7 +913,7 @@ impl Metrics {
     fn install(server: &dirdav_core::Server, trusted: Arc<Vec<std::net::IpAddr>>) -> Metrics {
         let _ = REQUESTS.set(metrics::Requests::default());
         Metrics {
-            server: Arc::new(server.clone()),
+            server: server.clone(),
             trusted,
             path: format!("{}/metrics", server.base_path()),
         }

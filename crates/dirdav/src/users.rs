@@ -56,7 +56,7 @@ pub(crate) fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
 }
 
-/// The lines of an htpasswd file, and for each whether (and whose) password it holds.
+/// Whose password a line of an htpasswd file holds; `None` for a comment or blank.
 fn owner(line: &str) -> Option<&str> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {

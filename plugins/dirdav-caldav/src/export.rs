@@ -88,9 +88,6 @@ pub(crate) async fn export(request: DavRequest) -> HandlerResult {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/calendar; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&text.len().to_string()) {
-        headers.insert(header::CONTENT_LENGTH, v);
-    }
     let file = format!(
         "attachment; filename=\"{}.ics\"",
         calendar.name().replace('"', "")

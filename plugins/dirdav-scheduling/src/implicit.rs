@@ -257,19 +257,7 @@ impl Scheduler<'_> {
         for (address, status) in statuses {
             updated.set_attendee_param(address, "SCHEDULE-STATUS", status);
         }
-        if updated.lines == stored.lines {
-            return;
-        }
-        let Some(mine) = self.store.acting_for(Principal { name: owner.into() }) else {
-            return;
-        };
-        let Some(etag) = mine.resource(path).and_then(|r| r.etag) else {
-            return;
-        };
-        let href = mine.href_of(path, false);
-        if let Err(e) = put(&*mine, &href, updated.text(None), Some(("if-match", &etag))).await {
-            tracing::info!(%path, error = %e, "the organizer's copy changed before its schedule status was written");
-        }
+        self.write_back(owner, path, stored, &updated).await;
     }
 
     /// Writes how the reply went on the ORGANIZER line of the attendee's copy
@@ -278,6 +266,13 @@ impl Scheduler<'_> {
     async fn record_reply(&self, owner: &str, path: &str, stored: &Object, status: &str) {
         let mut updated = stored.clone();
         updated.set_organizer_param("SCHEDULE-STATUS", status);
+        self.write_back(owner, path, stored, &updated).await;
+    }
+
+    /// Writes `updated` over the owner's copy at `path`, acting for them, when it differs
+    /// from `stored` and the copy is still the one `stored` was read from (`If-Match`: a
+    /// newer write wins, and schedules again itself).
+    async fn write_back(&self, owner: &str, path: &str, stored: &Object, updated: &Object) {
         if updated.lines == stored.lines {
             return;
         }
@@ -289,7 +284,7 @@ impl Scheduler<'_> {
         };
         let href = mine.href_of(path, false);
         if let Err(e) = put(&*mine, &href, updated.text(None), Some(("if-match", &etag))).await {
-            tracing::info!(%path, error = %e, "the attendee's copy changed before its schedule status was written");
+            tracing::info!(%path, error = %e, "the copy changed before its schedule status was written");
         }
     }
 

@@ -178,52 +178,31 @@ impl Object {
     /// ATTENDEE and ORGANIZER lines reduced to their addresses (a client may rewrite
     /// their parameters).
     pub(crate) fn parts(&self) -> std::collections::BTreeMap<String, Vec<String>> {
-        let mut parts = std::collections::BTreeMap::new();
-        let mut depth = 0usize;
-        let mut current: Option<Vec<&str>> = None;
-        for line in &self.lines {
-            let upper = line.to_ascii_uppercase();
-            let scheduling = ["VEVENT", "VTODO", "VJOURNAL"]
-                .iter()
-                .any(|k| upper.strip_prefix("BEGIN:") == Some(k));
-            if upper.starts_with("BEGIN:") {
-                depth += 1;
-                if depth == 2 && scheduling {
-                    current = Some(Vec::new());
-                }
-            }
-            if let Some(lines) = current.as_mut() {
-                lines.push(line);
-            }
-            if upper.starts_with("END:") {
-                if depth == 2
-                    && let Some(lines) = current.take()
-                {
-                    let (decided, _) = dirdav_plugin::contentline::decided_lines(&lines.join("\n"));
-                    let mut key = String::new();
-                    let mut view: Vec<String> = decided
-                        .into_iter()
-                        .map(|l| {
-                            let name = name_of(&l).to_ascii_uppercase();
-                            if name == "RECURRENCE-ID" {
-                                key = value_of_line(&l).trim().to_owned();
+        self.components()
+            .into_iter()
+            .map(|(range, _)| {
+                let (decided, _) =
+                    dirdav_plugin::contentline::decided_lines(&self.lines[range].join("\n"));
+                let mut key = String::new();
+                let mut view: Vec<String> = decided
+                    .into_iter()
+                    .map(|l| {
+                        let name = name_of(&l).to_ascii_uppercase();
+                        if name == "RECURRENCE-ID" {
+                            key = value_of_line(&l).trim().to_owned();
+                        }
+                        match name.as_str() {
+                            "ATTENDEE" | "ORGANIZER" => {
+                                format!("{name}:{}", value_of_line(&l).trim().to_ascii_lowercase())
                             }
-                            match name.as_str() {
-                                "ATTENDEE" | "ORGANIZER" => format!(
-                                    "{name}:{}",
-                                    value_of_line(&l).trim().to_ascii_lowercase()
-                                ),
-                                _ => l,
-                            }
-                        })
-                        .collect();
-                    view.sort_unstable();
-                    parts.insert(key, view);
-                }
-                depth = depth.saturating_sub(1);
-            }
-        }
-        parts
+                            _ => l,
+                        }
+                    })
+                    .collect();
+                view.sort_unstable();
+                (key, view)
+            })
+            .collect()
     }
 
     /// Whether the meeting changed for every attendee since `was` (RFC 5546 §2.1.4):
@@ -277,9 +256,14 @@ impl Object {
     /// Removes a parameter from every ATTENDEE line (`SCHEDULE-STATUS`, which stays in
     /// the organizer's copy and is not sent).
     pub(crate) fn drop_attendee_param(&mut self, key: &str) {
+        self.drop_param("ATTENDEE", key);
+    }
+
+    /// Removes parameter `key` from every line of `property`.
+    fn drop_param(&mut self, property: &str, key: &str) {
         let prefix = format!("{}=", key.to_ascii_uppercase());
         for line in &mut self.lines {
-            if name_of(line).eq_ignore_ascii_case("ATTENDEE") {
+            if name_of(line).eq_ignore_ascii_case(property) {
                 let (pieces, value) = split_line(line);
                 let kept: Vec<&str> = pieces
                     .into_iter()
@@ -473,17 +457,7 @@ impl Object {
     /// Removes a parameter from every ORGANIZER line (the attendee copy's
     /// `SCHEDULE-STATUS`, which is not sent in a reply).
     pub(crate) fn drop_organizer_param(&mut self, key: &str) {
-        let prefix = format!("{}=", key.to_ascii_uppercase());
-        for line in &mut self.lines {
-            if name_of(line).eq_ignore_ascii_case("ORGANIZER") {
-                let (pieces, value) = split_line(line);
-                let kept: Vec<&str> = pieces
-                    .into_iter()
-                    .filter(|p| !p.to_ascii_uppercase().starts_with(&prefix))
-                    .collect();
-                *line = format!("{}:{}", kept.join(";"), value);
-            }
-        }
+        self.drop_param("ORGANIZER", key);
     }
 
     /// Sets a parameter of the ORGANIZER line on every component.
