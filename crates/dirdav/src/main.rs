@@ -350,7 +350,7 @@ fn main() -> std::process::ExitCode {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     with_malloc_tunables();
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let _log_writer = init_logging(cli.log_format);
     // File work (reads, writes, fsync) goes to the blocking pool. A few threads keep
     // the disk busy; hundreds (tokio's default cap is 512) would each keep a malloc
     // arena of their own after a burst of writes, and memory with it.
@@ -960,7 +960,16 @@ async fn metrics_endpoint(
 
 /// Logs to standard error at `RUST_LOG`'s levels (info by default): as text with every
 /// field's control characters escaped ([`log_field`]), or as JSON objects, one a line.
-fn init_logging(format: LogFormat) {
+///
+/// Lines are written by a thread of their own: a request formats its line and hands it
+/// over, and never waits for the write to standard error (a pipe to journald or a
+/// container runtime can be slow). None is dropped: when 128,000 lines wait, the next
+/// waits too. The guard returned writes out what is left when it is dropped, at exit.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("dirdav-log")
+        .finish(std::io::stderr());
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
@@ -973,7 +982,7 @@ fn init_logging(format: LogFormat) {
             .with_span_list(false)
             .with_env_filter(filter())
             .with_target(false)
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .init(),
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter())
@@ -982,10 +991,11 @@ fn init_logging(format: LogFormat) {
                 tracing_subscriber::fmt::format::debug_fn(log_field),
                 " ",
             ))
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
     }
+    guard
 }
 
 /// How often the htpasswd file is looked at for changes (its metadata only).
