@@ -963,11 +963,14 @@ async fn metrics_endpoint(
 ///
 /// Lines are written by a thread of their own: a request formats its line and hands it
 /// over, and never waits for the write to standard error (a pipe to journald or a
-/// container runtime can be slow). None is dropped: when 128,000 lines wait, the next
-/// waits too. The guard returned writes out what is left when it is dropped, at exit.
+/// container runtime can be slow). None is dropped: when 4,096 lines wait, the next
+/// waits too (the queue is allocated whole: the crate's default of 128,000 lines cost
+/// 4 MiB of memory). The guard returned writes out what is left when it is dropped, at
+/// exit.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(4_096)
         .thread_name("dirdav-log")
         .finish(std::io::stderr());
     let filter = || {

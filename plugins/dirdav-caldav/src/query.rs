@@ -363,14 +363,13 @@ fn upper_eq(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b)
 }
 
-pub(crate) fn props<'c>(
+pub(crate) fn props<'c, 'n>(
     c: &'c Component<'c>,
-    name: &str,
-) -> impl Iterator<Item = &'c Property<'c>> + 'c {
-    let name = name.to_owned();
+    name: &'n str,
+) -> impl Iterator<Item = &'c Property<'c>> + use<'c, 'n> {
     c.properties
         .iter()
-        .filter(move |p| upper_eq(p.name.as_str(), &name))
+        .filter(move |p| upper_eq(p.name.as_str(), name))
 }
 
 fn param<'p>(p: &'p Property<'_>, name: &str) -> Option<&'p str> {
@@ -637,79 +636,160 @@ fn is_date(c: &Component<'_>, name: &str) -> bool {
 }
 
 /// Does the range match an instance starting at `start` (RFC 4791 §9.9)? Floating
-/// times are placed in `zone`.
+/// times are placed in `zone`. To test many instances of one component, take its
+/// [`Shape`] once.
 pub(crate) fn instance_matches(
     c: &Component<'_>,
     start: (i64, bool),
     range: TimeRange,
     zone: Zone,
 ) -> bool {
-    let kind = c.name.as_str().to_ascii_uppercase();
-    let slack = if start.1 { 0 } else { SLACK };
-    let range = TimeRange {
-        start: range.start.saturating_sub(slack),
-        end: range.end.saturating_add(slack),
-    };
-    let s = start.0;
-    let dtstart = first_time(c, "DTSTART", zone);
-    let duration = props(c, "DURATION")
-        .next()
-        .and_then(|p| parse_duration(p.val.as_str()));
-    // The instance's end: as far after its start as DTEND (or DUE) is after DTSTART.
-    let end_of = |name: &str| match dtstart {
-        Some(_) => after_start(c, name, zone).map(|d| s.saturating_add(d)),
-        None => first_time(c, name, zone).map(|t| t.0),
-    };
-    match kind.as_str() {
-        "VEVENT" => {
-            let end = match dtstart {
-                Some(_) => interval_length(c, zone).map(|l| s.saturating_add(l)),
-                // No start to measure from: DTEND as it stands, else a positive DURATION.
-                None => end_of("DTEND").or_else(|| interval_length(c, zone).map(|l| s + l)),
-            };
-            match end {
-                Some(end) => range.start < end && range.end > s,
-                None => range.start <= s && range.end > s,
-            }
+    Shape::of(c, zone).matches(start, range)
+}
+
+/// What RFC 4791 §9.9's table asks of a component, read once so that testing each of
+/// its instances is arithmetic: its type and the times it is measured by (DTSTART,
+/// DTEND, DURATION, DUE, and for a task without a start COMPLETED and CREATED).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    kind: ShapeKind,
+    /// Whether the component has a DTSTART the instance's start stands for.
+    has_start: bool,
+    /// An event's instance length ([`interval_length`]).
+    length: Option<i64>,
+    /// How long after the start DTEND comes ([`after_start`]), or with no DTSTART,
+    /// DTEND as it stands.
+    dtend: Option<i64>,
+    /// The same for DUE.
+    due: Option<i64>,
+    duration: Option<i64>,
+    /// A VJOURNAL whose DTSTART is a DATE.
+    all_day: bool,
+    /// A VTODO without DTSTART: its COMPLETED and CREATED.
+    completed: Option<i64>,
+    created: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShapeKind {
+    Event,
+    Todo,
+    Journal,
+    Other,
+}
+
+impl Shape {
+    /// Reads `c`'s times, floating ones placed in `zone`.
+    pub(crate) fn of(c: &Component<'_>, zone: Zone) -> Shape {
+        let kind = match c.name.as_str() {
+            k if k.eq_ignore_ascii_case("VEVENT") => ShapeKind::Event,
+            k if k.eq_ignore_ascii_case("VTODO") => ShapeKind::Todo,
+            k if k.eq_ignore_ascii_case("VJOURNAL") => ShapeKind::Journal,
+            _ => ShapeKind::Other,
+        };
+        let has_start = first_time(c, "DTSTART", zone).is_some();
+        // The end of an instance: as far after its start as DTEND (or DUE) is after
+        // DTSTART, or without a start, the time as it stands.
+        let end_of = |name: &str| match has_start {
+            true => after_start(c, name, zone),
+            false => first_time(c, name, zone).map(|t| t.0),
+        };
+        let todo = kind == ShapeKind::Todo;
+        let without_start = |name: &str| match todo && !has_start {
+            true => first_time(c, name, zone).map(|t| t.0),
+            false => None,
+        };
+        Shape {
+            kind,
+            has_start,
+            length: match kind {
+                ShapeKind::Event => interval_length(c, zone),
+                _ => None,
+            },
+            dtend: match kind {
+                ShapeKind::Event | ShapeKind::Other => end_of("DTEND"),
+                _ => None,
+            },
+            due: match todo {
+                true => end_of("DUE"),
+                false => None,
+            },
+            duration: props(c, "DURATION")
+                .next()
+                .and_then(|p| parse_duration(p.val.as_str())),
+            all_day: kind == ShapeKind::Journal && is_date(c, "DTSTART"),
+            completed: without_start("COMPLETED"),
+            created: without_start("CREATED"),
         }
-        "VTODO" => {
-            let due = end_of("DUE");
-            match (dtstart.is_some(), duration, due) {
+    }
+
+    /// How long before a range an instance may start and still touch it.
+    pub(crate) fn reach(&self) -> i64 {
+        [self.length, self.dtend, self.due, self.duration]
+            .into_iter()
+            .flatten()
+            .chain(self.all_day.then_some(DAY))
+            .max()
+            .unwrap_or(0)
+            .max(0)
+    }
+
+    /// Does the range match the instance starting at `start` (RFC 4791 §9.9)?
+    pub(crate) fn matches(&self, start: (i64, bool), range: TimeRange) -> bool {
+        let slack = if start.1 { 0 } else { SLACK };
+        let range = TimeRange {
+            start: range.start.saturating_sub(slack),
+            end: range.end.saturating_add(slack),
+        };
+        let s = start.0;
+        let after = |offset: Option<i64>| match self.has_start {
+            true => offset.map(|d| s.saturating_add(d)),
+            false => offset,
+        };
+        match self.kind {
+            ShapeKind::Event => {
+                let end = match self.has_start {
+                    true => self.length.map(|l| s.saturating_add(l)),
+                    // No start to measure from: DTEND as it stands, else a positive
+                    // DURATION.
+                    false => self.dtend.or_else(|| self.length.map(|l| s + l)),
+                };
+                match end {
+                    Some(end) => range.start < end && range.end > s,
+                    None => range.start <= s && range.end > s,
+                }
+            }
+            ShapeKind::Todo => match (self.has_start, self.duration, after(self.due)) {
                 (true, Some(d), _) => range.start <= s + d && (range.end > s || range.end >= s + d),
                 (true, None, Some(due)) => {
                     (range.start < due || range.start <= s) && (range.end > s || range.end >= due)
                 }
                 (true, None, None) => range.start <= s && range.end > s,
-                (false, _, _) => unreachable_todo(c, range, zone),
+                (false, _, _) => self.unreachable_todo(range),
+            },
+            ShapeKind::Journal => match self.all_day {
+                true => range.start < s + DAY && range.end > s,
+                false => range.start <= s && range.end > s,
+            },
+            ShapeKind::Other => {
+                let end = after(self.dtend).unwrap_or(s);
+                range.start < end.max(s + 1) && range.end > s
             }
-        }
-        "VJOURNAL" => {
-            if is_date(c, "DTSTART") {
-                range.start < s + DAY && range.end > s
-            } else {
-                range.start <= s && range.end > s
-            }
-        }
-        _ => {
-            let end = end_of("DTEND").unwrap_or(s);
-            range.start < end.max(s + 1) && range.end > s
         }
     }
-}
 
-/// VTODO without DTSTART (RFC 4791 §9.9, the rows without a start).
-fn unreachable_todo(c: &Component<'_>, range: TimeRange, zone: Zone) -> bool {
-    let due = first_time(c, "DUE", zone).map(|t| t.0);
-    let completed = first_time(c, "COMPLETED", zone).map(|t| t.0);
-    let created = first_time(c, "CREATED", zone).map(|t| t.0);
-    match (due, completed, created) {
-        (Some(due), _, _) => range.start < due && range.end >= due,
-        (None, Some(done), Some(made)) => {
-            (range.start <= made || range.start <= done) && (range.end >= made || range.end >= done)
+    /// VTODO without DTSTART (RFC 4791 §9.9, the rows without a start).
+    fn unreachable_todo(&self, range: TimeRange) -> bool {
+        match (self.due, self.completed, self.created) {
+            (Some(due), _, _) => range.start < due && range.end >= due,
+            (None, Some(done), Some(made)) => {
+                (range.start <= made || range.start <= done)
+                    && (range.end >= made || range.end >= done)
+            }
+            (None, Some(done), None) => range.start <= done && range.end >= done,
+            (None, None, Some(made)) => range.end > made,
+            (None, None, None) => true,
         }
-        (None, Some(done), None) => range.start <= done && range.end >= done,
-        (None, None, Some(made)) => range.end > made,
-        (None, None, None) => true,
     }
 }
 
@@ -809,6 +889,13 @@ fn wall_as_utc(values: &str) -> String {
 /// floating, the set is on the wall clock: its instants are wall-clock times, to be
 /// placed in a zone ([`instances`]).
 fn rule_set(c: &Component<'_>) -> Option<rrule::RRuleSet> {
+    rule_set_from(c, None)
+}
+
+/// [`rule_set`] for a walk whose instants before `from` are not wanted: a simple rule's
+/// DTSTART is moved forward by whole periods ([`skippable_days`]), so that the walk
+/// starts near `from` instead of years before it.
+fn rule_set_from(c: &Component<'_>, from: Option<i64>) -> Option<rrule::RRuleSet> {
     let start = props(c, "DTSTART").next()?;
     // A custom zone's instances are found on the wall clock too, then placed by its rules.
     let floating = is_floating(start) || in_object_zone(start);
@@ -836,7 +923,11 @@ fn rule_set(c: &Component<'_>) -> Option<rrule::RRuleSet> {
             .collect();
         format!("{name}{params}:{}\n", p.val.as_str().trim())
     };
-    text.push_str(&line(start, "DTSTART"));
+    let mut first = line(start, "DTSTART");
+    if let Some(days) = from.and_then(|from| skippable_days(c, start, from)) {
+        first = moved_by_days(&first, days)?;
+    }
+    text.push_str(&first);
     for p in props(c, "RRULE") {
         let rule = p.val.as_str().trim();
         let rule = match floating {
@@ -860,6 +951,64 @@ fn rule_set(c: &Component<'_>) -> Option<rrule::RRuleSet> {
         }
     }
     text.parse().ok()
+}
+
+/// How many days a master's DTSTART can be moved forward, to a day at least two days
+/// before `from` (an instant of the walk, UTC or on the wall clock: the two days cover
+/// the difference), without changing any instance from `from` on: a whole number of
+/// periods of its one RRULE when that is DAILY or WEEKLY with no COUNT (which moving
+/// would change) and no BY parts but a WEEKLY rule's plain weekdays, DTSTART's among
+/// them (a start that is no instance of the rule counts once, where it is). `None` for
+/// anything else, or nothing to skip.
+fn skippable_days(c: &Component<'_>, start: &Property<'_>, from: i64) -> Option<i64> {
+    let mut rules = props(c, "RRULE");
+    let rule = rules.next()?;
+    if rules.next().is_some() {
+        return None;
+    }
+    let (wall, _) = parse_time(start.val.as_str())?;
+    let weekday = chrono::DateTime::from_timestamp(wall, 0)?
+        .format("%a")
+        .to_string();
+    let (mut period, mut interval, mut weekdays_fit, mut by_day) = (0, 1, true, false);
+    for part in rule.val.as_str().trim().split(';') {
+        let (key, value) = part.split_once('=')?;
+        let value = value.trim();
+        match key.trim().to_ascii_uppercase().as_str() {
+            "FREQ" if value.eq_ignore_ascii_case("DAILY") => period = 1,
+            "FREQ" if value.eq_ignore_ascii_case("WEEKLY") => period = 7,
+            "INTERVAL" => interval = value.parse::<i64>().ok().filter(|i| *i > 0)?,
+            "UNTIL" | "WKST" => {}
+            "BYDAY" => {
+                let days: Vec<&str> = value.split(',').map(str::trim).collect();
+                if !days.iter().all(|d| d.len() == 2 && d.is_ascii()) {
+                    return None;
+                }
+                weekdays_fit = days.iter().any(|d| weekday[..2].eq_ignore_ascii_case(d));
+                by_day = true;
+            }
+            _ => return None,
+        }
+    }
+    if period == 0 || !weekdays_fit || (period == 1 && by_day) {
+        return None;
+    }
+    let step = period * interval;
+    let days = (from.saturating_sub(wall) / DAY - 2) / step * step;
+    (days > 0).then_some(days)
+}
+
+/// A `DTSTART…:VALUE` line with its value's date moved forward by `days`.
+fn moved_by_days(line: &str, days: i64) -> Option<String> {
+    let at = line.rfind(':')? + 1;
+    let date = chrono::NaiveDate::parse_from_str(line.get(at..at + 8)?, "%Y%m%d").ok()?;
+    let moved = date.checked_add_signed(chrono::TimeDelta::try_days(days)?)?;
+    Some(format!(
+        "{}{}{}",
+        &line[..at],
+        moved.format("%Y%m%d"),
+        &line[at + 8..]
+    ))
 }
 
 /// The most instances one walk of a recurrence set examines, before and within the
@@ -969,6 +1118,19 @@ pub(crate) fn instances(
     overridden: &[i64],
     zone: Zone,
 ) -> Option<Vec<(i64, bool)>> {
+    // Instances starting this long before the range still count.
+    instances_reaching(c, range, 400 * DAY, overridden, zone)
+}
+
+/// [`instances`] for instances that last at most `reach` seconds: those starting
+/// earlier than that before the range are not returned.
+pub(crate) fn instances_reaching(
+    c: &Component<'_>,
+    range: TimeRange,
+    reach: i64,
+    overridden: &[i64],
+    zone: Zone,
+) -> Option<Vec<(i64, bool)>> {
     let start = props(c, "DTSTART").next()?;
     let exact = utc_time(start, zone)?.1;
     let floating = is_floating(start);
@@ -976,12 +1138,12 @@ pub(crate) fn instances(
         true => None,
         false => param(start, "TZID").filter(|_| in_object_zone(start)),
     };
-    let set = rule_set(c)?;
-    let longest = 400 * DAY; // instances starting this long before the range still count
     let from = range
         .start
-        .saturating_sub(longest + SLACK)
+        .saturating_sub(reach.saturating_add(SLACK))
         .max(-8_000_000_000);
+    // A rule moved past its UNTIL is refused by the crate: it is then walked whole.
+    let set = rule_set_from(c, Some(from)).or_else(|| rule_set(c))?;
     let to = range.end.saturating_add(SLACK).min(200_000_000_000);
     let found = walk(set, from, to, usize::from(MAX_INSTANCES), true)?;
     Some(
@@ -1115,11 +1277,23 @@ fn component_in_range(
         .filter_map(|s| recurrence_id(s, zone))
         .collect();
     let futures = futures(siblings, zone);
-    match instances(c, widened(range, &futures), &overridden, zone) {
-        Some(list) => list.into_iter().any(|s| {
-            let (component, s) = resolve(c, &futures, s);
-            instance_matches(component, s, range, zone)
-        }),
+    // Each component's times are read once, not for every instance tested.
+    let master = Shape::of(c, zone);
+    let shapes: Vec<Shape> = futures
+        .iter()
+        .map(|f| Shape::of(f.component, zone))
+        .collect();
+    let reach = shapes
+        .iter()
+        .map(Shape::reach)
+        .fold(master.reach(), i64::max);
+    match instances_reaching(c, widened(range, &futures), reach, &overridden, zone) {
+        Some(list) => list
+            .into_iter()
+            .any(|s| match futures.iter().rposition(|f| f.from <= s.0) {
+                Some(i) => shapes[i].matches((s.0.saturating_add(futures[i].shift), s.1), range),
+                None => master.matches(s, range),
+            }),
         // A rule we cannot expand: answer as if it went on forever from its start.
         None => range.end > start.0.saturating_sub(SLACK),
     }
@@ -1338,6 +1512,75 @@ mod tests {
         });
         // The next request has a budget of its own.
         with_walk_budget(|| assert!(walk(set("20200101T000000Z"), now, now, 1, true).is_some()));
+    }
+
+    #[test]
+    fn a_walk_skipping_whole_periods_finds_the_same_instances() {
+        let rules = [
+            (
+                "DTSTART;TZID=Europe/Zurich:20190301T093000",
+                "FREQ=WEEKLY",
+                "",
+            ),
+            (
+                "DTSTART;TZID=Europe/Zurich:20190301T093000",
+                "FREQ=DAILY;INTERVAL=3",
+                "",
+            ),
+            (
+                "DTSTART:20200106T080000Z",
+                "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;WKST=SU",
+                "",
+            ),
+            (
+                "DTSTART:20200106T080000",
+                "FREQ=DAILY",
+                "EXDATE:20260610T080000\r\n",
+            ),
+            (
+                "DTSTART;VALUE=DATE:20180704",
+                "FREQ=WEEKLY;UNTIL=20260620",
+                "",
+            ),
+            (
+                "DTSTART:20200106T080000Z",
+                "FREQ=WEEKLY;UNTIL=20210101T000000Z",
+                "",
+            ),
+            // Not moved: DTSTART (a Tuesday) is no instance of the rule, and COUNT.
+            ("DTSTART:20200107T080000Z", "FREQ=WEEKLY;BYDAY=MO", ""),
+            ("DTSTART:20200106T080000Z", "FREQ=DAILY;COUNT=3000", ""),
+        ];
+        let june = TimeRange {
+            start: 1_780_272_000,
+            end: 1_782_864_000,
+        };
+        let zone: Zone = "America/New_York".parse().unwrap();
+        for (start, rule, extra) in rules {
+            let text = unfold(&format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:r\r\n{start}\r\nRRULE:{rule}\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+            ));
+            let root = read_calendar_simple(&text).unwrap();
+            let event = &root[0].components[0];
+            let (from, to) = (june.start - SLACK, june.end + SLACK);
+            let moved = skippable_days(event, props(event, "DTSTART").next().unwrap(), from);
+            let movable = !rule.contains("COUNT") && !rule.ends_with("BYDAY=MO");
+            assert_eq!(moved.is_some(), movable, "{start} {rule}");
+            let whole = walk(rule_set(event).unwrap(), from, to, 1000, false);
+            let skipped = instances_reaching(event, june, 0, &[], zone);
+            let placed = |list: Vec<i64>| -> Vec<(i64, bool)> {
+                let floating = is_floating(props(event, "DTSTART").next().unwrap());
+                list.into_iter()
+                    .map(|t| (if floating { wall_to_utc(zone, t) } else { t }, true))
+                    .collect()
+            };
+            let whole = whole.map(placed);
+            assert_eq!(skipped, whole, "{start} {rule}");
+            assert!(
+                whole.as_ref().is_some_and(|w| !w.is_empty()) || rule.contains("2021"),
+                "{rule} has instances in June"
+            );
+        }
     }
 
     #[test]
