@@ -546,3 +546,60 @@ fn groups_have_principals_that_only_signed_in_users_see() {
         r.body
     );
 }
+
+/// A home's shares are listed once and kept until a folder's settings change: a grant
+/// taken away or given in `.dav.toml` (an edit outside the server) shows in the
+/// sharee's next listing.
+#[test]
+fn a_home_lists_shares_as_the_grants_are_now() {
+    let (dir, srv) = tree();
+    let settings = dir.path().join("tree/alice/calendar/.dav.toml");
+    const PROPS: &str = r#"<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>"#;
+    let bobs_home = || {
+        let r = srv
+            .request("PROPFIND", "/bob/")
+            .header("Depth", "1")
+            .auth("bob", "bob-pw")
+            .body(PROPS)
+            .send();
+        assert_eq!(r.status, 207);
+        r.body.contains("/bob/alice-calendar/")
+    };
+    let eventually = |listed: bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while bobs_home() != listed {
+            assert!(std::time::Instant::now() < deadline, "listed: {listed}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    // The grant is taken away before bob's home is first listed (the change is seen
+    // once bob cannot read the calendar at its own path), then given.
+    std::fs::write(&settings, "kind = \"calendar\"\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = srv
+            .request("PROPFIND", "/alice/calendar/")
+            .header("Depth", "0")
+            .auth("bob", "bob-pw")
+            .body(PROPS)
+            .send();
+        if r.status == 404 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.status);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!bobs_home());
+    assert!(!bobs_home(), "listed again");
+    let r = srv
+        .request("PROPFIND", "/bob/alice-calendar/")
+        .header("Depth", "0")
+        .auth("bob", "bob-pw")
+        .body(PROPS)
+        .send();
+    assert_eq!(r.status, 404, "the share is gone, not only unlisted");
+    std::fs::write(&settings, "kind = \"calendar\"\n[acl]\nread = [\"bob\"]\n").unwrap();
+    eventually(true);
+    std::fs::write(&settings, "kind = \"calendar\"\n").unwrap();
+    eventually(false);
+}

@@ -194,6 +194,13 @@ pub(crate) struct Index {
     entries: BTreeMap<String, Entry>,
     /// The keys of the folders among `entries`, to list collections without walking files.
     dirs: BTreeSet<String>,
+    /// The keys of the folders that have a kind (calendars, address books …): what
+    /// [`Index::collections`] lists without looking at plain folders.
+    kinded: BTreeSet<String>,
+    /// Counts changes to folders (added, removed, their settings replaced), so that what
+    /// is derived from folders and their settings alone (the collections shared with a
+    /// user) can be kept until it changes ([`Index::folders_generation`]).
+    folders_generation: u64,
     /// (folder, UID) → the keys of its files with that UID, from their summaries: the
     /// `no-uid-conflict` check of every PUT without a pass over the folder.
     /// Keyed by a hash of the pair (see [`Index::uid_slot`]) rather than the pair itself,
@@ -211,6 +218,13 @@ pub(crate) struct Index {
     /// removed folder only to those its own rules let see it; at most [`GRAVES`].
     graves: HashMap<String, Arc<CollectionConfig>>,
     grave_order: VecDeque<String>,
+}
+
+/// A number no index of this process had before: an index made anew (a rebuild) never
+/// repeats the generation of the one it replaces.
+fn next_generation() -> u64 {
+    static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// How many removed folders' settings [`Index::graves`] keeps.
@@ -240,6 +254,8 @@ impl Index {
         Index {
             entries: BTreeMap::new(),
             dirs: BTreeSet::new(),
+            kinded: BTreeSet::new(),
+            folders_generation: next_generation(),
             uids: HashMap::new(),
             uid_hasher: std::hash::RandomState::new(),
             seq,
@@ -339,8 +355,15 @@ impl Index {
     /// Adds or replaces an entry.
     fn insert(&mut self, key: String, entry: Entry) {
         match &entry {
-            Entry::Dir(_) => self.dirs.insert(key.clone()),
-            Entry::File(_) => self.dirs.remove(&key),
+            Entry::Dir(d) => {
+                self.dirs.insert(key.clone());
+                self.classify(&key, d.config.kind.is_some());
+            }
+            Entry::File(_) => {
+                if self.dirs.remove(&key) {
+                    self.classify(&key, false);
+                }
+            }
         };
         self.unmap_uid(&key);
         if let Entry::File(f) = &entry
@@ -353,6 +376,51 @@ impl Index {
                 .or_insert_with(|| UidKeys::One(key.as_str().into()));
         }
         self.entries.insert(key, entry);
+    }
+
+    /// Notes that the folder `key` was added, changed or removed, and whether it has a
+    /// kind now.
+    fn classify(&mut self, key: &str, kinded: bool) {
+        match kinded {
+            true => self.kinded.insert(key.to_owned()),
+            false => self.kinded.remove(key),
+        };
+        self.folders_generation = next_generation();
+    }
+
+    /// A number that changes whenever a folder is added or removed or its settings are
+    /// replaced (and never when only files change), unique in the process.
+    pub(crate) fn folders_generation(&self) -> u64 {
+        self.folders_generation
+    }
+
+    /// The folders that have a kind, with their entries, in key order.
+    pub(crate) fn collections(&self) -> impl Iterator<Item = (&String, &DirEntry)> + '_ {
+        self.kinded.iter().filter_map(|k| Some((k, self.dir(k)?)))
+    }
+
+    /// The folders that have a kind at or below `folder`, with their entries, in key
+    /// order: one range of the ordered set, the others not looked at.
+    pub(crate) fn collections_within<'a>(
+        &'a self,
+        folder: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a DirEntry)> + 'a {
+        // The folder itself, then what lies below it: the keys from `folder/` up to
+        // `folder0` (`'0'` follows `'/'`; `folder-x` sorts before `folder/` and is not
+        // among them).
+        let (below, past) = match folder.is_empty() {
+            true => (String::new(), None),
+            false => (format!("{folder}/"), Some(format!("{folder}0"))),
+        };
+        let itself = self.kinded.get(folder).filter(|_| !folder.is_empty());
+        let end = match past {
+            Some(past) => std::ops::Bound::Excluded(past),
+            None => std::ops::Bound::Unbounded,
+        };
+        itself
+            .into_iter()
+            .chain(self.kinded.range((std::ops::Bound::Included(below), end)))
+            .filter_map(|k| Some((k, self.dir(k)?)))
     }
 
     /// The slot of a (folder, UID) pair in `uids`.
@@ -600,12 +668,14 @@ impl Index {
             d.format = format;
             if d.config_tag != config_tag || d.config.as_ref() != &config {
                 let changed = d.config_tag != config_tag;
+                let kinded = config.kind.is_some();
                 d.config = Arc::new(config);
                 d.heavy = heavy;
                 d.served = std::sync::OnceLock::new();
                 d.config_tag = config_tag;
                 let op = Self::dir_op(key, d);
                 self.ops.push(op);
+                self.classify(key, kinded);
                 if changed {
                     self.log(key, Change::Dir);
                 }
@@ -655,12 +725,14 @@ impl Index {
     ) {
         let (config, heavy) = held(config);
         if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            let kinded = config.kind.is_some();
             d.config = Arc::new(config);
             d.heavy = heavy;
             d.served = std::sync::OnceLock::new();
             d.config_tag = config_tag;
             let op = Self::dir_op(key, d);
             self.ops.push(op);
+            self.classify(key, kinded);
             if log {
                 self.log(key, Change::Dir);
             }
@@ -695,7 +767,9 @@ impl Index {
         for k in doomed {
             self.unmap_uid(&k);
             self.entries.remove(&k);
-            self.dirs.remove(&k);
+            if self.dirs.remove(&k) {
+                self.classify(&k, false);
+            }
             self.ops.push(Op::Remove(k));
         }
         self.log(key, Change::Deleted(was_dir));
@@ -834,6 +908,66 @@ mod tests {
             SystemTime::UNIX_EPOCH,
             SystemTime::UNIX_EPOCH,
         );
+    }
+
+    /// A folder with a kind, or (`None`) its kind taken away.
+    fn kinded(index: &mut Index, key: &str, kind: Option<&str>) {
+        let config = CollectionConfig {
+            kind: kind.map(str::to_owned),
+            ..CollectionConfig::default()
+        };
+        index.put_dir(
+            key,
+            config,
+            1,
+            Format::DavToml,
+            SystemTime::UNIX_EPOCH,
+            SystemTime::UNIX_EPOCH,
+        );
+    }
+
+    #[test]
+    fn collections_are_listed_by_folder_and_folders_count_their_changes() {
+        let mut index = Index::new(0, 100);
+        dir(&mut index, "");
+        for key in ["alice", "alice-x", "bob", "public"] {
+            dir(&mut index, key);
+        }
+        kinded(&mut index, "alice-x/cal", Some("calendar"));
+        kinded(&mut index, "alice/calendar", Some("calendar"));
+        kinded(&mut index, "alice/contacts", Some("addressbook"));
+        kinded(&mut index, "bob/calendar", Some("calendar"));
+        dir(&mut index, "alice/notes");
+        let within = |index: &Index, folder: &str| -> Vec<String> {
+            index
+                .collections_within(folder)
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        assert_eq!(
+            within(&index, "alice"),
+            ["alice/calendar", "alice/contacts"]
+        );
+        assert_eq!(within(&index, "alice/calendar"), ["alice/calendar"]);
+        assert_eq!(within(&index, "alice-x"), ["alice-x/cal"]);
+        assert!(within(&index, "public").is_empty());
+        assert_eq!(within(&index, "").len(), 4);
+        assert_eq!(index.collections().count(), 4);
+
+        let before = index.folders_generation();
+        index.put_file("alice/calendar/x.ics", file("\"1\""));
+        assert_eq!(index.folders_generation(), before, "files do not count");
+        kinded(&mut index, "alice/contacts", None);
+        assert_eq!(within(&index, "alice"), ["alice/calendar"]);
+        let after_kind = index.folders_generation();
+        assert_ne!(after_kind, before);
+        index.rename("alice/calendar", "alice/work");
+        assert_eq!(within(&index, "alice"), ["alice/work"]);
+        assert_ne!(index.folders_generation(), after_kind);
+        let gone = index.folders_generation();
+        index.remove("alice");
+        assert!(within(&index, "alice").is_empty());
+        assert_ne!(index.folders_generation(), gone);
     }
 
     fn tree() -> Index {

@@ -115,10 +115,10 @@ impl Inner {
             return None;
         }
         let merged = self
-            .registry
-            .merged_for(user, self)
-            .into_iter()
-            .find(|m| m.name == name)?;
+            .merged_for(user)
+            .iter()
+            .find(|m| m.name == name)?
+            .clone();
         let href = self.href(key, true);
         let index = self.index();
         let mut sources: Vec<Source> = Vec::new();
@@ -283,7 +283,7 @@ impl Inner {
         }
         let mut shown = Vec::new();
         let mut hidden = Vec::new();
-        for merged in self.registry.merged_for(user, self) {
+        for merged in self.merged_for(user).iter() {
             if !merged.listed_for(user_agent) {
                 continue;
             }

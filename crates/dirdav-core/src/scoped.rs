@@ -129,6 +129,10 @@ impl Store for Scoped {
         self.keep_seen(self.inner.collections())
     }
 
+    fn collections_within(&self, folder: &str) -> Vec<Resource> {
+        self.keep_seen(self.inner.collections_within(folder))
+    }
+
     fn prefixes(&self) -> Vec<(&'static str, &'static str)> {
         self.inner.prefixes()
     }

@@ -328,6 +328,7 @@ impl ServerBuilder {
             welcomed: std::sync::Mutex::new(std::collections::HashSet::new()),
             uploads: crate::uploads::Uploads::default(),
             dead: Arc::default(),
+            homes: std::sync::Mutex::new(HashMap::new()),
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {
@@ -586,7 +587,22 @@ pub(crate) struct Inner {
     pub(crate) uploads: crate::uploads::Uploads,
     /// Whole settings of folders whose settings files are large.
     dead: Arc<crate::deadcache::DeadCache>,
+    /// Each user's shares and merged collections, as the plugins' hooks last listed
+    /// them, with the folders' generation they were listed at ([`Inner::shares_for`]).
+    homes: std::sync::Mutex<HashMap<String, HomeViews>>,
 }
+
+/// What the plugins show in one user's home besides its folders.
+#[derive(Clone, Debug)]
+struct HomeViews {
+    /// The folders' generation and the known users' changes they were listed at.
+    generation: (u64, u64),
+    shares: Option<Arc<Vec<dirdav_plugin::Share>>>,
+    merged: Option<Arc<Vec<dirdav_plugin::Merged>>>,
+}
+
+/// How many users' [`HomeViews`] are kept; past it, all are dropped and listed anew.
+const HOME_VIEWS: usize = 10_000;
 
 /// One request, resolved.
 #[derive(Debug)]
@@ -1039,6 +1055,73 @@ impl Inner {
         Ok(shown.rewrite(response).await)
     }
 
+    /// The collections the plugins share with `user` ([`Registry::shares_for`]), kept
+    /// until a folder changes (or the known users do): a home's listing then costs what
+    /// the home holds, not every collection of the server.
+    pub(crate) fn shares_for(&self, user: &str) -> Arc<Vec<dirdav_plugin::Share>> {
+        self.home_view(
+            user,
+            |v| v.shares.clone(),
+            |v, shares| v.shares = Some(shares),
+            |inner| inner.registry.shares_for(user, inner),
+        )
+    }
+
+    /// The merged collections of `user`'s home ([`Registry::merged_for`]), kept as
+    /// [`Inner::shares_for`] keeps shares.
+    pub(crate) fn merged_for(&self, user: &str) -> Arc<Vec<dirdav_plugin::Merged>> {
+        self.home_view(
+            user,
+            |v| v.merged.clone(),
+            |v, merged| v.merged = Some(merged),
+            |inner| inner.registry.merged_for(user, inner),
+        )
+    }
+
+    /// One of a user's [`HomeViews`]: kept if the folders are as they were when it was
+    /// listed, else listed anew by `list` (without a lock held: hooks call the store).
+    fn home_view<T>(
+        &self,
+        user: &str,
+        get: impl Fn(&HomeViews) -> Option<Arc<T>>,
+        set: impl Fn(&mut HomeViews, Arc<T>),
+        list: impl Fn(&Inner) -> T,
+    ) -> Arc<T> {
+        let generation = (
+            self.index().folders_generation(),
+            dirdav_plugin::KnownUsers::changes(),
+        );
+        {
+            let homes = self.homes.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(kept) = homes
+                .get(user)
+                .filter(|v| v.generation == generation)
+                .and_then(&get)
+            {
+                return kept;
+            }
+        }
+        let listed = Arc::new(list(self));
+        let mut homes = self.homes.lock().unwrap_or_else(|p| p.into_inner());
+        if homes.len() >= HOME_VIEWS && !homes.contains_key(user) {
+            homes.clear();
+        }
+        let views = homes.entry(user.to_owned()).or_insert(HomeViews {
+            generation,
+            shares: None,
+            merged: None,
+        });
+        if views.generation != generation {
+            *views = HomeViews {
+                generation,
+                shares: None,
+                merged: None,
+            };
+        }
+        set(views, listed.clone());
+        listed
+    }
+
     /// If `path` lies below a share in a user's home ([`Share`]), makes it the path it
     /// shows and returns how to show hrefs of the answer.
     fn unshare(&self, path: &mut DavPath) -> Option<Shown> {
@@ -1050,10 +1133,10 @@ impl Inner {
             return None;
         }
         let share = self
-            .registry
-            .shares_for(&path.segments[0], self)
-            .into_iter()
-            .find(|s| s.name == path.segments[1])?;
+            .shares_for(&path.segments[0])
+            .iter()
+            .find(|s| s.name == path.segments[1])?
+            .clone();
         let shown = Shown {
             prefixes: vec![(self.href(&share.target, true), self.href(&member, true))],
             label: share.displayname.map(|d| (share.target.clone(), d)),
@@ -1620,8 +1703,15 @@ impl Store for Inner {
     fn collections(&self) -> Vec<Resource> {
         let index = self.index();
         index
-            .dirs()
-            .filter(|(_, d)| d.config.kind.is_some())
+            .collections()
+            .filter_map(|(k, _)| self.resource_in(&index, k))
+            .collect()
+    }
+
+    fn collections_within(&self, folder: &str) -> Vec<Resource> {
+        let index = self.index();
+        index
+            .collections_within(folder)
             .filter_map(|(k, _)| self.resource_in(&index, k))
             .collect()
     }

@@ -178,7 +178,17 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
             .ok_or(http::StatusCode::NOT_FOUND)
     }
     /// Every collection that has a kind (calendars, address books …), in path order.
+    /// It costs every collection of the server: to look in one user's home, ask
+    /// [`Store::collections_within`].
     fn collections(&self) -> Vec<Resource>;
+    /// The collections that have a kind at or below `folder` (all of them for `""`), in
+    /// path order; the core finds them without looking at the others.
+    fn collections_within(&self, folder: &str) -> Vec<Resource> {
+        self.collections()
+            .into_iter()
+            .filter(|c| crate::path::within(&c.path, folder))
+            .collect()
+    }
     /// The items a multiget names, in the order given, each with its bytes when
     /// `read` (one batch read for all): an href naming nothing or a collection is 404,
     /// one outside `within` 403 ([`Store::item_of_href`]), an item gone before it

@@ -514,11 +514,12 @@ impl MethodCheck<'_> {
         if !source.is_collection {
             return false;
         }
-        let carries =
-            source.is_collection_of(kind)
-                || self.store.collections().iter().any(|c| {
-                    c.is_collection_of(kind) && crate::path::within(&c.path, &source.path)
-                });
+        let carries = source.is_collection_of(kind)
+            || self
+                .store
+                .collections_within(&source.path)
+                .iter()
+                .any(|c| c.is_collection_of(kind));
         carries
             && crate::path::ancestors(crate::path::parent(destination)).any(|folder| {
                 self.store
@@ -1161,8 +1162,9 @@ impl Registrar<'_> {
     }
 
     /// Lists the collections shared with a user, shown in their home (see [`Share`]).
-    /// Called while answering requests to the home and below it, and to hrefs that do
-    /// not exist; it should be cheap ([`Store::collections`] is answered from memory).
+    /// Its answer must follow from the folders and their settings alone: the core keeps
+    /// each user's answer until a folder is added, removed or has its settings changed,
+    /// so that listing a home does not cost every collection of the server.
     pub fn shares(
         &mut self,
         hook: impl Fn(&str, &dyn Store) -> Vec<Share> + Send + Sync + 'static,
@@ -1172,10 +1174,10 @@ impl Registrar<'_> {
         self
     }
 
-    /// Lists the merged collections of a user's home (see [`Merged`]). Called while
-    /// answering requests to the home and below it, and to hrefs that do not exist;
-    /// it should be cheap ([`Store::collections`] is answered from memory). The hook
-    /// may call the store; the core holds no lock while it runs.
+    /// Lists the merged collections of a user's home (see [`Merged`]). As for
+    /// [`shares`](Self::shares), its answer must follow from the folders and their
+    /// settings alone: the core keeps it until they change. The hook may call the
+    /// store; the core holds no lock while it runs.
     pub fn merged(
         &mut self,
         hook: impl Fn(&str, &dyn Store) -> Vec<Merged> + Send + Sync + 'static,

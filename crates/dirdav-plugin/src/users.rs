@@ -5,7 +5,11 @@
 //! server runs has a home at their first request.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+
+/// Counts replacements of known users ([`KnownUsers::changes`]).
+static CHANGES: AtomicU64 = AtomicU64::new(0);
 
 /// A shared, replaceable set of user names ([`KnownUsers::replace`]). Clones share it.
 ///
@@ -42,6 +46,14 @@ impl KnownUsers {
     /// Replaces the names, for every clone.
     pub fn replace(&self, names: impl IntoIterator<Item = String>) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(names.into_iter().collect());
+        CHANGES.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A number that changes whenever any set of known users of the process is
+    /// replaced: what the core keeps of a user's home (shares, merged collections) is
+    /// listed anew when it does.
+    pub fn changes() -> u64 {
+        CHANGES.load(Ordering::Relaxed)
     }
 
     /// Adds names, for every clone.

@@ -41,7 +41,7 @@ pub(crate) async fn report(request: DavRequest) -> HandlerResult {
     } else {
         let infinite = request.depth == Some(Depth::Infinity);
         store
-            .collections()
+            .collections_within(&target.path)
             .into_iter()
             .filter(|c| c.is_collection_of(crate::KIND) && target.contains(&c.path))
             .filter(|c| c.path != target.path)

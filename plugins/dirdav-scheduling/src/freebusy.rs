@@ -253,7 +253,7 @@ async fn busy_times(store: &dyn Store, user: &str, query: &Query) -> Option<Vec<
     let theirs = store.acting_for(Principal { name: user.into() })?;
     let prefix = format!("{user}/");
     let calendars: Vec<_> = theirs
-        .collections()
+        .collections_within(user)
         .into_iter()
         .filter(|c| {
             c.path.starts_with(&prefix) && c.is_collection_of("calendar") && !transparent(c)

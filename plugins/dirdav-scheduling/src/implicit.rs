@@ -532,7 +532,7 @@ async fn trim_inbox(store: &dyn Store, inbox: &str, keep: usize) {
 async fn copy_of(store: &dyn Store, user: &str, uid: &str) -> Option<(String, Option<Object>)> {
     let prefix = format!("{user}/");
     let item = store
-        .collections()
+        .collections_within(user)
         .into_iter()
         .filter(|c| c.path.starts_with(&prefix) && c.is_collection_of("calendar"))
         .flat_map(|c| store.members_with_uid(&c.path, uid))

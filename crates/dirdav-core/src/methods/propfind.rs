@@ -215,10 +215,10 @@ fn shared_members(
     if !is_home(home) || srv.registry.shares.is_empty() {
         return Vec::new();
     }
-    let shares = srv.registry.shares_for(&home.path, srv.as_ref());
+    let shares = srv.shares_for(&home.path);
     let index = srv.index();
     shares
-        .into_iter()
+        .iter()
         .filter(|s| index.get(&format!("{}/{}", home.path, s.name)).is_none())
         .filter_map(|s| {
             let mut r = srv.resource_in(&index, &s.target)?;
