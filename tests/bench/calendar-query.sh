@@ -56,7 +56,7 @@ for _ in $(seq "${RUNS:-7}"); do
   curl -s -o /dev/null -w '%{time_total}\n' -X REPORT -H 'Depth: 1' -d "$body" "$url"
 done | sort -n | awk -v m="$matches" -v n="$n" '{a[NR]=$1} END {printf "calendar-query, one month of %d events: median %.1f ms (min %.1f, max %.1f), %d matches\n", n, a[int((NR+1)/2)]*1000, a[1]*1000, a[NR]*1000, m}'
 if command -v strace >/dev/null; then
-  strace -f -p "$pid" -e trace=openat -o "$work/strace" 2>/dev/null &
+  strace -f -p "$pid" -e trace=openat,openat2 -o "$work/strace" 2>/dev/null &
   spid=$!
   sleep 1
   curl -s -o /dev/null -X REPORT -H 'Depth: 1' -d "$body" "$url"

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use dirdav_plugin::Summary;
+use dirdav_plugin::{Periodic, Summary};
 
 use crate::index::{Change, FileEntry};
 
@@ -306,10 +306,10 @@ fn decode_file(b: &[u8]) -> Option<FileEntry> {
 }
 
 /// Summaries are stored as a small JSON object: `{"u": uid, "c": component, "s": [start,
-/// end], "x": true, "l": true, "i": [[start, end], …], "f": [[name, value], …]}`, `x`
-/// when the span is exact, `l` when it is on the wall clock, `i` the instances of a
-/// recurring event. A summary stored without `x` or `i` reads as inexact, which only
-/// costs a query a read.
+/// end], "x": true, "l": true, "i": [[start, end], …], "p": {…}, "f": [[name, value],
+/// …]}`, `x` when the span is exact, `l` when it is on the wall clock, `i` the instances
+/// of a recurring event, `p` the rule of a periodic one ([`Periodic`]). A summary stored
+/// without `x`, `i` or `p` reads as inexact, which only costs a query a read.
 fn encode_summary(s: &Summary) -> Vec<u8> {
     let mut map = serde_json::Map::new();
     if let Some(uid) = &s.uid {
@@ -329,6 +329,15 @@ fn encode_summary(s: &Summary) -> Vec<u8> {
     }
     if !s.instances.is_empty() {
         map.insert("i".into(), serde_json::json!(s.instances));
+    }
+    if let Some(p) = &s.periodic {
+        map.insert(
+            "p".into(),
+            serde_json::json!({
+                "s": p.start, "z": p.zone, "l": p.length, "d": p.period_days,
+                "o": p.offsets, "u": p.until, "k": p.skip, "e": p.extra,
+            }),
+        );
     }
     if !s.fields.is_empty() {
         let pairs: Vec<[&str; 2]> = s.fields.iter().map(|(n, v)| [n, v]).collect();
@@ -359,7 +368,32 @@ fn decode_summary(b: &[u8]) -> Option<Summary> {
             .iter()
             .filter_map(times)
             .collect(),
+        periodic: v.get("p").and_then(decode_periodic).map(Box::new),
         fields,
+    })
+}
+
+fn decode_periodic(p: &serde_json::Value) -> Option<Periodic> {
+    let int = |k: &str| p.get(k)?.as_i64();
+    let list = |k: &str| p.get(k)?.as_array();
+    Some(Periodic {
+        start: int("s")?,
+        zone: p.get("z")?.as_str()?.into(),
+        length: int("l")?,
+        period_days: u32::try_from(int("d")?).ok()?,
+        offsets: list("o")?
+            .iter()
+            .map(|o| u32::try_from(o.as_i64()?).ok())
+            .collect::<Option<_>>()?,
+        until: int("u")?,
+        skip: list("k")?
+            .iter()
+            .map(serde_json::Value::as_i64)
+            .collect::<Option<_>>()?,
+        extra: list("e")?
+            .iter()
+            .map(|e| Some((e.get(0)?.as_i64()?, e.get(1)?.as_i64()?)))
+            .collect::<Option<_>>()?,
     })
 }
 
@@ -408,6 +442,16 @@ mod tests {
                 span_exact: true,
                 span_floating: true,
                 instances: [(10, 20), (30, 40)].into(),
+                periodic: Some(Box::new(Periodic {
+                    start: 1_700_000_000,
+                    zone: "Europe/Zurich".into(),
+                    length: 3_600,
+                    period_days: 7,
+                    offsets: [0, 3].into(),
+                    until: i64::MAX,
+                    skip: [1_700_604_800].into(),
+                    extra: [(1_700_608_400, 1_700_612_000)].into(),
+                })),
                 fields: [("FN", "Carol")].into_iter().collect(),
             })),
         }

@@ -30,6 +30,7 @@ pub use registry::{
     WriteCheck, WriteEvent,
 };
 pub use resource::{
-    CollectionConfig, DeadLoader, Fields, Principal, Resource, Summary, Tls, media_essence,
+    CollectionConfig, DeadLoader, Fields, Periodic, Principal, Resource, Summary, Tls,
+    media_essence,
 };
 pub use users::KnownUsers;

@@ -139,8 +139,40 @@ pub struct Summary {
     /// (overrides in place of the instances they replace), in UTC, so that a time-range
     /// test is whether one overlaps. Empty otherwise.
     pub instances: Box<[(i64, i64)]>,
+    /// For a recurring event with too many instances to list (one without end): the
+    /// rule its instances follow, when it is simple enough to test a time range on by
+    /// arithmetic. `None` otherwise.
+    pub periodic: Option<Box<Periodic>>,
     /// Searchable values (`FN`, `EMAIL`, `TEL` …), by property name.
     pub fields: Fields,
+}
+
+/// A recurring event whose instances come back on the same days of every period, at
+/// the same time of day in one zone (a `FREQ=DAILY` or `WEEKLY` rule), each lasting
+/// as long: what a time range is tested against without reading the item. Instance
+/// `k` of offset `d` starts at `start + k * period_days + d` days on the wall clock of
+/// `zone`, for every `k >= 0` whose start is at most `until`, but for those in `skip`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Periodic {
+    /// The first instance's start on the wall clock of `zone`, in seconds since the
+    /// epoch as if that wall clock were UTC.
+    pub start: i64,
+    /// The zone's name in the time zone database (`UTC` for times in UTC).
+    pub zone: Box<str>,
+    /// How long each instance lasts, in seconds (more than zero).
+    pub length: i64,
+    /// The days from one period to the next.
+    pub period_days: u32,
+    /// The days after a period's first day that instances fall on, ascending, the
+    /// first 0.
+    pub offsets: Box<[u32]>,
+    /// The latest start of an instance, in UTC (`i64::MAX` when the rule has no end).
+    pub until: i64,
+    /// Starts, in UTC, of instances left out: excluded (EXDATE) or replaced by an
+    /// override.
+    pub skip: Box<[i64]>,
+    /// The overrides' own intervals, in UTC.
+    pub extra: Box<[(i64, i64)]>,
 }
 
 impl Summary {

@@ -484,14 +484,19 @@ pub(crate) fn summarize(bytes: &[u8]) -> dirdav_plugin::Summary {
         .is_some_and(|root| root.components.iter().any(crate::query::this_and_future));
     let span = span.map(|(lo, hi)| (lo, if moves_later { i64::MAX } else { hi }));
     let exact = root.as_ref().and_then(exact_span);
-    let instances = match moves_later {
+    let instances: Box<[(i64, i64)]> = match moves_later {
         true => Default::default(),
         false => root.as_ref().and_then(instance_spans).unwrap_or_default(),
+    };
+    let periodic = match moves_later || !instances.is_empty() {
+        true => None,
+        false => root.as_ref().and_then(periodic_rule).map(Box::new),
     };
     dirdav_plugin::Summary {
         uid: Some(object.uid),
         component: Some(dirdav_plugin::Summary::component_name(object.component)),
         instances,
+        periodic,
         span: exact.map(|(span, _)| span).or(span),
         span_exact: exact.is_some(),
         span_floating: exact.is_some_and(|(_, floating)| floating),
@@ -618,6 +623,173 @@ fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
         spans.push((start, start + length));
     }
     (spans.len() <= SUMMARY_INSTANCES).then(|| spans.into_boxed_slice())
+}
+
+/// The weekdays as RRULE names them, Monday first.
+const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+
+/// The rule of a recurring event with too many instances to list ([`instance_spans`]),
+/// when a time range can be tested on it by arithmetic ([`dirdav_plugin::Periodic`]):
+/// the object holds only VEVENTs (one master, overrides of single instances), every
+/// time in UTC or a zone the database knows, the master has one RRULE, `DAILY` or
+/// `WEEKLY`, without COUNT and without BY parts but a weekly rule's weekdays (DTSTART's
+/// among them, and only DTSTART's when INTERVAL is more than 1), no RDATE, and its
+/// instances and the overrides last more than nothing and at most 400 days. The rule
+/// is then checked against the expansion queries make, over its first 800 days and
+/// the last periods before its UNTIL: a rule the two read differently keeps no
+/// periodic summary, and queries read the item.
+fn periodic_rule(root: &Component<'_>) -> Option<dirdav_plugin::Periodic> {
+    use crate::query::{
+        TimeRange, first_time, instances_reaching, interval_length, is_floating, periodic_starts,
+        props, recurrence_id, this_and_future, utc_time, wall_to_utc, zone_named,
+    };
+    let utc = chrono_tz::UTC;
+    let events: Vec<&Component<'_>> = root
+        .components
+        .iter()
+        .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
+        .collect();
+    if events
+        .iter()
+        .any(|c| upper(c.name.as_str()) != "VEVENT" || this_and_future(c))
+    {
+        return None;
+    }
+    for c in &events {
+        for name in ["DTSTART", "DTEND", "RECURRENCE-ID", "RDATE"] {
+            for p in props(c, name) {
+                if is_floating(p) || !utc_time(p, utc)?.1 {
+                    return None;
+                }
+            }
+        }
+    }
+    let mut masters = events.iter().filter(|c| recurrence_id(c, utc).is_none());
+    let master = *masters.next()?;
+    if masters.next().is_some() || prop(master, "RDATE").is_some() {
+        return None;
+    }
+    let mut rules = props(master, "RRULE");
+    let rule = rules.next()?;
+    if rules.next().is_some() {
+        return None;
+    }
+    let dtstart = prop(master, "DTSTART")?;
+    let (wall, in_utc) = parse_time(dtstart.val.as_str())?;
+    let zone = match in_utc {
+        true => utc,
+        false => zone_named(tzid(dtstart)?)?,
+    };
+    let longest = 400 * DAY;
+    let length = interval_length(master, utc).filter(|l| *l > 0 && *l <= longest)?;
+    let (mut period, mut interval, mut days, mut until) = (0u32, 1u32, Vec::new(), i64::MAX);
+    for part in rule.val.as_str().trim().split(';') {
+        let (key, value) = part.split_once('=')?;
+        let value = value.trim();
+        match upper(key.trim()).as_str() {
+            "FREQ" if value.eq_ignore_ascii_case("DAILY") => period = 1,
+            "FREQ" if value.eq_ignore_ascii_case("WEEKLY") => period = 7,
+            "INTERVAL" => interval = value.parse().ok().filter(|i| (1..=1000).contains(i))?,
+            "UNTIL" => until = parse_time(value).filter(|(_, z)| *z)?.0,
+            "WKST" => {}
+            "BYDAY" => {
+                for day in value.split(',') {
+                    let day = WEEKDAYS
+                        .iter()
+                        .position(|w| w.eq_ignore_ascii_case(day.trim()))?;
+                    days.push(u32::try_from(day).ok()?);
+                }
+            }
+            _ => return None,
+        }
+    }
+    if period == 0 || (period == 1 && !days.is_empty()) {
+        return None;
+    }
+    let first_day = {
+        use chrono::Datelike;
+        chrono::DateTime::from_timestamp(wall, 0)?
+            .weekday()
+            .num_days_from_monday()
+    };
+    let mut offsets: Vec<u32> = days.iter().map(|d| (d + 7 - first_day) % 7).collect();
+    if offsets.is_empty() {
+        offsets.push(0);
+    }
+    offsets.sort_unstable();
+    offsets.dedup();
+    if offsets[0] != 0 || (interval > 1 && offsets.len() > 1) {
+        return None;
+    }
+    let mut skip = Vec::new();
+    for p in props(master, "EXDATE") {
+        let zone = match tzid(p) {
+            Some(name) => Some(zone_named(name)?),
+            None => None,
+        };
+        for value in p.val.as_str().split(',') {
+            let (t, in_utc) = parse_time(value).filter(|_| value.trim().len() > 8)?;
+            skip.push(match (in_utc, zone) {
+                (true, _) => t,
+                (false, Some(zone)) => wall_to_utc(zone, t),
+                (false, None) => return None,
+            });
+        }
+    }
+    let mut overridden = Vec::new();
+    let mut extra = Vec::new();
+    for o in events.iter().filter(|c| recurrence_id(c, utc).is_some()) {
+        overridden.push(recurrence_id(o, utc)?);
+        let start = first_time(o, "DTSTART", utc)?.0;
+        let length = interval_length(o, utc).filter(|l| *l > 0 && *l <= longest)?;
+        extra.push((start, start + length));
+    }
+    skip.extend(&overridden);
+    let periodic = dirdav_plugin::Periodic {
+        start: wall,
+        zone: zone.name().into(),
+        length,
+        period_days: period * interval,
+        offsets: offsets.into(),
+        until,
+        skip: skip.into(),
+        extra: extra.into(),
+    };
+    // The instances from `from` to before `to` both ways, the left-out ones left out.
+    let agree = |from: i64, to: i64| -> bool {
+        let range = TimeRange {
+            start: from,
+            end: to,
+        };
+        let walked: Option<Vec<i64>> =
+            instances_reaching(master, range, 0, &overridden, utc).map(|list| {
+                list.into_iter()
+                    .map(|(t, _)| t)
+                    .filter(|t| (from..to).contains(t))
+                    .collect()
+            });
+        let reckoned: Vec<i64> = periodic_starts(&periodic, zone, from, to)
+            .filter(|t| !periodic.skip.contains(t))
+            .collect();
+        walked.is_some_and(|walked| walked == reckoned)
+    };
+    let first = wall_to_utc(zone, wall);
+    let period_length = i64::from(periodic.period_days) * DAY;
+    let checked = agree(first, first.saturating_add(800 * DAY))
+        && (until == i64::MAX
+            || agree(
+                until.saturating_sub(30 * period_length),
+                until.saturating_add(2 * period_length),
+            ));
+    checked.then_some(periodic)
+}
+
+/// A property's TZID parameter.
+fn tzid<'p>(p: &'p icalendar::parser::Property<'_>) -> Option<&'p str> {
+    p.params
+        .iter()
+        .find(|x| x.key.as_str().eq_ignore_ascii_case("TZID"))
+        .and_then(|x| x.val.as_ref().map(|v| v.as_str()))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use chrono::{Offset, TimeZone};
 use dirdav_plugin::xml::{Element, Name};
-use dirdav_plugin::{DavError, Summary};
+use dirdav_plugin::{DavError, Periodic, Summary};
 use icalendar::parser::{Component, Property};
 
 use crate::cal;
@@ -348,6 +348,10 @@ pub(crate) fn decided(filter: &CompFilter, summary: Option<&Summary>, zone: Zone
                 Some(range) if !summary.instances.is_empty() => {
                     summary.instances.iter().any(|span| overlaps(*span, range))
                 }
+                Some(range) if summary.periodic.is_some() => summary
+                    .periodic
+                    .as_deref()
+                    .and_then(|p| periodic_overlaps(p, range))?,
                 Some(range) => match span_in(summary, zone) {
                     Some(span) if summary.span_exact => overlaps(span, range),
                     _ => return None,
@@ -357,6 +361,59 @@ pub(crate) fn decided(filter: &CompFilter, summary: Option<&Summary>, zone: Zone
         answer &= this;
     }
     Some(answer)
+}
+
+/// The most instances of a periodic summary one test looks at; a longer range is
+/// answered by reading the item.
+const PERIODIC_TESTS: usize = 10_000;
+
+/// Whether an instance of a periodic event ([`Periodic`]) overlaps `range`, an
+/// override's included; `None` when its zone is unknown or the range holds more than
+/// [`PERIODIC_TESTS`] instances.
+pub(crate) fn periodic_overlaps(p: &Periodic, range: TimeRange) -> Option<bool> {
+    if p.extra.iter().any(|span| overlaps(*span, range)) {
+        return Some(true);
+    }
+    let zone = zone_named(&p.zone)?;
+    let from = range.start.saturating_sub(p.length);
+    for (tested, start) in periodic_starts(p, zone, from, range.end).enumerate() {
+        if tested >= PERIODIC_TESTS {
+            return None;
+        }
+        if !p.skip.contains(&start) && overlaps((start, start.saturating_add(p.length)), range) {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// The starts, in UTC, of a periodic event's instances from `from` to before `to`
+/// (those in `skip` among them), in order.
+pub(crate) fn periodic_starts(
+    p: &Periodic,
+    zone: Zone,
+    from: i64,
+    to: i64,
+) -> impl Iterator<Item = i64> + '_ {
+    let period = i64::from(p.period_days.max(1)) * DAY;
+    // A wall clock is less than a day from UTC: start a period before that.
+    let first = from
+        .saturating_sub(DAY)
+        .saturating_sub(p.start)
+        .div_euclid(period)
+        .saturating_sub(1)
+        .max(0);
+    (first..)
+        .flat_map(move |k| {
+            p.offsets.iter().map(move |d| {
+                p.start
+                    .saturating_add(k.saturating_mul(period))
+                    .saturating_add(i64::from(*d) * DAY)
+            })
+        })
+        .map(move |wall| wall_to_utc(zone, wall))
+        .take_while(move |t| *t < to && *t <= p.until)
+        .filter(move |t| *t >= from)
 }
 
 fn upper_eq(a: &str, b: &str) -> bool {
@@ -1978,6 +2035,24 @@ mod tests {
             )
             .replace("VALUE=DATE:20260105", "TZID=Asia/Tokyo:20260105T000000")
             .replace("END:VEVENT", "DURATION:P1D\r\nRDATE;TZID=Asia/Tokyo:20260120T000000\r\nEXDATE:20260105T150000Z\r\nEND:VEVENT"),
+            // Recurrences without end, decided by their rule (a periodic summary).
+            event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY\r\n"),
+            event(
+                "DTSTART;TZID=Europe/Berlin:20251103T230000\r\nDURATION:PT2H\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,SA\r\n\
+                 EXDATE;TZID=Europe/Berlin:20260112T230000,20260328T230000\r\n",
+            ),
+            event(
+                "DTSTART;TZID=America/New_York:20240307T013000\r\nDTEND;TZID=America/New_York:20240307T033000\r\n\
+                 RRULE:FREQ=DAILY;INTERVAL=3;UNTIL=20260320T000000Z\r\n",
+            ),
+            event(
+                "DTSTART;TZID=Europe/Berlin:20251229T090000\r\nDURATION:PT30M\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;WKST=SU\r\n",
+            )
+            .replace(
+                "END:VEVENT\r\n",
+                "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:e\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260112T090000\r\n\
+                 DTSTART:20260120T140000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n",
+            ),
         ];
         let undecidable = [
             event("DTSTART:20260105T100000Z\r\n"),
@@ -1985,8 +2060,15 @@ mod tests {
             event("DTSTART:20260105T100000\r\n"),
             // A floating end to a fixed start: its length depends on the zone.
             event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000\r\n"),
-            // Open-ended, floating, point-like or too many instances.
-            event("DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nRRULE:FREQ=DAILY\r\n"),
+            // Floating, point-like, too many instances, or a rule too rich for a
+            // periodic summary.
+            event("DTSTART:20260105T100000\r\nDTEND:20260105T110000\r\nRRULE:FREQ=DAILY\r\n"),
+            event("DTSTART:20260105T100000Z\r\nRRULE:FREQ=DAILY\r\n"),
+            event("DTSTART:20260105T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=MONTHLY\r\n"),
+            event("DTSTART:20260105T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;BYDAY=TU\r\n"),
+            event(
+                "DTSTART:20260105T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH\r\n",
+            ),
             event(
                 "DTSTART:20260105T100000\r\nDTEND:20260105T110000\r\nRRULE:FREQ=DAILY;COUNT=3\r\n",
             ),
@@ -2032,6 +2114,17 @@ mod tests {
             ("20260120T145959Z", "20260120T150000Z"),
             ("20260309T075959Z", "20260309T080001Z"),
             ("20260310T000000Z", "20260401T000000Z"),
+            // Years later: the periodic summaries' instances then, around the clock
+            // changes of 2028 and the daily rule's UNTIL.
+            ("20281029T000000Z", "20281029T020000Z"),
+            ("20281028T205959Z", "20281028T220001Z"),
+            ("20281030T215959Z", "20281030T220001Z"),
+            ("20281105T060000Z", "20281105T090000Z"),
+            ("20260317T050000Z", "20260317T053001Z"),
+            ("20260317T070000Z", "20260321T000000Z"),
+            ("20260323T000000Z", "20260323T235959Z"),
+            ("20260126T080000Z", "20260126T083000Z"),
+            ("20260119T080000Z", "20260119T090000Z"),
         ]
         .iter()
         .map(|(a, b)| range(a, b))
@@ -2059,7 +2152,7 @@ mod tests {
         {
             let summary = crate::ical::summarize(ics.as_bytes());
             assert_eq!(
-                summary.span_exact || !summary.instances.is_empty(),
+                summary.span_exact || !summary.instances.is_empty() || summary.periodic.is_some(),
                 expect_decided,
                 "{ics}"
             );
