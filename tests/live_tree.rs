@@ -323,3 +323,83 @@ fn a_broken_settings_file_is_logged_once_per_content() {
     let log = srv.drain_log();
     assert_eq!(reports(&log), 1, "new bytes are reported: {log:#?}");
 }
+
+/// A restart with its state answers at once and checks the tree in the background; a
+/// request first has the folders it touches checked, so every answer already shows what
+/// changed while the server was stopped (a GET and a PUT as much as a PROPFIND), and the
+/// background pass finishes the rest: the temporaries a killed server left are removed.
+#[test]
+fn a_warm_start_answers_at_once_and_every_answer_sees_edits_made_while_down() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for folder in ["alice/cal", "bob/cal"] {
+        std::fs::create_dir_all(r.join(folder)).unwrap();
+        std::fs::write(r.join(folder).join(".dav.toml"), "kind = \"calendar\"\n").unwrap();
+        std::fs::write(r.join(folder).join("a.ics"), event("a")).unwrap();
+        std::fs::write(r.join(folder).join("b.ics"), event("b")).unwrap();
+    }
+    let args = [
+        "--root",
+        r.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--watch",
+        "off",
+    ];
+    // Folders the background pass checks before alice's and bob's (in key order), so
+    // that the first requests come while it is still under way.
+    for i in 0..2000 {
+        std::fs::create_dir_all(r.join(format!("a/{i:04}"))).unwrap();
+    }
+    let srv = Dirdav::start(&args);
+    let (_, bob_token) = sync(&srv, "/bob/cal/", "", "1");
+    let old_etag = srv
+        .request("GET", "/alice/cal/a.ics")
+        .send()
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert!(srv.terminate().success());
+
+    std::fs::write(r.join("alice/cal/a.ics"), event("a-edited")).unwrap();
+    std::fs::remove_file(r.join("bob/cal/b.ics")).unwrap();
+    std::fs::create_dir(r.join("alice/work")).unwrap();
+    std::fs::write(r.join("alice/work/.dav.toml"), "kind = \"calendar\"\n").unwrap();
+    std::fs::write(r.join("alice/work/w.ics"), event("w")).unwrap();
+    // A temporary of a process that no longer runs (the PID is above the kernel's limit).
+    let stale = r.join("bob/cal/.dirdav-tmp-4194999-0");
+    std::fs::write(&stale, "half a file").unwrap();
+
+    let srv = Dirdav::start(&args);
+    let got = srv.request("GET", "/alice/cal/a.ics").send();
+    assert_eq!(got.status, 200);
+    assert!(got.body.contains("UID:a-edited"), "{}", got.body);
+    assert_ne!(got.header("etag").unwrap(), old_etag);
+    let put = srv
+        .request("PUT", "/alice/cal/a.ics")
+        .header("If-Match", &old_etag)
+        .body(event("a"))
+        .send();
+    assert_eq!(put.status, 412, "the old ETag no longer matches");
+    let r2 = srv
+        .request("PROPFIND", "/alice/")
+        .header("Depth", "1")
+        .body(r#"<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>"#)
+        .send();
+    assert!(r2.body.contains("/alice/work/"), "{}", r2.body);
+    let (changed, _) = sync(&srv, "/bob/cal/", &bob_token, "1");
+    assert_eq!(changed, ["/bob/cal/b.ics 404"]);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = srv.drain_log().join("\n");
+    while !log.contains("checked the tree for changes made while stopped") {
+        assert!(Instant::now() < deadline, "{log}");
+        log.push_str(&srv.drain_log().join("\n"));
+    }
+    assert!(
+        log.contains("loaded the index") && log.contains("warm=true"),
+        "{log}"
+    );
+    assert!(!stale.exists(), "the stale temporary is removed");
+}

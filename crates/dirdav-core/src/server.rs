@@ -262,33 +262,23 @@ impl ServerBuilder {
             Index::from_loaded(loaded, seq, limit)
         };
         index.set_quiet(fresh);
-        let walk_root = root.clone();
         let registry = Arc::new(registry);
-        let walk_registry = registry.clone();
-        let mut index = tokio::task::spawn_blocking(move || {
-            let scan = scan(&walk_root, "", true);
-            let swept = crate::storage::remove_stale_temporaries(&scan.temporaries);
-            if swept > 0 {
-                tracing::info!(count = swept, "removed temporary files an earlier run left");
-            }
-            let hashes = read_all(scan.to_read(&index, &walk_registry));
-            let hashed = hashes.len();
-            scan.apply(&mut index, &hashes);
-            (index, hashed)
-        })
-        .await
-        .map_err(|e| root_err(std::io::Error::other(e)))
-        .map(|(index, hashed)| {
+        // A warm start answers at once from the stored index: the tree is checked for
+        // what changed while the server was down in the background, folder by folder,
+        // and a request first checks the folders it touches ([`Inner::settle_for`]).
+        let settle_later = !fresh;
+        let mut index = if settle_later {
             tracing::info!(
                 root = %root.display(),
                 entries = index.len(),
-                hashed,
-                warm = !fresh,
+                warm = true,
                 elapsed_ms = started.elapsed().as_millis() as u64,
-                "indexed the tree"
+                "loaded the index; checking the tree for changes in the background"
             );
             index
-        })?;
+        } else {
+            self.scan_whole(&root, index, &registry, started).await?
+        };
         index.set_quiet(false);
         let ops = index.take_ops();
         if let Some(state) = &state {
@@ -329,6 +319,7 @@ impl ServerBuilder {
             uploads: crate::uploads::Uploads::default(),
             dead: Arc::default(),
             homes: std::sync::Mutex::new(HashMap::new()),
+            settling: std::sync::Mutex::new(settle_later.then(Default::default)),
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {
@@ -346,6 +337,9 @@ impl ServerBuilder {
             Watch::OnRequest => tracing::info!("re-reading folders before answering (no watcher)"),
             Watch::Off => tracing::info!("outside edits are noticed at startup only"),
         }
+        if settle_later {
+            tokio::spawn(Inner::settle_all(Arc::downgrade(&inner), started));
+        }
         Ok(Server { inner })
     }
 }
@@ -354,6 +348,48 @@ fn state_err(dir: &Path, e: impl std::fmt::Display) -> BuildError {
     BuildError::State {
         path: dir.to_owned(),
         reason: e.to_string(),
+    }
+}
+
+impl ServerBuilder {
+    /// Indexes the whole tree before the server answers (a cold start: nothing stored),
+    /// removing temporaries an earlier run left.
+    async fn scan_whole(
+        &self,
+        root: &Path,
+        mut index: Index,
+        registry: &Arc<Registry>,
+        started: std::time::Instant,
+    ) -> Result<Index, BuildError> {
+        let walk_root = root.to_path_buf();
+        let walk_registry = registry.clone();
+        tokio::task::spawn_blocking(move || {
+            let scan = scan(&walk_root, "", true);
+            let swept = crate::storage::remove_stale_temporaries(&scan.temporaries);
+            if swept > 0 {
+                tracing::info!(count = swept, "removed temporary files an earlier run left");
+            }
+            let hashes = read_all(scan.to_read(&index, &walk_registry));
+            let hashed = hashes.len();
+            scan.apply(&mut index, &hashes);
+            (index, hashed)
+        })
+        .await
+        .map_err(|e| BuildError::Root {
+            path: self.config.root.clone(),
+            source: std::io::Error::other(e),
+        })
+        .map(|(index, hashed)| {
+            tracing::info!(
+                root = %root.display(),
+                entries = index.len(),
+                hashed,
+                warm = false,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "indexed the tree"
+            );
+            index
+        })
     }
 }
 
@@ -590,6 +626,10 @@ pub(crate) struct Inner {
     /// Each user's shares and merged collections, as the plugins' hooks last listed
     /// them, with the folders' generation they were listed at ([`Inner::shares_for`]).
     homes: std::sync::Mutex<HashMap<String, HomeViews>>,
+    /// After a warm start, until the tree has been checked for changes made while the
+    /// server was down: the folders checked so far ([`Inner::settle_for`]). `None`
+    /// once every folder is.
+    settling: std::sync::Mutex<Option<std::collections::HashSet<String>>>,
 }
 
 /// What the plugins show in one user's home besides its folders.
@@ -704,18 +744,34 @@ impl Inner {
     /// Brings the index in line with the tree for these folders (their direct members;
     /// new sub-folders in full), logging every difference for sync clients.
     pub(crate) async fn reconcile(&self, keys: Vec<String>) {
+        self.reconcile_sweeping(keys, false).await;
+    }
+
+    /// [`Inner::reconcile`]; with `sweep`, temporary files an earlier run left in the
+    /// folders are removed too.
+    async fn reconcile_sweeping(&self, keys: Vec<String>, sweep: bool) {
         let _guard = self.locks.tree().await;
         let mut pending: Vec<(String, bool)> = keys.into_iter().map(|k| (k, false)).collect();
         while let Some((key, recursive)) = pending.pop() {
             let root = self.root.clone();
-            let scanned =
-                match blocking("scanning failed", move || Ok(scan(&root, &key, recursive))).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reconciliation failed");
-                        continue;
-                    }
+            let scanning = move || {
+                let scanned = scan(&root, &key, recursive);
+                let swept = match sweep {
+                    true => crate::storage::remove_stale_temporaries(&scanned.temporaries),
+                    false => 0,
                 };
+                if swept > 0 {
+                    tracing::info!(count = swept, "removed temporary files an earlier run left");
+                }
+                Ok(scanned)
+            };
+            let scanned = match blocking("scanning failed", scanning).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciliation failed");
+                    continue;
+                }
+            };
             let (to_read, new_dirs) = {
                 let index = self.index();
                 (
@@ -745,6 +801,85 @@ impl Inner {
             }
         };
         self.reconcile(vec![folder]).await;
+    }
+
+    /// After a warm start, checks every folder the index knows against the tree, one
+    /// at a time (each holds the tree lock only while it is checked), then ends the
+    /// settling.
+    async fn settle_all(inner: std::sync::Weak<Inner>, started: std::time::Instant) {
+        let Some(folders) = inner
+            .upgrade()
+            .map(|i| i.index().dirs().map(|(k, _)| k.clone()).collect::<Vec<_>>())
+        else {
+            return;
+        };
+        for folder in folders {
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            inner.settle_folder(folder).await;
+        }
+        if let Some(inner) = inner.upgrade() {
+            *inner.settling.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            tracing::info!(
+                entries = inner.index().len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "checked the tree for changes made while stopped"
+            );
+        }
+    }
+
+    /// While settling, checks the folder a request is about (or, for a key the index
+    /// does not know, its nearest known ancestor) before it is answered, once, and
+    /// first every folder above it: their settings (access rules among them) count
+    /// for it too.
+    pub(crate) async fn settle_for(&self, key: &str) {
+        if self
+            .settling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return;
+        }
+        let folder = {
+            let index = self.index();
+            let mut folder = match index.is_dir(key) {
+                true => key.to_owned(),
+                false => path::split(key).map_or(String::new(), |(p, _)| p.to_owned()),
+            };
+            while !folder.is_empty() && !index.is_dir(&folder) {
+                folder = path::split(&folder).map_or(String::new(), |(p, _)| p.to_owned());
+            }
+            folder
+        };
+        let mut chain = vec![String::new()];
+        let mut above = String::new();
+        for segment in folder.split('/').filter(|s| !s.is_empty()) {
+            above = path::join(&above, segment);
+            chain.push(above.clone());
+        }
+        for folder in chain {
+            self.settle_folder(folder).await;
+        }
+    }
+
+    /// Checks one folder's members against the tree, unless settling is over or the
+    /// folder was checked already; temporaries an earlier run left are removed.
+    async fn settle_folder(&self, folder: String) {
+        {
+            let settling = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+            match &*settling {
+                Some(done) if !done.contains(&folder) => {}
+                _ => return,
+            }
+        }
+        if folder.is_empty() || self.index().is_dir(&folder) {
+            self.reconcile_sweeping(vec![folder.clone()], true).await;
+        }
+        if let Some(done) = &mut *self.settling.lock().unwrap_or_else(|p| p.into_inner()) {
+            done.insert(folder);
+        }
     }
 
     /// The file-system path of a key.
@@ -1201,6 +1336,9 @@ impl Inner {
             merged: None,
         };
         let reading = matches!(ctx.method().as_str(), "PROPFIND" | "REPORT");
+        if !ctx.path.hidden {
+            self.settle_for(&ctx.key).await;
+        }
         if !ctx.path.hidden && reading {
             self.refresh_for(&ctx.key).await;
         }
@@ -1222,6 +1360,9 @@ impl Inner {
             ctx.merged = Some(view);
         }
         let destination = self.destination(&ctx);
+        if let Some(destination) = &destination {
+            self.settle_for(destination).await;
+        }
         self.before_method(&ctx, resource.as_ref(), destination.as_deref())?;
         self.check_if_and_locks(&ctx, resource.as_ref(), destination.as_deref())?;
         if ctx.merged.is_some()
