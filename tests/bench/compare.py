@@ -213,6 +213,14 @@ class Xandikos(Server):
             subprocess.run(git + ["commit", "-q", "-m", "fill"], check=True)
 
 
+def rss_mib(pid):
+    """The resident set of a process, in MiB."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def write_items(folder, items, ext):
     """Writes (index, body) pairs as files, named as the PUTs name them."""
     if not os.path.isdir(folder):

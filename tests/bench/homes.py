@@ -16,7 +16,6 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,24 +59,11 @@ def make_tree(root, users, items):
     return names
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def measure(users, items, rounds):
     work = tempfile.mkdtemp()
     try:
         names = make_tree(f"{work}/root", users, items)
-        port = free_port()
+        port = compare.free_port()
         started = time.perf_counter()
         proc = subprocess.Popen(
             [BINARY, "serve", "--root", f"{work}/root", "--state-dir", f"{work}/state",
@@ -120,7 +106,7 @@ def measure(users, items, rounds):
                 ms, status, _ = ask(method, path, body)
                 assert status == 207, (name, status)
                 times[name].append(ms)
-        rss = rss_mib(proc.pid)
+        rss = compare.rss_mib(proc.pid)
         proc.terminate()
         proc.wait()
         return first, {k: statistics.median(v) for k, v in times.items()}, rss

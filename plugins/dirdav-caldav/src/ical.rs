@@ -565,6 +565,31 @@ fn exact_span(root: &Component<'_>) -> Option<((i64, i64), bool)> {
     ))
 }
 
+/// The object's components but VTIMEZONE, when every one is a VEVENT whose times
+/// `names` are in UTC or a zone the time zone database knows (none floating): what
+/// [`instance_spans`] and [`periodic_rule`] can decide from.
+fn fixed_events<'c>(root: &'c Component<'c>, names: &[&str]) -> Option<Vec<&'c Component<'c>>> {
+    use crate::query::{is_floating, props, utc_time};
+    let events: Vec<&Component<'_>> = root
+        .components
+        .iter()
+        .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
+        .collect();
+    if events.iter().any(|c| upper(c.name.as_str()) != "VEVENT") {
+        return None;
+    }
+    for c in &events {
+        for name in names {
+            for p in props(c, name) {
+                if is_floating(p) || !utc_time(p, chrono_tz::UTC)?.1 {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(events)
+}
+
 /// The most instances a summary lists; a recurrence with more is read at query time.
 const SUMMARY_INSTANCES: usize = 64;
 
@@ -577,27 +602,12 @@ const SUMMARY_INSTANCES: usize = 64;
 /// [`SUMMARY_INSTANCES`] of them. Instances are found by the same expansion the exact
 /// evaluation uses, so the two agree.
 fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
-    use crate::query::{
-        first_time, instances, interval_length, is_floating, props, recurrence_id, utc_time,
-    };
+    use crate::query::{first_time, instances, interval_length, recurrence_id};
     let utc = chrono_tz::UTC;
-    let events: Vec<&Component<'_>> = root
-        .components
-        .iter()
-        .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
-        .collect();
-    if events.iter().any(|c| upper(c.name.as_str()) != "VEVENT") {
-        return None;
-    }
-    for c in &events {
-        for name in ["DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE"] {
-            for p in props(c, name) {
-                if is_floating(p) || !utc_time(p, utc)?.1 {
-                    return None;
-                }
-            }
-        }
-    }
+    let events = fixed_events(
+        root,
+        &["DTSTART", "DTEND", "RECURRENCE-ID", "RDATE", "EXDATE"],
+    )?;
     let mut masters = events.iter().filter(|c| recurrence_id(c, utc).is_none());
     let master = masters.next()?;
     if masters.next().is_some()
@@ -640,29 +650,14 @@ const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 /// periodic summary, and queries read the item.
 fn periodic_rule(root: &Component<'_>) -> Option<dirdav_plugin::Periodic> {
     use crate::query::{
-        TimeRange, first_time, instances_reaching, interval_length, is_floating, periodic_starts,
-        props, recurrence_id, this_and_future, utc_time, wall_to_utc, zone_named,
+        TimeRange, first_time, instances_reaching, interval_length, periodic_starts, props,
+        recurrence_id, this_and_future, wall_to_utc, zone_named,
     };
     let utc = chrono_tz::UTC;
-    let events: Vec<&Component<'_>> = root
-        .components
-        .iter()
-        .filter(|c| upper(c.name.as_str()) != "VTIMEZONE")
-        .collect();
-    if events
-        .iter()
-        .any(|c| upper(c.name.as_str()) != "VEVENT" || this_and_future(c))
-    {
+    // EXDATE lists are read below, value by value.
+    let events = fixed_events(root, &["DTSTART", "DTEND", "RECURRENCE-ID", "RDATE"])?;
+    if events.iter().any(|c| this_and_future(c)) {
         return None;
-    }
-    for c in &events {
-        for name in ["DTSTART", "DTEND", "RECURRENCE-ID", "RDATE"] {
-            for p in props(c, name) {
-                if is_floating(p) || !utc_time(p, utc)?.1 {
-                    return None;
-                }
-            }
-        }
     }
     let mut masters = events.iter().filter(|c| recurrence_id(c, utc).is_none());
     let master = *masters.next()?;
