@@ -654,6 +654,10 @@ fn periodic_rule(root: &Component<'_>) -> Option<dirdav_plugin::Periodic> {
         recurrence_id, this_and_future, wall_to_utc, zone_named,
     };
     let utc = chrono_tz::UTC;
+    // Most objects recur not at all: they are told apart before anything is parsed.
+    if !root.components.iter().any(|c| prop(c, "RRULE").is_some()) {
+        return None;
+    }
     // EXDATE lists are read below, value by value.
     let events = fixed_events(root, &["DTSTART", "DTEND", "RECURRENCE-ID", "RDATE"])?;
     if events.iter().any(|c| this_and_future(c)) {
