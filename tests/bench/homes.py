@@ -5,10 +5,15 @@ of their calendar and a month's calendar-query, at several numbers of users, eac
 with a calendar and an address book (ITEMS events and cards each) and sharing their
 calendar with the next user (so every home lists a share).
 
-    tests/bench/homes.py BINARY USERS [USERS ...] [--items N] [--rounds N]
+    tests/bench/homes.py BINARY USERS [USERS ...] [--items N] [--rounds N] [--storm CLIENTS]
 
 Prints, for each number of users, the median milliseconds of each request (as the
-first user, over one keep-alive connection) and the server's RSS after them.
+first user, over one keep-alive connection) and the server's RSS after them. With
+`--storm CLIENTS`, then a sync storm for 5 s: CLIENTS clients spread over the users
+(client k is user k mod USERS), each in a loop PROPFIND Depth 1 of its home, a sync of
+its calendar from its last token and a multiget of what changed, while 5 writers each
+change an item of another user's calendar every 100 ms: sync cycles a second and the
+writers' median PUT time.
 """
 import argparse
 import base64
@@ -20,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -107,30 +113,102 @@ def measure(users, items, rounds):
                 assert status == 207, (name, status)
                 times[name].append(ms)
         rss = compare.rss_mib(proc.pid)
+        storm = sync_storm(port, names, STORM) if STORM else None
         proc.terminate()
         proc.wait()
-        return first, {k: statistics.median(v) for k, v in times.items()}, rss
+        return first, {k: statistics.median(v) for k, v in times.items()}, rss, storm
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def sync_storm(port, names, clients, seconds=5.0):
+    """Sync cycles a second of `clients` clients over the users, and the median
+    milliseconds of the PUTs of 5 writers meanwhile. Every client and writer signs in
+    and takes its first token before the clock starts (checking a password costs
+    bcrypt's quarter of a second once per user, not what is measured)."""
+    writers = 5
+    clock = {}
+    # When the last one is ready, before any goes on: the clock starts.
+    ready = threading.Barrier(clients + writers + 1, action=lambda: clock.update(
+        start=time.monotonic(), stop=time.monotonic() + seconds))
+    counts = [0] * clients
+    put_ms = []
+
+    def connect(user):
+        auth = "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=60), auth
+
+    def ask(c, auth, method, path, body, depth="1"):
+        c.request(method, path, body=body, headers={
+            "Authorization": auth, "Depth": depth, "Content-Type": "application/xml"})
+        r = c.getresponse()
+        return r.status, r.read().decode()
+
+    def client(k):
+        user = names[k % len(names)]
+        c, auth = connect(user)
+        cal = f"/{user}/calendar/"
+        _, body = ask(c, auth, "REPORT", cal, compare.sync_body(None))
+        token = compare.token_of(body)
+        ready.wait()
+        while time.monotonic() < clock["stop"]:
+            ask(c, auth, "PROPFIND", f"/{user}/", HOME_PROPFIND)
+            _, body = ask(c, auth, "REPORT", cal, compare.sync_body(token))
+            token = compare.token_of(body) or token
+            changed = [h for h in compare.hrefs_in(body) if h.endswith(".ics")]
+            if changed:
+                ask(c, auth, "REPORT", cal, compare.multiget("cal", changed))
+            counts[k] += 1
+
+    def writer(w):
+        user = names[(w * 7 + 1) % len(names)]
+        c, auth = connect(user)
+        ask(c, auth, "OPTIONS", f"/{user}/", "")
+        ready.wait()
+        i = 0
+        while time.monotonic() < clock["stop"]:
+            t = time.perf_counter()
+            c.request("PUT", f"/{user}/calendar/{i % 20:06d}.ics",
+                      body=compare.event(i % 20).replace("realistic", f"changed {i}"),
+                      headers={"Authorization": auth,
+                               "Content-Type": "text/calendar; charset=utf-8"})
+            c.getresponse().read()
+            put_ms.append((time.perf_counter() - t) * 1000)
+            i += 1
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    threads += [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - clock["start"]), statistics.median(put_ms)
+
+
 def main():
-    global BINARY
+    global BINARY, STORM
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("users", nargs="+", type=int)
     ap.add_argument("--items", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=200)
+    ap.add_argument("--storm", type=int, default=0)
     args = ap.parse_args()
     BINARY = args.binary
+    STORM = args.storm
     for users in args.users:
-        first, medians, rss = measure(users, args.items, args.rounds)
+        first, medians, rss, storm = measure(users, args.items, args.rounds)
         cells = "; ".join(f"{k} {v:.3f} ms" for k, v in medians.items())
+        stormed = (f"; storm of {STORM} clients: {storm[0]:,.0f} cycles/s, writers' PUT "
+                   f"p50 {storm[1]:.1f} ms" if storm else "")
         print(f"{users} users x {args.items} events and cards: first answer {first:.2f} s; "
-              f"{cells}; RSS {rss:.1f} MiB", flush=True)
+              f"{cells}; RSS {rss:.1f} MiB{stormed}", flush=True)
 
 
 BINARY = None
+STORM = 0
 
 if __name__ == "__main__":
     main()
