@@ -318,8 +318,8 @@ impl ServerBuilder {
             welcomed: std::sync::Mutex::new(std::collections::HashSet::new()),
             uploads: crate::uploads::Uploads::default(),
             dead: Arc::default(),
-            homes: std::sync::Mutex::new(HashMap::new()),
-            settling: std::sync::Mutex::new(settle_later.then(Default::default)),
+            homes: crate::homes::HomeViews::default(),
+            settling: crate::settle::Settling::new(settle_later),
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {
@@ -624,25 +624,12 @@ pub(crate) struct Inner {
     /// Whole settings of folders whose settings files are large.
     dead: Arc<crate::deadcache::DeadCache>,
     /// Each user's shares and merged collections, as the plugins' hooks last listed
-    /// them, with the folders' generation they were listed at ([`Inner::shares_for`]).
-    homes: std::sync::Mutex<HashMap<String, HomeViews>>,
-    /// After a warm start, until the tree has been checked for changes made while the
-    /// server was down: the folders checked so far ([`Inner::settle_for`]). `None`
-    /// once every folder is.
-    settling: std::sync::Mutex<Option<std::collections::HashSet<String>>>,
+    /// them ([`Inner::shares_for`]).
+    homes: crate::homes::HomeViews,
+    /// After a warm start, the folders compared with the tree so far
+    /// ([`Inner::settle_for`]).
+    settling: crate::settle::Settling,
 }
-
-/// What the plugins show in one user's home besides its folders.
-#[derive(Clone, Debug)]
-struct HomeViews {
-    /// The folders' generation and the known users' changes they were listed at.
-    generation: (u64, u64),
-    shares: Option<Arc<Vec<dirdav_plugin::Share>>>,
-    merged: Option<Arc<Vec<dirdav_plugin::Merged>>>,
-}
-
-/// How many users' [`HomeViews`] are kept; past it, all are dropped and listed anew.
-const HOME_VIEWS: usize = 10_000;
 
 /// One request, resolved.
 #[derive(Debug)]
@@ -820,7 +807,7 @@ impl Inner {
             inner.settle_folder(folder).await;
         }
         if let Some(inner) = inner.upgrade() {
-            *inner.settling.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            inner.settling.finish();
             tracing::info!(
                 entries = inner.index().len(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
@@ -834,32 +821,11 @@ impl Inner {
     /// first every folder above it: their settings (access rules among them) count
     /// for it too.
     pub(crate) async fn settle_for(&self, key: &str) {
-        if self
-            .settling
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
-        {
+        if self.settling.is_over() {
             return;
         }
-        let folder = {
-            let index = self.index();
-            let mut folder = match index.is_dir(key) {
-                true => key.to_owned(),
-                false => path::split(key).map_or(String::new(), |(p, _)| p.to_owned()),
-            };
-            while !folder.is_empty() && !index.is_dir(&folder) {
-                folder = path::split(&folder).map_or(String::new(), |(p, _)| p.to_owned());
-            }
-            folder
-        };
-        let mut chain = vec![String::new()];
-        let mut above = String::new();
-        for segment in folder.split('/').filter(|s| !s.is_empty()) {
-            above = path::join(&above, segment);
-            chain.push(above.clone());
-        }
-        for folder in chain {
+        let folders = crate::settle::folders_for(&self.index(), key);
+        for folder in folders {
             self.settle_folder(folder).await;
         }
     }
@@ -867,19 +833,13 @@ impl Inner {
     /// Checks one folder's members against the tree, unless settling is over or the
     /// folder was checked already; temporaries an earlier run left are removed.
     async fn settle_folder(&self, folder: String) {
-        {
-            let settling = self.settling.lock().unwrap_or_else(|p| p.into_inner());
-            match &*settling {
-                Some(done) if !done.contains(&folder) => {}
-                _ => return,
-            }
+        if !self.settling.needs(&folder) {
+            return;
         }
         if folder.is_empty() || self.index().is_dir(&folder) {
             self.reconcile_sweeping(vec![folder.clone()], true).await;
         }
-        if let Some(done) = &mut *self.settling.lock().unwrap_or_else(|p| p.into_inner()) {
-            done.insert(folder);
-        }
+        self.settling.done(folder);
     }
 
     /// The file-system path of a key.
@@ -1194,67 +1154,25 @@ impl Inner {
     /// until a folder changes (or the known users do): a home's listing then costs what
     /// the home holds, not every collection of the server.
     pub(crate) fn shares_for(&self, user: &str) -> Arc<Vec<dirdav_plugin::Share>> {
-        self.home_view(
-            user,
-            |v| v.shares.clone(),
-            |v, shares| v.shares = Some(shares),
-            |inner| inner.registry.shares_for(user, inner),
-        )
+        let generation = self.home_generation();
+        self.homes
+            .shares(user, generation, || self.registry.shares_for(user, self))
     }
 
     /// The merged collections of `user`'s home ([`Registry::merged_for`]), kept as
     /// [`Inner::shares_for`] keeps shares.
     pub(crate) fn merged_for(&self, user: &str) -> Arc<Vec<dirdav_plugin::Merged>> {
-        self.home_view(
-            user,
-            |v| v.merged.clone(),
-            |v, merged| v.merged = Some(merged),
-            |inner| inner.registry.merged_for(user, inner),
-        )
+        let generation = self.home_generation();
+        self.homes
+            .merged(user, generation, || self.registry.merged_for(user, self))
     }
 
-    /// One of a user's [`HomeViews`]: kept if the folders are as they were when it was
-    /// listed, else listed anew by `list` (without a lock held: hooks call the store).
-    fn home_view<T>(
-        &self,
-        user: &str,
-        get: impl Fn(&HomeViews) -> Option<Arc<T>>,
-        set: impl Fn(&mut HomeViews, Arc<T>),
-        list: impl Fn(&Inner) -> T,
-    ) -> Arc<T> {
-        let generation = (
+    /// What the plugins' views of homes follow from: the folders and the known users.
+    fn home_generation(&self) -> crate::homes::Generation {
+        (
             self.index().folders_generation(),
             dirdav_plugin::KnownUsers::changes(),
-        );
-        {
-            let homes = self.homes.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(kept) = homes
-                .get(user)
-                .filter(|v| v.generation == generation)
-                .and_then(&get)
-            {
-                return kept;
-            }
-        }
-        let listed = Arc::new(list(self));
-        let mut homes = self.homes.lock().unwrap_or_else(|p| p.into_inner());
-        if homes.len() >= HOME_VIEWS && !homes.contains_key(user) {
-            homes.clear();
-        }
-        let views = homes.entry(user.to_owned()).or_insert(HomeViews {
-            generation,
-            shares: None,
-            merged: None,
-        });
-        if views.generation != generation {
-            *views = HomeViews {
-                generation,
-                shares: None,
-                merged: None,
-            };
-        }
-        set(views, listed.clone());
-        listed
+        )
     }
 
     /// If `path` lies below a share in a user's home ([`Share`]), makes it the path it
