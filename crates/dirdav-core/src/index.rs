@@ -476,6 +476,22 @@ impl Index {
         matches!(self.entries.get(key), Some(Entry::Dir(_)))
     }
 
+    /// `key` itself if it is a folder the index knows, else the nearest folder above it
+    /// that it knows (the root at worst): where a scan that must find `key` starts.
+    pub(crate) fn nearest_folder(&self, key: &str) -> String {
+        let mut folder = key;
+        while !folder.is_empty() && !self.is_dir(folder) {
+            folder = split(folder).map_or("", |(parent, _)| parent);
+        }
+        folder.to_owned()
+    }
+
+    /// The kind of a folder (`calendar`, `addressbook` …), `None` for a plain folder or
+    /// none at all.
+    pub(crate) fn kind_of(&self, folder: &str) -> Option<&str> {
+        self.dir(folder)?.config.kind.as_deref()
+    }
+
     /// A folder's entry.
     pub(crate) fn dir(&self, key: &str) -> Option<&DirEntry> {
         match self.entries.get(key)? {
@@ -900,17 +916,10 @@ mod tests {
     }
 
     fn dir(index: &mut Index, key: &str) {
-        index.put_dir(
-            key,
-            CollectionConfig::default(),
-            0,
-            Format::DavToml,
-            SystemTime::UNIX_EPOCH,
-            SystemTime::UNIX_EPOCH,
-        );
+        kinded(index, key, None);
     }
 
-    /// A folder with a kind, or (`None`) its kind taken away.
+    /// A folder with a kind, or (`None`) a plain one (a kind taken away).
     fn kinded(index: &mut Index, key: &str, kind: Option<&str>) {
         let config = CollectionConfig {
             kind: kind.map(str::to_owned),
@@ -919,7 +928,7 @@ mod tests {
         index.put_dir(
             key,
             config,
-            1,
+            u64::from(kind.is_some()),
             Format::DavToml,
             SystemTime::UNIX_EPOCH,
             SystemTime::UNIX_EPOCH,

@@ -342,16 +342,7 @@ impl ServerBuilder {
         }
         Ok(Server { inner })
     }
-}
 
-fn state_err(dir: &Path, e: impl std::fmt::Display) -> BuildError {
-    BuildError::State {
-        path: dir.to_owned(),
-        reason: e.to_string(),
-    }
-}
-
-impl ServerBuilder {
     /// Indexes the whole tree before the server answers (a cold start: nothing stored),
     /// removing temporaries an earlier run left.
     async fn scan_whole(
@@ -390,6 +381,13 @@ impl ServerBuilder {
             );
             index
         })
+    }
+}
+
+fn state_err(dir: &Path, e: impl std::fmt::Display) -> BuildError {
+    BuildError::State {
+        path: dir.to_owned(),
+        reason: e.to_string(),
     }
 }
 

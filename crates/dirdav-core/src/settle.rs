@@ -4,29 +4,37 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::index::Index;
 use crate::path;
 
 /// The folders compared so far; `None` once every folder is (or when nothing was to be
-/// compared: a cold start indexes the whole tree before answering).
+/// compared: a cold start indexes the whole tree before answering). Every request asks
+/// [`Settling::is_over`], so that is one atomic load, not a lock.
 #[derive(Debug, Default)]
-pub(crate) struct Settling(Mutex<Option<HashSet<String>>>);
+pub(crate) struct Settling {
+    done: Mutex<Option<HashSet<String>>>,
+    over: AtomicBool,
+}
 
 impl Settling {
     /// Settling under way (`true`), or over.
     pub(crate) fn new(under_way: bool) -> Settling {
-        Settling(Mutex::new(under_way.then(HashSet::new)))
+        Settling {
+            done: Mutex::new(under_way.then(HashSet::new)),
+            over: AtomicBool::new(!under_way),
+        }
     }
 
     /// Whether every folder has been compared.
     pub(crate) fn is_over(&self) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.over.load(Ordering::Acquire)
     }
 
     /// Whether `folder` is still to be compared.
     pub(crate) fn needs(&self, folder: &str) -> bool {
-        self.0
+        self.done
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
@@ -35,14 +43,15 @@ impl Settling {
 
     /// Records `folder` as compared.
     pub(crate) fn done(&self, folder: String) {
-        if let Some(done) = &mut *self.0.lock().unwrap_or_else(|p| p.into_inner()) {
+        if let Some(done) = &mut *self.done.lock().unwrap_or_else(|p| p.into_inner()) {
             done.insert(folder);
         }
     }
 
     /// Ends settling: every folder has been compared.
     pub(crate) fn finish(&self) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.done.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.over.store(true, Ordering::Release);
     }
 }
 
@@ -51,13 +60,7 @@ impl Settling {
 /// index does not know, the nearest folder above it that it does). The folders above
 /// count for it: their settings (access rules among them) apply to it.
 pub(crate) fn folders_for(index: &Index, key: &str) -> Vec<String> {
-    let mut folder = match index.is_dir(key) {
-        true => key.to_owned(),
-        false => path::split(key).map_or(String::new(), |(p, _)| p.to_owned()),
-    };
-    while !folder.is_empty() && !index.is_dir(&folder) {
-        folder = path::split(&folder).map_or(String::new(), |(p, _)| p.to_owned());
-    }
+    let folder = index.nearest_folder(key);
     let mut chain = vec![String::new()];
     let mut above = String::new();
     for segment in folder.split('/').filter(|s| !s.is_empty()) {

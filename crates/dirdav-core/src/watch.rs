@@ -12,7 +12,6 @@ use notify::{RecursiveMode, Watcher};
 
 use crate::dotfile::DOTFILE;
 use crate::index::{Entry, Index};
-use crate::path::split;
 use crate::reconcile::is_ignored;
 use crate::server::Inner;
 
@@ -93,7 +92,7 @@ fn folders_to_reconcile(inner: &Inner, paths: &[PathBuf]) -> BTreeSet<String> {
         let parent = parents.join("/");
         if *name == DOTFILE || *name == crate::compat::RADICALE_PROPS {
             if dotfile_changed(&index, &parent, path) {
-                folders.insert(nearest_known(&index, parent));
+                folders.insert(index.nearest_folder(&parent));
             }
             continue;
         }
@@ -101,7 +100,7 @@ fn folders_to_reconcile(inner: &Inner, paths: &[PathBuf]) -> BTreeSet<String> {
             continue;
         }
         if differs(&index, &key, path) {
-            folders.insert(nearest_known(&index, parent));
+            folders.insert(index.nearest_folder(&parent));
         }
     }
     folders
@@ -130,13 +129,4 @@ fn dotfile_changed(index: &Index, folder: &str, path: &std::path::Path) -> bool 
     };
     let (_, tag, _) = crate::reconcile::read_config(folder_path);
     tag != dir.config_tag
-}
-
-/// The folder itself if the index knows it, else its nearest known ancestor (a whole
-/// new subtree is then scanned from there).
-fn nearest_known(index: &Index, mut folder: String) -> String {
-    while !folder.is_empty() && !index.is_dir(&folder) {
-        folder = split(&folder).map_or(String::new(), |(p, _)| p.to_owned());
-    }
-    folder
 }

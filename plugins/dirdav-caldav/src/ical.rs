@@ -635,9 +635,6 @@ fn instance_spans(root: &Component<'_>) -> Option<Box<[(i64, i64)]>> {
     (spans.len() <= SUMMARY_INSTANCES).then(|| spans.into_boxed_slice())
 }
 
-/// The weekdays as RRULE names them, Monday first.
-const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
-
 /// The rule of a recurring event with too many instances to list ([`instance_spans`]),
 /// when a time range can be tested on it by arithmetic ([`dirdav_plugin::Periodic`]):
 /// the object holds only VEVENTs (one master, overrides of single instances), every
@@ -650,8 +647,8 @@ const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 /// periodic summary, and queries read the item.
 fn periodic_rule(root: &Component<'_>) -> Option<dirdav_plugin::Periodic> {
     use crate::query::{
-        TimeRange, first_time, instances_reaching, interval_length, periodic_starts, props,
-        recurrence_id, this_and_future, wall_to_utc, zone_named,
+        SimpleRule, TimeRange, first_time, instances_reaching, interval_length, param,
+        periodic_starts, props, recurrence_id, this_and_future, wall_to_utc, weekday, zone_named,
     };
     let utc = chrono_tz::UTC;
     // Most objects recur not at all: they are told apart before anything is parsed.
@@ -668,61 +665,36 @@ fn periodic_rule(root: &Component<'_>) -> Option<dirdav_plugin::Periodic> {
     if masters.next().is_some() || prop(master, "RDATE").is_some() {
         return None;
     }
-    let mut rules = props(master, "RRULE");
-    let rule = rules.next()?;
-    if rules.next().is_some() {
-        return None;
-    }
+    let rule = SimpleRule::of(master)?;
+    let until = match rule.until {
+        Some(value) => parse_time(value).filter(|(_, z)| *z)?.0,
+        None => i64::MAX,
+    };
     let dtstart = prop(master, "DTSTART")?;
     let (wall, in_utc) = parse_time(dtstart.val.as_str())?;
     let zone = match in_utc {
         true => utc,
-        false => zone_named(tzid(dtstart)?)?,
+        false => zone_named(param(dtstart, "TZID")?)?,
     };
     let longest = 400 * DAY;
     let length = interval_length(master, utc).filter(|l| *l > 0 && *l <= longest)?;
-    let (mut period, mut interval, mut days, mut until) = (0u32, 1u32, Vec::new(), i64::MAX);
-    for part in rule.val.as_str().trim().split(';') {
-        let (key, value) = part.split_once('=')?;
-        let value = value.trim();
-        match upper(key.trim()).as_str() {
-            "FREQ" if value.eq_ignore_ascii_case("DAILY") => period = 1,
-            "FREQ" if value.eq_ignore_ascii_case("WEEKLY") => period = 7,
-            "INTERVAL" => interval = value.parse().ok().filter(|i| (1..=1000).contains(i))?,
-            "UNTIL" => until = parse_time(value).filter(|(_, z)| *z)?.0,
-            "WKST" => {}
-            "BYDAY" => {
-                for day in value.split(',') {
-                    let day = WEEKDAYS
-                        .iter()
-                        .position(|w| w.eq_ignore_ascii_case(day.trim()))?;
-                    days.push(u32::try_from(day).ok()?);
-                }
-            }
-            _ => return None,
-        }
-    }
-    if period == 0 || (period == 1 && !days.is_empty()) {
-        return None;
-    }
-    let first_day = {
-        use chrono::Datelike;
-        chrono::DateTime::from_timestamp(wall, 0)?
-            .weekday()
-            .num_days_from_monday()
-    };
-    let mut offsets: Vec<u32> = days.iter().map(|d| (d + 7 - first_day) % 7).collect();
+    let first_day = weekday(wall)?;
+    let mut offsets: Vec<u32> = rule
+        .weekdays
+        .iter()
+        .map(|d| (d + 7 - first_day) % 7)
+        .collect();
     if offsets.is_empty() {
         offsets.push(0);
     }
     offsets.sort_unstable();
     offsets.dedup();
-    if offsets[0] != 0 || (interval > 1 && offsets.len() > 1) {
+    if offsets[0] != 0 || (rule.interval > 1 && offsets.len() > 1) {
         return None;
     }
     let mut skip = Vec::new();
     for p in props(master, "EXDATE") {
-        let zone = match tzid(p) {
+        let zone = match param(p, "TZID") {
             Some(name) => Some(zone_named(name)?),
             None => None,
         };
@@ -748,7 +720,7 @@ fn periodic_rule(root: &Component<'_>) -> Option<dirdav_plugin::Periodic> {
         start: wall,
         zone: zone.name().into(),
         length,
-        period_days: period * interval,
+        period_days: rule.period_days(),
         offsets: offsets.into(),
         until,
         skip: skip.into(),
@@ -781,14 +753,6 @@ fn periodic_rule(root: &Component<'_>) -> Option<dirdav_plugin::Periodic> {
                 until.saturating_add(2 * period_length),
             ));
     checked.then_some(periodic)
-}
-
-/// A property's TZID parameter.
-fn tzid<'p>(p: &'p icalendar::parser::Property<'_>) -> Option<&'p str> {
-    p.params
-        .iter()
-        .find(|x| x.key.as_str().eq_ignore_ascii_case("TZID"))
-        .and_then(|x| x.val.as_ref().map(|v| v.as_str()))
 }
 
 #[cfg(test)]

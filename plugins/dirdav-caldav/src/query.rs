@@ -429,7 +429,7 @@ pub(crate) fn props<'c, 'n>(
         .filter(move |p| upper_eq(p.name.as_str(), name))
 }
 
-fn param<'p>(p: &'p Property<'_>, name: &str) -> Option<&'p str> {
+pub(crate) fn param<'p>(p: &'p Property<'_>, name: &str) -> Option<&'p str> {
     p.params
         .iter()
         .find(|x| upper_eq(x.key.as_str(), name))
@@ -1018,41 +1018,88 @@ fn rule_set_from(c: &Component<'_>, from: Option<i64>) -> Option<rrule::RRuleSet
 /// them (a start that is no instance of the rule counts once, where it is). `None` for
 /// anything else, or nothing to skip.
 fn skippable_days(c: &Component<'_>, start: &Property<'_>, from: i64) -> Option<i64> {
-    let mut rules = props(c, "RRULE");
-    let rule = rules.next()?;
-    if rules.next().is_some() {
-        return None;
-    }
+    let rule = SimpleRule::of(c)?;
     let (wall, _) = parse_time(start.val.as_str())?;
-    let weekday = chrono::DateTime::from_timestamp(wall, 0)?
-        .format("%a")
-        .to_string();
-    let (mut period, mut interval, mut weekdays_fit, mut by_day) = (0, 1, true, false);
-    for part in rule.val.as_str().trim().split(';') {
-        let (key, value) = part.split_once('=')?;
-        let value = value.trim();
-        match key.trim().to_ascii_uppercase().as_str() {
-            "FREQ" if value.eq_ignore_ascii_case("DAILY") => period = 1,
-            "FREQ" if value.eq_ignore_ascii_case("WEEKLY") => period = 7,
-            "INTERVAL" => interval = value.parse::<i64>().ok().filter(|i| *i > 0)?,
-            "UNTIL" | "WKST" => {}
-            "BYDAY" => {
-                let days: Vec<&str> = value.split(',').map(str::trim).collect();
-                if !days.iter().all(|d| d.len() == 2 && d.is_ascii()) {
-                    return None;
-                }
-                weekdays_fit = days.iter().any(|d| weekday[..2].eq_ignore_ascii_case(d));
-                by_day = true;
-            }
-            _ => return None,
-        }
-    }
-    if period == 0 || !weekdays_fit || (period == 1 && by_day) {
+    if !rule.weekdays.is_empty() && !rule.weekdays.contains(&weekday(wall)?) {
         return None;
     }
-    let step = period * interval;
+    let step = i64::from(rule.period_days());
     let days = (from.saturating_sub(wall) / DAY - 2) / step * step;
     (days > 0).then_some(days)
+}
+
+/// The weekdays as RRULE names them, Monday first.
+const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+
+/// The day of the week of a wall-clock time (seconds as if UTC), Monday 0.
+pub(crate) fn weekday(wall: i64) -> Option<u32> {
+    use chrono::Datelike;
+    Some(
+        chrono::DateTime::from_timestamp(wall, 0)?
+            .weekday()
+            .num_days_from_monday(),
+    )
+}
+
+/// A component's one RRULE when it is `DAILY` or `WEEKLY`, without COUNT and without BY
+/// parts but a weekly rule's plain weekdays: what can be walked from a later start
+/// ([`skippable_days`]) or kept as a periodic summary (`ical::periodic_rule`).
+#[derive(Debug)]
+pub(crate) struct SimpleRule<'r> {
+    /// 1 for DAILY, 7 for WEEKLY.
+    pub(crate) period: u32,
+    /// Its INTERVAL (1 to 1,000).
+    pub(crate) interval: u32,
+    /// Its UNTIL, as written.
+    pub(crate) until: Option<&'r str>,
+    /// Its BYDAY, Monday 0; empty without one.
+    pub(crate) weekdays: Vec<u32>,
+}
+
+impl<'r> SimpleRule<'r> {
+    /// The rule of `c`, if it has exactly one and it is simple.
+    pub(crate) fn of(c: &'r Component<'r>) -> Option<SimpleRule<'r>> {
+        let mut rules = props(c, "RRULE");
+        let rule = rules.next()?;
+        if rules.next().is_some() {
+            return None;
+        }
+        let mut simple = SimpleRule {
+            period: 0,
+            interval: 1,
+            until: None,
+            weekdays: Vec::new(),
+        };
+        for part in rule.val.as_str().trim().split(';') {
+            let (key, value) = part.split_once('=')?;
+            let value = value.trim();
+            match key.trim().to_ascii_uppercase().as_str() {
+                "FREQ" if value.eq_ignore_ascii_case("DAILY") => simple.period = 1,
+                "FREQ" if value.eq_ignore_ascii_case("WEEKLY") => simple.period = 7,
+                "INTERVAL" => {
+                    simple.interval = value.parse().ok().filter(|i| (1..=1000).contains(i))?;
+                }
+                "UNTIL" => simple.until = Some(value),
+                "WKST" => {}
+                "BYDAY" => {
+                    for day in value.split(',') {
+                        let day = WEEKDAYS
+                            .iter()
+                            .position(|w| w.eq_ignore_ascii_case(day.trim()))?;
+                        simple.weekdays.push(u32::try_from(day).ok()?);
+                    }
+                }
+                _ => return None,
+            }
+        }
+        let weekdays_fit = simple.period == 7 || simple.weekdays.is_empty();
+        (simple.period != 0 && weekdays_fit).then_some(simple)
+    }
+
+    /// The days from one period to the next.
+    pub(crate) fn period_days(&self) -> u32 {
+        self.period * self.interval
+    }
 }
 
 /// A `DTSTART…:VALUE` line with its value's date moved forward by `days`.

@@ -170,9 +170,11 @@ pub(crate) async fn copy_move(
         (true, false) => {
             let (from_kind, to_kind) = {
                 let index = srv.index();
-                let kind_of = |key: &str| index.dir(key).and_then(|d| d.config.kind.clone());
-                let from = split(&source.path).and_then(|(p, _)| kind_of(p));
-                (from, kind_of(dest_parent))
+                let from = split(&source.path).and_then(|(p, _)| index.kind_of(p));
+                (
+                    from.map(str::to_owned),
+                    index.kind_of(dest_parent).map(str::to_owned),
+                )
             };
             let hooks = match from_kind == to_kind {
                 true => Vec::new(),

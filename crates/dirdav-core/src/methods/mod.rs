@@ -303,7 +303,8 @@ const HOOKED_ITEMS: usize = 10_000;
 const HOOKED_BYTES: u64 = 32 << 20;
 
 /// The items below a collection about to be deleted whose kind has item hooks, with
-/// their bytes and their hooks, within [`HOOKED_ITEMS`] and [`HOOKED_BYTES`].
+/// their bytes and their hooks, within [`HOOKED_ITEMS`] and [`HOOKED_BYTES`] (by the
+/// sizes the index knows), read in one batch.
 pub(crate) async fn hooked_items_below(
     srv: &std::sync::Arc<Inner>,
     key: &str,
@@ -311,37 +312,41 @@ pub(crate) async fn hooked_items_below(
     if srv.registry.item_hooks.is_empty() {
         return Vec::new();
     }
-    let wanted: Vec<(String, u64, Vec<dirdav_plugin::ItemHook>)> = {
+    let (wanted, total) = {
         let index = srv.index();
         let mut wanted = Vec::new();
+        let (mut total, mut bytes_held) = (0, 0u64);
         for (item, entry) in index.subtree(key) {
             let crate::index::Entry::File(file) = entry else {
                 continue;
             };
-            let Some((parent, _)) = crate::path::split(item) else {
+            let parent = crate::path::split(item).map_or("", |(parent, _)| parent);
+            let hooks = srv.registry.item_hooks_for(index.kind_of(parent));
+            if hooks.is_empty() {
                 continue;
-            };
-            let kind = index.dir(parent).and_then(|d| d.config.kind.clone());
-            let hooks = srv.registry.item_hooks_for(kind.as_deref());
-            if !hooks.is_empty() {
-                wanted.push((item.clone(), file.size, hooks));
+            }
+            total += 1;
+            // The first that does not fit ends the list: the rest go without hooks.
+            let none_left_out = wanted.len() + 1 == total;
+            if none_left_out
+                && wanted.len() < HOOKED_ITEMS
+                && bytes_held + file.size <= HOOKED_BYTES
+            {
+                bytes_held += file.size;
+                wanted.push((item.clone(), hooks));
             }
         }
-        wanted
+        (wanted, total)
     };
-    let mut found = Vec::new();
-    let mut bytes_held = 0u64;
-    let total = wanted.len();
-    for (item, size, hooks) in wanted {
-        if found.len() >= HOOKED_ITEMS || bytes_held + size > HOOKED_BYTES {
-            tracing::warn!(collection = %key, items = total, hooked = found.len(),
-                "a deleted collection holds more items than their hooks are run for; the rest are deleted without them");
-            break;
-        }
-        if let Ok(bytes) = dirdav_plugin::Store::read(&**srv, &item).await {
-            bytes_held += bytes.len() as u64;
-            found.push((item, bytes, hooks));
-        }
+    if wanted.len() < total {
+        tracing::warn!(collection = %key, items = total, hooked = wanted.len(),
+            "a deleted collection holds more items than their hooks are run for; the rest are deleted without them");
     }
-    found
+    let paths = wanted.iter().map(|(item, _)| item.clone()).collect();
+    let read = dirdav_plugin::Store::read_many(&**srv, paths).await;
+    wanted
+        .into_iter()
+        .zip(read)
+        .filter_map(|((item, hooks), bytes)| Some((item, bytes?, hooks)))
+        .collect()
 }
