@@ -356,10 +356,7 @@ impl ServerBuilder {
         let walk_registry = registry.clone();
         tokio::task::spawn_blocking(move || {
             let scan = scan(&walk_root, "", true);
-            let swept = crate::storage::remove_stale_temporaries(&scan.temporaries);
-            if swept > 0 {
-                tracing::info!(count = swept, "removed temporary files an earlier run left");
-            }
+            crate::storage::remove_stale_temporaries(&scan.temporaries, true);
             let hashes = read_all(scan.to_read(&index, &walk_registry));
             let hashed = hashes.len();
             scan.apply(&mut index, &hashes);
@@ -741,12 +738,9 @@ impl Inner {
             let root = self.root.clone();
             let scanning = move || {
                 let scanned = scan(&root, &key, recursive);
-                let swept = match sweep {
-                    true => crate::storage::remove_stale_temporaries(&scanned.temporaries),
-                    false => 0,
-                };
-                if swept > 0 {
-                    tracing::info!(count = swept, "removed temporary files an earlier run left");
+                if sweep {
+                    // The server answers meanwhile: its own temporaries are writes.
+                    crate::storage::remove_stale_temporaries(&scanned.temporaries, false);
                 }
                 Ok(scanned)
             };

@@ -301,10 +301,11 @@ impl Drop for TempFile {
 
 /// Removes temporary files that no running server will rename: those a killed or
 /// crashed process left. A temporary's name carries its writer's process id; where
-/// `/proc` tells which processes live, a file is stale when its writer is gone (or is
-/// this process, which has written nothing yet at startup); elsewhere, when it is over
-/// an hour old. Returns how many were removed.
-pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
+/// `/proc` tells which processes live, a file is stale when its writer is gone, or is
+/// this process and `before_serving` (it has written nothing yet; once it answers
+/// requests, its own temporaries are writes under way); elsewhere, when it is over an
+/// hour old. Logs and returns how many were removed.
+pub(crate) fn remove_stale_temporaries(paths: &[PathBuf], before_serving: bool) -> usize {
     let me = std::process::id();
     let procfs = Path::new("/proc/self").exists();
     let stale = |path: &Path| -> bool {
@@ -317,7 +318,8 @@ pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
             .and_then(|rest| rest.split('-').next())
             .and_then(|pid| pid.parse::<u32>().ok());
         match pid {
-            Some(pid) if procfs => pid == me || !Path::new("/proc").join(pid.to_string()).exists(),
+            Some(pid) if procfs && pid == me => before_serving,
+            Some(pid) if procfs => !Path::new("/proc").join(pid.to_string()).exists(),
             _ => fs::symlink_metadata(path)
                 .and_then(|m| m.modified())
                 .ok()
@@ -325,7 +327,7 @@ pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
                 .is_some_and(|age| age.as_secs() > 3600),
         }
     };
-    paths
+    let swept = paths
         .iter()
         .filter(|p| stale(p))
         .filter(|p| match remove_any(p) {
@@ -335,7 +337,11 @@ pub(crate) fn remove_stale_temporaries(paths: &[PathBuf]) -> usize {
                 false
             }
         })
-        .count()
+        .count();
+    if swept > 0 {
+        tracing::info!(count = swept, "removed temporary files an earlier run left");
+    }
+    swept
 }
 
 /// Removes the file or folder `name` in the folder `parent` below `root`, reached and
@@ -554,9 +560,11 @@ mod tests {
             fs::write(p, "half").unwrap();
         }
         let found = [dead.clone(), live.clone(), mine.clone()];
-        assert_eq!(remove_stale_temporaries(&found), 2);
-        assert!(!dead.exists() && !mine.exists());
-        assert!(live.exists());
+        // While serving, this process's own temporaries are writes under way.
+        assert_eq!(remove_stale_temporaries(&found, false), 1);
+        assert!(!dead.exists() && live.exists() && mine.exists());
+        assert_eq!(remove_stale_temporaries(&found, true), 1);
+        assert!(!mine.exists() && live.exists());
     }
 
     #[test]
