@@ -921,16 +921,9 @@ impl Metrics {
 
     /// The text Prometheus reads, with the server's gauges as they are now.
     fn render(&self) -> String {
-        let stats = self.server.stats();
-        let gauges = metrics::Gauges {
-            entries: stats.entries,
-            folders: stats.folders,
-            change_number: stats.change_number,
-            uploads: stats.uploads,
-        };
         REQUESTS
             .get()
-            .map(|r| r.render(&gauges))
+            .map(|r| r.render(&self.server.stats()))
             .unwrap_or_default()
     }
 }

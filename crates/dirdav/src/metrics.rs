@@ -64,15 +64,6 @@ impl Default for Requests {
     }
 }
 
-/// What the server holds, read at each scrape.
-#[derive(Debug, Default)]
-pub(crate) struct Gauges {
-    pub(crate) entries: usize,
-    pub(crate) folders: usize,
-    pub(crate) change_number: u64,
-    pub(crate) uploads: u64,
-}
-
 impl Requests {
     /// Counts one answered request.
     pub(crate) fn record(&self, method: &http::Method, status: http::StatusCode, took: Duration) {
@@ -89,7 +80,7 @@ impl Requests {
     }
 
     /// The text Prometheus reads.
-    pub(crate) fn render(&self, gauges: &Gauges) -> String {
+    pub(crate) fn render(&self, gauges: &dirdav_core::Stats) -> String {
         let mut out = String::new();
         out.push_str("# HELP dirdav_requests_total Requests answered, by method and status.\n");
         out.push_str("# TYPE dirdav_requests_total counter\n");
@@ -195,9 +186,9 @@ mod tests {
             http::StatusCode::METHOD_NOT_ALLOWED,
             Duration::from_secs(20),
         );
-        let text = r.render(&Gauges {
+        let text = r.render(&dirdav_core::Stats {
             entries: 7,
-            ..Gauges::default()
+            ..dirdav_core::Stats::default()
         });
         for line in [
             "dirdav_requests_total{method=\"GET\",status=\"200\"} 2",
