@@ -185,7 +185,7 @@ pub(crate) fn vdir_config(dir: &Path) -> Option<(CollectionConfig, Vec<u8>)> {
     let mut props = Vec::new();
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if crate::reconcile::is_ignored(&name) {
+        if crate::path::is_ignored(&name) {
             continue;
         }
         let file_type = entry.file_type().ok()?;

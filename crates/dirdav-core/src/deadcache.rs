@@ -1,5 +1,5 @@
 //! Large settings files, read back when asked: the index holds a folder's settings
-//! without their dead properties once the file passes [`crate::index::INLINE_SETTINGS`],
+//! without their dead properties once the file passes [`crate::index::entry::INLINE_SETTINGS`],
 //! and a resource built for it (or for a file in it) carries a loader
 //! ([`dirdav_plugin::DeadLoader`]) that gets the whole settings from this cache when a
 //! dead property is asked for. The cache holds at most a budget of settings bytes and

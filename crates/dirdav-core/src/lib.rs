@@ -21,9 +21,13 @@
 
 mod beneath;
 mod body;
+mod builder;
 mod compat;
 mod conditions;
+mod config;
+mod context;
 mod deadcache;
+mod dispatch;
 mod dotfile;
 mod homes;
 mod index;
@@ -32,12 +36,17 @@ mod methods;
 mod path;
 mod props;
 mod reconcile;
-mod scoped;
+mod refresh;
 mod server;
 mod settle;
+mod shares;
 mod state;
 mod storage;
+mod store;
+mod sync;
 mod uploads;
 mod watch;
 
-pub use server::{BuildError, Config, Server, ServerBuilder, Stats, Watch};
+pub use builder::ServerBuilder;
+pub use config::{BuildError, Config, Watch};
+pub use server::{Server, Stats};

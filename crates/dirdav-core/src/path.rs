@@ -28,7 +28,7 @@ pub(crate) struct DavPath {
     /// Decoded segments below the root.
     pub(crate) segments: Vec<String>,
     /// A segment is a dotfile or an editor's temporary
-    /// ([`is_ignored`](crate::reconcile::is_ignored)): never listed, served or written.
+    /// ([`is_ignored`]): never listed, served or written.
     pub(crate) hidden: bool,
 }
 
@@ -57,7 +57,7 @@ pub(crate) fn decode(raw: &str, base: &str) -> Result<Option<DavPath>, DavError>
         match segment.as_str() {
             "." => continue,
             ".." => return Err(DavError::bad_request("'..' is not allowed in paths")),
-            s if crate::reconcile::is_ignored(s) => hidden = true,
+            s if is_ignored(s) => hidden = true,
             _ => {}
         }
         segments.push(segment);
@@ -110,6 +110,22 @@ pub(crate) fn is_within(key: &str, ancestor: &str) -> bool {
     ancestor.is_empty()
         || key == ancestor
         || (key.starts_with(ancestor) && key.as_bytes().get(ancestor.len()) == Some(&b'/'))
+}
+
+/// Names that are never indexed, served or written: dotfiles (`.dav.toml`, `.git`, the
+/// server's and sync tools' temporaries) and editors' working files, which appear and
+/// vanish while a save is under way (`*.tmp`, `*.swp`, `*.swx`, `*~`, Vim's `4913`).
+pub(crate) fn is_ignored(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name == "4913"
+        || [".tmp", ".swp", ".swx"].iter().any(|ext| {
+            // `get`, not slicing: the name may end in a multi-byte character.
+            name.len() > ext.len()
+                && name
+                    .get(name.len() - ext.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(ext))
+        })
 }
 
 #[cfg(test)]
@@ -178,5 +194,33 @@ mod tests {
         assert!(is_within("a", "a"));
         assert!(!is_within("ab", "a"));
         assert!(is_within("x", ""));
+    }
+
+    #[test]
+    fn ignored_names() {
+        for n in [
+            ".dav.toml",
+            ".git",
+            "x.tmp",
+            "X.TMP",
+            ".x.swp",
+            "notes.txt~",
+            "4913",
+            "a.swx",
+        ] {
+            assert!(is_ignored(n), "{n}");
+        }
+        for n in [
+            "a.ics",
+            "tmp",
+            ".tmp.ics"[1..].as_ref(),
+            "4914",
+            "swp",
+            "x€€",
+            "€",
+            "Grüße.ics",
+        ] {
+            assert!(!is_ignored(n), "{n}");
+        }
     }
 }

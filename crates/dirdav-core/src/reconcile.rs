@@ -16,24 +16,8 @@ use dirdav_plugin::{CollectionConfig, Registry, Summarizer, Summary};
 use crate::compat::{Format, RADICALE_PROPS, is_vdir_meta, radicale_config, vdir_config};
 use crate::dotfile::{DOTFILE, parse_config};
 use crate::index::{Entry, FileEntry, Index};
-use crate::path::join;
+use crate::path::{is_ignored, join};
 use crate::storage::{TEMP_PREFIX, etag_of, hash_file, times};
-
-/// Names that are never indexed, served or written: dotfiles (`.dav.toml`, `.git`, the
-/// server's and sync tools' temporaries) and editors' working files, which appear and
-/// vanish while a save is under way (`*.tmp`, `*.swp`, `*.swx`, `*~`, Vim's `4913`).
-pub(crate) fn is_ignored(name: &str) -> bool {
-    name.starts_with('.')
-        || name.ends_with('~')
-        || name == "4913"
-        || [".tmp", ".swp", ".swx"].iter().any(|ext| {
-            // `get`, not slicing: the name may end in a multi-byte character.
-            name.len() > ext.len()
-                && name
-                    .get(name.len() - ext.len()..)
-                    .is_some_and(|tail| tail.eq_ignore_ascii_case(ext))
-        })
-}
 
 /// A folder as found on disk.
 #[derive(Debug)]
@@ -398,34 +382,6 @@ pub(crate) fn read_all(files: Vec<ToRead>) -> HashMap<String, Read> {
 mod tests {
     use super::*;
     use std::fs;
-
-    #[test]
-    fn ignored_names() {
-        for n in [
-            ".dav.toml",
-            ".git",
-            "x.tmp",
-            "X.TMP",
-            ".x.swp",
-            "notes.txt~",
-            "4913",
-            "a.swx",
-        ] {
-            assert!(is_ignored(n), "{n}");
-        }
-        for n in [
-            "a.ics",
-            "tmp",
-            ".tmp.ics"[1..].as_ref(),
-            "4914",
-            "swp",
-            "x€€",
-            "€",
-            "Grüße.ics",
-        ] {
-            assert!(!is_ignored(n), "{n}");
-        }
-    }
 
     fn reconcile(root: &Path, index: &mut Index, key: &str, recursive: bool) {
         let scan = scan(root, key, recursive);

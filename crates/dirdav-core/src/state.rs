@@ -13,7 +13,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use dirdav_plugin::{Periodic, Summary};
 
-use crate::index::{Change, FileEntry};
+use crate::index::entry::{Change, FileEntry};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");

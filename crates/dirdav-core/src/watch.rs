@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use notify::event::EventKindMask;
 use notify::{RecursiveMode, Watcher};
 
+use crate::context::Inner;
 use crate::dotfile::DOTFILE;
 use crate::index::{Entry, Index};
-use crate::reconcile::is_ignored;
-use crate::server::Inner;
+use crate::path::is_ignored;
 
 /// Quiet time that ends a burst of events.
 const QUIET: Duration = Duration::from_millis(150);

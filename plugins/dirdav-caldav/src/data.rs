@@ -12,8 +12,8 @@ use dirdav_plugin::xml::{Element, Name};
 use icalendar::parser::{Component, Property, unfold};
 
 use crate::expand::expand;
-use crate::ical::{parse_duration, parse_time};
 use crate::query::{TimeRange, Zone, first_time, instance_matches, recurrence_id};
+use crate::time::{parse_duration, parse_time};
 use crate::write::{line, property, property_with};
 use crate::{CALENDAR_DATA, cal};
 

@@ -132,7 +132,7 @@ fn expand_root(root: &Component<'_>, range: TimeRange, zone: Zone) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ical::parse_time;
+    use crate::time::parse_time;
 
     fn range(a: &str, b: &str) -> TimeRange {
         TimeRange {

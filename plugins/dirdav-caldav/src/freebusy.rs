@@ -10,11 +10,11 @@ use dirdav_plugin::{Body, DavError, DavRequest, HandlerResult};
 use icalendar::parser::{Component, unfold};
 
 use crate::cal;
-use crate::ical::{parse_duration, parse_time};
 use crate::query::{
     TimeRange, Zone, first_time, futures, instances, interval_length, props, recurrence_id,
     resolve, span_in, time_range, widened,
 };
+use crate::time::{parse_duration, parse_time};
 
 /// The report's root element.
 pub(crate) const FREE_BUSY_QUERY: Name = cal("free-busy-query");

@@ -29,6 +29,7 @@ mod ical;
 mod mkcalendar;
 mod multiget;
 mod query;
+mod time;
 mod write;
 
 pub use ical::{check, lint};

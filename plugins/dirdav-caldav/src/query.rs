@@ -8,7 +8,7 @@ use dirdav_plugin::{DavError, Periodic, Summary};
 use icalendar::parser::{Component, Property};
 
 use crate::cal;
-use crate::ical::{parse_duration, parse_time};
+use crate::time::{parse_duration, parse_time};
 
 /// The time zone floating times are placed in (RFC 4791 §9.9): the query's, else the
 /// calendar's, else UTC (see [`crate::floating_zone`]).

@@ -8,9 +8,9 @@ use dirdav_plugin::http::{HeaderValue, StatusCode, header};
 use dirdav_plugin::{DavError, Depth, Resource, WriteCheck};
 
 use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
+use crate::context::{Ctx, Inner};
 use crate::dotfile::Edit;
 use crate::path::{is_within, split};
-use crate::server::{Ctx, Inner};
 use crate::storage::{blocking, copy_file, copy_tree, io_error, remove, sync_parent};
 
 pub(crate) async fn copy_move(

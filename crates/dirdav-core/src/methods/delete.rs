@@ -8,9 +8,9 @@ use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::{DavError, Depth, Resource};
 
 use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
+use crate::context::{Ctx, Inner};
 use crate::dotfile::Edit;
 use crate::path::split;
-use crate::server::{Ctx, Inner};
 use crate::storage::{blocking, remove_beneath};
 
 pub(crate) async fn delete(

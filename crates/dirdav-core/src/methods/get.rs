@@ -10,8 +10,8 @@ use dirdav_plugin::{DavError, Resource};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::preconditions;
+use crate::context::{Ctx, Inner};
 use crate::props::media_type_of;
-use crate::server::{Ctx, Inner};
 use crate::storage::io_error;
 
 pub(crate) async fn get(

@@ -10,11 +10,11 @@ use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, NewCollection, Resource, WriteEvent};
 
 use super::refuse_hidden;
+use crate::context::{Ctx, Inner};
 use crate::dotfile::{DOTFILE, Edit, apply};
 use crate::path::{join, split};
 use crate::props::names::{CANNOT_MODIFY_PROTECTED, COLLECTION, RESOURCETYPE};
 use crate::reconcile::read_config;
-use crate::server::{Ctx, Inner};
 use crate::storage::{blocking, sync_parent, write_atomic};
 
 const MKCOL: Name = Name::new(ns::DAV, "mkcol");
@@ -108,7 +108,7 @@ fn extended(srv: &Inner, body: &[u8]) -> Result<(Option<String>, Vec<Element>), 
 /// the tree lock. Nothing is created when a check fails.
 pub(crate) async fn create(srv: &Inner, new: NewCollection<'_>) -> Result<(), DavError> {
     let key = new.path.trim_matches('/').to_owned();
-    if key.split('/').any(crate::reconcile::is_ignored) {
+    if key.split('/').any(crate::path::is_ignored) {
         return Err(DavError::forbidden(
             "names starting with '.' cannot be written",
         ));

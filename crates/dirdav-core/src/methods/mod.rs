@@ -16,9 +16,9 @@ use dirdav_plugin::{DavError, Resource};
 
 use crate::compat::{Format, RADICALE_PROPS, radicale_apply, vdir_file};
 use crate::conditions::{self, State};
+use crate::context::{Ctx, Inner};
 use crate::dotfile::{self, DOTFILE, Edit};
 use crate::reconcile::{config_tag, read_config};
-use crate::server::{Ctx, Inner};
 use crate::storage::blocking;
 use crate::storage::{io_error, write_atomic};
 use dirdav_plugin::xml::Name;

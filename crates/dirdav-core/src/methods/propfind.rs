@@ -7,8 +7,8 @@ use dirdav_plugin::http::{HeaderValue, header};
 use dirdav_plugin::xml::{Limits, Name, ns, parse};
 use dirdav_plugin::{DavError, Depth, Multistatus, Principal, PropContext, Resource};
 
+use crate::context::{Ctx, Inner};
 use crate::props::{PropRequest, propstats};
-use crate::server::{Ctx, Inner};
 
 const PROPFIND: Name = Name::new(ns::DAV, "propfind");
 const FINITE_DEPTH: Name = Name::new(ns::DAV, "propfind-finite-depth");
@@ -163,7 +163,7 @@ fn paged_listing(
 fn share_labelled(ctx: &Ctx, resource: Resource) -> Resource {
     match &ctx.share_label {
         Some((target, label)) if resource.path == *target => {
-            crate::server::labelled(resource, label)
+            crate::shares::labelled(resource, label)
         }
         _ => resource,
     }
@@ -223,7 +223,7 @@ fn shared_members(
         .filter_map(|s| {
             let mut r = srv.resource_in(&index, &s.target)?;
             if let Some(label) = &s.displayname {
-                r = crate::server::labelled(r, label);
+                r = crate::shares::labelled(r, label);
             }
             r.href = srv.href(&format!("{}/{}", home.path, s.name), true);
             Some(r)

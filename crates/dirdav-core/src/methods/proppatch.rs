@@ -9,10 +9,10 @@ use dirdav_plugin::{DavError, Multistatus, PropStat, Resource};
 
 use super::{Effect, edit_compat, edit_dotfile, refuse_hidden};
 use crate::compat::{Format, vdir_file};
+use crate::context::{Ctx, Inner};
 use crate::dotfile::Edit;
 use crate::path::split;
 use crate::props::names::CANNOT_MODIFY_PROTECTED;
-use crate::server::{Ctx, Inner};
 
 const PROPERTYUPDATE: Name = Name::new(ns::DAV, "propertyupdate");
 const SET: Name = Name::new(ns::DAV, "set");

@@ -11,10 +11,10 @@ use http_body_util::BodyExt;
 
 use super::{Effect, edit_dotfile, preconditions, refuse_hidden};
 use crate::body::body_error;
+use crate::context::{Ctx, Inner};
 use crate::dotfile::Edit;
 use crate::index::FileEntry;
 use crate::path::split;
-use crate::server::{Ctx, Inner};
 use crate::storage::{TempFile, blocking, io_error, times};
 
 fn too_large() -> DavError {
@@ -394,7 +394,7 @@ pub(crate) async fn create_empty(
     let Some((parent_key, name)) = split(key) else {
         return Err(DavError::method_not_allowed("the root collection exists"));
     };
-    if crate::reconcile::is_ignored(name) {
+    if crate::path::is_ignored(name) {
         return Err(DavError::forbidden(
             "names starting with '.' cannot be written",
         ));

@@ -1,0 +1,334 @@
+//! What changes the index, and the sync log that records each change (RFC 6578).
+
+use super::*;
+
+impl Index {
+    /// What a sync from scratch sends, a page at a time: the folder's members (with
+    /// `infinite`, everything below it) whose keys come after `after`, in key order, at
+    /// most `take` of them. A range scan from `after`, so a page costs its own length.
+    pub(crate) fn listed_after(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        infinite: bool,
+        take: usize,
+    ) -> Result<Vec<(String, Change, u64)>, StaleToken> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        self.dir(key).ok_or(StaleToken)?;
+        if !infinite {
+            return Ok(self
+                .members_after(key, after)
+                .take(take)
+                .map(|(k, e)| (k, change_of(e), 0))
+                .collect());
+        }
+        let start = match after {
+            Some(after) if after > key => Excluded(after),
+            _ => Included(key),
+        };
+        Ok(self
+            .entries
+            .range::<str, _>((start, Unbounded))
+            .take_while(|(k, _)| key.is_empty() || k.starts_with(key))
+            .filter(|(k, _)| k.as_str() != key && is_within(k, key))
+            .take(take)
+            .map(|(k, e)| (k.clone(), change_of(e), 0))
+            .collect())
+    }
+
+    fn dir_op(key: &str, d: &DirEntry) -> Op {
+        Op::Dir {
+            key: key.to_owned(),
+            rev: d.rev,
+            floor: d.floor,
+            born: d.born,
+            config_tag: d.config_tag,
+        }
+    }
+
+    /// Records a change of the member `key` in its folder's log.
+    fn log(&mut self, key: &str, change: Change) {
+        if self.quiet {
+            return;
+        }
+        let Some((parent, name)) = split(key) else {
+            return;
+        };
+        let Some(Entry::Dir(d)) = self.entries.get_mut(parent) else {
+            return;
+        };
+        self.seq += 1;
+        let seq = self.seq;
+        d.rev = seq;
+        d.log.push_back(LogEntry {
+            seq,
+            name: name.into(),
+            change: change.clone(),
+        });
+        self.ops.push(Op::Log {
+            dir: parent.to_owned(),
+            seq,
+            name: name.to_owned(),
+            change,
+        });
+        let mut trimmed = None;
+        while d.log.len() > self.log_limit {
+            if let Some(old) = d.log.pop_front() {
+                d.floor = old.seq;
+                trimmed = Some(old.seq);
+            }
+        }
+        if let Some(upto) = trimmed {
+            self.ops.push(Op::Trim {
+                dir: parent.to_owned(),
+                upto,
+            });
+        }
+        let op = Self::dir_op(parent, d);
+        self.ops.push(op);
+    }
+
+    /// Adds or replaces a file; logs it when it is new or its bytes changed.
+    pub(crate) fn put_file(&mut self, key: &str, file: FileEntry) {
+        let changed = match self.entries.get(key) {
+            Some(Entry::File(old)) => old.etag != file.etag,
+            Some(Entry::Dir(_)) => {
+                self.remove(key);
+                true
+            }
+            None => true,
+        };
+        self.ops.push(Op::File(key.to_owned(), file.clone()));
+        self.insert(key.to_owned(), Entry::File(file));
+        if changed {
+            self.log(key, Change::File);
+        }
+    }
+
+    /// Adds a folder, or updates an existing one's settings and times; logs it when it
+    /// is new or its settings changed.
+    pub(crate) fn put_dir(
+        &mut self,
+        key: &str,
+        config: CollectionConfig,
+        config_tag: u64,
+        format: Format,
+        modified: SystemTime,
+        created: SystemTime,
+    ) {
+        let (config, heavy) = held(config);
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            d.modified = modified;
+            d.created = created;
+            d.format = format;
+            if d.config_tag != config_tag || d.config.as_ref() != &config {
+                let changed = d.config_tag != config_tag;
+                let kinded = config.kind.is_some();
+                d.config = Arc::new(config);
+                d.heavy = heavy;
+                d.served = std::sync::OnceLock::new();
+                d.config_tag = config_tag;
+                let op = Self::dir_op(key, d);
+                self.ops.push(op);
+                self.classify(key, kinded);
+                if changed {
+                    self.log(key, Change::Dir);
+                }
+            }
+            return;
+        }
+        if self.entries.contains_key(key) {
+            self.remove(key);
+        }
+        let dir = DirEntry {
+            config: Arc::new(config),
+            heavy,
+            served: std::sync::OnceLock::new(),
+            config_tag,
+            format,
+            modified,
+            created,
+            rev: 0,
+            floor: 0,
+            born: 0,
+            log: VecDeque::new(),
+        };
+        self.insert(key.to_owned(), Entry::Dir(Box::new(dir)));
+        self.log(key, Change::Dir);
+        self.mark_born(key);
+    }
+
+    /// A new folder's history starts now: tokens from before this point never
+    /// described it.
+    fn mark_born(&mut self, key: &str) {
+        let seq = self.seq;
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            (d.rev, d.floor, d.born) = (seq, seq, seq);
+            let op = Self::dir_op(key, d);
+            self.ops.push(op);
+        }
+    }
+
+    /// Replaces a folder's settings after the server edited its `.dav.toml`; with
+    /// `log`, sync clients of its parent see the folder as changed.
+    pub(crate) fn set_config(
+        &mut self,
+        key: &str,
+        config: CollectionConfig,
+        config_tag: u64,
+        log: bool,
+    ) {
+        let (config, heavy) = held(config);
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            let kinded = config.kind.is_some();
+            d.config = Arc::new(config);
+            d.heavy = heavy;
+            d.served = std::sync::OnceLock::new();
+            d.config_tag = config_tag;
+            let op = Self::dir_op(key, d);
+            self.ops.push(op);
+            self.classify(key, kinded);
+            if log {
+                self.log(key, Change::Dir);
+            }
+        }
+    }
+
+    /// Logs a change of a file's properties (its bytes are unchanged).
+    pub(crate) fn touch(&mut self, key: &str) {
+        if let Some(Entry::File(_)) = self.entries.get(key) {
+            self.log(key, Change::File);
+        }
+    }
+
+    /// Removes an entry and everything below it; logs the removal in its folder.
+    pub(crate) fn remove(&mut self, key: &str) {
+        let doomed: Vec<String> = self.subtree(key).map(|(k, _)| k.clone()).collect();
+        if doomed.is_empty() {
+            return;
+        }
+        let was_dir = self.is_dir(key);
+        if let Some(d) = self.dir(key) {
+            let config = d.config.clone();
+            if self.graves.insert(key.to_owned(), config).is_none() {
+                self.grave_order.push_back(key.to_owned());
+            }
+            while self.grave_order.len() > GRAVES {
+                if let Some(old) = self.grave_order.pop_front() {
+                    self.graves.remove(&old);
+                }
+            }
+        }
+        for k in doomed {
+            self.unmap_uid(&k);
+            self.entries.remove(&k);
+            if self.dirs.remove(&k) {
+                self.classify(&k, false);
+            }
+            self.ops.push(Op::Remove(k));
+        }
+        self.log(key, Change::Deleted(was_dir));
+    }
+
+    /// Copies the entries at and below `from` to `to` (after the same copy on disk).
+    /// Folders below `to` are new collections with their own, empty logs. With
+    /// `shallow`, only the folder itself, without members.
+    pub(crate) fn copy(&mut self, from: &str, to: &str, shallow: bool) {
+        let mut copied: Vec<(String, Entry)> = self
+            .subtree(from)
+            .map(|(k, e)| (format!("{to}{}", &k[from.len()..]), e.clone()))
+            .collect();
+        if shallow {
+            copied.truncate(1);
+        }
+        self.remove(to);
+        for (k, entry) in &mut copied {
+            match entry {
+                Entry::Dir(d) => d.log.clear(),
+                Entry::File(f) => self.ops.push(Op::File(k.clone(), f.clone())),
+            }
+        }
+        let top = copied.first().map(|(_, e)| match e {
+            Entry::Dir(_) => Change::Dir,
+            Entry::File(_) => Change::File,
+        });
+        let dirs: Vec<String> = copied
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Dir(_)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (k, e) in copied {
+            self.insert(k, e);
+        }
+        if let Some(change) = top {
+            self.log(to, change);
+        }
+        for d in dirs {
+            self.mark_born(&d);
+        }
+    }
+
+    /// Moves the entries at and below `from` to `to`.
+    pub(crate) fn rename(&mut self, from: &str, to: &str) {
+        self.copy(from, to, false);
+        self.remove(from);
+    }
+
+    /// The members of a folder (or, with `infinite`, of its whole subtree) that changed
+    /// after sequence number `since`, with the sequence number of their last change;
+    /// `None` for `since` lists every member. Sorted by sequence number.
+    pub(crate) fn changes(
+        &self,
+        key: &str,
+        since: Option<u64>,
+        infinite: bool,
+    ) -> Result<Vec<(String, Change, u64)>, StaleToken> {
+        let top = self.dir(key).ok_or(StaleToken)?;
+        let Some(since) = since else {
+            let all: Vec<(String, Change, u64)> = if infinite {
+                self.subtree(key)
+                    .filter(|(k, _)| k.as_str() != key)
+                    .map(|(k, e)| (k.clone(), change_of(e), 0))
+                    .collect()
+            } else {
+                self.members(key)
+                    .map(|(k, e)| (k, change_of(e), 0))
+                    .collect()
+            };
+            return Ok(all);
+        };
+        if since > self.seq || since < top.floor || since < top.born {
+            return Err(StaleToken);
+        }
+        let mut latest: BTreeMap<String, (Change, u64)> = BTreeMap::new();
+        let dirs: Vec<(&str, &DirEntry)> = if infinite {
+            self.subtree(key)
+                .filter_map(|(k, e)| match e {
+                    Entry::Dir(d) => Some((k.as_str(), &**d)),
+                    Entry::File(_) => None,
+                })
+                .collect()
+        } else {
+            vec![(key, top)]
+        };
+        for (dk, d) in dirs {
+            if d.born > since && dk != key {
+                // Born after the token: everything in it is new to the client.
+                for (k, e) in self.members(dk) {
+                    latest.insert(k, (change_of(e), d.born));
+                }
+                continue;
+            }
+            if since < d.floor {
+                return Err(StaleToken);
+            }
+            for entry in d.log.iter().filter(|e| e.seq > since) {
+                latest.insert(join(dk, &entry.name), (entry.change.clone(), entry.seq));
+            }
+        }
+        let mut out: Vec<(String, Change, u64)> =
+            latest.into_iter().map(|(k, (c, s))| (k, c, s)).collect();
+        out.sort_by_key(|(_, _, s)| *s);
+        Ok(out)
+    }
+}

@@ -1,0 +1,491 @@
+//! The index: every folder and file under the root, with what PROPFIND, sync and the
+//! reports need (ETag, size, times, parsed `.dav.toml`, sync revision and log), so that
+//! they never open a file whose body they do not return.
+//!
+//! The index lives in memory and is authoritative while the server runs. Each change
+//! it makes is also queued as [`Op`]s, which the server writes to the
+//! [state database](crate::state) before answering the request.
+//!
+//! # Sync revisions (RFC 6578)
+//!
+//! One sequence number counts every change in the tree. A folder's log records the
+//! changes of its direct members, each under the sequence number it got; its `rev` is
+//! the number of its last change; its `floor` is the newest number dropped from its
+//! bounded log (older tokens can no longer be answered); `born` is the number at which
+//! it appeared (older tokens never described it).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use dirdav_plugin::{CollectionConfig, Configs, Resource};
+
+use crate::compat::Format;
+use crate::path::{is_within, join, split};
+use crate::state::{Loaded, Op};
+
+pub(crate) mod entry;
+mod log;
+
+pub(crate) use entry::{Change, DirEntry, Entry, FileEntry, LogEntry};
+use entry::{change_of, held};
+#[cfg(test)]
+mod tests;
+
+/// The iterator of [`Index::members`].
+struct Members<'a> {
+    entries: &'a BTreeMap<String, Entry>,
+    /// `"folder/"`, or `""` for the root.
+    prefix: String,
+    /// The rest of the folder's run; `None` when the folder does not exist.
+    range: Option<std::collections::btree_map::Range<'a, String, Entry>>,
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (String, &'a Entry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (key, entry) = self.range.as_mut()?.next()?;
+            let Some(rest) = key.strip_prefix(self.prefix.as_str()) else {
+                self.range = None;
+                return None;
+            };
+            match rest.find('/') {
+                // The root's own entry.
+                None if rest.is_empty() => {}
+                None => return Some((key.clone(), entry)),
+                Some(slash) => {
+                    let past = format!("{}{}0", self.prefix, &rest[..slash]);
+                    self.range = Some(self.entries.range(past..));
+                }
+            }
+        }
+    }
+}
+
+/// Why a sync token cannot be answered: RFC 6578 §3.2 `DAV:valid-sync-token`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct StaleToken;
+
+impl dirdav_plugin::Configs for Index {
+    fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
+        self.dir(path).map(|d| d.config.clone())
+    }
+}
+
+/// The files of one (folder, UID) slot of [`Index::uids`]: almost always one.
+#[derive(Debug)]
+enum UidKeys {
+    One(Box<str>),
+    Many(Vec<Box<str>>),
+}
+
+impl UidKeys {
+    fn as_slice(&self) -> &[Box<str>] {
+        match self {
+            UidKeys::One(key) => std::slice::from_ref(key),
+            UidKeys::Many(keys) => keys,
+        }
+    }
+
+    fn add(&mut self, key: &str) {
+        if self.as_slice().iter().any(|k| **k == *key) {
+            return;
+        }
+        match self {
+            UidKeys::One(first) => {
+                let first = std::mem::take(first);
+                *self = UidKeys::Many(vec![first, key.into()]);
+            }
+            UidKeys::Many(keys) => keys.push(key.into()),
+        }
+    }
+
+    /// Removes `key`; true when none is left.
+    fn remove(&mut self, key: &str) -> bool {
+        match self {
+            UidKeys::One(k) => **k == *key,
+            UidKeys::Many(keys) => {
+                keys.retain(|k| **k != *key);
+                keys.is_empty()
+            }
+        }
+    }
+}
+
+/// Folders and files by key (`"alice/calendar/x.ics"`, `""` for the root).
+#[derive(Debug)]
+pub(crate) struct Index {
+    entries: BTreeMap<String, Entry>,
+    /// The keys of the folders among `entries`, to list collections without walking files.
+    dirs: BTreeSet<String>,
+    /// The keys of the folders that have a kind (calendars, address books …): what
+    /// [`Index::collections`] lists without looking at plain folders.
+    kinded: BTreeSet<String>,
+    /// Counts changes to folders (added, removed, their settings replaced), so that what
+    /// is derived from folders and their settings alone (the collections shared with a
+    /// user) can be kept until it changes ([`Index::folders_generation`]).
+    folders_generation: u64,
+    /// (folder, UID) → the keys of its files with that UID, from their summaries: the
+    /// `no-uid-conflict` check of every PUT without a pass over the folder.
+    /// Keyed by a hash of the pair (see [`Index::uid_slot`]) rather than the pair itself,
+    /// so an item costs one small allocation here; [`Index::with_uid`] checks each
+    /// key's summary, so a collision of hashes costs a comparison, never a wrong answer.
+    uids: HashMap<u64, UidKeys>,
+    /// Keys the hashes of `uids`, random per run.
+    uid_hasher: std::hash::RandomState,
+    seq: u64,
+    log_limit: usize,
+    ops: Vec<Op>,
+    /// While building from scratch nothing is logged: every entry exists "at the start".
+    quiet: bool,
+    /// The last settings of folders removed in this run, so that a sync answer names a
+    /// removed folder only to those its own rules let see it; at most [`GRAVES`].
+    graves: HashMap<String, Arc<CollectionConfig>>,
+    grave_order: VecDeque<String>,
+}
+
+/// A number no index of this process had before: an index made anew (a rebuild) never
+/// repeats the generation of the one it replaces.
+fn next_generation() -> u64 {
+    static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// How many removed folders' settings [`Index::graves`] keeps.
+const GRAVES: usize = 10_000;
+
+/// The settings of folders as they are, and of one removed member as it was: what a
+/// member filter judges a removal in a sync answer by.
+pub(crate) struct WithGrave<'a> {
+    pub(crate) index: &'a Index,
+    /// The removed member ([`Index::grave`]).
+    pub(crate) grave: &'a Resource,
+}
+
+impl Configs for WithGrave<'_> {
+    fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
+        if self.grave.is_collection && path == self.grave.path {
+            return Some(self.grave.collection.clone());
+        }
+        self.index.config(path)
+    }
+}
+
+impl Index {
+    /// An empty index at sequence number `seq`, keeping at most `log_limit` log entries
+    /// per folder.
+    pub(crate) fn new(seq: u64, log_limit: usize) -> Index {
+        Index {
+            entries: BTreeMap::new(),
+            dirs: BTreeSet::new(),
+            kinded: BTreeSet::new(),
+            folders_generation: next_generation(),
+            uids: HashMap::new(),
+            uid_hasher: std::hash::RandomState::new(),
+            seq,
+            log_limit: log_limit.max(1),
+            ops: Vec::new(),
+            quiet: false,
+            graves: HashMap::new(),
+            grave_order: VecDeque::new(),
+        }
+    }
+
+    /// A removed member as a member filter sees it: its path, and the settings it was
+    /// under (a file its folder's, a folder its own last ones when this run removed it,
+    /// else none of its own, so that it inherits its parent's).
+    pub(crate) fn grave(&self, key: &str, was_dir: bool) -> Resource {
+        let collection = if was_dir {
+            self.graves.get(key).cloned()
+        } else {
+            split(key).and_then(|(parent, _)| self.config(parent))
+        };
+        Resource {
+            path: key.to_owned(),
+            href: String::new(),
+            is_collection: was_dir,
+            etag: None,
+            size: 0,
+            modified: SystemTime::UNIX_EPOCH,
+            created: SystemTime::UNIX_EPOCH,
+            collection: collection.unwrap_or_default(),
+            sync_token: None,
+            summary: None,
+        }
+    }
+
+    /// The index a previous run persisted. Folder settings are read again from the tree
+    /// by the reconciliation that follows.
+    pub(crate) fn from_loaded(loaded: Loaded, seq: u64, log_limit: usize) -> Index {
+        let mut index = Index::new(seq, log_limit);
+        let mut dirs = loaded.dirs;
+        dirs.sort();
+        for (key, [rev, floor, born, config_tag]) in dirs {
+            let dir = DirEntry {
+                config: Arc::default(),
+                heavy: false,
+                served: std::sync::OnceLock::new(),
+                config_tag,
+                format: Format::DavToml,
+                modified: SystemTime::UNIX_EPOCH,
+                created: SystemTime::UNIX_EPOCH,
+                rev,
+                floor,
+                born,
+                log: VecDeque::new(),
+            };
+            index.insert(key, Entry::Dir(Box::new(dir)));
+        }
+        for (key, file) in loaded.files {
+            index.insert(key, Entry::File(file));
+        }
+        for (dir, seq, name, change) in loaded.logs {
+            if let Some(Entry::Dir(d)) = index.entries.get_mut(&dir) {
+                d.log.push_back(LogEntry {
+                    seq,
+                    name: name.into_boxed_str(),
+                    change,
+                });
+            }
+        }
+        index
+    }
+
+    /// Turns logging off (building from scratch) or back on.
+    pub(crate) fn set_quiet(&mut self, quiet: bool) {
+        self.quiet = quiet;
+    }
+
+    /// The current sequence number.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The changes made since the last call, to persist.
+    pub(crate) fn take_ops(&mut self) -> Vec<Op> {
+        std::mem::take(&mut self.ops)
+    }
+
+    /// Number of folders and files indexed.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entry at a key.
+    pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries.get(key)
+    }
+
+    /// Adds or replaces an entry.
+    fn insert(&mut self, key: String, entry: Entry) {
+        match &entry {
+            Entry::Dir(d) => {
+                self.dirs.insert(key.clone());
+                self.classify(&key, d.config.kind.is_some());
+            }
+            Entry::File(_) => {
+                if self.dirs.remove(&key) {
+                    self.classify(&key, false);
+                }
+            }
+        };
+        self.unmap_uid(&key);
+        if let Entry::File(f) = &entry
+            && let Some(uid) = f.summary.as_ref().and_then(|s| s.uid.as_deref())
+        {
+            let slot = self.uid_slot(split(&key).map_or("", |(p, _)| p), uid);
+            self.uids
+                .entry(slot)
+                .and_modify(|keys| keys.add(&key))
+                .or_insert_with(|| UidKeys::One(key.as_str().into()));
+        }
+        self.entries.insert(key, entry);
+    }
+
+    /// Notes that the folder `key` was added, changed or removed, and whether it has a
+    /// kind now.
+    fn classify(&mut self, key: &str, kinded: bool) {
+        match kinded {
+            true => self.kinded.insert(key.to_owned()),
+            false => self.kinded.remove(key),
+        };
+        self.folders_generation = next_generation();
+    }
+
+    /// A number that changes whenever a folder is added or removed or its settings are
+    /// replaced (and never when only files change), unique in the process.
+    pub(crate) fn folders_generation(&self) -> u64 {
+        self.folders_generation
+    }
+
+    /// The folders that have a kind, with their entries, in key order.
+    pub(crate) fn collections(&self) -> impl Iterator<Item = (&String, &DirEntry)> + '_ {
+        self.kinded.iter().filter_map(|k| Some((k, self.dir(k)?)))
+    }
+
+    /// The folders that have a kind at or below `folder`, with their entries, in key
+    /// order: one range of the ordered set, the others not looked at.
+    pub(crate) fn collections_within<'a>(
+        &'a self,
+        folder: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a DirEntry)> + 'a {
+        // The folder itself, then what lies below it: the keys from `folder/` up to
+        // `folder0` (`'0'` follows `'/'`; `folder-x` sorts before `folder/` and is not
+        // among them).
+        let (below, past) = match folder.is_empty() {
+            true => (String::new(), None),
+            false => (format!("{folder}/"), Some(format!("{folder}0"))),
+        };
+        let itself = self.kinded.get(folder).filter(|_| !folder.is_empty());
+        let end = match past {
+            Some(past) => std::ops::Bound::Excluded(past),
+            None => std::ops::Bound::Unbounded,
+        };
+        itself
+            .into_iter()
+            .chain(self.kinded.range((std::ops::Bound::Included(below), end)))
+            .filter_map(|k| Some((k, self.dir(k)?)))
+    }
+
+    /// The slot of a (folder, UID) pair in `uids`.
+    fn uid_slot(&self, dir: &str, uid: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.uid_hasher.hash_one((dir, uid))
+    }
+
+    /// Forgets the UID of the file at `key`, if it had one.
+    fn unmap_uid(&mut self, key: &str) {
+        let slot = match self.entries.get(key) {
+            Some(Entry::File(old)) => old
+                .summary
+                .as_ref()
+                .and_then(|s| s.uid.as_deref())
+                .map(|uid| self.uid_slot(split(key).map_or("", |(p, _)| p), uid)),
+            _ => None,
+        };
+        if let Some(slot) = slot
+            && let Some(keys) = self.uids.get_mut(&slot)
+            && keys.remove(key)
+        {
+            self.uids.remove(&slot);
+        }
+    }
+
+    /// The keys of the files of folder `dir` whose summary has this UID.
+    pub(crate) fn with_uid(&self, dir: &str, uid: &str) -> Vec<String> {
+        let Some(keys) = self.uids.get(&self.uid_slot(dir, uid)) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<String> = keys
+            .as_slice()
+            .iter()
+            .filter(|k| {
+                split(k).map_or("", |(p, _)| p) == dir
+                    && matches!(self.entries.get(&k[..]), Some(Entry::File(f))
+                        if f.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(uid))
+            })
+            .map(|k| k.to_string())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Every folder with its entry, in key order.
+    pub(crate) fn dirs(&self) -> impl Iterator<Item = (&String, &DirEntry)> + '_ {
+        self.dirs.iter().filter_map(|k| Some((k, self.dir(k)?)))
+    }
+
+    /// True when the key names a folder.
+    pub(crate) fn is_dir(&self, key: &str) -> bool {
+        matches!(self.entries.get(key), Some(Entry::Dir(_)))
+    }
+
+    /// `key` itself if it is a folder the index knows, else the nearest folder above it
+    /// that it knows (the root at worst): where a scan that must find `key` starts.
+    pub(crate) fn nearest_folder(&self, key: &str) -> String {
+        let mut folder = key;
+        while !folder.is_empty() && !self.is_dir(folder) {
+            folder = split(folder).map_or("", |(parent, _)| parent);
+        }
+        folder.to_owned()
+    }
+
+    /// The kind of a folder (`calendar`, `addressbook` …), `None` for a plain folder or
+    /// none at all.
+    pub(crate) fn kind_of(&self, folder: &str) -> Option<&str> {
+        self.dir(folder)?.config.kind.as_deref()
+    }
+
+    /// A folder's entry.
+    pub(crate) fn dir(&self, key: &str) -> Option<&DirEntry> {
+        match self.entries.get(key)? {
+            Entry::Dir(d) => Some(d),
+            Entry::File(_) => None,
+        }
+    }
+
+    /// The members of a folder with their keys, in name order.
+    ///
+    /// They are read from the ordered entries, where a folder's members lie side by side
+    /// with only its subfolders' contents between them; each subfolder's contents are
+    /// one run (keys starting `"sub/"`), skipped with one seek to the first key past it
+    /// (`"sub0"`, `'0'` being the character after `'/'`). So no folder keeps a second
+    /// list of its members' names.
+    pub(crate) fn members<'a>(&'a self, key: &str) -> impl Iterator<Item = (String, &'a Entry)> {
+        self.members_after(key, None)
+    }
+
+    /// The members of a folder whose keys come after `after` (all when `None`), for
+    /// reading a long folder a page at a time.
+    pub(crate) fn members_after<'a>(
+        &'a self,
+        key: &str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = (String, &'a Entry)> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let prefix = if key.is_empty() {
+            String::new()
+        } else {
+            format!("{key}/")
+        };
+        let start = match after {
+            Some(after) if after > prefix.as_str() => Excluded(after),
+            _ => Included(prefix.as_str()),
+        };
+        let range = self
+            .dir(key)
+            .map(|_| self.entries.range::<str, _>((start, Unbounded)));
+        Members {
+            entries: &self.entries,
+            prefix,
+            range,
+        }
+    }
+    /// Every entry at or below a key, parents before children.
+    pub(crate) fn subtree<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        self.entries
+            .range(key.to_owned()..)
+            .take_while(move |(k, _)| key.is_empty() || k.starts_with(key))
+            .filter(move |(k, _)| is_within(k, key))
+    }
+
+    /// The bytes of the files at and below a key.
+    pub(crate) fn usage(&self, key: &str) -> u64 {
+        self.subtree(key)
+            .map(|(_, e)| match e {
+                Entry::File(f) => f.size,
+                Entry::Dir(d) => d.config.size,
+            })
+            .sum()
+    }
+
+    /// Number of entries at and below a key, up to `limit + 1`.
+    pub(crate) fn count_within(&self, key: &str, limit: usize) -> usize {
+        self.subtree(key).take(limit + 1).count()
+    }
+}
