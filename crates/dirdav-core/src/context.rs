@@ -51,10 +51,10 @@ impl Locks {
     }
 }
 
-/// The shared state behind a [`Server`].
+/// The shared state behind a [`Server`](crate::Server).
 #[derive(Debug)]
 pub(crate) struct Inner {
-    /// Itself, for the store's [`Store::request`], which runs a request as `dispatch`
+    /// Itself, for the store's [`Store::request`](dirdav_plugin::Store::request), which runs a request as `dispatch`
     /// does.
     pub(crate) me: std::sync::Weak<Inner>,
     pub(crate) config: Config,
@@ -72,7 +72,7 @@ pub(crate) struct Inner {
     pub(crate) watcher: std::sync::Mutex<Option<notify::RecommendedWatcher>>,
     /// Principals whose first-request hooks have run.
     pub(crate) welcomed: std::sync::Mutex<std::collections::HashSet<Principal>>,
-    /// PUTs receiving their bodies: what they bring counts in [`Store::usage`].
+    /// PUTs receiving their bodies: what they bring counts in [`Store::usage`](dirdav_plugin::Store::usage).
     pub(crate) uploads: crate::uploads::Uploads,
     /// Whole settings of folders whose settings files are large.
     pub(crate) dead: Arc<crate::deadcache::DeadCache>,

@@ -344,7 +344,7 @@ impl Inner {
             .try_for_each(|hook| (hook.item)(check))
     }
 
-    /// Answers a request made inside the server ([`Store::request`]): as `dispatch`,
+    /// Answers a request made inside the server ([`Store::request`](dirdav_plugin::Store::request)): as `dispatch`,
     /// with errors made into their responses. Its path may be an href as the server
     /// writes them: behind a proxy that strips a prefix, with the prefix.
     pub(crate) async fn answer_inside(

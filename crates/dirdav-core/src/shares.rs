@@ -63,7 +63,7 @@ impl Inner {
             .shares(user, generation, || self.registry.shares_for(user, self))
     }
 
-    /// The merged collections of `user`'s home ([`Registry::merged_for`]), kept as
+    /// The merged collections of `user`'s home ([`Registry::merged_for`](dirdav_plugin::Registry::merged_for)), kept as
     /// [`Inner::shares_for`] keeps shares.
     pub(crate) fn merged_for(&self, user: &str) -> Arc<Vec<dirdav_plugin::Merged>> {
         let generation = self.home_generation();
@@ -79,7 +79,7 @@ impl Inner {
         )
     }
 
-    /// If `path` lies below a share in a user's home ([`Share`]), makes it the path it
+    /// If `path` lies below a share in a user's home ([`Share`](dirdav_plugin::Share)), makes it the path it
     /// shows and returns how to show hrefs of the answer.
     pub(crate) fn unshare(&self, path: &mut DavPath) -> Option<Shown> {
         if path.hidden || path.segments.len() < 2 || self.registry.shares.is_empty() {

@@ -42,7 +42,7 @@ impl Inner {
     }
 
     /// The changes of `collection` since `token` (all members when there is none), as
-    /// [`Store::changes`] answers them.
+    /// [`Store::changes`](dirdav_plugin::Store::changes) answers them.
     pub(crate) fn sync_changes(
         &self,
         collection: &str,

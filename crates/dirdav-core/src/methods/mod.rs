@@ -1,5 +1,5 @@
 //! One module per method. Each takes the resolved request and the resource (if any)
-//! and returns a response or a [`DavError`](dirdav_plugin::DavError).
+//! and returns a response or a [`DavError`].
 
 pub(crate) mod copymove;
 pub(crate) mod delete;
