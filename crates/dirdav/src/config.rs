@@ -47,6 +47,11 @@ pub(crate) struct Settings {
         default_missing_value = "false"
     )]
     pub(crate) create_homes: Option<bool>,
+    /// The shipped plugins to run, by name: caldav, carddav, discovery, scheduling,
+    /// quota, locks, web, git (access control always runs) [default: all but git].
+    /// The flags below still turn one off (in the file: `plugins = ["caldav", ...]`).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub(crate) plugins: Option<Vec<String>>,
     /// Do not offer WebDAV locking (LOCK, UNLOCK, class 2): mounts that need it then
     /// read only (in the file: `locking = false`).
     #[arg(long = "no-locking", num_args = 0, default_missing_value = "false")]
@@ -170,7 +175,7 @@ impl Settings {
     pub(crate) fn over(self, file: Settings) -> Settings {
         over!(self, file;
             root, listen, htpasswd, state_dir, watch, sync_log_limit, git_commit,
-            create_homes, locking, web, scheduling, metrics, smtp_url, mail_from, max_attendees,
+            plugins, create_homes, locking, web, scheduling, metrics, smtp_url, mail_from, max_attendees,
             mail_per_hour, deliveries_per_hour, inbox_size, base_path, max_body, max_property_size, max_settings_size,
             propfind_infinity_limit, trusted_proxies, trust_proxy_user, allow_plain_auth,
             tls_cert, tls_key, tls_listen, idle_timeout, max_connections,

@@ -131,8 +131,8 @@ pub(crate) fn read_password(user: &str) -> Result<String, UserError> {
         };
     }
     let first =
-        crate::prompt(&format!("New password for {user}: ")).map_err(UserError::Password)?;
-    let second = crate::prompt("Again: ").map_err(UserError::Password)?;
+        crate::app::prompt(&format!("New password for {user}: ")).map_err(UserError::Password)?;
+    let second = crate::app::prompt("Again: ").map_err(UserError::Password)?;
     if first != second {
         return Err(UserError::Password(
             "the two passwords differ; nothing changed".into(),

@@ -33,6 +33,18 @@ impl Registry {
     }
 }
 
+/// A boxed plugin is a plugin: an application that collects plugins of several types
+/// (`dirdav::App`) hands them on as they are.
+impl<P: Plugin + ?Sized> Plugin for Box<P> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn register(&self, registrar: &mut Registrar<'_>) {
+        (**self).register(registrar);
+    }
+}
+
 /// Handed to [`Plugin::register`]; each method records one contribution and returns
 /// the registrar, so registrations chain.
 #[derive(Debug)]
