@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use dirdav_core::{Config, Server};
+use dirdav_core::Server;
 use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Name};
 use dirdav_plugin::{DavError, LiveProperty, Multistatus, Plugin, PropStat, Registrar};
@@ -364,33 +364,6 @@ async fn duplicate_registrations_fail_the_build_naming_both_plugins() {
     assert!(
         err.contains("report {urn:test}echo is registered by both everything and copycat"),
         "{err}"
-    );
-}
-
-#[tokio::test]
-async fn the_hello_plugin_greets_the_principal() {
-    let fx = Fixture::new();
-    let srv = Server::builder(Config::new(fx.root()))
-        .plugin(dirdav_hello::Hello)
-        .build()
-        .await
-        .unwrap();
-    let body = r#"<propfind xmlns="DAV:"><prop><greeting xmlns="https://dirdav.example/ns/hello"/></prop></propfind>"#;
-    let r = req("PROPFIND", "/")
-        .header("depth", "0")
-        .user("alice")
-        .body(body)
-        .send(&srv)
-        .await;
-    assert!(
-        r.body
-            .contains("<hello:greeting>Hello, alice!</hello:greeting>"),
-        "{}",
-        r.body
-    );
-    assert_eq!(
-        req("OPTIONS", "/").send(&srv).await.header("dav"),
-        Some("1, 3, extended-mkcol, hello")
     );
 }
 
