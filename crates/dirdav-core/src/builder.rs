@@ -75,13 +75,14 @@ impl ServerBuilder {
         }
         registry.check()?;
         let started = std::time::Instant::now();
-        let (state, loaded) = match &self.config.state_dir {
+        let (state, mut loaded) = match &self.config.state_dir {
             Some(dir) => {
                 let (state, loaded) = open_state(dir, &root)?;
                 (Some(Arc::new(state)), loaded)
             }
             None => (None, Loaded::default()),
         };
+        let views = crate::views::Views::load(std::mem::take(&mut loaded.views));
         let fresh = loaded.instance.is_empty();
         let instance = if fresh {
             new_instance(&root)
@@ -154,6 +155,7 @@ impl ServerBuilder {
             dead: Arc::default(),
             homes: crate::homes::HomeViews::default(),
             settling: crate::settle::Settling::new(settle_later),
+            views,
         });
         match watch {
             Watch::Auto => match crate::watch::spawn(&inner) {

@@ -101,6 +101,7 @@ fn config_from(
         error: None,
         size: 0,
         dead: Default::default(),
+        read_only: false,
     }
 }
 

@@ -82,6 +82,8 @@ pub(crate) struct Inner {
     /// After a warm start, the folders compared with the tree so far
     /// ([`Inner::settle_for`]).
     pub(crate) settling: crate::settle::Settling,
+    /// The views' sync states and what was made of the views in use.
+    pub(crate) views: crate::views::Views,
 }
 
 /// One request, resolved.
@@ -96,6 +98,8 @@ pub(crate) struct Ctx {
     pub(crate) share_label: Option<(String, String)>,
     /// For a request to a merged collection itself: what it merges.
     pub(crate) merged: Option<crate::merged::View>,
+    /// The request is at or in a view ([`dirdav_plugin::View`]).
+    pub(crate) computed: bool,
 }
 
 impl Ctx {

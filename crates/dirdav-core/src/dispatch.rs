@@ -108,6 +108,7 @@ impl Inner {
             principal,
             share_label,
             merged: None,
+            computed: false,
         };
         let reading = matches!(ctx.method().as_str(), "PROPFIND" | "REPORT");
         if !ctx.path.hidden {
@@ -116,11 +117,21 @@ impl Inner {
         if !ctx.path.hidden && reading {
             self.refresh_for(&ctx.key).await;
         }
+        if !ctx.path.hidden {
+            self.refresh_views_for(&ctx.key, ctx.method().as_str())
+                .await;
+        }
         let mut resource = if ctx.path.hidden {
             None
         } else {
             self.resource_in(&self.index(), &ctx.key)
         };
+        if resource.is_none() && !ctx.path.hidden && self.in_view(&ctx.key) {
+            ctx.computed = true;
+            resource = self
+                .view_resource(&ctx.key)
+                .or_else(|| self.view_member(&ctx.key));
+        }
         if resource.is_none()
             && !ctx.path.hidden
             && let Some(view) = self.merged_at(&ctx.key)
@@ -139,13 +150,16 @@ impl Inner {
         }
         self.before_method(&ctx, resource.as_ref(), destination.as_deref())?;
         self.check_if_and_locks(&ctx, resource.as_ref(), destination.as_deref())?;
-        if ctx.merged.is_some()
-            && !matches!(
-                ctx.method().as_str(),
-                "OPTIONS" | "GET" | "HEAD" | "PROPFIND" | "REPORT"
-            )
-        {
+        let reads_only = matches!(
+            ctx.method().as_str(),
+            "OPTIONS" | "GET" | "HEAD" | "PROPFIND" | "REPORT"
+        );
+        if ctx.merged.is_some() && !reads_only {
             return Err(crate::merged::refused(ctx.method().as_str()));
+        }
+        let into_view = destination.as_deref().is_some_and(|d| self.in_view(d));
+        if (ctx.computed && !reads_only) || into_view {
+            return Err(crate::views::refused(ctx.method().as_str()));
         }
         let method = ctx.method().clone();
         let key = ctx.key.clone();
@@ -168,6 +182,11 @@ impl Inner {
                             self.plugin_request(ctx.parts, Bytes::new(), ctx.key, ctx.principal);
                         request.resource = resource;
                         handler.call(request).await
+                    }
+                    None if ctx.computed && !is_collection => {
+                        let member = resource.ok_or_else(DavError::not_found)?;
+                        let bytes = self.view_bytes(&ctx.key).ok_or_else(DavError::not_found)?;
+                        methods::get::made(self, &ctx, &member, bytes)
                     }
                     None => methods::get::get(self, &ctx, resource).await,
                 };

@@ -48,6 +48,7 @@ pub(crate) fn parse_config(text: &str) -> Result<CollectionConfig, toml::de::Err
         error: None,
         size: 0,
         dead: Default::default(),
+        read_only: false,
     })
 }
 

@@ -45,6 +45,7 @@ mod storage;
 mod store;
 mod sync;
 mod uploads;
+mod views;
 mod watch;
 
 pub use builder::ServerBuilder;

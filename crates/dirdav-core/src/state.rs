@@ -19,6 +19,9 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const DIRS: TableDefinition<&str, &[u8]> = TableDefinition::new("dirs");
 const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("log");
+/// Views' sync state by view path (`alice/birthdays`), as [`crate::views`] encodes it.
+/// Added without a format change: a state without the table has no views yet.
+const VIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("views");
 
 /// The database's page cache, in bytes.
 const STATE_CACHE: usize = 1024 * 1024;
@@ -84,6 +87,8 @@ pub(crate) enum Op {
     },
     /// Log entries of a folder up to and including `upto` are dropped.
     Trim { dir: String, upto: u64 },
+    /// A view's sync state, replaced whole.
+    View { key: String, state: Vec<u8> },
 }
 
 /// What a previous run left.
@@ -95,6 +100,8 @@ pub(crate) struct Loaded {
     /// Key, revision, floor, birth and config tag of each folder.
     pub(crate) dirs: Vec<(String, [u64; 4])>,
     pub(crate) logs: Vec<(String, u64, String, Change)>,
+    /// Each view's sync state, as stored.
+    pub(crate) views: Vec<(String, Vec<u8>)>,
 }
 
 /// The state database.
@@ -183,6 +190,18 @@ impl State {
                 loaded.logs.push((dir.to_owned(), seq, name, change));
             }
         }
+        match txn.open_table(VIEWS) {
+            Ok(views) => {
+                for row in views.iter()? {
+                    let (k, v) = row?;
+                    loaded
+                        .views
+                        .push((k.value().to_owned(), v.value().to_vec()));
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok(loaded)
     }
 
@@ -197,6 +216,7 @@ impl State {
             txn.open_table(FILES)?;
             txn.open_table(DIRS)?;
             txn.open_table(LOG)?;
+            txn.open_table(VIEWS)?;
         }
         txn.commit()?;
         Ok(())
@@ -255,6 +275,10 @@ impl State {
                     }
                     Op::Trim { dir, upto } => {
                         log.retain_in((dir.as_str(), 0)..=(dir.as_str(), *upto), |_, _| false)?;
+                    }
+                    Op::View { key, state } => {
+                        txn.open_table(VIEWS)?
+                            .insert(key.as_str(), state.as_slice())?;
                     }
                 }
             }

@@ -47,17 +47,21 @@ impl Inner {
 
 impl Configs for Inner {
     fn config(&self, path: &str) -> Option<Arc<CollectionConfig>> {
-        self.index().config(path)
+        let config = self.index().config(path);
+        config.or_else(|| self.view_at(path).map(|(_, view)| self.view_config(view)))
     }
 }
 
 impl Store for Inner {
     fn resource(&self, path: &str) -> Option<Resource> {
         let found = self.resource_in(&self.index(), path);
-        found.or_else(|| {
-            self.merged_at(path)
-                .and_then(|view| self.merged_resource(&view))
-        })
+        found
+            .or_else(|| {
+                self.merged_at(path)
+                    .and_then(|view| self.merged_resource(&view))
+            })
+            .or_else(|| self.view_resource(path))
+            .or_else(|| self.view_member(path))
     }
 
     fn members(&self, path: &str) -> Vec<Resource> {
@@ -74,7 +78,7 @@ impl Store for Inner {
             drop(index);
             return match self.merged_at(path) {
                 Some(view) => self.merged_members(&view, keep),
-                None => Vec::new(),
+                None => self.view_members(path, keep),
             };
         }
         self.members_in(&index, path, keep)
@@ -90,6 +94,9 @@ impl Store for Inner {
     }
 
     fn read(&self, path: &str) -> BoxFuture<'_, Result<Bytes, DavError>> {
+        if let Some(made) = self.view_bytes(path) {
+            return Box::pin(async move { Ok(made) });
+        }
         let (root, key) = (self.root_dir.clone(), path.to_owned());
         Box::pin(async move {
             crate::storage::blocking("reading a file failed", move || {
@@ -102,15 +109,26 @@ impl Store for Inner {
 
     fn read_many(&self, paths: Vec<String>) -> BoxFuture<'_, Vec<Option<Bytes>>> {
         let root = self.root_dir.clone();
+        // Members of views are held in memory; everything else is a file.
+        let made: Vec<Option<Bytes>> = match self.registry.views.is_empty() {
+            true => vec![None; paths.len()],
+            false => paths.iter().map(|p| self.view_bytes(p)).collect(),
+        };
         Box::pin(async move {
+            if made.iter().all(Option::is_some) {
+                return made;
+            }
             tokio::task::spawn_blocking(move || {
                 paths
                     .iter()
-                    .map(|p| {
-                        root.file(p)
-                            .and_then(crate::storage::read_all)
-                            .ok()
-                            .map(Bytes::from)
+                    .zip(made)
+                    .map(|(p, made)| {
+                        made.or_else(|| {
+                            root.file(p)
+                                .and_then(crate::storage::read_all)
+                                .ok()
+                                .map(Bytes::from)
+                        })
                     })
                     .collect()
             })

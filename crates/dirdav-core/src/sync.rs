@@ -23,7 +23,7 @@ impl Inner {
     }
 
     /// The sequence number a token names, and its cursor when it is a paged one.
-    fn parse_token(&self, token: &str) -> Option<(u64, Option<String>)> {
+    pub(crate) fn parse_token(&self, token: &str) -> Option<(u64, Option<String>)> {
         let rest = token.trim().strip_prefix(TOKEN_PREFIX)?;
         let (instance, seq) = rest.rsplit_once(':')?;
         if instance != self.instance {
@@ -53,6 +53,9 @@ impl Inner {
     ) -> Result<SyncChanges, DavError> {
         if let Some(view) = self.merged_at(collection) {
             return self.merged_changes(&view, token, limit, principal);
+        }
+        if self.view_at(collection).is_some() {
+            return self.view_changes(collection, token, limit);
         }
         let stale =
             || DavError::forbidden("unknown or expired sync token").condition(VALID_SYNC_TOKEN);

@@ -10,6 +10,7 @@ pub mod path;
 mod registry;
 mod resource;
 mod users;
+mod view;
 
 pub use axum_core::body::Body;
 pub use bytes::Bytes;
@@ -34,3 +35,4 @@ pub use resource::{
     media_essence,
 };
 pub use users::KnownUsers;
+pub use view::{MembersHook, SourcesHook, View};

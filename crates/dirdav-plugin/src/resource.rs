@@ -58,6 +58,9 @@ pub struct CollectionConfig {
     /// are empty and this reads them back when asked ([`Resource::dead_props`] does):
     /// the core does not hold large dead properties in memory.
     pub dead: DeadLoader,
+    /// The collection takes no writes: a view ([`View`](crate::View)), made from
+    /// others. Access control lists no write privilege on it.
+    pub read_only: bool,
 }
 
 /// Reads back the whole settings of a folder whose dead properties are not held in

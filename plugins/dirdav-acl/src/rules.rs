@@ -33,6 +33,11 @@ impl Privileges {
     /// `DAV:all`. `write-acl` is never granted: the rules live in `.dav.toml`.
     pub const ALL: Privileges = Privileges(0b111_1111);
 
+    /// These privileges less those of `other`.
+    pub fn without(self, other: Privileges) -> Privileges {
+        Privileges(self.0 & !other.0)
+    }
+
     /// True when every privilege of `other` is in `self`.
     pub fn contains(self, other: Privileges) -> bool {
         self.0 & other.0 == other.0
@@ -185,7 +190,27 @@ impl Policy {
     /// and every user's home (their principal) may be read by every signed-in user, so
     /// that discovery works and one user can see what another shares (members are
     /// listed only where they may be read).
+    ///
+    /// Nobody may write into a read-only collection (a view made from others,
+    /// [`CollectionConfig::read_only`](dirdav_plugin::CollectionConfig::read_only)),
+    /// its owner neither.
     pub fn privileges(
+        &self,
+        principal: Option<&str>,
+        path: &str,
+        is_collection: bool,
+        configs: &dyn Configs,
+    ) -> Privileges {
+        let held = self.granted(principal, path, is_collection, configs);
+        let collection = if is_collection { path } else { parent(path) };
+        match configs.config(collection).is_some_and(|c| c.read_only) {
+            true => held.without(Privileges::WRITE),
+            false => held,
+        }
+    }
+
+    /// [`Policy::privileges`] as the rules grant them.
+    fn granted(
         &self,
         principal: Option<&str>,
         path: &str,

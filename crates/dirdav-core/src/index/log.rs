@@ -46,6 +46,18 @@ impl Index {
         }
     }
 
+    /// Takes the next sequence number for a change of a view (`key`), whose sync state
+    /// `record` makes with that number; the state is persisted with the index's.
+    pub(crate) fn record_view(&mut self, key: &str, record: impl FnOnce(u64) -> Vec<u8>) -> u64 {
+        self.seq += 1;
+        let seq = self.seq;
+        self.ops.push(Op::View {
+            key: key.to_owned(),
+            state: record(seq),
+        });
+        seq
+    }
+
     /// Records a change of the member `key` in its folder's log.
     fn log(&mut self, key: &str, change: Change) {
         if self.quiet {

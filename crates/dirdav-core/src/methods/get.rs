@@ -109,6 +109,48 @@ pub(crate) async fn get(
     Ok(response)
 }
 
+/// GET and HEAD of a member of a view ([`dirdav_plugin::View`]): its bytes as made,
+/// whole, with the validators and type a file of its name would have.
+pub(crate) fn made(
+    srv: &Inner,
+    ctx: &Ctx,
+    resource: &Resource,
+    bytes: bytes::Bytes,
+) -> Result<Response, DavError> {
+    let etag = resource.etag.clone().unwrap_or_default();
+    if let Err(e) = preconditions(srv, ctx, Some(resource)) {
+        if e.status() != StatusCode::NOT_MODIFIED {
+            return Err(e);
+        }
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        insert(&mut response, header::ETAG, &etag);
+        return Ok(response);
+    }
+    let len = bytes.len();
+    let body = match ctx.method() == Method::HEAD {
+        true => Body::empty(),
+        false => Body::from(bytes),
+    };
+    let mut response = Response::new(body);
+    insert(&mut response, header::ETAG, &etag);
+    insert(
+        &mut response,
+        header::CONTENT_TYPE,
+        &media_type_of(resource),
+    );
+    insert(&mut response, header::CONTENT_LENGTH, &len.to_string());
+    insert(
+        &mut response,
+        header::LAST_MODIFIED,
+        &httpdate::fmt_http_date(resource.modified),
+    );
+    for (name, value) in srv.registry.headers_for_item(resource) {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
+}
+
 /// Whether a browser opening a file of this type would run what it holds (HTML, SVG,
 /// XHTML): such files are downloaded, not shown, so that an uploaded page cannot act
 /// on this origin with the visitor's session, whatever the sandbox policy manages.

@@ -48,7 +48,11 @@ pub(crate) fn propfind(
     let depth = ctx.depth()?.unwrap_or(Depth::Infinity);
     let request = parse_request(body)?;
     let minimal = wants_minimal(ctx);
-    if depth == Depth::One && ctx.merged.is_none() && resource.is_collection && !is_home(&resource)
+    if depth == Depth::One
+        && ctx.merged.is_none()
+        && !ctx.computed
+        && resource.is_collection
+        && !is_home(&resource)
     {
         return Ok(paged_listing(srv, ctx, resource, &request, minimal));
     }
@@ -57,6 +61,16 @@ pub(crate) fn propfind(
         let mut list = vec![resource];
         if depth != Depth::Zero {
             let members = srv.merged_members(view, &|_, _| true);
+            let index = srv.index();
+            let mut visibility = srv.registry.visibility(principal, &*index);
+            list.extend(members.into_iter().filter(|r| visibility.sees(r)));
+        }
+        list
+    } else if ctx.computed {
+        // A view has members one level down only.
+        let mut list = vec![resource];
+        if depth != Depth::Zero {
+            let members = srv.view_members(&list[0].path, &|_, _| true);
             let index = srv.index();
             let mut visibility = srv.registry.visibility(principal, &*index);
             list.extend(members.into_iter().filter(|r| visibility.sees(r)));
@@ -98,6 +112,16 @@ pub(crate) fn propfind(
         let shared = shared_members(srv, home, principal);
         let home = is_home(home).then(|| home.path.clone());
         resources.extend(shared);
+        if let Some(home) = &home {
+            let index = srv.index();
+            let views: Vec<Resource> = srv
+                .views_listing(home)
+                .into_iter()
+                .filter(|r| srv.registry.visible(r, principal, &*index))
+                .collect();
+            drop(index);
+            resources.extend(views);
+        }
         if let Some(home) = home
             && ctx.merged.is_none()
         {

@@ -276,6 +276,8 @@ pub struct Registry {
     pub shares: Vec<Owned<SharesHook>>,
     /// Hooks listing the merged collections of a user's home.
     pub merged: Vec<Owned<MergedHook>>,
+    /// Collections whose members plugins compute, by name ([`Registrar::view`]).
+    pub views: Vec<Owned<crate::View>>,
     /// The keeper of write locks, if a plugin keeps them (RFC 4918 class 2).
     pub locks: Option<Owned<Arc<dyn crate::LockKeeper>>>,
     /// Checks before a write brings bytes (quotas).

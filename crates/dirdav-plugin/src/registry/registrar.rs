@@ -364,6 +364,25 @@ impl Registrar<'_> {
         self
     }
 
+    /// A collection in every user's home whose members this plugin computes
+    /// ([`View`](crate::View)). Two views of one name conflict.
+    pub fn view(&mut self, view: crate::View) -> &mut Self {
+        let existing = self
+            .registry
+            .views
+            .iter()
+            .find(|v| v.item.name == view.name)
+            .map(|v| v.plugin);
+        match existing {
+            Some(other) => self.conflict(format_args!("view {}", view.name), other),
+            None => {
+                let owned = self.owned(view);
+                self.registry.views.push(owned);
+            }
+        }
+        self
+    }
+
     /// Answers GET and HEAD on collections of `kind` (a calendar's export), instead of
     /// the HTML listing plain folders get. For HEAD the core drops the body.
     pub fn collection_get(&mut self, kind: &str, handler: impl Handler) -> &mut Self {
