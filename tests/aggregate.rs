@@ -130,17 +130,20 @@ fn macos_sees_one_book_and_davx5_sees_each() {
         [
             "/alice/",
             "/alice/all-contacts/",
+            "/alice/birthdays/",
             "/alice/calendar/",
             "/alice/inbox/",
             "/alice/outbox/"
         ],
         "the merged book stands in for alice's two books and bob's shared one (the \
-         scheduling mailboxes are made at her first request)"
+         scheduling mailboxes are made at her first request; the birthdays calendar is \
+         made from the books)"
     );
     assert_eq!(
         home_listing(&srv, DAVX5),
         [
             "/alice/",
+            "/alice/birthdays/",
             "/alice/bob-team/",
             "/alice/calendar/",
             "/alice/contacts/",

@@ -4,6 +4,8 @@ Usage: vdirsyncer_roundtrip.py BASE_URL VDIRSYNCER WORKDIR
 Creates, modifies and deletes cards on each side between syncs; both sides must end
 equal, card for card. Then alice gets a second book, and vdirsyncer syncs the merged
 book `/alice/all-contacts/` the same way: each change lands in the card's own book.
+Last, it syncs the birthdays calendar `/alice/birthdays/` read-only, as cards come and
+go on the server.
 Prints "vdirsyncer: N passed, 0 failed".
 """
 import base64
@@ -189,5 +191,57 @@ both = {**server_cards(book), **server_cards(work_book)}
 check("a local deletion reached the card's own book", "colleague" not in server_cards(work_book))
 check("both sides of the merged book are equal, card for card", local_cards(merged_local) == both,
       sorted(set(local_cards(merged_local)) ^ set(both)))
+
+# The birthdays calendar: made by the server from alice's cards, synced read-only.
+birthdays = base + "/alice/birthdays/"
+birthdays_local = os.path.join(work, "birthdays")
+os.makedirs(birthdays_local, exist_ok=True)
+with open(config, "a") as f:
+    f.write(f"""
+[pair birthdays]
+a = "birthdays_local"
+b = "birthdays_remote"
+collections = null
+[storage birthdays_local]
+type = "filesystem"
+path = "{birthdays_local}/"
+fileext = ".ics"
+[storage birthdays_remote]
+type = "caldav"
+url = "{birthdays}"
+username = "alice"
+password = "wonderland"
+read_only = true
+""")
+
+
+def summaries(text):
+    return sorted(l[8:].strip() for l in text.splitlines() if l.startswith("SUMMARY:"))
+
+
+def local_summaries():
+    out = []
+    for name in os.listdir(birthdays_local):
+        with open(os.path.join(birthdays_local, name), newline="") as f:
+            out += summaries(f.read())
+    return sorted(out)
+
+
+born = card("born", "Bea Born").replace("END:VCARD", "BDAY:1990-05-17\r\nEND:VCARD")
+status, _ = http("PUT", book + "born.vcf", born)
+check("a card with a birthday", status == 201, status)
+subprocess.run([vdirsyncer, "-c", config, "discover", "birthdays"], input="y\n", capture_output=True, text=True)
+check("first sync of the birthdays calendar", sync("birthdays"))
+status, export = http("GET", birthdays)
+check("the birthdays calendar exports", status == 200 and "Birthday: Bea Born" in summaries(export), status)
+check("every birthday is local, as the server makes them", local_summaries() == summaries(export),
+      (local_summaries(), summaries(export)))
+status, _ = http("DELETE", book + "born.vcf")
+check("the card is deleted", status == 204, status)
+check("sync the birthdays calendar again", sync("birthdays"))
+check("its birthday is gone locally too", "Birthday: Bea Born" not in local_summaries()
+      and local_summaries() == summaries(http("GET", birthdays)[1]), local_summaries())
+status, _ = http("PUT", birthdays + "mine.ics", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text/calendar")
+check("the server refuses writes into it", status == 403, status)
 
 print(f"vdirsyncer: {passed} passed, 0 failed")

@@ -117,7 +117,8 @@ pub(crate) fn refused(method: &str) -> DavError {
 
 impl Inner {
     /// The view at `key` and its user: `key` is `<user>/<name>` for a registered view's
-    /// name, the user's home exists, and nothing real has that path.
+    /// name, the user's home exists, nothing real has that path, and the view has
+    /// sources for that user.
     pub(crate) fn view_at<'k>(&self, key: &'k str) -> Option<(&'k str, &View)> {
         if self.registry.views.is_empty() {
             return None;
@@ -126,7 +127,14 @@ impl Inner {
         let view = self.registry.views.iter().find(|v| v.item.name == name)?;
         let index = self.index();
         let home = !user.is_empty() && !user.contains('/') && index.is_dir(user);
-        (home && index.get(key).is_none()).then_some((user, &view.item))
+        if !home || index.get(key).is_some() {
+            return None;
+        }
+        drop(index);
+        // A view with nothing to be made from, for this user, is not there: no
+        // birthdays calendar in a folder of photos.
+        let sources = self.view_sources(key, user, &view.item);
+        (!sources.is_empty()).then_some((user, &view.item))
     }
 
     /// Whether `key` is a view or lies in one.
@@ -186,6 +194,15 @@ impl Inner {
     /// Makes the view at `key` again if its sources changed since it was made, and logs
     /// what changed of its members.
     async fn refresh_view(&self, key: &str) {
+        let named = path::split(key)
+            .is_some_and(|(_, name)| self.registry.views.iter().any(|v| v.item.name == name));
+        if !named {
+            return;
+        }
+        // After a warm start, folders have no settings until they are checked: the
+        // sources (chosen by kind and access rules) would come out wrong, and their
+        // absence would be logged as removals.
+        self.settle_everything().await;
         let Some((user, view)) = self.view_at(key) else {
             return;
         };

@@ -47,8 +47,9 @@ pub(crate) struct Settings {
         default_missing_value = "false"
     )]
     pub(crate) create_homes: Option<bool>,
-    /// The shipped plugins to run, by name: caldav, carddav, discovery, scheduling,
-    /// quota, locks, web, git (access control always runs) [default: all but git].
+    /// The shipped plugins to run, by name: caldav, carddav, birthdays, discovery,
+    /// scheduling, quota, locks, web, git (access control always runs) [default: all
+    /// but git].
     /// The flags below still turn one off (in the file: `plugins = ["caldav", ...]`).
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub(crate) plugins: Option<Vec<String>>,

@@ -13,9 +13,10 @@ use dirdav_plugin::KnownUsers;
 use crate::config::Settings;
 
 /// The shipped plugins that may be named in `plugins`, in the order they register.
-pub(crate) const NAMES: [&str; 8] = [
+pub(crate) const NAMES: [&str; 9] = [
     "caldav",
     "carddav",
+    "birthdays",
     "discovery",
     "scheduling",
     "quota",
@@ -26,9 +27,10 @@ pub(crate) const NAMES: [&str; 8] = [
 
 /// Run unless the settings say otherwise: every shipped plugin but `git`, which
 /// commits to a repository and so is asked for.
-const BY_DEFAULT: [&str; 7] = [
+const BY_DEFAULT: [&str; 8] = [
     "caldav",
     "carddav",
+    "birthdays",
     "discovery",
     "scheduling",
     "quota",
@@ -72,8 +74,16 @@ pub(crate) fn chosen(s: &Settings) -> Result<Vec<&'static str>, String> {
         .into_iter()
         .filter(|n| (listed.contains(n) || (*n == "git" && s.git_commit == Some(true))) && !off(n))
         .collect();
-    if on.contains(&"scheduling") && !on.contains(&"caldav") {
-        return Err("plugins: scheduling needs caldav".into());
+    let needs = [
+        ("scheduling", "caldav"),
+        ("birthdays", "caldav"),
+        ("birthdays", "carddav"),
+    ];
+    if let Some((what, need)) = needs
+        .iter()
+        .find(|(what, need)| on.contains(what) && !on.contains(need))
+    {
+        return Err(format!("plugins: {what} needs {need}"));
     }
     Ok(on)
 }
@@ -92,6 +102,9 @@ impl Shipped<'_> {
         }
         if runs("carddav") {
             builder = builder.plugin(dirdav_carddav::CardDav::default());
+        }
+        if runs("birthdays") {
+            builder = builder.plugin(dirdav_birthdays::Birthdays);
         }
         builder = builder.plugin(match self.authenticated {
             false => dirdav_acl::Acl::open(),
@@ -222,5 +235,7 @@ mod tests {
         assert!(e.contains("caldav, carddav"), "{e}");
         let e = chosen(&settings("plugins = [\"scheduling\"]")).unwrap_err();
         assert_eq!(e, "plugins: scheduling needs caldav");
+        let e = chosen(&settings("plugins = [\"caldav\", \"birthdays\"]")).unwrap_err();
+        assert_eq!(e, "plugins: birthdays needs carddav");
     }
 }
