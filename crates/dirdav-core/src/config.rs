@@ -151,7 +151,7 @@ pub enum BuildError {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// Two plugins registered the same name.
+    /// Two plugins registered the same name, or one extends a kind none registers.
     #[error(transparent)]
     Registry(#[from] dirdav_plugin::RegistryError),
     /// The state directory is unusable (even after rebuilding it) or lies inside the tree.

@@ -12,11 +12,12 @@ pub struct Birthdays;
 
 impl Plugin for Birthdays {
     fn register(&self, r: &mut Registrar<'_>) {
-        let components = toml::Table::from_iter([("components".into(), vec!["VEVENT"].into())]);
+        let [table, key] = dirdav_caldav::COMPONENTS;
+        let components = toml::Table::from_iter([(key.into(), vec!["VEVENT"].into())]);
         r.view(
             View::new("birthdays", dirdav_caldav::KIND)
                 .setting("displayname", "Birthdays")
-                .setting("caldav", components)
+                .setting(table, components)
                 .sources(|_, store| address_books(store))
                 .members_from(events),
         );

@@ -44,6 +44,10 @@ use crate::query::{Zone, props, zone_named};
 /// The collection kind this plugin serves.
 pub const KIND: &str = "calendar";
 
+/// Where a calendar's `.dav.toml` names the component types it takes
+/// (`[caldav] components = ["VEVENT"]`): for plugins that make calendars.
+pub const COMPONENTS: [&str; 2] = ["caldav", "components"];
+
 /// The component types a calendar whose `.dav.toml` names none reports in
 /// `supported-calendar-component-set`: those RFC 5545 and RFC 7953 define. Such a
 /// calendar accepts every type, these and any other (RFC 4791 §5.2.3: without the
@@ -220,8 +224,8 @@ pub(crate) fn floating_zone(calendar: &CollectionConfig) -> Zone {
 pub(crate) fn components(resource: &Resource) -> Option<Vec<String>> {
     resource
         .collection
-        .table("caldav")
-        .and_then(|t| t.get("components"))
+        .table(COMPONENTS[0])
+        .and_then(|t| t.get(COMPONENTS[1]))
         .and_then(|v| v.as_array())
         .map(|a| {
             a.iter()

@@ -48,7 +48,7 @@ pub(crate) async fn mkcalendar(request: DavRequest) -> HandlerResult {
                         .filter_map(|c| c.get_attr(&Name::new("", "name")))
                         .map(str::to_ascii_uppercase)
                         .collect();
-                    lists.push((vec!["caldav".to_owned(), "components".to_owned()], names));
+                    lists.push((crate::COMPONENTS.map(str::to_owned).to_vec(), names));
                 } else {
                     props.push(element.clone());
                 }

@@ -137,16 +137,16 @@ async fn create_home(user: Principal, store: Arc<dyn Store>) -> Result<(), DavEr
         (home.as_str(), None, Vec::new(), Vec::new()),
         (
             calendar.as_str(),
-            Some("calendar"),
+            Some(dirdav_caldav::KIND),
             named("Personal"),
             vec![(
-                vec!["caldav".to_owned(), "components".to_owned()],
+                dirdav_caldav::COMPONENTS.map(str::to_owned).to_vec(),
                 vec!["VEVENT".to_owned(), "VTODO".to_owned()],
             )],
         ),
         (
             contacts.as_str(),
-            Some("addressbook"),
+            Some(dirdav_carddav::KIND),
             named("Contacts"),
             Vec::new(),
         ),

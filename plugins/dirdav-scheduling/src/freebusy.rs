@@ -256,7 +256,9 @@ async fn busy_times(store: &dyn Store, user: &str, query: &Query) -> Option<Vec<
         .collections_within(user)
         .into_iter()
         .filter(|c| {
-            c.path.starts_with(&prefix) && c.is_collection_of("calendar") && !transparent(c)
+            c.path.starts_with(&prefix)
+                && c.is_collection_of(dirdav_caldav::KIND)
+                && !transparent(c)
         })
         .collect();
     let body = format!(

@@ -534,7 +534,7 @@ async fn copy_of(store: &dyn Store, user: &str, uid: &str) -> Option<(String, Op
     let item = store
         .collections_within(user)
         .into_iter()
-        .filter(|c| c.path.starts_with(&prefix) && c.is_collection_of("calendar"))
+        .filter(|c| c.path.starts_with(&prefix) && c.is_collection_of(dirdav_caldav::KIND))
         .flat_map(|c| store.members_with_uid(&c.path, uid))
         .next()?;
     let object = store

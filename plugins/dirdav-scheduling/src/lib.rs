@@ -166,7 +166,7 @@ impl Scheduling {
 /// scheduling object: the CalDAV plugin's summary keeps it (field `SCHEDULE-TAG`, a
 /// digest of what the organizer decides; RFC 6638 §3.2.10).
 fn schedule_tag(item: &dirdav_plugin::Resource) -> Option<String> {
-    if item.is_collection || item.kind() != Some("calendar") {
+    if item.is_collection || item.kind() != Some(dirdav_caldav::KIND) {
         return None;
     }
     let summary = item.summary.as_ref()?;
@@ -224,14 +224,14 @@ pub(crate) fn default_calendar(store: &dyn Store, user: &str) -> Option<String> 
     let preferred = format!("{user}/calendar");
     if store
         .resource(&preferred)
-        .is_some_and(|r| r.is_collection_of("calendar"))
+        .is_some_and(|r| r.is_collection_of(dirdav_caldav::KIND))
     {
         return Some(preferred);
     }
     store
         .members(user)
         .into_iter()
-        .find(|r| r.is_collection_of("calendar"))
+        .find(|r| r.is_collection_of(dirdav_caldav::KIND))
         .map(|r| r.path)
 }
 
@@ -286,7 +286,7 @@ impl Plugin for Scheduling {
             )
             // Writable by PROPPATCH and MKCALENDAR (RFC 6638 §9.1), kept in `.dav.toml`.
             .property(LiveProperty::stored_choice(
-                "calendar",
+                dirdav_caldav::KIND,
                 cal("schedule-calendar-transp"),
                 &["caldav", "schedule-calendar-transp"],
                 &TRANSP_CHOICES,
@@ -311,7 +311,7 @@ impl Plugin for Scheduling {
             })
             .not_in_allprop(),
         )
-        .item_headers("calendar", |item| {
+        .item_headers(dirdav_caldav::KIND, |item| {
             schedule_tag(item)
                 .and_then(|tag| dirdav_plugin::http::HeaderValue::from_str(&tag).ok())
                 .map(|tag| {
@@ -325,11 +325,11 @@ impl Plugin for Scheduling {
         })
         .before_method(check_schedule_tag);
         let (users, limits) = (self.users.clone(), self.limits);
-        r.write_check("calendar", move |write| {
+        r.write_check(dirdav_caldav::KIND, move |write| {
             checks::check(&users, &limits, write)
         });
         let this = self.clone();
-        r.after_item_change("calendar", move |change| {
+        r.after_item_change(dirdav_caldav::KIND, move |change| {
             let this = this.clone();
             async move {
                 implicit::on_change(

@@ -313,11 +313,39 @@ impl fmt::Debug for Registry {
 
 impl Registry {
     /// Fails if two plugins registered the same name, naming both.
+    ///
+    /// Also fails if a plugin extends a collection kind (its summaries, item headers,
+    /// item hooks, collection GET, a view of it) that no plugin registers: that plugin
+    /// needs the one that makes the kind (scheduling needs CalDAV).
     pub fn check(&self) -> Result<(), RegistryError> {
-        if self.conflicts.is_empty() {
-            Ok(())
-        } else {
-            Err(RegistryError(self.conflicts.clone()))
+        let mut problems = self.conflicts.clone();
+        let extended = (self.summarizers.iter().map(|(k, o)| (k.as_str(), o.plugin)))
+            .chain(
+                self.collection_get
+                    .iter()
+                    .map(|(k, o)| (k.as_str(), o.plugin)),
+            )
+            .chain(
+                self.item_hooks
+                    .iter()
+                    .map(|o| (o.item.0.as_str(), o.plugin)),
+            )
+            .chain(
+                self.item_headers
+                    .iter()
+                    .map(|o| (o.item.0.as_str(), o.plugin)),
+            )
+            .chain(self.views.iter().map(|o| (o.item.kind.as_str(), o.plugin)));
+        for (kind, plugin) in extended {
+            let missing =
+                format!("{plugin} extends the collection kind {kind:?}, which no plugin registers");
+            if !self.kinds.contains_key(kind) && !problems.contains(&missing) {
+                problems.push(missing);
+            }
+        }
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(RegistryError(problems)),
         }
     }
 
@@ -496,7 +524,7 @@ impl Visibility<'_> {
     }
 }
 
-/// Two plugins registered the same name.
+/// Two plugins registered the same name, or a plugin extends a kind none registers.
 #[derive(Debug, thiserror::Error)]
-#[error("conflicting plugin registrations: {}", .0.join("; "))]
+#[error("the plugins cannot run together: {}", .0.join("; "))]
 pub struct RegistryError(pub Vec<String>);

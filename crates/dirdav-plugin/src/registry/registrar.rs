@@ -540,4 +540,39 @@ mod tests {
             "not asked after the first no"
         );
     }
+
+    #[test]
+    fn a_plugin_extending_a_kind_needs_the_plugin_that_makes_it() {
+        struct Extends;
+        impl Plugin for Extends {
+            fn name(&self) -> &'static str {
+                "extends"
+            }
+            fn register(&self, r: &mut Registrar<'_>) {
+                r.item_headers("calendar", |_| Vec::new())
+                    .view(crate::View::new("derived", "calendar"));
+            }
+        }
+        struct Makes;
+        impl Plugin for Makes {
+            fn name(&self) -> &'static str {
+                "makes"
+            }
+            fn register(&self, r: &mut Registrar<'_>) {
+                r.collection_kind("calendar", Vec::new());
+            }
+        }
+        let mut alone = Registry::default();
+        alone.register(&Extends);
+        let err = alone.check().err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            err,
+            "the plugins cannot run together: extends extends the collection kind \"calendar\", \
+             which no plugin registers"
+        );
+        let mut both = Registry::default();
+        both.register(&Extends);
+        both.register(&Makes);
+        assert!(both.check().is_ok());
+    }
 }
