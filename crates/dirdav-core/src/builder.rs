@@ -192,6 +192,7 @@ impl ServerBuilder {
         let walk_registry = registry.clone();
         tokio::task::spawn_blocking(move || {
             let scan = scan(&walk_root, "", true);
+            crate::reconcile::check_tables(&scan, &walk_root, &walk_registry);
             crate::storage::remove_stale_temporaries(&scan.temporaries, true);
             let hashes = read_all(scan.to_read(&index, &walk_registry));
             let hashed = hashes.len();

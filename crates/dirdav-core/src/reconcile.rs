@@ -126,6 +126,40 @@ pub(crate) fn read_config(dir: &Path) -> (CollectionConfig, u64, Format) {
     (CollectionConfig::default(), 0, Format::DavToml)
 }
 
+/// Logs each plugin table of the scanned folders' `.dav.toml` files that does not fit
+/// the type its plugin reads it as ([`Registrar::settings`](dirdav_plugin::Registrar::settings)),
+/// with the file's path, once per version of the file. The folder is served; the plugin
+/// gets the reason from [`CollectionConfig::settings`].
+pub(crate) fn check_tables(scan: &Scan, root: &Path, registry: &Registry) {
+    if registry.tables.is_empty() {
+        return;
+    }
+    for dir in &scan.dirs {
+        if dir.format != Format::DavToml || dir.config_tag == 0 || dir.config.error.is_some() {
+            continue;
+        }
+        for (table, check) in &registry.tables {
+            let Some(value) = dir.config.document.get(table) else {
+                continue;
+            };
+            let Err(e) = (check.item)(value) else {
+                continue;
+            };
+            let mut file = root.to_path_buf();
+            file.extend(dir.key.split('/').filter(|s| !s.is_empty()));
+            file.push(DOTFILE);
+            if first_report(&file.join(table), dir.config_tag) {
+                tracing::error!(
+                    path = %file.display(),
+                    plugin = check.plugin,
+                    error = %e.replace('\n', " "),
+                    "a plugin's table in a settings file does not fit what the plugin reads"
+                );
+            }
+        }
+    }
+}
+
 fn scanned_dir(key: &str, path: &Path, meta: &std::fs::Metadata) -> ScannedDir {
     let (modified, created) = times(meta);
     let (config, config_tag, format) = read_config(path);

@@ -35,6 +35,7 @@ impl Inner {
                     continue;
                 }
             };
+            crate::reconcile::check_tables(&scanned, &self.root, &self.registry);
             let (to_read, new_dirs) = {
                 let index = self.index();
                 (

@@ -27,8 +27,8 @@ pub use multistatus::{Multistatus, PropQuery, PropStat, status_line};
 pub use registry::{
     Agent, ItemChange, ItemHeaders, ItemHook, LiveProperty, Merged, MergedHook, MethodCheck, Owned,
     Plugin, PrincipalHook, PropContext, PropGetter, Registrar, Registry, RegistryError, Report,
-    Route, Share, SharesHook, SpaceCheck, Summarizer, ValueCheck, ValueReader, Visibility,
-    WriteCheck, WriteEvent,
+    Route, Share, SharesHook, SpaceCheck, Summarizer, TableCheck, ValueCheck, ValueReader,
+    Visibility, WriteCheck, WriteEvent,
 };
 pub use resource::{
     CollectionConfig, DeadLoader, Fields, Periodic, Principal, Resource, Summary, Tls,

@@ -100,6 +100,24 @@ impl PartialEq for DeadLoader {
 }
 
 impl CollectionConfig {
+    /// A plugin's table read as `T` (a `#[derive(Deserialize)]` type the plugin claimed
+    /// with [`Registrar::settings`](crate::Registrar::settings)): `None` without the
+    /// table, the reason when it does not fit `T` (the core logged it, with the file's
+    /// path, when it read the file).
+    pub fn settings<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+    ) -> Result<Option<T>, String> {
+        match self.document.get(table) {
+            None => Ok(None),
+            Some(value) => value
+                .clone()
+                .try_into()
+                .map(Some)
+                .map_err(|e: toml::de::Error| format!("[{table}]: {}", e.message())),
+        }
+    }
+
     /// A plugin's own table, e.g. `[caldav]`.
     pub fn table(&self, name: &str) -> Option<&toml::Table> {
         self.document.get(name)?.as_table()

@@ -317,6 +317,9 @@ pub(crate) type BeforeMethod = Arc<dyn Fn(&MethodCheck<'_>) -> Result<(), DavErr
 pub(crate) type MemberFilter =
     Arc<dyn Fn(&Resource, Option<&Principal>, &dyn Configs) -> bool + Send + Sync>;
 pub(crate) type Applies = Arc<dyn Fn(&Resource) -> bool + Send + Sync>;
+/// Checks that a `.dav.toml` table fits the type a plugin reads it as
+/// ([`Registrar::settings`](crate::Registrar::settings)).
+pub type TableCheck = Arc<dyn Fn(&toml::Value) -> Result<(), String> + Send + Sync>;
 /// Lists the collections shared with a user (see [`Share`]).
 pub type SharesHook = Arc<dyn Fn(&str, &dyn Store) -> Vec<Share> + Send + Sync>;
 /// Lists the merged collections of a user's home (see [`Merged`]).

@@ -276,6 +276,8 @@ pub struct Registry {
     pub shares: Vec<Owned<SharesHook>>,
     /// Hooks listing the merged collections of a user's home.
     pub merged: Vec<Owned<MergedHook>>,
+    /// The `.dav.toml` tables plugins read as types, by name ([`Registrar::settings`]).
+    pub tables: BTreeMap<String, Owned<TableCheck>>,
     /// Collections whose members plugins compute, by name ([`Registrar::view`]).
     pub views: Vec<Owned<crate::View>>,
     /// The keeper of write locks, if a plugin keeps them (RFC 4918 class 2).

@@ -364,6 +364,29 @@ impl Registrar<'_> {
         self
     }
 
+    /// Claims the table `[table]` of `.dav.toml` files for this plugin, which reads it
+    /// as `T` ([`CollectionConfig::settings`](crate::CollectionConfig::settings)). The
+    /// core checks the table whenever it reads a settings file and logs one that does
+    /// not fit, with the file's path, once per version of the file. Two plugins
+    /// claiming one table fail the build.
+    pub fn settings<T: serde::de::DeserializeOwned + 'static>(&mut self, table: &str) -> &mut Self {
+        if let Some(other) = self.registry.tables.get(table) {
+            let other = other.plugin;
+            self.conflict(format_args!("settings table [{table}]"), other);
+            return self;
+        }
+        let name = table.to_owned();
+        let check = move |value: &toml::Value| {
+            let parsed: Result<T, toml::de::Error> = value.clone().try_into();
+            parsed
+                .map(|_| ())
+                .map_err(|e| format!("[{name}]: {}", e.message()))
+        };
+        let owned = self.owned(Arc::new(check) as TableCheck);
+        self.registry.tables.insert(table.to_owned(), owned);
+        self
+    }
+
     /// A collection in every user's home whose members this plugin computes
     /// ([`View`](crate::View)). Two views of one name conflict.
     pub fn view(&mut self, view: crate::View) -> &mut Self {
@@ -564,7 +587,11 @@ mod tests {
         }
         let mut alone = Registry::default();
         alone.register(&Extends);
-        let err = alone.check().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = alone
+            .check()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert_eq!(
             err,
             "the plugins cannot run together: extends extends the collection kind \"calendar\", \
@@ -574,5 +601,50 @@ mod tests {
         both.register(&Extends);
         both.register(&Makes);
         assert!(both.check().is_ok());
+    }
+
+    #[test]
+    fn a_settings_table_is_claimed_by_one_plugin_and_read_as_its_type() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Limits {
+            files: u32,
+        }
+        struct Claims(&'static str);
+        impl Plugin for Claims {
+            fn name(&self) -> &'static str {
+                self.0
+            }
+            fn register(&self, r: &mut Registrar<'_>) {
+                r.settings::<Limits>("limits");
+            }
+        }
+        let mut registry = Registry::default();
+        registry.register(&Claims("first"));
+        assert!(registry.check().is_ok());
+        let check = &registry.tables["limits"].item;
+        assert_eq!(
+            check(&toml::Value::Table(toml::toml! { files = 3 })),
+            Ok(())
+        );
+        let typo = check(&toml::Value::Table(toml::toml! { file = 3 })).unwrap_err();
+        assert!(typo.starts_with("[limits]: unknown field `file`"), "{typo}");
+        let config = crate::CollectionConfig {
+            document: toml::toml! { [limits]
+            files = 3 },
+            ..Default::default()
+        };
+        let read: Option<Limits> = config.settings("limits").unwrap_or(None);
+        assert_eq!(read.map(|l| l.files), Some(3));
+        registry.register(&Claims("second"));
+        let err = registry
+            .check()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("settings table [limits] is registered by both first and second"),
+            "{err}"
+        );
     }
 }
