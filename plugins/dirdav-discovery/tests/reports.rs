@@ -3,60 +3,49 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use axum::body::Body;
-use dirdav_core::{Config, Server, Watch};
-use dirdav_plugin::Principal;
-use dirdav_plugin::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use dirdav_plugin::http::StatusCode;
+use dirdav_testkit::{Reply, TestServer};
 
-async fn server() -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
+async fn server() -> TestServer {
+    let mut setup = TestServer::new();
     for (user, name) in [("alice", "Alice's"), ("bob", "Bob's")] {
-        let cal = dir.path().join(format!("{user}/calendar"));
-        std::fs::create_dir_all(&cal).unwrap();
-        std::fs::write(
-            cal.join(".dav.toml"),
-            format!("kind = \"calendar\"\ndisplayname = \"{name}\"\n"),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join(format!("{user}/.dav.toml")),
-            format!("displayname = \"{name} home\"\n"),
-        )
-        .unwrap();
+        setup = setup
+            .file(
+                &format!("{user}/calendar/.dav.toml"),
+                format!("kind = \"calendar\"\ndisplayname = \"{name}\"\n"),
+            )
+            .file(
+                &format!("{user}/.dav.toml"),
+                format!("displayname = \"{name} home\"\n"),
+            );
     }
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    setup
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_discovery::Discovery::default().create_homes(false))
         .plugin(dirdav_acl::Acl::default().users(["alice".to_owned(), "bob".to_owned()]))
-        .build()
+        .start()
         .await
-        .unwrap();
-    (dir, srv)
 }
 
-async fn report(srv: &Server, path: &str, body: &str) -> (StatusCode, String) {
-    let request = Request::builder()
-        .method("REPORT")
-        .uri(path)
-        .header("depth", "0")
-        .extension(Principal::new("alice"))
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    let response = srv.router().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+/// A REPORT of Depth 0 by alice.
+async fn report(srv: &TestServer, path: &str, body: &str) -> Reply {
+    srv.request("REPORT", path)
+        .depth("0")
+        .user("alice")
+        .body(body)
+        .send()
+        .await
 }
 
 #[tokio::test]
 async fn expand_property_follows_hrefs_to_what_they_name() {
-    let (_dir, srv) = server().await;
+    let srv = server().await;
     // What Apple's CalendarAgent sends to the principal for delegation (proxies dirdav
     // does not have: 404 in the propstat, not an error), with a property that does
     // exist and points somewhere.
-    let (status, xml) = report(
+    let Reply {
+        status, body: xml, ..
+    } = report(
         &srv,
         "/alice/",
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -97,8 +86,8 @@ async fn expand_property_follows_hrefs_to_what_they_name() {
 
 #[tokio::test]
 async fn principal_match_finds_the_user_and_what_they_own() {
-    let (_dir, srv) = server().await;
-    let (status, xml) = report(
+    let srv = server().await;
+    let Reply { status, body: xml, .. } = report(
         &srv,
         "/",
         r#"<D:principal-match xmlns:D="DAV:"><D:self/><D:prop><D:displayname/></D:prop></D:principal-match>"#,
@@ -111,7 +100,7 @@ async fn principal_match_finds_the_user_and_what_they_own() {
         "{xml}"
     );
     // By owner: alice's home and calendar, none of bob's (which she may not see).
-    let (status, xml) = report(
+    let Reply { status, body: xml, .. } = report(
         &srv,
         "/",
         r#"<D:principal-match xmlns:D="DAV:"><D:principal-property><D:owner/></D:principal-property></D:principal-match>"#,
@@ -125,7 +114,7 @@ async fn principal_match_finds_the_user_and_what_they_own() {
         .collect();
     assert_eq!(hrefs, ["/alice/", "/alice/calendar/"], "{xml}");
     // Neither form: a client error, not a crash.
-    let (status, _) = report(
+    let Reply { status, .. } = report(
         &srv,
         "/",
         r#"<D:principal-match xmlns:D="DAV:"><D:prop/></D:principal-match>"#,
