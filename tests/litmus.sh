@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the five litmus WebDAV suites (basic, copymove, props, http, locks) against a
 # built dirdav, with Basic authentication on, in a scratch tree. Fails on any failed
-# test and on any warning other than the one documented in ARCHITECTURE.md ("Known
-# litmus warnings").
+# test and on any warning other than the one documented in
+# crates/dirdav-core/decisions/known-litmus-warnings.md.
 #
 #   tests/litmus.sh [path/to/dirdav]      (default: target/debug/dirdav)
 set -euo pipefail

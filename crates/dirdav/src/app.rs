@@ -315,7 +315,7 @@ const MALLOC_TUNABLES: &str = "glibc.malloc.mmap_threshold=1048576";
 /// resident with the moving threshold, 34.3 MiB with it fixed. Fixed at 1 MiB rather
 /// than the default 128 KiB, pages of a listing still come from the heap: listings
 /// were 7–10% slower at 128 KiB and are not slower at 1 MiB (`tests/bench/compare.sh`,
-/// ARCHITECTURE.md "Memory"). `mallopt` would fix it from inside, but is unsafe FFI,
+/// crates/dirdav-core/decisions/memory.md). `mallopt` would fix it from inside, but is unsafe FFI,
 /// which the workspace forbids; the tunable does it from outside and is read only at
 /// startup, hence one `exec` of the same binary (same process id, arguments and open
 /// descriptors) before anything else runs. Setting `GLIBC_TUNABLES` yourself (even

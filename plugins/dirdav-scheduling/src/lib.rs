@@ -5,7 +5,7 @@
 //! organizer's copy (the `implicit` module); schedule tags guard attendees' writes; a `POST` of a
 //! VFREEBUSY request to one's outbox answers the busy times of the users it names
 //! (the `freebusy` module), which is how iOS/macOS Calendar and Thunderbird show availability.
-//! See ARCHITECTURE.md, "Scheduling (RFC 6638)".
+//! See `decisions/scheduling.md` beside this crate.
 
 mod checks;
 mod freebusy;
