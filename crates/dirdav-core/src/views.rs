@@ -30,6 +30,13 @@ use crate::path;
 /// How many views' members are held; past it, all are dropped and made anew on use.
 const HELD: usize = 1_000;
 
+/// How many bytes of members all views together hold; past it, as past [`HELD`].
+const HELD_BYTES: usize = 64 << 20;
+
+/// The most members one view has: what one user's sources can make the server hold and
+/// list. Members past it (in source order) are left out, and that is logged.
+pub(crate) const MEMBERS: usize = 10_000;
+
 /// A view's sources as listed, with the homes' generation they were listed at.
 type Listed = (Generation, Arc<Vec<String>>);
 
@@ -99,6 +106,8 @@ struct Made {
     given: HashMap<(String, String), Given>,
     /// When it was made: its members' modification time.
     when: SystemTime,
+    /// The bytes of its members.
+    bytes: usize,
 }
 
 struct Member {
@@ -258,10 +267,18 @@ impl Inner {
         }
         let summarize = self.registry.summarizer(Some(&view.kind));
         let mut members: BTreeMap<String, Member> = BTreeMap::new();
-        for item in &items {
+        'items: for item in &items {
             for (name, bytes) in given.get(&id(item)).map_or(&[][..], |g| g.as_slice()) {
                 if members.contains_key(name) || !is_member_name(name) {
                     continue;
+                }
+                if members.len() >= MEMBERS {
+                    tracing::warn!(
+                        view = key,
+                        limit = MEMBERS,
+                        "a view has more members than it may hold: the rest are left out"
+                    );
+                    break 'items;
                 }
                 let etag = format!("\"{}\"", &blake3::hash(bytes).to_hex()[..32]);
                 let kept = before.as_ref().and_then(|b| b.members.get(name));
@@ -278,14 +295,18 @@ impl Inner {
             }
         }
         self.log_view(key, &members).await;
+        let bytes = members.values().map(|m| m.bytes.len()).sum();
         let made = Made {
             sources: revisions,
             members,
             given,
             when: SystemTime::now(),
+            bytes,
         };
         let mut all = lock(&self.views.made);
-        if all.len() >= HELD && !all.contains_key(key) {
+        all.remove(key);
+        let held: usize = all.values().map(|m| m.bytes).sum();
+        if all.len() >= HELD || held + bytes > HELD_BYTES {
             all.clear();
         }
         all.insert(key.to_owned(), Arc::new(made));
