@@ -2,13 +2,9 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use axum::body::Body;
 use dirdav_caldav::CalDav;
-use dirdav_core::{Config, Server, Watch};
-use dirdav_plugin::Principal;
-use dirdav_plugin::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use dirdav_plugin::http::StatusCode;
+use dirdav_testkit::TestServer;
 
 const XML: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 const ROOT: &str = "<d:multistatus xmlns:d=\"DAV:\" xmlns:cs=\"http://calendarserver.org/ns/\" \
@@ -22,67 +18,42 @@ DTSTART:20260102T100000Z\r\nDTEND:20260102T110000Z\r\nSUMMARY:{uid}\r\nEND:VEVEN
 }
 
 struct Fx {
-    dir: tempfile::TempDir,
-    srv: Server,
+    srv: TestServer,
+}
+
+/// alice's calendar `work` (VEVENT only) with two events, and what `more` adds.
+async fn fixture_with(more: impl FnOnce(dirdav_testkit::Setup) -> dirdav_testkit::Setup) -> Fx {
+    let setup = TestServer::new()
+        .file(
+            "alice/work/.dav.toml",
+            "kind = \"calendar\"\ndisplayname = \"Work\"\n\n[caldav]\ncomponents = [\"VEVENT\"]\n",
+        )
+        .file("alice/work/a.ics", event("a"))
+        .file("alice/work/b.ics", event("b"))
+        .plugin(CalDav::default());
+    Fx {
+        srv: more(setup).start().await,
+    }
 }
 
 async fn fixture() -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let cal = dir.path().join("alice/work");
-    std::fs::create_dir_all(&cal).unwrap();
-    std::fs::write(
-        cal.join(".dav.toml"),
-        "kind = \"calendar\"\ndisplayname = \"Work\"\n\n[caldav]\ncomponents = [\"VEVENT\"]\n",
-    )
-    .unwrap();
-    std::fs::write(cal.join("a.ics"), event("a")).unwrap();
-    std::fs::write(cal.join("b.ics"), event("b")).unwrap();
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
-        .plugin(CalDav::default())
-        .build()
-        .await
-        .unwrap();
-    Fx { dir, srv }
+    fixture_with(|s| s).await
 }
 
+/// A request by alice with these headers, through the kit: its status and body.
 async fn send(
-    srv: &Server,
+    srv: &TestServer,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
 ) -> (StatusCode, String) {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .extension(Principal::new("alice"));
-    for (k, v) in headers {
-        b = b.header(*k, *v);
+    let mut request = srv.request(method, path).user("alice").body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
-    let response = srv
-        .router()
-        .oneshot(b.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push((e.path(), std::fs::read(e.path()).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    let reply = request.send().await;
+    (reply.status, reply.body)
 }
 
 #[tokio::test]
@@ -123,7 +94,7 @@ async fn a_calendar_describes_itself() {
 #[tokio::test]
 async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
     let fx = fixture().await;
-    let before = snapshot(fx.dir.path());
+    let before = fx.srv.snapshot();
     let cases = [
         (
             "not a calendar".to_owned(),
@@ -172,7 +143,7 @@ async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
             "{body}"
         );
     }
-    assert_eq!(snapshot(fx.dir.path()), before);
+    assert_eq!(fx.srv.snapshot(), before);
     // Something that is not iCalendar and not said to be: not a media type a calendar
     // takes (RFC 4791 §5.3.2.1), by PUT as by COPY of a text file.
     let (status, xml) = send(
@@ -236,7 +207,7 @@ async fn put_checks_refuse_with_their_preconditions_and_write_nothing() {
         body.contains("<C:max-instances/>") || body.contains("max-instances"),
         "{body}"
     );
-    assert!(!fx.dir.path().join("alice/work/s.ics").exists());
+    assert!(!fx.srv.path("alice/work/s.ics").exists());
     let daily = event("g").replace("SUMMARY", "RRULE:FREQ=DAILY;COUNT=3650\r\nSUMMARY");
     let (status, _) = send(&fx.srv, "PUT", "/alice/work/g.ics", &[], &daily).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -267,7 +238,7 @@ async fn mkcalendar_creates_a_calendar_with_its_properties() {
     assert_eq!(status, StatusCode::CREATED);
     // The description's language is kept beside it (RFC 4918 §4.3).
     assert_eq!(
-        std::fs::read_to_string(fx.dir.path().join("alice/events/.dav.toml")).unwrap(),
+        fx.srv.read("alice/events/.dav.toml").unwrap(),
         "kind = \"calendar\"\ndisplayname = \"Lisa's Events\"\ndescription = \"Calendar restricted to events.\"\ncolor = \"#FF5733FF\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\"]\n\n[lang]\ndescription = \"en\"\n"
     );
     let (_, xml) = send(
@@ -290,7 +261,7 @@ async fn mkcalendar_creates_a_calendar_with_its_properties() {
     );
     let (status, _) = send(&fx.srv, "MKCALENDAR", "/nobody/cal/", &[], "").await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(!fx.dir.path().join("nobody").exists());
+    assert!(!fx.srv.path("nobody").exists());
 }
 
 #[tokio::test]
@@ -307,7 +278,7 @@ async fn calendar_multiget_answers_each_href() {
     let (status, xml) = send(&fx.srv, "REPORT", "/alice/work/", &[("depth", "1")], body).await;
     assert_eq!(status, StatusCode::MULTI_STATUS);
     let etag = |name: &str| {
-        let bytes = std::fs::read(fx.dir.path().join("alice/work").join(name)).unwrap();
+        let bytes = std::fs::read(fx.srv.path(&format!("alice/work/{name}"))).unwrap();
         format!("\"{}\"", &blake3_hex(&bytes)[..32])
     };
     let item = |name: &str, uid: &str| {
@@ -374,52 +345,40 @@ fn event_at(uid: &str, start: &str, end: &str) -> String {
 }
 
 fn hrefs(xml: &str) -> Vec<String> {
-    let mut out: Vec<String> = xml
-        .split("<d:href>")
-        .skip(1)
-        .map(|s| s.split("</d:href>").next().unwrap().to_owned())
-        .collect();
+    let mut out = dirdav_testkit::hrefs(xml);
     out.sort();
     out
 }
 
 #[tokio::test]
 async fn calendar_query_by_time_range_reads_only_candidates() {
-    let dir = tempfile::tempdir().unwrap();
-    let cal = dir.path().join("alice/cal");
-    std::fs::create_dir_all(&cal).unwrap();
-    std::fs::write(cal.join(".dav.toml"), "kind = \"calendar\"\n").unwrap();
-    std::fs::write(
-        cal.join("jan.ics"),
-        event_at("jan", "20260110T100000Z", "20260110T110000Z"),
-    )
-    .unwrap();
-    std::fs::write(
-        cal.join("feb.ics"),
-        event_at("feb", "20260210T100000Z", "20260210T110000Z"),
-    )
-    .unwrap();
-    std::fs::write(
-        cal.join("mar.ics"),
-        event_at("mar", "20260310T100000Z", "20260310T110000Z"),
-    )
-    .unwrap();
-    std::fs::write(
-        cal.join("weekly.ics"),
-        event_at("weekly", "20251201T090000Z", "20251201T100000Z")
-            .replace("DTEND", "RRULE:FREQ=WEEKLY\r\nDTEND"),
-    )
-    .unwrap();
-    std::fs::write(
-        cal.join("task.ics"),
-        "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:task\r\nDUE:20260215T120000Z\r\nSUMMARY:Taxes\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
-    )
-    .unwrap();
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let srv = TestServer::new()
+        .file("alice/cal/.dav.toml", "kind = \"calendar\"\n")
+        .file(
+            "alice/cal/jan.ics",
+            event_at("jan", "20260110T100000Z", "20260110T110000Z"),
+        )
+        .file(
+            "alice/cal/feb.ics",
+            event_at("feb", "20260210T100000Z", "20260210T110000Z"),
+        )
+        .file(
+            "alice/cal/mar.ics",
+            event_at("mar", "20260310T100000Z", "20260310T110000Z"),
+        )
+        .file(
+            "alice/cal/weekly.ics",
+            event_at("weekly", "20251201T090000Z", "20251201T100000Z")
+                .replace("DTEND", "RRULE:FREQ=WEEKLY\r\nDTEND"),
+        )
+        .file(
+            "alice/cal/task.ics",
+            "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:task\r\nDUE:20260215T120000Z\r\nSUMMARY:Taxes\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+        )
         .plugin(CalDav::default())
-        .build()
-        .await
-        .unwrap();
+        .start()
+        .await;
+    let cal = srv.path("alice/cal");
     // Items the summaries rule out are never read: remove them from under the server.
     std::fs::remove_file(cal.join("jan.ics")).unwrap();
     std::fs::remove_file(cal.join("mar.ics")).unwrap();
@@ -501,20 +460,14 @@ async fn get_on_a_calendar_exports_it_whole() {
 
     let response = fx
         .srv
-        .router()
-        .oneshot(
-            Request::builder()
-                .uri("/alice/work/")
-                .extension(Principal::new("alice"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        .request("GET", "/alice/work/")
+        .user("alice")
+        .send()
+        .await;
+    let etag = response.header("etag").unwrap().to_owned();
     assert_eq!(
-        response.headers()["content-type"],
-        "text/calendar; charset=utf-8"
+        response.header("content-type"),
+        Some("text/calendar; charset=utf-8")
     );
     let (status, _) = send(
         &fx.srv,
@@ -579,9 +532,9 @@ async fn calendar_query_can_expand_recurrences() {
 async fn free_busy_query_reports_opaque_time() {
     let fx = fixture().await;
     let put = |name: &'static str, body: String| {
-        let srv = fx.srv.clone();
+        let srv = &fx.srv;
         async move {
-            send(&srv, "PUT", &format!("/alice/work/{name}"), &[], &body)
+            send(srv, "PUT", &format!("/alice/work/{name}"), &[], &body)
                 .await
                 .0
         }
@@ -642,16 +595,7 @@ async fn free_busy_query_reports_opaque_time() {
 
 #[tokio::test]
 async fn copy_and_move_into_a_calendar_are_checked_like_put() {
-    let fx = fixture().await;
-    std::fs::create_dir_all(fx.dir.path().join("alice/inbox")).unwrap();
-    let fx = Fx {
-        srv: Server::builder(Config::new(fx.dir.path()).watch(Watch::Off))
-            .plugin(CalDav::default())
-            .build()
-            .await
-            .unwrap(),
-        dir: fx.dir,
-    };
+    let fx = fixture_with(|s| s.folder("alice/inbox")).await;
     send(
         &fx.srv,
         "PUT",
@@ -684,7 +628,7 @@ async fn copy_and_move_into_a_calendar_are_checked_like_put() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(xml.contains("<d:href>/alice/work/a.ics</d:href>"), "{xml}");
     assert!(
-        fx.dir.path().join("alice/inbox/dup.ics").exists(),
+        fx.srv.path("alice/inbox/dup.ics").exists(),
         "a refused MOVE leaves the source"
     );
     let (status, _) = send(

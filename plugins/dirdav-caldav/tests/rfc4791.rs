@@ -15,14 +15,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
 use dirdav_caldav::CalDav;
-use dirdav_core::{Config, Server, Watch};
-use dirdav_plugin::Principal;
-use dirdav_plugin::http::{Request, StatusCode};
+use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use dirdav_testkit::{Reply, TestServer};
 
 const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
 
@@ -48,70 +44,39 @@ fn crlf(text: &str) -> String {
 }
 
 struct Fx {
-    _dir: tempfile::TempDir,
-    srv: Server,
+    srv: TestServer,
     etags: BTreeMap<String, String>,
 }
 
+/// A request by bernard with these headers, through the kit.
 async fn send(
-    srv: &Server,
+    srv: &TestServer,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> (StatusCode, Vec<(String, String)>, String) {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .extension(Principal::new("bernard"));
-    for (k, v) in headers {
-        b = b.header(*k, *v);
+) -> Reply {
+    let mut request = srv.request(method, path).user("bernard").body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
-    let response = srv
-        .router()
-        .oneshot(b.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
-}
-
-fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    request.send().await
 }
 
 /// Bernard's work calendar, filled by PUT with the Appendix B objects.
 async fn fixture() -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let cal = dir.path().join("bernard/work");
-    std::fs::create_dir_all(&cal).unwrap();
-    std::fs::write(
-        cal.join(".dav.toml"),
-        "kind = \"calendar\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\", \"VFREEBUSY\"]\n",
-    )
-    .unwrap();
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let srv = TestServer::new()
+        .file(
+            "bernard/work/.dav.toml",
+            "kind = \"calendar\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\", \"VFREEBUSY\"]\n",
+        )
         .plugin(CalDav::default())
-        .build()
-        .await
-        .unwrap();
+        .start()
+        .await;
     let mut etags = BTreeMap::new();
     for (name, text) in appendix_b() {
         let path = format!("/bernard/work/{name}");
-        let (status, headers, body) = send(
+        let put = send(
             &srv,
             "PUT",
             &path,
@@ -119,15 +84,11 @@ async fn fixture() -> Fx {
             &text,
         )
         .await;
-        assert_eq!(status, StatusCode::CREATED, "PUT {name}: {body}");
-        let etag = header(&headers, "etag").expect("PUT answers an ETag");
+        assert_eq!(put.status, StatusCode::CREATED, "PUT {name}: {}", put.body);
+        let etag = put.header("etag").expect("PUT answers an ETag");
         etags.insert(path, etag.to_owned());
     }
-    Fx {
-        _dir: dir,
-        srv,
-        etags,
-    }
+    Fx { srv, etags }
 }
 
 /// One `DAV:response` of a multistatus.
@@ -206,7 +167,9 @@ fn canonical(text: &str) -> String {
 const HREF: &str = "/bernard/work/";
 
 async fn report(fx: &Fx, body: &str) -> BTreeMap<String, Answer> {
-    let (status, _, text) = send(&fx.srv, "REPORT", HREF, &[("depth", "1")], body).await;
+    let Reply {
+        status, body: text, ..
+    } = send(&fx.srv, "REPORT", HREF, &[("depth", "1")], body).await;
     assert_eq!(status, StatusCode::MULTI_STATUS, "{text}");
     multistatus(&text)
 }
@@ -765,7 +728,7 @@ async fn example_7_9_1_calendar_multiget() {
 #[tokio::test]
 async fn example_7_10_1_free_busy_query() {
     let fx = fixture().await;
-    let (status, headers, text) = send(
+    let reply = send(
         &fx.srv,
         "REPORT",
         HREF,
@@ -777,8 +740,13 @@ async fn example_7_10_1_free_busy_query() {
    </C:free-busy-query>"#,
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(header(&headers, "content-type").is_some_and(|t| t.starts_with("text/calendar")));
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/calendar"))
+    );
+    let text = reply.body;
     // The RFC's answer: Event #3 (tentative) at 15:00, Event #2's override at 19:00
     // and its instance on the 5th at 17:00, and the BUSY-UNAVAILABLE period stored in
     // abcd8, periods written as start and duration. dirdav writes start and end, one

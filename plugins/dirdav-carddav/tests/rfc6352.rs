@@ -17,14 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
 use dirdav_carddav::CardDav;
-use dirdav_core::{Config, Server, Watch};
-use dirdav_plugin::Principal;
-use dirdav_plugin::http::{Request, StatusCode};
+use dirdav_plugin::http::StatusCode;
 use dirdav_plugin::xml::{Element, Limits, Name, ns, parse};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use dirdav_testkit::TestServer;
 
 const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
 const BOOK: &str = "/home/bernard/addressbook/";
@@ -65,47 +61,41 @@ fn crlf(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\n', "\r\n")
 }
 
-async fn send(srv: &Server, method: &str, path: &str, body: &str) -> (StatusCode, String, String) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("depth", "1")
+/// A request by bernard (Depth 1, a vCard's type) through the kit: status, ETag, body.
+async fn send(
+    srv: &TestServer,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (StatusCode, String, String) {
+    let reply = srv
+        .request(method, path)
+        .depth("1")
         .header("content-type", "text/vcard; charset=utf-8")
-        .extension(Principal::new("bernard"))
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    let response = srv.router().oneshot(request).await.unwrap();
-    let status = response.status();
-    let etag = response
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, etag, String::from_utf8_lossy(&bytes).into_owned())
+        .user("bernard")
+        .body(body)
+        .send()
+        .await;
+    let etag = reply.header("etag").unwrap_or_default().to_owned();
+    (reply.status, etag, reply.body)
 }
 
 struct Fx {
-    _dir: tempfile::TempDir,
-    srv: Server,
+    srv: TestServer,
     etags: BTreeMap<String, String>,
 }
 
 /// Bernard's address book with these cards, PUT as a client would; `on_disk` files
 /// are written straight into the folder (as a person editing it by hand would).
 async fn fixture(cards: &[(&str, &str)], on_disk: &[(&str, &str)]) -> Fx {
-    let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("home/bernard/addressbook");
-    std::fs::create_dir_all(&book).unwrap();
-    std::fs::write(book.join(".dav.toml"), "kind = \"addressbook\"\n").unwrap();
+    let mut setup = TestServer::new().file(
+        "home/bernard/addressbook/.dav.toml",
+        "kind = \"addressbook\"\n",
+    );
     for (name, text) in on_disk {
-        std::fs::write(book.join(name), text).unwrap();
+        setup = setup.file(&format!("home/bernard/addressbook/{name}"), *text);
     }
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
-        .plugin(CardDav::default())
-        .build()
-        .await
-        .unwrap();
+    let srv = setup.plugin(CardDav::default()).start().await;
     let mut etags = BTreeMap::new();
     for (name, text) in cards {
         let href = format!("{BOOK}{name}");
@@ -113,11 +103,7 @@ async fn fixture(cards: &[(&str, &str)], on_disk: &[(&str, &str)]) -> Fx {
         assert_eq!(status, StatusCode::CREATED, "PUT {name}: {body}");
         etags.insert(href, etag);
     }
-    Fx {
-        _dir: dir,
-        srv,
-        etags,
-    }
+    Fx { srv, etags }
 }
 
 /// One `DAV:response`.
