@@ -603,3 +603,55 @@ fn a_home_lists_shares_as_the_grants_are_now() {
     std::fs::write(&settings, "kind = \"calendar\"\n").unwrap();
     eventually(false);
 }
+
+/// After a restart with its state, the first listing of a home already shows what other
+/// users share with its owner: folders' settings (their access rules) are known before
+/// the server answers, not only once the background check reaches each folder.
+#[test]
+fn a_warm_start_lists_shares_at_the_first_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    write_file(
+        &root,
+        "bob/calendar/.dav.toml",
+        "kind = \"calendar\"\n\n[acl]\nread = [\"alice\"]\n",
+    );
+    write_file(&root, "bob/calendar/ev.ics", &event("ev", "Lunch"));
+    write_file(&root, "alice/calendar/.dav.toml", "kind = \"calendar\"\n");
+    // Folders the background check takes before bob's, in key order.
+    for i in 0..2000 {
+        std::fs::create_dir_all(root.join(format!("alice/calendar-archive/{i:04}"))).unwrap();
+    }
+    let htpasswd: String = ["alice", "bob"]
+        .iter()
+        .map(|u| format!("{u}:{}\n", bcrypt::hash(format!("{u}-pw"), 4).unwrap()))
+        .collect();
+    std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
+    let state = dir.path().join("state");
+    let htpasswd = dir.path().join("htpasswd");
+    let args = [
+        "--root",
+        root.to_str().unwrap(),
+        "--htpasswd",
+        htpasswd.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--no-create-homes",
+    ];
+    let home = |srv: &Dirdav| {
+        let r = srv
+            .request("PROPFIND", "/alice/")
+            .header("Depth", "1")
+            .auth("alice", "alice-pw")
+            .body(r#"<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>"#)
+            .send();
+        assert_eq!(r.status, 207, "{}", r.body);
+        r.body
+    };
+    let srv = Dirdav::start(&args);
+    assert!(home(&srv).contains("/alice/bob-calendar/"));
+    assert!(srv.terminate().success());
+    let srv = Dirdav::start(&args);
+    let first = home(&srv);
+    assert!(first.contains("/alice/bob-calendar/"), "{first}");
+}

@@ -102,6 +102,11 @@ impl ServerBuilder {
         // what changed while the server was down in the background, folder by folder,
         // and a request first checks the folders it touches ([`Inner::settle_for`]).
         let settle_later = !fresh;
+        let index = if settle_later {
+            restore_settings(&root, index).await?
+        } else {
+            index
+        };
         let mut index = if settle_later {
             tracing::info!(
                 root = %root.display(),
@@ -216,6 +221,30 @@ impl ServerBuilder {
             index
         })
     }
+}
+
+/// On a warm start, reads every known folder's settings before the server answers: the
+/// state keeps only a tag of them, and until a folder is checked its kind and access
+/// rules would be unknown to listings across folders (shares, views, collections). A
+/// file changed while the server was stopped is read as it is now, under the old tag, so
+/// the check that follows still logs the change for sync clients.
+async fn restore_settings(root: &Path, mut index: Index) -> Result<Index, BuildError> {
+    let (root, at) = (root.to_path_buf(), root.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let folders: Vec<String> = index.dirs().map(|(k, _)| k.clone()).collect();
+        for key in folders {
+            let mut path = root.clone();
+            path.extend(key.split('/').filter(|s| !s.is_empty()));
+            let (config, _, format) = crate::reconcile::read_config(&path);
+            index.restore_settings(&key, config, format);
+        }
+        index
+    })
+    .await
+    .map_err(|e| BuildError::Root {
+        path: at,
+        source: std::io::Error::other(e),
+    })
 }
 
 fn state_err(dir: &Path, e: impl std::fmt::Display) -> BuildError {

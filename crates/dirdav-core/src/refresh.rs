@@ -107,20 +107,6 @@ impl Inner {
         }
     }
 
-    /// While settling, checks every folder not checked yet before returning: for work
-    /// that reads folders across the tree (a view's sources, by their settings and
-    /// access rules), which before its folder is checked has no settings at all. The
-    /// background check does the same work; whichever comes first does each folder.
-    pub(crate) async fn settle_everything(&self) {
-        if self.settling.is_over() {
-            return;
-        }
-        let folders: Vec<String> = self.index().dirs().map(|(k, _)| k.clone()).collect();
-        for folder in folders {
-            self.settle_folder(folder).await;
-        }
-    }
-
     /// Checks one folder's members against the tree, unless settling is over or the
     /// folder was checked already; temporaries an earlier run left are removed.
     async fn settle_folder(&self, folder: String) {

@@ -208,10 +208,6 @@ impl Inner {
         if !named {
             return;
         }
-        // After a warm start, folders have no settings until they are checked: the
-        // sources (chosen by kind and access rules) would come out wrong, and their
-        // absence would be logged as removals.
-        self.settle_everything().await;
         let Some((user, view)) = self.view_at(key) else {
             return;
         };

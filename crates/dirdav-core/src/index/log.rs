@@ -46,6 +46,21 @@ impl Index {
         }
     }
 
+    /// Puts back a known folder's settings as read at a warm start, without logging or
+    /// persisting anything: its stored tag stays, so a reconcile that finds the file
+    /// changed while the server was stopped logs that change.
+    pub(crate) fn restore_settings(&mut self, key: &str, config: CollectionConfig, format: Format) {
+        let (config, heavy) = held(config);
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            let kinded = config.kind.is_some();
+            d.config = Arc::new(config);
+            d.heavy = heavy;
+            d.served = std::sync::OnceLock::new();
+            d.format = format;
+            self.classify(key, kinded);
+        }
+    }
+
     /// Takes the next sequence number for a change of a view (`key`), whose sync state
     /// `record` makes with that number; the state is persisted with the index's.
     pub(crate) fn record_view(&mut self, key: &str, record: impl FnOnce(u64) -> Vec<u8>) -> u64 {
