@@ -171,6 +171,13 @@ impl Store for Inner {
             .collect()
     }
 
+    fn shared_with(&self, user: &str) -> Vec<String> {
+        self.shares_for(user)
+            .iter()
+            .map(|s| s.target.clone())
+            .collect()
+    }
+
     fn collections_within(&self, folder: &str) -> Vec<Resource> {
         let index = self.index();
         index
@@ -372,6 +379,11 @@ impl Store for Scoped {
 
     fn collections_within(&self, folder: &str) -> Vec<Resource> {
         self.keep_seen(self.inner.collections_within(folder))
+    }
+
+    fn shared_with(&self, user: &str) -> Vec<String> {
+        let shared = self.inner.shared_with(user);
+        shared.into_iter().filter(|p| self.readable(p)).collect()
     }
 
     fn prefixes(&self) -> Vec<(&'static str, &'static str)> {

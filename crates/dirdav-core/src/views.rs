@@ -27,6 +27,9 @@ use crate::context::Inner;
 use crate::homes::Generation;
 use crate::path;
 
+/// How many source items are read at once when a view is made.
+const READ_AT_ONCE: usize = 64;
+
 /// How many views' members are held; past it, all are dropped and made anew on use.
 const HELD: usize = 1_000;
 
@@ -252,14 +255,18 @@ impl Inner {
                 None => to_read.push(item),
             }
         }
-        let read = Store::read_many(self, to_read.iter().map(|r| r.path.clone()).collect()).await;
-        for (item, bytes) in to_read.into_iter().zip(read) {
-            let Some(bytes) = bytes else { continue };
-            let made = (view.members)(item, &bytes)
-                .into_iter()
-                .map(|(name, bytes)| (name, Bytes::from(bytes)))
-                .collect();
-            given.insert(id(item), Arc::new(made));
+        // A few at a time: what is read is held only until its members are made.
+        for chunk in to_read.chunks(READ_AT_ONCE) {
+            let paths = chunk.iter().map(|r| r.path.clone()).collect();
+            let read = Store::read_many(self, paths).await;
+            for (item, bytes) in chunk.iter().zip(read) {
+                let Some(bytes) = bytes else { continue };
+                let made = (view.members)(item, &bytes)
+                    .into_iter()
+                    .map(|(name, bytes)| (name, Bytes::from(bytes)))
+                    .collect();
+                given.insert(id(item), Arc::new(made));
+            }
         }
         let summarize = self.registry.summarizer(Some(&view.kind));
         let mut members: BTreeMap<String, Member> = BTreeMap::new();

@@ -189,6 +189,13 @@ pub trait Store: Configs + Send + Sync + fmt::Debug {
             .filter(|c| crate::path::within(&c.path, folder))
             .collect()
     }
+    /// The paths of the collections the plugins share with `user`
+    /// ([`Registrar::shares`](crate::Registrar::shares)): what their home shows of other
+    /// homes, as opposed to all that is open to them on a server without access rules.
+    fn shared_with(&self, user: &str) -> Vec<String> {
+        let _ = user;
+        Vec::new()
+    }
     /// The items a multiget names, in the order given, each with its bytes when
     /// `read` (one batch read for all): an href naming nothing or a collection is 404,
     /// one outside `within` 403 ([`Store::item_of_href`]), an item gone before it

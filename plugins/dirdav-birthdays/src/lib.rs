@@ -1,5 +1,6 @@
 //! A read-only calendar `birthdays/` in every user's home: a yearly all-day event for
-//! the `BDAY` and `ANNIVERSARY` of each card in the address books the user may read.
+//! the `BDAY` and `ANNIVERSARY` of each card in the user's address books and in those
+//! shared with them (not every book a server without access rules leaves open).
 //! It is a [`View`]: the core lists it, answers it through CalDAV (reports, multiget,
 //! export, sync) and makes its events again when a card changes.
 
@@ -18,19 +19,21 @@ impl Plugin for Birthdays {
             View::new("birthdays", dirdav_caldav::KIND)
                 .setting("displayname", "Birthdays")
                 .setting(table, components)
-                .sources(|_, store| address_books(store))
+                .sources(address_books)
                 .members_from(events),
         );
     }
 }
 
-/// The address books the store shows (it shows what the user may read).
-fn address_books(store: &dyn Store) -> Vec<String> {
-    let books = store.collections().into_iter();
-    books
-        .filter(|c| c.kind() == Some(dirdav_carddav::KIND))
-        .map(|c| c.path)
-        .collect()
+/// The user's address books and those others share with them.
+fn address_books(user: &str, store: &dyn Store) -> Vec<String> {
+    let own = store.collections_within(user).into_iter().map(|c| c.path);
+    let book = |p: &String| {
+        store
+            .resource(p)
+            .is_some_and(|c| c.kind() == Some(dirdav_carddav::KIND))
+    };
+    own.chain(store.shared_with(user)).filter(book).collect()
 }
 
 /// The events of one card: `<hash of its path>-birthday.ics` and `-anniversary.ics`.

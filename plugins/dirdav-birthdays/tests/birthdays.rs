@@ -202,3 +202,46 @@ async fn sync_follows_the_cards_and_writes_are_refused() {
     }
     assert!(!srv.path("alice/birthdays").exists());
 }
+
+#[tokio::test]
+async fn other_homes_books_count_only_when_shared_and_homes_without_books_have_none() {
+    // No access rules: everything is open, but bob's book is not shared with alice.
+    let srv = TestServer::new()
+        .file("alice/contacts/.dav.toml", "kind = \"addressbook\"\n")
+        .file("alice/contacts/carol.vcf", CAROL)
+        .file("bob/contacts/.dav.toml", "kind = \"addressbook\"\n")
+        .file("bob/contacts/erik.vcf", ERIK)
+        .file("photos/a.jpg", "jpeg")
+        .plugin(dirdav_caldav::CalDav::default())
+        .plugin(dirdav_carddav::CardDav::default())
+        .plugin(dirdav_birthdays::Birthdays)
+        .start()
+        .await;
+    let alice = srv
+        .request("PROPFIND", "/alice/birthdays/")
+        .user("alice")
+        .depth("1")
+        .send()
+        .await;
+    assert_eq!(
+        hrefs(&alice.body),
+        [
+            "/alice/birthdays/".to_owned(),
+            member("alice/contacts/carol.vcf", "birthday")
+        ]
+    );
+    let photos = srv
+        .request("PROPFIND", "/photos/")
+        .user("alice")
+        .depth("1")
+        .send()
+        .await;
+    assert_eq!(photos.status, 207);
+    assert!(!photos.body.contains("birthdays"), "{}", photos.body);
+    let none = srv
+        .request("PROPFIND", "/photos/birthdays/")
+        .user("alice")
+        .send()
+        .await;
+    assert_eq!(none.status, 404);
+}
