@@ -82,7 +82,7 @@ impl ServerBuilder {
             }
             None => (None, Loaded::default()),
         };
-        let views = crate::views::Views::load(std::mem::take(&mut loaded.views));
+        let views = crate::viewstate::Views::load(std::mem::take(&mut loaded.views));
         let fresh = loaded.instance.is_empty();
         let instance = if fresh {
             new_instance(&root)

@@ -83,7 +83,7 @@ pub(crate) struct Inner {
     /// ([`Inner::settle_for`]).
     pub(crate) settling: crate::settle::Settling,
     /// The views' sync states and what was made of the views in use.
-    pub(crate) views: crate::views::Views,
+    pub(crate) views: crate::viewstate::Views,
 }
 
 /// One request, resolved.

@@ -159,7 +159,7 @@ impl Inner {
         }
         let into_view = destination.as_deref().is_some_and(|d| self.in_view(d));
         if (ctx.computed && !reads_only) || into_view {
-            return Err(crate::views::refused(ctx.method().as_str()));
+            return Err(crate::viewstate::refused(ctx.method().as_str()));
         }
         let method = ctx.method().clone();
         let key = ctx.key.clone();

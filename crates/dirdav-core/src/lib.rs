@@ -46,6 +46,7 @@ mod store;
 mod sync;
 mod uploads;
 mod views;
+mod viewstate;
 mod watch;
 
 pub use builder::ServerBuilder;

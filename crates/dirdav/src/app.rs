@@ -219,7 +219,7 @@ fn doctor_password(user: &str) -> Result<String, String> {
     if let Ok(password) = std::env::var("DIRDAV_PASSWORD") {
         return Ok(password);
     }
-    let password = prompt(&format!("Password for {user}: "))?;
+    let password = users::prompt(&format!("Password for {user}: "))?;
     if password.is_empty() {
         return Err(
             "no password given: set DIRDAV_PASSWORD, or run doctor in a terminal to be asked"
@@ -227,28 +227,6 @@ fn doctor_password(user: &str) -> Result<String, String> {
         );
     }
     Ok(password)
-}
-
-/// Asks for a line on the terminal with echo off (where `stty` can do that): a
-/// password. Empty when nothing was typed (or standard input is closed).
-pub(crate) fn prompt(question: &str) -> Result<String, String> {
-    eprint!("{question}");
-    let stty = |arg: &str| {
-        std::process::Command::new("stty")
-            .arg(arg)
-            .stdin(std::process::Stdio::inherit())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let silenced = std::io::IsTerminal::is_terminal(&std::io::stdin()) && stty("-echo");
-    let mut line = String::new();
-    let read = std::io::stdin().read_line(&mut line);
-    if silenced {
-        stty("echo");
-        eprintln!();
-    }
-    read.map_err(|e| format!("cannot read the password: {e}"))?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 #[derive(Debug, clap::Args)]

@@ -130,9 +130,8 @@ pub(crate) fn read_password(user: &str) -> Result<String, UserError> {
             false => Ok(password),
         };
     }
-    let first =
-        crate::app::prompt(&format!("New password for {user}: ")).map_err(UserError::Password)?;
-    let second = crate::app::prompt("Again: ").map_err(UserError::Password)?;
+    let first = prompt(&format!("New password for {user}: ")).map_err(UserError::Password)?;
+    let second = prompt("Again: ").map_err(UserError::Password)?;
     if first != second {
         return Err(UserError::Password(
             "the two passwords differ; nothing changed".into(),
@@ -263,6 +262,28 @@ pub(crate) fn run(
             ))
         }
     }
+}
+
+/// Asks for a line on the terminal with echo off (where `stty` can do that): a
+/// password. Empty when nothing was typed (or standard input is closed).
+pub(crate) fn prompt(question: &str) -> Result<String, String> {
+    eprint!("{question}");
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let silenced = std::io::IsTerminal::is_terminal(&std::io::stdin()) && stty("-echo");
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    if silenced {
+        stty("echo");
+        eprintln!();
+    }
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 #[cfg(test)]
