@@ -3,46 +3,34 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use axum::body::Body;
-use dirdav_core::{Config, Server, Watch};
-use dirdav_plugin::Principal;
-use dirdav_plugin::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use dirdav_plugin::http::StatusCode;
+use dirdav_testkit::TestServer;
 
+/// A request by alice from macOS's CalendarAgent, through the kit: status, headers,
+/// body.
 async fn send(
-    srv: &Server,
+    srv: &TestServer,
     method: &str,
     path: &str,
     depth: Option<&str>,
     body: &str,
 ) -> (StatusCode, Vec<(String, String)>, String) {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
+    let mut request = srv
+        .request(method, path)
         .header("host", "dav.example.com:8008")
         .header("user-agent", "macOS/14.0 (23A344) CalendarAgent/988")
-        .extension(Principal::new("alice"));
-    if let Some(d) = depth {
-        b = b.header("depth", d);
+        .user("alice")
+        .body(body);
+    if let Some(depth) = depth {
+        request = request.depth(depth);
     }
-    let response = srv
-        .router()
-        .oneshot(b.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response
-        .headers()
+    let reply = request.send().await;
+    let headers = reply
+        .headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    (reply.status, headers, reply.body)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -54,25 +42,19 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn the_ios_calendar_handshake_works_as_the_seed_shows() {
-    let dir = tempfile::tempdir().unwrap();
-    let cal = dir.path().join("alice/calendar");
-    std::fs::create_dir_all(&cal).unwrap();
-    std::fs::write(
-        cal.join(".dav.toml"),
-        "kind = \"calendar\"\ndisplayname = \"Personal\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        cal.join("e1.ics"),
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTART:20111209T140000Z\r\nDTEND:20111209T180000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-    )
-    .unwrap();
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let srv = TestServer::new()
+        .file(
+            "alice/calendar/.dav.toml",
+            "kind = \"calendar\"\ndisplayname = \"Personal\"\n",
+        )
+        .file(
+            "alice/calendar/e1.ics",
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTART:20111209T140000Z\r\nDTEND:20111209T180000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        )
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_discovery::Discovery::default())
-        .build()
-        .await
-        .unwrap();
+        .start()
+        .await;
 
     // 1. PROPFIND on /.well-known/caldav with the seed's body: a redirect to the context path.
     let first = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -190,72 +172,60 @@ async fn the_ios_calendar_handshake_works_as_the_seed_shows() {
 
 #[tokio::test]
 async fn a_new_user_gets_a_home_with_a_calendar_and_an_address_book() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("alice/custom")).unwrap();
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let srv = TestServer::new()
+        .folder("alice/custom")
         .plugin(dirdav_caldav::CalDav::default())
         .plugin(dirdav_discovery::Discovery::default())
-        .build()
-        .await
-        .unwrap();
-    let request = |user: &str| {
-        Request::builder()
-            .method("PROPFIND")
-            .uri("/")
-            .header("depth", "0")
-            .extension(Principal::new(user))
-            .body(Body::empty())
-            .unwrap()
-    };
-    let response = srv.router().oneshot(request("carol")).await.unwrap();
-    assert_eq!(response.status(), StatusCode::MULTI_STATUS);
+        .start()
+        .await;
+    async fn first(srv: &TestServer, user: &str) -> dirdav_testkit::Reply {
+        srv.request("PROPFIND", "/")
+            .depth("0")
+            .user(user)
+            .send()
+            .await
+    }
+    let response = first(&srv, "carol").await;
+    assert_eq!(response.status, StatusCode::MULTI_STATUS);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("carol/calendar/.dav.toml")).unwrap(),
+        srv.read("carol/calendar/.dav.toml").unwrap(),
         "kind = \"calendar\"\ndisplayname = \"Personal\"\n\n[caldav]\ncomponents = [\"VEVENT\", \"VTODO\"]\n"
     );
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("carol/contacts/.dav.toml")).unwrap(),
+        srv.read("carol/contacts/.dav.toml").unwrap(),
         "kind = \"addressbook\"\ndisplayname = \"Contacts\"\n"
     );
     assert!(
-        !dir.path().join("carol/.dav.toml").exists(),
+        !srv.path("carol/.dav.toml").exists(),
         "the home itself is a plain folder"
     );
     // An existing home is left as it is.
-    srv.router().oneshot(request("alice")).await.unwrap();
-    let alice: Vec<_> = std::fs::read_dir(dir.path().join("alice"))
+    first(&srv, "alice").await;
+    let alice: Vec<_> = std::fs::read_dir(srv.path("alice"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(alice, ["custom"]);
     // Switched off, nothing is created.
-    let off = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let off = TestServer::new()
         .plugin(dirdav_discovery::Discovery::default().create_homes(false))
-        .build()
-        .await
-        .unwrap();
-    off.router().oneshot(request("dave")).await.unwrap();
-    assert!(!dir.path().join("dave").exists());
+        .start()
+        .await;
+    first(&off, "dave").await;
+    assert!(!off.path("dave").exists());
 }
 
 #[tokio::test]
 async fn principals_are_found_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("bob")).unwrap();
-    std::fs::write(
-        dir.path().join("bob/.dav.toml"),
-        "displayname = \"Bob Builder\"\n",
-    )
-    .unwrap();
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let srv = TestServer::new()
+        .file("bob/.dav.toml", "displayname = \"Bob Builder\"\n")
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(vec!["alice".into(), "bob".into()])
                 .create_homes(false),
         )
-        .build()
-        .await
-        .unwrap();
+        .start()
+        .await;
     let search = |term: &str| {
         format!(
             r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop>
@@ -299,20 +269,15 @@ async fn principals_are_found_by_name() {
 /// current user principal, features on the principal, home set, address books.
 #[tokio::test]
 async fn the_carddav_discovery_sequence_of_seed_001() {
-    let dir = tempfile::tempdir().unwrap();
-    let book = dir.path().join("alice/contacts");
-    std::fs::create_dir_all(&book).unwrap();
-    std::fs::write(
-        book.join(".dav.toml"),
-        "kind = \"addressbook\"\ndisplayname = \"Contacts\"\n",
-    )
-    .unwrap();
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let srv = TestServer::new()
+        .file(
+            "alice/contacts/.dav.toml",
+            "kind = \"addressbook\"\ndisplayname = \"Contacts\"\n",
+        )
         .plugin(dirdav_carddav::CardDav::default())
         .plugin(dirdav_discovery::Discovery::default())
-        .build()
-        .await
-        .unwrap();
+        .start()
+        .await;
     let (status, headers, _) = send(&srv, "PROPFIND", "/.well-known/carddav", Some("0"), "").await;
     assert_eq!(status, StatusCode::MOVED_PERMANENTLY);
     assert_eq!(
@@ -350,21 +315,16 @@ async fn the_carddav_discovery_sequence_of_seed_001() {
 /// configured one, else the user name; PROPFIND and principal search agree.
 #[tokio::test]
 async fn a_principal_is_named_as_it_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    for user in ["alice", "bob", "carol"] {
-        std::fs::create_dir_all(dir.path().join(user)).unwrap();
-    }
-    std::fs::write(
-        dir.path().join("bob/.dav.toml"),
-        "displayname = \"Bob Builder\"\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+    let setup = TestServer::new()
+        .folder("alice")
+        .file("bob/.dav.toml", "displayname = \"Bob Builder\"\n")
+        .folder("carol")
+        .folder("shared");
     let info = |name: &str| dirdav_discovery::UserInfo {
         displayname: Some(name.to_owned()),
         email: None,
     };
-    let srv = Server::builder(Config::new(dir.path()).watch(Watch::Off))
+    let srv = setup
         .plugin(
             dirdav_discovery::Discovery::default()
                 .users(vec!["alice".into(), "bob".into(), "carol".into()])
@@ -378,9 +338,8 @@ async fn a_principal_is_named_as_it_is_found() {
                 )
                 .create_homes(false),
         )
-        .build()
-        .await
-        .unwrap();
+        .start()
+        .await;
     let propfind = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#;
     for (home, name) in [
         ("alice", "Alice Example"),
