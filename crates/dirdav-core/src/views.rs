@@ -60,17 +60,20 @@ impl Inner {
         if self.registry.views.is_empty() || key.is_empty() {
             return;
         }
-        let segments: Vec<&str> = key.splitn(3, '/').collect();
-        if segments.len() == 1 {
-            if method == "PROPFIND" {
+        // Decided from the path alone, without allocating: this runs for every request.
+        let mut segments = key.splitn(3, '/');
+        let home = segments.next().unwrap_or_default();
+        match segments.next() {
+            None if method == "PROPFIND" => {
                 for view in &self.registry.views {
-                    self.refresh_view(&path::join(key, &view.item.name)).await;
+                    self.refresh_view(&path::join(home, &view.item.name)).await;
                 }
             }
-            return;
+            Some(name) if self.registry.views.iter().any(|v| v.item.name == name) => {
+                self.refresh_view(&path::join(home, name)).await;
+            }
+            _ => {}
         }
-        self.refresh_view(&path::join(segments[0], segments[1]))
-            .await;
     }
 
     /// The collections a view is made from for its user, listed by its plugin through
@@ -105,11 +108,6 @@ impl Inner {
     /// Makes the view at `key` again if its sources changed since it was made, and logs
     /// what changed of its members.
     async fn refresh_view(&self, key: &str) {
-        let named = path::split(key)
-            .is_some_and(|(_, name)| self.registry.views.iter().any(|v| v.item.name == name));
-        if !named {
-            return;
-        }
         let Some((user, view)) = self.view_at(key) else {
             return;
         };
@@ -143,34 +141,38 @@ impl Inner {
                 .flat_map(|(p, _)| self.members_in(&index, p, &|is_collection, _| !is_collection))
                 .collect()
         };
-        let id = |r: &Resource| (r.path.clone(), r.etag.clone().unwrap_or_default());
+        // Each item's (path, ETag), once: what it gave is kept under it.
+        let ids: Vec<(String, String)> = items
+            .iter()
+            .map(|r| (r.path.clone(), r.etag.clone().unwrap_or_default()))
+            .collect();
         let mut given = HashMap::new();
         let mut to_read = Vec::new();
-        for item in &items {
-            match before.as_ref().and_then(|b| b.given.get(&id(item))) {
+        for (item, id) in items.iter().zip(&ids) {
+            match before.as_ref().and_then(|b| b.given.get(id)) {
                 Some(kept) => {
-                    given.insert(id(item), kept.clone());
+                    given.insert(id.clone(), kept.clone());
                 }
-                None => to_read.push(item),
+                None => to_read.push((item, id)),
             }
         }
         // A few at a time: what is read is held only until its members are made.
         for chunk in to_read.chunks(READ_AT_ONCE) {
-            let paths = chunk.iter().map(|r| r.path.clone()).collect();
+            let paths = chunk.iter().map(|(r, _)| r.path.clone()).collect();
             let read = Store::read_many(self, paths).await;
-            for (item, bytes) in chunk.iter().zip(read) {
+            for ((item, id), bytes) in chunk.iter().zip(read) {
                 let Some(bytes) = bytes else { continue };
                 let made = (view.members)(item, &bytes)
                     .into_iter()
                     .map(|(name, bytes)| (name, Bytes::from(bytes)))
                     .collect();
-                given.insert(id(item), Arc::new(made));
+                given.insert((*id).clone(), Arc::new(made));
             }
         }
         let summarize = self.registry.summarizer(Some(&view.kind));
         let mut members: BTreeMap<String, Member> = BTreeMap::new();
-        'items: for item in &items {
-            for (name, bytes) in given.get(&id(item)).map_or(&[][..], |g| g.as_slice()) {
+        'items: for id in &ids {
+            for (name, bytes) in given.get(id).map_or(&[][..], |g| g.as_slice()) {
                 if members.contains_key(name) || !is_member_name(name) {
                     continue;
                 }
@@ -248,8 +250,10 @@ impl Inner {
                     .iter()
                     .map(|(name, m)| (name.clone(), m.etag.clone()))
                     .collect();
+                let names: std::collections::HashSet<&str> =
+                    changed.iter().map(|(name, _)| name.as_str()).collect();
                 log.log
-                    .retain(|(_, name, _)| !changed.iter().any(|(c, _)| c == name));
+                    .retain(|(_, name, _)| !names.contains(name.as_str()));
                 log.log.extend(
                     changed
                         .iter()
@@ -416,11 +420,22 @@ impl Inner {
             removed: Vec::new(),
             truncated: false,
         };
+        // One look at what was made and one settings value for every member named.
+        let made = lock(&self.views.made).get(key).cloned();
+        let config = self.view_at(key).map(|(_, view)| self.view_config(view));
         for (name, removed) in names {
-            let path = path::join(key, &name);
-            match self.view_member(&path) {
+            let member = made
+                .as_ref()
+                .zip(config.as_ref())
+                .and_then(|(made, config)| {
+                    let m = made.members.get(&name)?;
+                    Some(self.view_member_resource(key, &name, m, made, config))
+                });
+            match member {
                 Some(member) if !removed => changes.changed.push(member),
-                _ => changes.removed.push(self.href(&path, false)),
+                _ => changes
+                    .removed
+                    .push(self.href(&path::join(key, &name), false)),
             }
         }
         Ok(changes)

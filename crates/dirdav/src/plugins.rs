@@ -25,18 +25,8 @@ pub(crate) const NAMES: [&str; 9] = [
     "git",
 ];
 
-/// Run unless the settings say otherwise: every shipped plugin but `git`, which
-/// commits to a repository and so is asked for.
-const BY_DEFAULT: [&str; 8] = [
-    "caldav",
-    "carddav",
-    "birthdays",
-    "discovery",
-    "scheduling",
-    "quota",
-    "locks",
-    "web",
-];
+/// The one shipped plugin that runs only when asked for: `git` commits to a repository.
+const ASKED_FOR: &str = "git";
 
 /// What the shipped plugins are made from.
 pub(crate) struct Shipped<'a> {
@@ -55,7 +45,7 @@ pub(crate) struct Shipped<'a> {
 pub(crate) fn chosen(s: &Settings) -> Result<Vec<&'static str>, String> {
     let listed: Vec<&str> = match &s.plugins {
         Some(names) => names.iter().map(|n| n.trim()).collect(),
-        None => BY_DEFAULT.to_vec(),
+        None => NAMES.into_iter().filter(|n| *n != ASKED_FOR).collect(),
     };
     if let Some(unknown) = listed.iter().find(|n| !NAMES.contains(n)) {
         return Err(format!(
@@ -67,12 +57,14 @@ pub(crate) fn chosen(s: &Settings) -> Result<Vec<&'static str>, String> {
         "scheduling" => s.scheduling == Some(false),
         "locks" => s.locking == Some(false),
         "web" => s.web == Some(false),
-        "git" => s.git_commit == Some(false),
+        ASKED_FOR => s.git_commit == Some(false),
         _ => false,
     };
     let on: Vec<&'static str> = NAMES
         .into_iter()
-        .filter(|n| (listed.contains(n) || (*n == "git" && s.git_commit == Some(true))) && !off(n))
+        .filter(|n| {
+            (listed.contains(n) || (*n == ASKED_FOR && s.git_commit == Some(true))) && !off(n)
+        })
         .collect();
     let needs = [
         ("scheduling", "caldav"),
@@ -204,7 +196,19 @@ mod tests {
 
     #[test]
     fn all_but_git_run_unless_the_settings_say_otherwise() {
-        assert_eq!(chosen(&settings("")).unwrap(), BY_DEFAULT);
+        assert_eq!(
+            chosen(&settings("")).unwrap(),
+            [
+                "caldav",
+                "carddav",
+                "birthdays",
+                "discovery",
+                "scheduling",
+                "quota",
+                "locks",
+                "web",
+            ]
+        );
         let with_git = chosen(&settings("git-commit = true")).unwrap();
         assert_eq!(with_git.last(), Some(&"git"));
         assert_eq!(with_git.len(), NAMES.len());

@@ -52,13 +52,9 @@ impl Index {
     pub(crate) fn restore_settings(&mut self, key: &str, config: CollectionConfig, format: Format) {
         let (config, heavy) = held(config);
         if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
-            let kinded = config.kind.is_some();
-            d.config = Arc::new(config);
-            d.heavy = heavy;
-            d.served = std::sync::OnceLock::new();
             d.format = format;
-            self.classify(key, kinded);
         }
+        self.place_settings(key, config, heavy, None);
     }
 
     /// Takes the next sequence number for a change of a view (`key`), whose sync state
@@ -150,14 +146,8 @@ impl Index {
             d.format = format;
             if d.config_tag != config_tag || d.config.as_ref() != &config {
                 let changed = d.config_tag != config_tag;
-                let kinded = config.kind.is_some();
-                d.config = Arc::new(config);
-                d.heavy = heavy;
-                d.served = std::sync::OnceLock::new();
-                d.config_tag = config_tag;
-                let op = Self::dir_op(key, d);
-                self.ops.push(op);
-                self.classify(key, kinded);
+                self.place_settings(key, config, heavy, Some(config_tag));
+                self.push_dir_op(key);
                 if changed {
                     self.log(key, Change::Dir);
                 }
@@ -206,18 +196,43 @@ impl Index {
         log: bool,
     ) {
         let (config, heavy) = held(config);
-        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
-            let kinded = config.kind.is_some();
-            d.config = Arc::new(config);
-            d.heavy = heavy;
-            d.served = std::sync::OnceLock::new();
-            d.config_tag = config_tag;
-            let op = Self::dir_op(key, d);
-            self.ops.push(op);
-            self.classify(key, kinded);
+        if self.place_settings(key, config, heavy, Some(config_tag)) {
+            self.push_dir_op(key);
             if log {
                 self.log(key, Change::Dir);
             }
+        }
+    }
+
+    /// Puts settings, already as the index holds them ([`held`]), in place for the
+    /// folder `key`, with a new tag if one is given, and notes whether the folder has a
+    /// kind now; false when there is no such folder.
+    fn place_settings(
+        &mut self,
+        key: &str,
+        config: CollectionConfig,
+        heavy: bool,
+        tag: Option<u64>,
+    ) -> bool {
+        let kinded = config.kind.is_some();
+        let Some(Entry::Dir(d)) = self.entries.get_mut(key) else {
+            return false;
+        };
+        d.config = Arc::new(config);
+        d.heavy = heavy;
+        d.served = std::sync::OnceLock::new();
+        if let Some(tag) = tag {
+            d.config_tag = tag;
+        }
+        self.classify(key, kinded);
+        true
+    }
+
+    /// Queues the folder `key`'s sync state to be persisted.
+    fn push_dir_op(&mut self, key: &str) {
+        if let Some(Entry::Dir(d)) = self.entries.get(key) {
+            let op = Self::dir_op(key, d);
+            self.ops.push(op);
         }
     }
 
