@@ -96,6 +96,9 @@ impl ServerBuilder {
             let seq = loaded.seq + SEQ_GAP;
             Index::from_loaded(loaded, seq, limit)
         };
+        if let Some(state) = &state {
+            index.keep_in(state.clone(), self.config.summary_cache);
+        }
         index.set_quiet(fresh);
         let registry = Arc::new(registry);
         // A warm start answers at once from the stored index: the tree is checked for
@@ -124,6 +127,7 @@ impl ServerBuilder {
         if let Some(state) = &state {
             let (state, instance, seq) = (state.clone(), instance.clone(), index.seq());
             let state_dir = self.config.state_dir.clone().unwrap_or_default();
+            let mark = index.begin_save();
             tokio::task::spawn_blocking(move || {
                 state.set_meta(&instance, seq)?;
                 state.apply(&ops, seq)
@@ -131,6 +135,9 @@ impl ServerBuilder {
             .await
             .map_err(|e| state_err(&state_dir, e))?
             .map_err(|e| state_err(&state_dir, e))?;
+            // A cold start put every summary in memory: the store has them now.
+            index.end_save(mark, true);
+            index.let_go(None);
         }
         // Extended MKCOL (RFC 5689 §3.1) is the core's own.
         let mut tokens = vec!["1", "3", "extended-mkcol"];

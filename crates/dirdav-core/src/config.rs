@@ -37,6 +37,11 @@ pub struct Config {
     /// How many changes each collection's sync log keeps; a token older than that is
     /// answered with 403 `DAV:valid-sync-token` and the client syncs in full.
     pub sync_log_limit: usize,
+    /// How many items' summaries (what reports and UID checks read instead of the
+    /// files) the index holds in memory with a state directory; past it, the folders
+    /// used longest ago keep theirs in the state database until asked again. A folder
+    /// in use holds all of its own, whatever this says.
+    pub summary_cache: usize,
     /// How outside edits are noticed.
     pub watch: Watch,
     /// How long a request body may stay silent before the request is answered 408.
@@ -53,7 +58,7 @@ pub struct Config {
 impl Config {
     /// Defaults for a tree: no base path, 256 MiB bodies, 4 MiB XML, 30 s of body
     /// silence, 10,000 resources for `Depth: infinity`, 64 KiB per property value,
-    /// 1 MiB per `.dav.toml`.
+    /// 1 MiB per `.dav.toml`, 50,000 items' summaries in memory.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
@@ -63,6 +68,7 @@ impl Config {
             max_propfind_infinity: 10_000,
             state_dir: None,
             sync_log_limit: 10_000,
+            summary_cache: 50_000,
             watch: Watch::Auto,
             body_timeout: Duration::from_secs(30),
             max_property: 64 * 1024,
@@ -109,6 +115,13 @@ impl Config {
     #[must_use]
     pub fn sync_log_limit(mut self, n: usize) -> Self {
         self.sync_log_limit = n;
+        self
+    }
+
+    /// Sets how many items' summaries the index holds in memory.
+    #[must_use]
+    pub fn summary_cache(mut self, n: usize) -> Self {
+        self.summary_cache = n;
         self
     }
 

@@ -136,22 +136,42 @@ impl Inner {
     /// persist is logged, not returned: the change is on disk, the index in memory is
     /// right, and the next start reconciles the state with the tree.
     pub(crate) async fn update<R>(&self, change: impl FnOnce(&mut Index) -> R) -> R {
-        let (result, ops, seq) = {
+        let (result, ops, seq, mark) = {
             let mut index = self.index_mut();
             let result = change(&mut index);
-            (result, index.take_ops(), index.seq())
+            let ops = index.take_ops();
+            let mark = (!ops.is_empty() && self.state.is_some()).then(|| index.begin_save());
+            (result, ops, index.seq(), mark)
         };
         if let Some(state) = self.state.clone()
-            && !ops.is_empty()
+            && let Some(mark) = mark
         {
             let persisted = tokio::task::spawn_blocking(move || state.apply(&ops, seq)).await;
-            match persisted {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "persisting the index failed"),
-                Err(e) => tracing::error!(error = %e, "persisting the index failed"),
-            }
+            let ok = match persisted {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "persisting the index failed");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "persisting the index failed");
+                    false
+                }
+            };
+            // Summaries of what was saved may now leave memory; after a failure none
+            // does (the store may lack them).
+            self.index().end_save(mark, ok);
         }
         result
+    }
+
+    /// Lets go of the summaries of the folders used longest ago when more are held than
+    /// [`Config::summary_cache`](crate::Config::summary_cache) (after a request that
+    /// read some back, or a change once saved).
+    pub(crate) fn trim_working_set(&self) {
+        if self.index().over_limit() {
+            self.index_mut().let_go(None);
+        }
     }
 
     /// The file-system path of a key.
@@ -209,7 +229,14 @@ impl Inner {
                 Some(self.settings_of(folder, index.dir(folder)?))
             }
         };
-        Some(self.resource_of(key.to_owned(), entry, parent))
+        let summary = match entry {
+            Entry::File(f) if f.summary.is_some() => {
+                index.use_folder(path::split(key).map_or("", |(p, _)| p));
+                index.summary(key, f)
+            }
+            _ => None,
+        };
+        Some(self.resource_of(key.to_owned(), entry, parent, summary))
     }
 
     /// The members of a folder that `keep` accepts, built from the entries the index
@@ -237,24 +264,36 @@ impl Inner {
             return Vec::new();
         };
         let config = self.settings_of(path, folder);
+        index.use_folder(path);
         index
             .members_after(path, after)
-            .filter(|(_, e)| match e {
+            .filter(|(k, e)| match e {
                 Entry::Dir(_) => keep(true, None),
-                Entry::File(f) => keep(false, f.summary.as_deref()),
+                Entry::File(f) => match f.summary.known() {
+                    Some(summary) => keep(false, summary.map(|s| &**s)),
+                    None => keep(false, index.summary(k, f).as_deref()),
+                },
             })
             .take(limit)
-            .map(|(k, e)| self.resource_of(k, e, Some(config.clone())))
+            .map(|(k, e)| {
+                let summary = match e {
+                    Entry::File(f) => index.summary(&k, f),
+                    Entry::Dir(_) => None,
+                };
+                self.resource_of(k, e, Some(config.clone()), summary)
+            })
             .collect()
     }
 
     /// The resource view of an entry already at hand; `parent` is the configuration of
-    /// the folder a file sits in (unused for a folder, which has its own).
+    /// the folder a file sits in (unused for a folder, which has its own), `summary` a
+    /// file's summary ([`Index::summary`]).
     fn resource_of(
         &self,
         key: String,
         entry: &Entry,
         parent: Option<Arc<CollectionConfig>>,
+        summary: Option<Arc<dirdav_plugin::Summary>>,
     ) -> Resource {
         match entry {
             Entry::Dir(d) => Resource {
@@ -273,13 +312,13 @@ impl Inner {
                 href: self.href(&key, false),
                 path: key,
                 is_collection: false,
-                etag: Some(f.etag.clone()),
+                etag: Some(f.etag.to_string()),
                 size: f.size,
                 modified: f.modified,
                 created: f.created,
                 collection: parent.unwrap_or_default(),
                 sync_token: None,
-                summary: f.summary.clone(),
+                summary,
             },
         }
     }

@@ -282,7 +282,7 @@ impl Scan {
                     Some(Entry::File(e)) => {
                         e.size != f.size
                             || e.modified != f.modified
-                            || (summarizer.is_some() && e.summary.is_none())
+                            || (summarizer.is_some() && !e.summary.is_some())
                     }
                     _ => true,
                 };
@@ -332,11 +332,11 @@ impl Scan {
             index.put_file(
                 &f.key,
                 FileEntry {
-                    etag: read.etag.clone(),
+                    etag: read.etag.as_str().into(),
                     size: f.size,
                     modified: f.modified,
                     created: f.created,
-                    summary: read.summary.clone(),
+                    summary: crate::index::Held::new(read.summary.clone()),
                 },
             );
         }

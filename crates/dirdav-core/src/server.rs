@@ -44,6 +44,10 @@ pub struct Stats {
     pub change_number: u64,
     /// Bytes of uploads under way.
     pub uploads: u64,
+    /// Items whose summaries the index holds in memory ([`Config::summary_cache`](crate::Config::summary_cache)).
+    pub summaries_held: usize,
+    /// Folders whose summaries were read back from the state database since the start.
+    pub summary_loads: u64,
 }
 
 impl Server {
@@ -51,11 +55,14 @@ impl Server {
     /// folders), folders, and the last change number of the sync log.
     pub fn stats(&self) -> Stats {
         let index = self.inner.index();
+        let working = index.working_stats();
         Stats {
             entries: index.len(),
             folders: index.dirs().count(),
             change_number: index.seq(),
             uploads: self.inner.uploads.below(""),
+            summaries_held: working.held,
+            summary_loads: working.loads,
         }
     }
 
@@ -88,7 +95,9 @@ impl Server {
         let uri = request.uri().clone();
         let limit = self.inner.config.body_timeout;
         let request = request.map(|body| StallTimeout::wrap(body, limit));
-        let mut response = match self.inner.dispatch(request).await {
+        let answered = self.inner.dispatch(request).await;
+        self.inner.trim_working_set();
+        let mut response = match answered {
             Ok(r) => r,
             Err(e) => {
                 if e.status().is_server_error() {

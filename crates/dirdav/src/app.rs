@@ -582,6 +582,9 @@ async fn serve(
     if let Some(n) = s.sync_log_limit {
         config = config.sync_log_limit(n);
     }
+    if let Some(n) = s.summary_cache {
+        config = config.summary_cache(n);
+    }
 
     // The users the server knows (the htpasswd file's and `[users]`), one list the
     // plugins share: the file is read again when it changes, and they follow.

@@ -153,12 +153,23 @@ impl Requests {
                 "Bytes of uploads under way.",
                 gauges.uploads,
             ),
+            (
+                "dirdav_index_summaries_held",
+                "Items whose summaries the index holds in memory (--summary-cache).",
+                gauges.summaries_held as u64,
+            ),
         ] {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
+        let name = "dirdav_index_summary_loads_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Folders whose summaries were read back from the state directory.\n# TYPE {name} counter\n{name} {}",
+            gauges.summary_loads
+        );
         out
     }
 }

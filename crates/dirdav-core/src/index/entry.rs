@@ -11,12 +11,100 @@ use crate::compat::Format;
 /// A file's entry.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct FileEntry {
-    pub(crate) etag: String,
+    pub(crate) etag: Box<str>,
     pub(crate) size: u64,
     pub(crate) modified: SystemTime,
     pub(crate) created: SystemTime,
-    /// The plugin's summary, for items of a kind that has a summarizer.
-    pub(crate) summary: Option<Arc<Summary>>,
+    /// The plugin's summary, for items of a kind that has a summarizer: in memory, or
+    /// only in the state store until asked for ([`Index::summary`](super::Index::summary)).
+    pub(crate) summary: Held,
+}
+
+/// A file's summary as the index holds it. A summary the state store keeps may be out of
+/// memory: the index reads a folder's summaries back when one of them is asked for, and
+/// lets go of those of folders nobody asked for lately ([`super::Index`]'s working set).
+///
+/// One cell of 16 bytes: set to `None` for a file without a summary, to the summary
+/// when it is in memory, and unset for a summary only the store has. Filled through a
+/// shared reference (a reader that reads a folder's summaries back holds the index's
+/// read lock), emptied only under the write lock, so that readers never see a summary
+/// leave.
+#[derive(Debug)]
+pub(crate) struct Held {
+    cell: std::sync::OnceLock<Option<Arc<Summary>>>,
+}
+
+/// No summary.
+impl Default for Held {
+    fn default() -> Held {
+        Held::new(None)
+    }
+}
+
+impl Held {
+    /// A summary in memory, or none.
+    pub(crate) fn new(summary: Option<Arc<Summary>>) -> Held {
+        Held {
+            cell: std::sync::OnceLock::from(summary),
+        }
+    }
+
+    /// A summary the state store keeps, not yet in memory.
+    pub(crate) fn stored() -> Held {
+        Held {
+            cell: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The file has a summary (in memory or not).
+    pub(crate) fn is_some(&self) -> bool {
+        !matches!(self.cell.get(), Some(None))
+    }
+
+    /// The summary, when it is in memory.
+    pub(crate) fn get(&self) -> Option<&Arc<Summary>> {
+        self.cell.get()?.as_ref()
+    }
+
+    /// What memory knows: the summary or that there is none, or `None` when only the
+    /// store knows.
+    pub(crate) fn known(&self) -> Option<Option<&Arc<Summary>>> {
+        self.cell.get().map(Option::as_ref)
+    }
+
+    /// Puts a summary read back from the state store in memory, unless one is there
+    /// already (then that one is newer or the same); true when it was put.
+    pub(super) fn fill(&self, summary: Arc<Summary>) -> bool {
+        self.cell.set(Some(summary)).is_ok()
+    }
+
+    /// Lets go of the summary in memory (the state store keeps it), and answers it.
+    pub(super) fn release(&mut self) -> Option<Arc<Summary>> {
+        match self.cell.get() {
+            Some(Some(_)) => self.cell.take().flatten(),
+            _ => None,
+        }
+    }
+}
+
+impl Clone for Held {
+    fn clone(&self) -> Held {
+        Held {
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+/// Two summaries are equal when both files have one and both are the same, or one of
+/// them is only in the state store (it is the same there), or neither has one.
+impl PartialEq for Held {
+    fn eq(&self, other: &Held) -> bool {
+        self.is_some() == other.is_some()
+            && match (self.get(), other.get()) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
 }
 
 /// What happened to a member, as the sync log records it.
@@ -59,6 +147,35 @@ pub(crate) struct DirEntry {
     pub(crate) floor: u64,
     pub(crate) born: u64,
     pub(crate) log: VecDeque<LogEntry>,
+    /// When one of its files' summaries was last asked for (the index's clock): the
+    /// working set lets go of the folders used longest ago first.
+    pub(crate) used: Tick,
+    /// The index's write count when a summary of one of its files was last put: its
+    /// summaries may be let go once the state store has that write.
+    pub(crate) written: u64,
+    /// Every summary of its files is in memory (as after it was read back): a UID check
+    /// need not read the store.
+    pub(crate) whole: Flag,
+}
+
+/// A folder's flag, set through a shared reference.
+#[derive(Debug, Default)]
+pub(crate) struct Flag(pub(crate) std::sync::atomic::AtomicBool);
+
+impl Clone for Flag {
+    fn clone(&self) -> Flag {
+        Flag(self.0.load(std::sync::atomic::Ordering::Relaxed).into())
+    }
+}
+
+/// A folder's last use, set through a shared reference.
+#[derive(Debug, Default)]
+pub(crate) struct Tick(pub(crate) std::sync::atomic::AtomicU64);
+
+impl Clone for Tick {
+    fn clone(&self) -> Tick {
+        Tick(self.0.load(std::sync::atomic::Ordering::Relaxed).into())
+    }
 }
 
 /// The largest settings file whose dead properties the index keeps in memory; larger

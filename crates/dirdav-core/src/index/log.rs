@@ -122,7 +122,13 @@ impl Index {
             None => true,
         };
         self.ops.push(Op::File(key.to_owned(), file.clone()));
+        let wrote = file.summary.get().is_some();
         self.insert(key.to_owned(), Entry::File(file));
+        if wrote {
+            let folder = split(key).map_or("", |(p, _)| p);
+            self.wrote_in(folder);
+            self.let_go(Some(folder));
+        }
         if changed {
             self.log(key, Change::File);
         }
@@ -169,6 +175,9 @@ impl Index {
             floor: 0,
             born: 0,
             log: VecDeque::new(),
+            used: Default::default(),
+            written: 0,
+            whole: Flag(true.into()),
         };
         self.insert(key.to_owned(), Entry::Dir(Box::new(dir)));
         self.log(key, Change::Dir);
@@ -262,7 +271,7 @@ impl Index {
             }
         }
         for k in doomed {
-            self.unmap_uid(&k);
+            self.forget_held(&k);
             self.entries.remove(&k);
             if self.dirs.remove(&k) {
                 self.classify(&k, false);
@@ -276,9 +285,21 @@ impl Index {
     /// Folders below `to` are new collections with their own, empty logs. With
     /// `shallow`, only the folder itself, without members.
     pub(crate) fn copy(&mut self, from: &str, to: &str, shallow: bool) {
+        // Copies carry their summaries in memory: the store has them under the old keys.
         let mut copied: Vec<(String, Entry)> = self
             .subtree(from)
-            .map(|(k, e)| (format!("{to}{}", &k[from.len()..]), e.clone()))
+            .map(|(k, e)| {
+                let copy = match e {
+                    Entry::File(f) if f.summary.is_some() && f.summary.get().is_none() => {
+                        Entry::File(FileEntry {
+                            summary: Held::new(self.summary(k, f)),
+                            ..f.clone()
+                        })
+                    }
+                    _ => e.clone(),
+                };
+                (format!("{to}{}", &k[from.len()..]), copy)
+            })
             .collect();
         if shallow {
             copied.truncate(1);
@@ -300,8 +321,14 @@ impl Index {
             .map(|(k, _)| k.clone())
             .collect();
         for (k, e) in copied {
+            let wrote = matches!(&e, Entry::File(f) if f.summary.get().is_some());
+            let folder = split(&k).map_or("", |(p, _)| p).to_owned();
             self.insert(k, e);
+            if wrote {
+                self.wrote_in(&folder);
+            }
         }
+        self.let_go(Some(to));
         if let Some(change) = top {
             self.log(to, change);
         }

@@ -26,9 +26,12 @@ use crate::state::{Loaded, Op};
 
 pub(crate) mod entry;
 mod log;
+mod uids;
+mod working;
 
-pub(crate) use entry::{Change, DirEntry, Entry, FileEntry, LogEntry};
+pub(crate) use entry::{Change, DirEntry, Entry, FileEntry, Flag, Held, LogEntry};
 use entry::{change_of, held};
+use working::Working;
 #[cfg(test)]
 mod tests;
 
@@ -74,46 +77,6 @@ impl dirdav_plugin::Configs for Index {
     }
 }
 
-/// The files of one (folder, UID) slot of [`Index::uids`]: almost always one.
-#[derive(Debug)]
-enum UidKeys {
-    One(Box<str>),
-    Many(Vec<Box<str>>),
-}
-
-impl UidKeys {
-    fn as_slice(&self) -> &[Box<str>] {
-        match self {
-            UidKeys::One(key) => std::slice::from_ref(key),
-            UidKeys::Many(keys) => keys,
-        }
-    }
-
-    fn add(&mut self, key: &str) {
-        if self.as_slice().iter().any(|k| **k == *key) {
-            return;
-        }
-        match self {
-            UidKeys::One(first) => {
-                let first = std::mem::take(first);
-                *self = UidKeys::Many(vec![first, key.into()]);
-            }
-            UidKeys::Many(keys) => keys.push(key.into()),
-        }
-    }
-
-    /// Removes `key`; true when none is left.
-    fn remove(&mut self, key: &str) -> bool {
-        match self {
-            UidKeys::One(k) => **k == *key,
-            UidKeys::Many(keys) => {
-                keys.retain(|k| **k != *key);
-                keys.is_empty()
-            }
-        }
-    }
-}
-
 /// Folders and files by key (`"alice/calendar/x.ics"`, `""` for the root).
 #[derive(Debug)]
 pub(crate) struct Index {
@@ -127,14 +90,8 @@ pub(crate) struct Index {
     /// is derived from folders and their settings alone (the collections shared with a
     /// user) can be kept until it changes ([`Index::folders_generation`]).
     folders_generation: u64,
-    /// (folder, UID) → the keys of its files with that UID, from their summaries: the
-    /// `no-uid-conflict` check of every PUT without a pass over the folder.
-    /// Keyed by a hash of the pair (see [`Index::uid_slot`]) rather than the pair itself,
-    /// so an item costs one small allocation here; [`Index::with_uid`] checks each
-    /// key's summary, so a collision of hashes costs a comparison, never a wrong answer.
-    uids: HashMap<u64, UidKeys>,
-    /// Keys the hashes of `uids`, random per run.
-    uid_hasher: std::hash::RandomState,
+    /// Which summaries are in memory, and where the others are read back from.
+    working: Working,
     seq: u64,
     log_limit: usize,
     ops: Vec<Op>,
@@ -182,8 +139,7 @@ impl Index {
             dirs: BTreeSet::new(),
             kinded: BTreeSet::new(),
             folders_generation: next_generation(),
-            uids: HashMap::new(),
-            uid_hasher: std::hash::RandomState::new(),
+            working: Working::default(),
             seq,
             log_limit: log_limit.max(1),
             ops: Vec::new(),
@@ -235,6 +191,9 @@ impl Index {
                 floor,
                 born,
                 log: VecDeque::new(),
+                used: Default::default(),
+                written: 0,
+                whole: Default::default(),
             };
             index.insert(key, Entry::Dir(Box::new(dir)));
         }
@@ -291,17 +250,23 @@ impl Index {
                 }
             }
         };
-        self.unmap_uid(&key);
+        self.forget_held(&key);
         if let Entry::File(f) = &entry
-            && let Some(uid) = f.summary.as_ref().and_then(|s| s.uid.as_deref())
+            && let Some(summary) = f.summary.get()
         {
-            let slot = self.uid_slot(split(&key).map_or("", |(p, _)| p), uid);
-            self.uids
-                .entry(slot)
-                .and_modify(|keys| keys.add(&key))
-                .or_insert_with(|| UidKeys::One(key.as_str().into()));
+            self.holds(&key, summary);
         }
         self.entries.insert(key, entry);
+    }
+
+    /// Counts out the summary in memory of the file at `key`, which is replaced or
+    /// removed.
+    fn forget_held(&self, key: &str) {
+        if let Some(Entry::File(old)) = self.entries.get(key)
+            && let Some(summary) = old.summary.get()
+        {
+            self.lets_go(key, summary);
+        }
     }
 
     /// Notes that the folder `key` was added, changed or removed, and whether it has a
@@ -349,44 +314,24 @@ impl Index {
             .filter_map(|k| Some((k, self.dir(k)?)))
     }
 
-    /// The slot of a (folder, UID) pair in `uids`.
-    fn uid_slot(&self, dir: &str, uid: &str) -> u64 {
-        use std::hash::BuildHasher;
-        self.uid_hasher.hash_one((dir, uid))
-    }
-
-    /// Forgets the UID of the file at `key`, if it had one.
-    fn unmap_uid(&mut self, key: &str) {
-        let slot = match self.entries.get(key) {
-            Some(Entry::File(old)) => old
-                .summary
-                .as_ref()
-                .and_then(|s| s.uid.as_deref())
-                .map(|uid| self.uid_slot(split(key).map_or("", |(p, _)| p), uid)),
-            _ => None,
-        };
-        if let Some(slot) = slot
-            && let Some(keys) = self.uids.get_mut(&slot)
-            && keys.remove(key)
-        {
-            self.uids.remove(&slot);
-        }
-    }
-
-    /// The keys of the files of folder `dir` whose summary has this UID.
+    /// The keys of the files of folder `dir` whose summary has this UID, in key order
+    /// (their summaries are read back first when they are not in memory).
     pub(crate) fn with_uid(&self, dir: &str, uid: &str) -> Vec<String> {
-        let Some(keys) = self.uids.get(&self.uid_slot(dir, uid)) else {
-            return Vec::new();
+        self.use_folder(dir);
+        let has_uid = |k: &String| {
+            split(k).map_or("", |(p, _)| p) == dir
+                && matches!(self.entries.get(&k[..]), Some(Entry::File(f))
+                    if self.summary(k, f).is_some_and(|s| s.uid.as_deref() == Some(uid)))
         };
-        let mut keys: Vec<String> = keys
-            .as_slice()
-            .iter()
-            .filter(|k| {
-                split(k).map_or("", |(p, _)| p) == dir
-                    && matches!(self.entries.get(&k[..]), Some(Entry::File(f))
-                        if f.summary.as_ref().and_then(|s| s.uid.as_deref()) == Some(uid))
-            })
-            .map(|k| k.to_string())
+        // The UID map knows the summaries in memory: with all of the folder's there (and
+        // none leaves under the read lock), it has every file of the folder with that UID.
+        self.hold_whole(dir);
+        let mut keys: Vec<String> = self
+            .working
+            .uids
+            .find(dir, uid)
+            .into_iter()
+            .filter(has_uid)
             .collect();
         keys.sort();
         keys

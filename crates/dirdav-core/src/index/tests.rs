@@ -5,11 +5,11 @@ use dirdav_plugin::Summary;
 
 fn file(etag: &str) -> FileEntry {
     FileEntry {
-        etag: etag.to_owned(),
+        etag: etag.into(),
         size: 1,
         modified: SystemTime::UNIX_EPOCH,
         created: SystemTime::UNIX_EPOCH,
-        summary: None,
+        summary: Held::default(),
     }
 }
 
@@ -176,10 +176,10 @@ fn members_are_the_direct_children_in_name_order_with_or_without_subfolders() {
 #[test]
 fn files_are_found_by_uid_through_puts_moves_and_removals() {
     let with = |uid: &str, etag: &str| FileEntry {
-        summary: Some(Arc::new(Summary {
+        summary: Held::new(Some(Arc::new(Summary {
             uid: Some(uid.to_owned()),
             ..Summary::default()
-        })),
+        }))),
         ..file(etag)
     };
     let mut index = Index::new(0, 100);

@@ -256,7 +256,7 @@ pub(crate) async fn copy_move(
                 std::fs::read(path).map(|bytes| summarize(&bytes))
             })
             .await?;
-            entry.summary = Some(std::sync::Arc::new(summary));
+            entry.summary = crate::index::Held::new(Some(std::sync::Arc::new(summary)));
             srv.update(|index| index.put_file(&dest_key, entry)).await;
         }
     }

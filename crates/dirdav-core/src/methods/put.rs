@@ -223,11 +223,11 @@ async fn store(
         stored.ok_or_else(|| DavError::method_not_allowed("something exists there"))?;
     let (modified, created) = times(&meta);
     let file = FileEntry {
-        etag: etag.clone(),
+        etag: etag.as_str().into(),
         size: meta.len(),
         modified,
         created,
-        summary,
+        summary: crate::index::Held::new(summary),
     };
     srv.update(|index| index.put_file(key, file)).await;
     Ok(etag)
