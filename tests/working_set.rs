@@ -1,6 +1,6 @@
 //! The index's working set, end to end: with a state directory, items' summaries wait
 //! there after a restart and are read back a folder at a time when asked for; past
-//! `--summary-cache`, the folders used longest ago let go of theirs. Reports, UID checks
+//! `--index-cache`, the folders used longest ago let go of theirs. Reports, UID checks
 //! and copies answer as they would with every summary in memory, before and after a
 //! restart.
 
@@ -74,7 +74,7 @@ fn summaries_read_back_from_the_state_answer_as_those_in_memory() {
         state.path().to_str().unwrap(),
         "--watch",
         "off",
-        "--summary-cache",
+        "--index-cache",
         "10",
     ];
     let srv = Dirdav::start(&args);
@@ -109,7 +109,7 @@ fn summaries_read_back_from_the_state_answer_as_those_in_memory() {
             assert_eq!(&in_range(&srv, &format!("/{user}/cal/")), hrefs, "{user}");
         }
     }
-    assert!(metric(&srv, "dirdav_index_summary_loads_total") >= 8);
+    assert!(metric(&srv, "dirdav_index_loads_total") >= 8);
     assert!(metric(&srv, "dirdav_index_summaries_held") <= 30);
 
     // A UID already in a calendar whose summaries are out of memory is found.
@@ -154,5 +154,72 @@ fn summaries_read_back_from_the_state_answer_as_those_in_memory() {
         put.body
     );
     assert!(put.body.contains("/erin-cal/bob-4.ics"), "{}", put.body);
+    assert!(srv.terminate().success());
+}
+
+/// Sync logs stay in the state after a restart and are read back when a client syncs;
+/// with a cache too small for them, every token from before the restart still gets
+/// exactly the changes made since, in every calendar.
+#[test]
+fn sync_logs_read_back_from_the_state_answer_old_tokens() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let users = ["alice", "bob", "carol"];
+    for user in users {
+        let cal = r.join(user).join("cal");
+        std::fs::create_dir_all(&cal).unwrap();
+        std::fs::write(cal.join(".dav.toml"), "kind = \"calendar\"\n").unwrap();
+    }
+    let args = [
+        "--root",
+        r.to_str().unwrap(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--watch",
+        "off",
+        "--index-cache",
+        "5",
+    ];
+    let srv = Dirdav::start(&args);
+    let mut tokens = Vec::new();
+    for user in users {
+        let (_, token) = support::sync(&srv, &format!("/{user}/cal/"), "", "1");
+        for n in 0..8 {
+            let put = srv
+                .request("PUT", &format!("/{user}/cal/{n}.ics"))
+                .body(event(&format!("{user}-{n}")))
+                .send();
+            assert_eq!(put.status, 201);
+        }
+        tokens.push(token);
+    }
+    assert!(metric(&srv, "dirdav_index_log_entries_held") <= 20);
+    assert!(srv.terminate().success());
+
+    let srv = Dirdav::start(&args);
+    assert_eq!(metric(&srv, "dirdav_index_log_entries_held"), 0);
+    for (user, token) in users.iter().zip(&tokens) {
+        let path = format!("/{user}/cal/");
+        let (changed, _) = support::sync(&srv, &path, token, "1");
+        let expected: Vec<String> = (0..8).map(|n| format!("{path}{n}.ics")).collect();
+        let mut hrefs: Vec<String> = changed
+            .iter()
+            .map(|c| c.split(' ').next().unwrap().to_owned())
+            .collect();
+        hrefs.sort();
+        assert_eq!(hrefs, expected, "{user}: {changed:?}");
+    }
+    // A change after the restart, into a log out of memory, follows the old ones.
+    let (_, token) = support::sync(&srv, "/alice/cal/", &tokens[0], "1");
+    support::sync(&srv, "/bob/cal/", &tokens[1], "1");
+    support::sync(&srv, "/carol/cal/", &tokens[2], "1");
+    let del = srv.request("DELETE", "/alice/cal/3.ics").send();
+    assert_eq!(del.status, 204);
+    let (changed, _) = support::sync(&srv, "/alice/cal/", &token, "1");
+    assert_eq!(changed, ["/alice/cal/3.ics 404"]);
+    let (changed, _) = support::sync(&srv, "/alice/cal/", &tokens[0], "1");
+    assert_eq!(changed.len(), 8, "{changed:?}");
+    assert!(metric(&srv, "dirdav_index_loads_total") >= 3);
     assert!(srv.terminate().success());
 }

@@ -97,7 +97,7 @@ impl ServerBuilder {
             Index::from_loaded(loaded, seq, limit)
         };
         if let Some(state) = &state {
-            index.keep_in(state.clone(), self.config.summary_cache);
+            index.keep_in(state.clone(), self.config.index_cache);
         }
         index.set_quiet(fresh);
         let registry = Arc::new(registry);

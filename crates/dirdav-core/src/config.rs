@@ -38,10 +38,10 @@ pub struct Config {
     /// answered with 403 `DAV:valid-sync-token` and the client syncs in full.
     pub sync_log_limit: usize,
     /// How many items' summaries (what reports and UID checks read instead of the
-    /// files) the index holds in memory with a state directory; past it, the folders
-    /// used longest ago keep theirs in the state database until asked again. A folder
-    /// in use holds all of its own, whatever this says.
-    pub summary_cache: usize,
+    /// files) and sync-log entries the index holds in memory with a state directory;
+    /// past it, the folders used longest ago keep theirs in the state database until
+    /// asked again. A folder in use holds all of its own, whatever this says.
+    pub index_cache: usize,
     /// How outside edits are noticed.
     pub watch: Watch,
     /// How long a request body may stay silent before the request is answered 408.
@@ -68,7 +68,7 @@ impl Config {
             max_propfind_infinity: 10_000,
             state_dir: None,
             sync_log_limit: 10_000,
-            summary_cache: 50_000,
+            index_cache: 50_000,
             watch: Watch::Auto,
             body_timeout: Duration::from_secs(30),
             max_property: 64 * 1024,
@@ -120,8 +120,8 @@ impl Config {
 
     /// Sets how many items' summaries the index holds in memory.
     #[must_use]
-    pub fn summary_cache(mut self, n: usize) -> Self {
-        self.summary_cache = n;
+    pub fn index_cache(mut self, n: usize) -> Self {
+        self.index_cache = n;
         self
     }
 

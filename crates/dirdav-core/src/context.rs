@@ -166,7 +166,7 @@ impl Inner {
     }
 
     /// Lets go of the summaries of the folders used longest ago when more are held than
-    /// [`Config::summary_cache`](crate::Config::summary_cache) (after a request that
+    /// [`Config::index_cache`](crate::Config::index_cache) (after a request that
     /// read some back, or a change once saved).
     pub(crate) fn trim_working_set(&self) {
         if self.index().over_limit() {

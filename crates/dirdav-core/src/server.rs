@@ -44,10 +44,14 @@ pub struct Stats {
     pub change_number: u64,
     /// Bytes of uploads under way.
     pub uploads: u64,
-    /// Items whose summaries the index holds in memory ([`Config::summary_cache`](crate::Config::summary_cache)).
+    /// Items whose summaries the index holds in memory ([`Config::index_cache`](crate::Config::index_cache)).
     pub summaries_held: usize,
-    /// Folders whose summaries were read back from the state database since the start.
-    pub summary_loads: u64,
+    /// Sync-log entries the index holds in memory (they count against the same
+    /// [`Config::index_cache`](crate::Config::index_cache)).
+    pub log_entries_held: usize,
+    /// Folders whose summaries or sync log were read back from the state database
+    /// since the start.
+    pub index_loads: u64,
 }
 
 impl Server {
@@ -62,7 +66,8 @@ impl Server {
             change_number: index.seq(),
             uploads: self.inner.uploads.below(""),
             summaries_held: working.held,
-            summary_loads: working.loads,
+            log_entries_held: working.log_held,
+            index_loads: working.loads,
         }
     }
 

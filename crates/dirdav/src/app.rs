@@ -582,8 +582,8 @@ async fn serve(
     if let Some(n) = s.sync_log_limit {
         config = config.sync_log_limit(n);
     }
-    if let Some(n) = s.summary_cache {
-        config = config.summary_cache(n);
+    if let Some(n) = s.index_cache {
+        config = config.index_cache(n);
     }
 
     // The users the server knows (the htpasswd file's and `[users]`), one list the

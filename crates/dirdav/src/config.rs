@@ -35,10 +35,11 @@ pub(crate) struct Settings {
     /// resynchronise in full [default: 10000].
     #[arg(long, value_name = "N")]
     pub(crate) sync_log_limit: Option<usize>,
-    /// How many items' summaries (what reports read instead of the files) stay in
-    /// memory; the rest wait in the state directory until asked for [default: 50000].
+    /// How many items' summaries (what reports read instead of the files) and sync-log
+    /// entries stay in memory; the rest wait in the state directory until asked for
+    /// [default: 50000].
     #[arg(long, value_name = "N")]
-    pub(crate) summary_cache: Option<usize>,
+    pub(crate) index_cache: Option<usize>,
     /// Commit every change made through the server to the git repository holding the
     /// tree, one commit per request, authored as the user.
     #[arg(long, num_args = 0, default_missing_value = "true")]
@@ -179,7 +180,7 @@ impl Settings {
     /// These settings (the flags) laid over `file`'s: each one given here wins.
     pub(crate) fn over(self, file: Settings) -> Settings {
         over!(self, file;
-            root, listen, htpasswd, state_dir, watch, sync_log_limit, summary_cache, git_commit,
+            root, listen, htpasswd, state_dir, watch, sync_log_limit, index_cache, git_commit,
             plugins, create_homes, locking, web, scheduling, metrics, smtp_url, mail_from, max_attendees,
             mail_per_hour, deliveries_per_hour, inbox_size, base_path, max_body, max_property_size, max_settings_size,
             propfind_infinity_limit, trusted_proxies, trust_proxy_user, allow_plain_auth,

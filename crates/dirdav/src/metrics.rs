@@ -155,8 +155,13 @@ impl Requests {
             ),
             (
                 "dirdav_index_summaries_held",
-                "Items whose summaries the index holds in memory (--summary-cache).",
+                "Items whose summaries the index holds in memory (--index-cache).",
                 gauges.summaries_held as u64,
+            ),
+            (
+                "dirdav_index_log_entries_held",
+                "Sync-log entries the index holds in memory (--index-cache).",
+                gauges.log_entries_held as u64,
             ),
         ] {
             let _ = writeln!(
@@ -164,11 +169,11 @@ impl Requests {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
-        let name = "dirdav_index_summary_loads_total";
+        let name = "dirdav_index_loads_total";
         let _ = writeln!(
             out,
-            "# HELP {name} Folders whose summaries were read back from the state directory.\n# TYPE {name} counter\n{name} {}",
-            gauges.summary_loads
+            "# HELP {name} Folders whose summaries or sync log were read back from the state directory.\n# TYPE {name} counter\n{name} {}",
+            gauges.index_loads
         );
         out
     }

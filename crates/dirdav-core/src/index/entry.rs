@@ -146,12 +146,15 @@ pub(crate) struct DirEntry {
     pub(crate) rev: u64,
     pub(crate) floor: u64,
     pub(crate) born: u64,
-    pub(crate) log: VecDeque<LogEntry>,
-    /// When one of its files' summaries was last asked for (the index's clock): the
+    /// The sync log, when in memory; else the state store has all of it
+    /// ([`super::Index::log_of`]). Filled through a shared reference, emptied only under
+    /// the write lock.
+    pub(crate) log: std::sync::OnceLock<VecDeque<LogEntry>>,
+    /// When one of its files' summaries or its log was last asked for (the index's clock): the
     /// working set lets go of the folders used longest ago first.
     pub(crate) used: Tick,
-    /// The index's write count when a summary of one of its files was last put: its
-    /// summaries may be let go once the state store has that write.
+    /// The index's write count when a summary of one of its files or an entry of its
+    /// log was last put: they may be let go once the state store has that write.
     pub(crate) written: u64,
     /// Every summary of its files is in memory (as after it was read back): a UID check
     /// need not read the store.

@@ -69,7 +69,8 @@ impl Index {
         seq
     }
 
-    /// Records a change of the member `key` in its folder's log.
+    /// Records a change of the member `key` in its folder's log (read back from the
+    /// store first when it is not in memory).
     fn log(&mut self, key: &str, change: Change) {
         if self.quiet {
             return;
@@ -77,13 +78,17 @@ impl Index {
         let Some((parent, name)) = split(key) else {
             return;
         };
+        self.hold_log(parent);
         let Some(Entry::Dir(d)) = self.entries.get_mut(parent) else {
+            return;
+        };
+        let Some(log) = d.log.get_mut() else {
             return;
         };
         self.seq += 1;
         let seq = self.seq;
         d.rev = seq;
-        d.log.push_back(LogEntry {
+        log.push_back(LogEntry {
             seq,
             name: name.into(),
             change: change.clone(),
@@ -95,12 +100,16 @@ impl Index {
             change,
         });
         let mut trimmed = None;
-        while d.log.len() > self.log_limit {
-            if let Some(old) = d.log.pop_front() {
+        let mut dropped = 0;
+        while log.len() > self.log_limit {
+            if let Some(old) = log.pop_front() {
                 d.floor = old.seq;
                 trimmed = Some(old.seq);
+                dropped += 1;
             }
         }
+        self.working.writes += 1;
+        d.written = self.working.writes;
         if let Some(upto) = trimmed {
             self.ops.push(Op::Trim {
                 dir: parent.to_owned(),
@@ -109,6 +118,11 @@ impl Index {
         }
         let op = Self::dir_op(parent, d);
         self.ops.push(op);
+        self.working.count_log(1, true);
+        self.working.count_log(dropped, false);
+        self.held_in(parent);
+        self.use_folder(parent);
+        self.let_go(Some(parent));
     }
 
     /// Adds or replaces a file; logs it when it is new or its bytes changed.
@@ -174,7 +188,7 @@ impl Index {
             rev: 0,
             floor: 0,
             born: 0,
-            log: VecDeque::new(),
+            log: std::sync::OnceLock::from(VecDeque::new()),
             used: Default::default(),
             written: 0,
             whole: Flag(true.into()),
@@ -307,7 +321,7 @@ impl Index {
         self.remove(to);
         for (k, entry) in &mut copied {
             match entry {
-                Entry::Dir(d) => d.log.clear(),
+                Entry::Dir(d) => d.log = std::sync::OnceLock::from(VecDeque::new()),
                 Entry::File(f) => self.ops.push(Op::File(k.clone(), f.clone())),
             }
         }
@@ -391,7 +405,9 @@ impl Index {
             if since < d.floor {
                 return Err(StaleToken);
             }
-            for entry in d.log.iter().filter(|e| e.seq > since) {
+            // A log the store cannot give back cannot vouch for the token.
+            let log = self.log_of(dk, d).ok_or(StaleToken)?;
+            for entry in log.iter().filter(|e| e.seq > since) {
                 latest.insert(join(dk, &entry.name), (entry.change.clone(), entry.seq));
             }
         }

@@ -190,7 +190,11 @@ impl Index {
                 rev,
                 floor,
                 born,
-                log: VecDeque::new(),
+                // With the logs in the store, each stays there until asked for.
+                log: match loaded.logs_stored {
+                    true => std::sync::OnceLock::new(),
+                    false => std::sync::OnceLock::from(VecDeque::new()),
+                },
                 used: Default::default(),
                 written: 0,
                 whole: Default::default(),
@@ -201,12 +205,15 @@ impl Index {
             index.insert(key, Entry::File(file));
         }
         for (dir, seq, name, change) in loaded.logs {
-            if let Some(Entry::Dir(d)) = index.entries.get_mut(&dir) {
-                d.log.push_back(LogEntry {
+            if let Some(Entry::Dir(d)) = index.entries.get_mut(&dir)
+                && let Some(log) = d.log.get_mut()
+            {
+                log.push_back(LogEntry {
                     seq,
                     name: name.into_boxed_str(),
                     change,
                 });
+                index.working.count_log(1, true);
             }
         }
         index
@@ -259,13 +266,21 @@ impl Index {
         self.entries.insert(key, entry);
     }
 
-    /// Counts out the summary in memory of the file at `key`, which is replaced or
-    /// removed.
+    /// Counts out the summary in memory of the file at `key`, or the log in memory of
+    /// the folder, which is replaced or removed.
     fn forget_held(&self, key: &str) {
-        if let Some(Entry::File(old)) = self.entries.get(key)
-            && let Some(summary) = old.summary.get()
-        {
-            self.lets_go(key, summary);
+        match self.entries.get(key) {
+            Some(Entry::File(old)) => {
+                if let Some(summary) = old.summary.get() {
+                    self.lets_go(key, summary);
+                }
+            }
+            Some(Entry::Dir(old)) => {
+                if let Some(log) = old.log.get() {
+                    self.working.count_log(log.len(), false);
+                }
+            }
+            None => {}
         }
     }
 

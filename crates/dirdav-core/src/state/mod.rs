@@ -102,6 +102,9 @@ pub(crate) struct Loaded {
     /// Key, revision, floor, birth and config tag of each folder.
     pub(crate) dirs: Vec<(String, [u64; 4])>,
     pub(crate) logs: Vec<(String, u64, String, Change)>,
+    /// The logs stay in the store (`logs` is empty): they are read back when asked
+    /// for ([`Stored::log`]).
+    pub(crate) logs_stored: bool,
     /// Each view's sync state, as stored.
     pub(crate) views: Vec<(String, Vec<u8>)>,
 }
@@ -185,13 +188,8 @@ impl State {
                     .push((k.value().to_owned(), [n(0), n(1), n(2), n(3)]));
             }
         }
-        for row in txn.open_table(LOG)?.iter()? {
-            let (k, v) = row?;
-            let (dir, seq) = k.value();
-            if let Some((name, change)) = decode_log(v.value()) {
-                loaded.logs.push((dir.to_owned(), seq, name, change));
-            }
-        }
+        // Sync logs stay here until a folder's is asked for (`Stored::log`).
+        loaded.logs_stored = true;
         match txn.open_table(VIEWS) {
             Ok(views) => {
                 for row in views.iter()? {
@@ -296,6 +294,9 @@ impl State {
 pub(crate) trait Stored: Send + Sync + std::fmt::Debug {
     /// The summaries of the files directly in `folder`, by file name, as last stored.
     fn summaries(&self, folder: &str) -> Result<Vec<(String, Summary)>, StateError>;
+
+    /// The sync log of `folder`, oldest first.
+    fn log(&self, folder: &str) -> Result<Vec<(u64, String, Change)>, StateError>;
 }
 
 impl Stored for State {
@@ -327,6 +328,19 @@ impl Stored for State {
                 }
             }
             break;
+        }
+        Ok(out)
+    }
+
+    fn log(&self, folder: &str) -> Result<Vec<(u64, String, Change)>, StateError> {
+        let txn = self.db.begin_read()?;
+        let log = txn.open_table(LOG)?;
+        let mut out = Vec::new();
+        for row in log.range((folder, 0)..=(folder, u64::MAX))? {
+            let (k, v) = row?;
+            if let Some((name, change)) = decode_log(v.value()) {
+                out.push((k.value().1, name, change));
+            }
         }
         Ok(out)
     }
@@ -423,7 +437,15 @@ mod tests {
             ("x.ics", file("\"e1\"").summary.get().cloned())
         );
         assert_eq!(loaded.dirs, [("a".to_owned(), [9, 3, 2, 77])]);
-        assert_eq!(loaded.logs.len(), 3);
+        assert!(loaded.logs.is_empty() && loaded.logs_stored);
+        assert_eq!(
+            state.log("a").unwrap(),
+            [
+                (8, "x.ics".to_owned(), Change::File),
+                (9, "y.ics".to_owned(), Change::Deleted(false))
+            ]
+        );
+        assert_eq!(state.log("").unwrap().len(), 1);
         state
             .apply(
                 &[Op::Trim {
@@ -433,16 +455,17 @@ mod tests {
                 9,
             )
             .unwrap();
-        assert_eq!(state.load().unwrap().logs.len(), 2);
+        assert_eq!(state.log("a").unwrap().len(), 1);
         state
             .apply(&[Op::Remove("a".into()), Op::Remove("a/x.ics".into())], 10)
             .unwrap();
         let loaded = state.load().unwrap();
         assert!(loaded.files.is_empty() && loaded.dirs.is_empty());
-        assert_eq!(
-            loaded.logs,
-            [(String::new(), 9, "a".to_owned(), Change::Dir)]
+        assert!(
+            state.log("a").unwrap().is_empty(),
+            "a folder's log goes with it"
         );
+        assert_eq!(state.log("").unwrap(), [(9, "a".to_owned(), Change::Dir)]);
         assert_eq!(loaded.seq, 10);
     }
 

@@ -1,16 +1,16 @@
-//! The index's working set: which items' summaries it holds in memory.
+//! The index's working set: which items' summaries and which folders' sync logs it
+//! holds in memory.
 //!
-//! Every file's entry (ETag, size, times) stays in memory, and so does every folder's. A
-//! summary is larger and is only needed when someone asks about its item (a report, a
-//! listing, a UID check), so after a restart summaries stay in the state store until
-//! one of a folder's is asked for; then the whole folder's are read back, in one range
-//! of the store. When more than [`Working::limit`] summaries are held, the folders used
-//! longest ago let go of theirs, once the store has them.
+//! Every file's entry (ETag, size, times) stays in memory, and so does every folder's.
+//! A summary is larger and is only needed when someone asks about its item (a report, a
+//! listing, a UID check); a sync log only when a client syncs. So after a restart both
+//! stay in the state store until asked for; then the whole folder's summaries, or its
+//! log, are read back, each in one range of the store. When more than
+//! [`Working::limit`] summaries and log entries are held, the folders used longest ago
+//! let go of theirs, once the store has them.
 //!
 //! The store is behind [`Stored`]: the seam a shared backend (several nodes on one
 //! tree) plugs into.
-
-use crate::state::Stored;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -20,6 +20,7 @@ use dirdav_plugin::Summary;
 
 use super::uids::Uids;
 use super::{Entry, FileEntry, Index, join, split};
+use crate::state::Stored;
 
 /// What the index holds of summaries, and where it finds the rest.
 #[derive(Debug, Default)]
@@ -27,16 +28,18 @@ pub(super) struct Working {
     /// Where summaries out of memory are read back; without one every summary stays in
     /// memory.
     stored: Option<Arc<dyn Stored>>,
-    /// The most summaries held before folders let go of theirs.
+    /// The most summaries and log entries held before folders let go of theirs.
     limit: usize,
     /// Summaries in memory.
     held: AtomicUsize,
+    /// Sync-log entries in memory.
+    log_held: AtomicUsize,
     /// Folders that may have summaries in memory.
     folders: Mutex<BTreeSet<String>>,
     /// Counts uses of folders ([`super::DirEntry::used`]).
     clock: AtomicU64,
-    /// Counts writes of summaries ([`super::DirEntry::written`]).
-    writes: u64,
+    /// Counts writes of summaries and log entries ([`super::DirEntry::written`]).
+    pub(super) writes: u64,
     /// Every write up to this count is in the store.
     saved: AtomicU64,
     /// Saves under way.
@@ -44,10 +47,25 @@ pub(super) struct Working {
     /// A save failed: the store may lack summaries the index holds, so none is let go
     /// until the next start.
     failed: AtomicBool,
-    /// Folders whose summaries were read back from the store.
+    /// Folders whose summaries or log were read back from the store.
     loads: AtomicU64,
     /// The UIDs of the summaries in memory.
     pub(super) uids: Uids,
+}
+
+impl Working {
+    /// Summaries and log entries in memory.
+    fn held(&self) -> usize {
+        self.held.load(Relaxed) + self.log_held.load(Relaxed)
+    }
+
+    /// Counts `n` log entries put in memory, or let go (`false`).
+    pub(super) fn count_log(&self, n: usize, held: bool) {
+        match held {
+            true => self.log_held.fetch_add(n, Relaxed),
+            false => self.log_held.fetch_sub(n, Relaxed),
+        };
+    }
 }
 
 /// The working set's figures, for metrics.
@@ -55,6 +73,8 @@ pub(super) struct Working {
 pub(crate) struct WorkingStats {
     /// Summaries in memory.
     pub(crate) held: usize,
+    /// Sync-log entries in memory.
+    pub(crate) log_held: usize,
     /// Folders whose summaries were read back from the store since the start.
     pub(crate) loads: u64,
 }
@@ -76,6 +96,57 @@ impl Index {
                 let wanted = self.load(split(key).map_or("", |(p, _)| p), Some(key));
                 file.summary.get().cloned().or(wanted)
             }
+        }
+    }
+
+    /// The sync log of the folder `key` (its entry `d`), read back from the store when
+    /// it is not in memory; `None` when the store cannot give it back.
+    pub(crate) fn log_of<'a>(
+        &'a self,
+        key: &str,
+        d: &'a super::DirEntry,
+    ) -> Option<&'a std::collections::VecDeque<super::LogEntry>> {
+        if let Some(log) = d.log.get() {
+            return Some(log);
+        }
+        let rows = match self.working.stored.as_ref()?.log(key) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(folder = key, error = %e, "reading a sync log back from the state failed");
+                return None;
+            }
+        };
+        let log: std::collections::VecDeque<super::LogEntry> = rows
+            .into_iter()
+            .map(|(seq, name, change)| super::LogEntry {
+                seq,
+                name: name.into_boxed_str(),
+                change,
+            })
+            .collect();
+        let n = log.len();
+        if d.log.set(log).is_ok() {
+            self.working.count_log(n, true);
+            self.working.loads.fetch_add(1, Relaxed);
+            self.held_in(key);
+        }
+        self.use_folder(key);
+        d.log.get()
+    }
+
+    /// Puts the folder `key`'s log in memory before a change is logged; a log the store
+    /// cannot give back starts afresh, and tokens from before it are no longer answered.
+    pub(super) fn hold_log(&mut self, key: &str) {
+        let Some(d) = self.dir(key) else {
+            return;
+        };
+        if d.log.get().is_some() || self.log_of(key, d).is_some() {
+            return;
+        }
+        let seq = self.seq;
+        if let Some(Entry::Dir(d)) = self.entries.get_mut(key) {
+            let _ = d.log.set(std::collections::VecDeque::new());
+            d.floor = d.floor.max(seq);
         }
     }
 
@@ -195,7 +266,7 @@ impl Index {
     /// should call [`Index::let_go`].
     pub(crate) fn over_limit(&self) -> bool {
         let w = &self.working;
-        w.stored.is_some() && w.held.load(Relaxed) > w.limit && !w.failed.load(Relaxed)
+        w.stored.is_some() && w.held() > w.limit && !w.failed.load(Relaxed)
     }
 
     /// When more summaries are held than the limit, lets go of those of the folders
@@ -222,7 +293,7 @@ impl Index {
             .collect();
         oldest.sort_unstable();
         for (_, folder) in oldest {
-            if self.working.held.load(Relaxed) <= self.working.limit {
+            if self.working.held() <= self.working.limit {
                 break;
             }
             let files: Vec<String> = self
@@ -232,6 +303,9 @@ impl Index {
                 .collect();
             if let Some(Entry::Dir(d)) = self.entries.get_mut(&folder) {
                 d.whole.0.store(false, Relaxed);
+                if let Some(log) = d.log.take() {
+                    self.working.count_log(log.len(), false);
+                }
             }
             for key in files {
                 if let Some(Entry::File(f)) = self.entries.get_mut(&key)
@@ -269,185 +343,11 @@ impl Index {
     pub(crate) fn working_stats(&self) -> WorkingStats {
         WorkingStats {
             held: self.working.held.load(Relaxed),
+            log_held: self.working.log_held.load(Relaxed),
             loads: self.working.loads.load(Relaxed),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::SystemTime;
-
-    use super::*;
-    use crate::index::Held;
-    use crate::state::State;
-
-    fn item(uid: &str, etag: &str) -> FileEntry {
-        FileEntry {
-            etag: etag.into(),
-            size: 1,
-            modified: SystemTime::UNIX_EPOCH,
-            created: SystemTime::UNIX_EPOCH,
-            summary: Held::new(Some(Arc::new(Summary {
-                uid: Some(uid.to_owned()),
-                ..Summary::default()
-            }))),
-        }
-    }
-
-    /// Saves what the index changed, as the server does after each change.
-    fn save(index: &mut Index, state: &State) {
-        let ops = index.take_ops();
-        let mark = index.begin_save();
-        state.apply(&ops, index.seq()).unwrap();
-        index.end_save(mark, true);
-        index.let_go(None);
-    }
-
-    fn uid(index: &Index, key: &str) -> Option<String> {
-        match index.get(key)? {
-            Entry::File(f) => index.summary(key, f)?.uid.clone(),
-            Entry::Dir(_) => None,
-        }
-    }
-
-    /// Three folders of two items, at most three summaries in memory.
-    fn three_folders() -> (tempfile::TempDir, Arc<State>, Index) {
-        let dir = tempfile::tempdir().unwrap();
-        let state = Arc::new(State::open(dir.path()).unwrap());
-        state.set_meta("test", 0).unwrap();
-        let mut index = Index::new(0, 100);
-        index.keep_in(state.clone(), 3);
-        for folder in ["", "a", "b", "c"] {
-            index.put_dir(
-                folder,
-                Default::default(),
-                0,
-                crate::compat::Format::DavToml,
-                SystemTime::UNIX_EPOCH,
-                SystemTime::UNIX_EPOCH,
-            );
-        }
-        for folder in ["a", "b", "c"] {
-            for n in 1..=2 {
-                let key = format!("{folder}/{n}.ics");
-                index.put_file(&key, item(&format!("{folder}{n}"), "\"1\""));
-            }
-        }
-        (dir, state, index)
-    }
-
-    #[test]
-    fn summaries_leave_memory_once_stored_and_come_back_when_asked() {
-        let (_dir, state, mut index) = three_folders();
-        assert_eq!(
-            index.working_stats().held,
-            6,
-            "nothing leaves memory before the store has it"
-        );
-        save(&mut index, &state);
-        let held = index.working_stats().held;
-        assert!(held <= 3, "{held} summaries held over a limit of 3");
-        for key in ["a/1.ics", "a/2.ics", "b/1.ics", "c/2.ics"] {
-            let expected = key.replace(".ics", "").replace('/', "");
-            assert_eq!(
-                uid(&index, key).as_deref(),
-                Some(expected.as_str()),
-                "{key}"
-            );
-        }
-        assert!(index.working_stats().loads >= 1);
-        // Reading back never lets go (readers share the index); the server does at the
-        // end of the request, under the write lock.
-        assert!(index.over_limit());
-        index.let_go(None);
-        assert!(index.working_stats().held <= 3);
-        assert_eq!(index.with_uid("b", "b2"), ["b/2.ics"]);
-        assert!(index.with_uid("b", "a1").is_empty());
-    }
-
-    #[test]
-    fn a_summary_the_store_lacks_stays_in_memory() {
-        let (_dir, state, mut index) = three_folders();
-        save(&mut index, &state);
-        // A new version of a/1.ics, not saved yet, then folders read back until the
-        // limit makes others leave: a/1.ics's new summary must stay.
-        index.put_file("a/1.ics", item("new", "\"2\""));
-        for key in ["b/1.ics", "c/1.ics", "b/2.ics"] {
-            uid(&index, key);
-        }
-        index.let_go(None);
-        assert_eq!(uid(&index, "a/1.ics").as_deref(), Some("new"));
-        // Once saved, it may leave, and comes back as saved.
-        save(&mut index, &state);
-        for key in ["b/1.ics", "c/1.ics"] {
-            uid(&index, key);
-        }
-        assert_eq!(uid(&index, "a/1.ics").as_deref(), Some("new"));
-    }
-
-    #[test]
-    fn after_a_failed_save_nothing_leaves_memory() {
-        let (_dir, _state, mut index) = three_folders();
-        index.take_ops();
-        let mark = index.begin_save();
-        index.end_save(mark, false);
-        index.let_go(None);
-        assert_eq!(index.working_stats().held, 6);
-    }
-
-    #[test]
-    fn a_copy_carries_summaries_that_were_out_of_memory() {
-        let (_dir, state, mut index) = three_folders();
-        save(&mut index, &state);
-        index.copy("a", "d", false);
-        save(&mut index, &state);
-        assert_eq!(uid(&index, "d/2.ics").as_deref(), Some("a2"));
-        assert_eq!(index.with_uid("d", "a1"), ["d/1.ics"]);
-        // And the store has them under the new keys.
-        let mut stored: Vec<_> = state
-            .summaries("d")
-            .unwrap()
-            .into_iter()
-            .map(|(name, s)| (name, s.uid))
-            .collect();
-        stored.sort();
-        assert_eq!(
-            stored,
-            [
-                ("1.ics".to_owned(), Some("a1".to_owned())),
-                ("2.ics".to_owned(), Some("a2".to_owned()))
-            ]
-        );
-    }
-
-    #[test]
-    fn the_store_reads_one_folder_not_its_subfolders() {
-        let (_dir, state, mut index) = three_folders();
-        index.put_dir(
-            "a/sub",
-            Default::default(),
-            0,
-            crate::compat::Format::DavToml,
-            SystemTime::UNIX_EPOCH,
-            SystemTime::UNIX_EPOCH,
-        );
-        index.put_file("a/sub/x.ics", item("deep", "\"1\""));
-        index.put_file("a/z.ics", item("z", "\"1\""));
-        save(&mut index, &state);
-        let names: Vec<String> = state
-            .summaries("a")
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(names, ["1.ics", "2.ics", "z.ics"]);
-        let root: Vec<String> = state
-            .summaries("")
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert!(root.is_empty(), "{root:?}");
-    }
-}
+mod tests;
