@@ -273,7 +273,9 @@ impl Index {
     /// used longest ago (never `keep`'s, nor any the store may lack). Under the write
     /// lock: a reader never sees a summary leave.
     pub(crate) fn let_go(&mut self, keep: Option<&str>) {
-        if !self.over_limit() {
+        // While building from scratch nothing is in the store yet: the builder lets go
+        // once it has saved.
+        if self.quiet || !self.over_limit() {
             return;
         }
         let w = &self.working;
