@@ -123,13 +123,62 @@ impl Ctx {
     }
 }
 
+#[cfg(debug_assertions)]
+thread_local! {
+    /// The index guards this thread holds (debug builds).
+    static INDEX_GUARDS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A guard of the index ([`Inner::index`], [`Inner::index_mut`]). A thread that takes
+/// the index while it holds it deadlocks as soon as a writer waits between the two
+/// (std's lock lets no new reader past a waiting writer), which happens one run in
+/// many; so in debug builds taking a second guard panics at once, and every test that
+/// does it fails every time.
+pub(crate) struct IndexGuard<G>(G);
+
+impl<G> IndexGuard<G> {
+    fn take(take: impl FnOnce() -> G) -> IndexGuard<G> {
+        #[cfg(debug_assertions)]
+        INDEX_GUARDS.with(|held| {
+            assert_eq!(
+                held.get(),
+                0,
+                "this thread takes the index while it holds it: a deadlock once a writer waits"
+            );
+            held.set(1);
+        });
+        IndexGuard(take())
+    }
+}
+
+impl<G> Drop for IndexGuard<G> {
+    fn drop(&mut self) {
+        #[cfg(debug_assertions)]
+        INDEX_GUARDS.with(|held| held.set(0));
+    }
+}
+
+impl<G: std::ops::Deref> std::ops::Deref for IndexGuard<G> {
+    type Target = G::Target;
+
+    fn deref(&self) -> &G::Target {
+        &self.0
+    }
+}
+
+impl<G: std::ops::DerefMut> std::ops::DerefMut for IndexGuard<G> {
+    fn deref_mut(&mut self) -> &mut G::Target {
+        &mut self.0
+    }
+}
+
 impl Inner {
-    pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
-        self.index.read().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn index(&self) -> IndexGuard<RwLockReadGuard<'_, Index>> {
+        IndexGuard::take(|| self.index.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
-        self.index.write().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn index_mut(&self) -> IndexGuard<RwLockWriteGuard<'_, Index>> {
+        IndexGuard::take(|| self.index.write().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Changes the index and persists what changed before returning. A failure to

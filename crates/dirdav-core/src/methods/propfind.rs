@@ -113,9 +113,10 @@ pub(crate) fn propfind(
         let home = is_home(home).then(|| home.path.clone());
         resources.extend(shared);
         if let Some(home) = &home {
+            // Listed before the index is taken: making a view takes it.
+            let views = srv.views_listing(home);
             let index = srv.index();
-            let views: Vec<Resource> = srv
-                .views_listing(home)
+            let views: Vec<Resource> = views
                 .into_iter()
                 .filter(|r| srv.registry.visible(r, principal, &*index))
                 .collect();
