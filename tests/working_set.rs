@@ -38,6 +38,21 @@ fn in_range(srv: &Dirdav, calendar: &str) -> Vec<String> {
     hrefs
 }
 
+/// A server's arguments: the tree, its state, no watcher, and at most `cache` summaries
+/// and log entries in memory.
+fn args<'a>(root: &'a std::path::Path, state: &'a std::path::Path, cache: &'a str) -> [&'a str; 8] {
+    [
+        "--root",
+        root.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--watch",
+        "off",
+        "--index-cache",
+        cache,
+    ]
+}
+
 /// A metric's value from `GET /metrics`.
 fn metric(srv: &Dirdav, name: &str) -> u64 {
     let r = srv.request("GET", "/metrics").send();
@@ -67,16 +82,7 @@ fn summaries_read_back_from_the_state_answer_as_those_in_memory() {
         }
     }
     // At most 10 summaries in memory: every calendar's 20 are more than that.
-    let args = [
-        "--root",
-        r.to_str().unwrap(),
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--watch",
-        "off",
-        "--index-cache",
-        "10",
-    ];
+    let args = args(r, state.path(), "10");
     let srv = Dirdav::start(&args);
     let expected: Vec<Vec<String>> = users
         .iter()
@@ -171,16 +177,7 @@ fn sync_logs_read_back_from_the_state_answer_old_tokens() {
         std::fs::create_dir_all(&cal).unwrap();
         std::fs::write(cal.join(".dav.toml"), "kind = \"calendar\"\n").unwrap();
     }
-    let args = [
-        "--root",
-        r.to_str().unwrap(),
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--watch",
-        "off",
-        "--index-cache",
-        "5",
-    ];
+    let args = args(r, state.path(), "5");
     let srv = Dirdav::start(&args);
     let mut tokens = Vec::new();
     for user in users {
