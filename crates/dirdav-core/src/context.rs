@@ -196,19 +196,17 @@ impl Inner {
             && let Some(mark) = mark
         {
             let persisted = tokio::task::spawn_blocking(move || state.apply(&ops, seq)).await;
-            let ok = match persisted {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "persisting the index failed");
-                    false
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "persisting the index failed");
-                    false
-                }
+            let failed = match persisted {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
             };
-            // Summaries of what was saved may now leave memory; after a failure none
-            // does (the store may lack them).
+            if let Some(error) = &failed {
+                tracing::error!(error, "persisting the index failed");
+            }
+            let ok = failed.is_none();
+            // Summaries and log entries of what was saved may now leave memory; after a
+            // failure none does (the store may lack them).
             self.index().end_save(mark, ok);
         }
         result

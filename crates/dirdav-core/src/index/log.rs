@@ -108,8 +108,6 @@ impl Index {
                 dropped += 1;
             }
         }
-        self.working.writes += 1;
-        d.written = self.working.writes;
         if let Some(upto) = trimmed {
             self.ops.push(Op::Trim {
                 dir: parent.to_owned(),
@@ -120,8 +118,7 @@ impl Index {
         self.ops.push(op);
         self.working.count_log(1, true);
         self.working.count_log(dropped, false);
-        self.held_in(parent);
-        self.use_folder(parent);
+        self.wrote_in(parent);
         self.let_go(Some(parent));
     }
 

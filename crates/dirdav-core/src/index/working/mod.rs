@@ -193,8 +193,8 @@ impl Index {
     }
 
     /// Reads a folder's summaries back from the store into its files' entries (those
-    /// already in memory are newer or the same and stay), then lets go of others' if
-    /// too many are held; answers the summary read for `key`.
+    /// already in memory are newer or the same and stay); answers the summary read for
+    /// `key`. Nothing is let go here: readers share the index ([`Index::let_go`]).
     fn load(&self, folder: &str, key: Option<&str>) -> Option<Arc<Summary>> {
         let stored = self.working.stored.as_ref()?;
         let rows = match stored.summaries(folder) {
@@ -250,8 +250,8 @@ impl Index {
         }
     }
 
-    /// Notes a summary put in memory by a change of the index (not read back): its
-    /// folder holds it at least until the store has it.
+    /// Notes a summary or log entry put in memory by a change of the index (not read
+    /// back): its folder holds it at least until the store has it.
     pub(super) fn wrote_in(&mut self, folder: &str) {
         self.working.writes += 1;
         let writes = self.working.writes;
